@@ -1,0 +1,29 @@
+"""Raw tables to model-ready frames: contracts, validation, point-in-time features, labels."""
+
+from features._config import FrozenConfig
+from features._contract import (
+    BALANCE_COLUMNS,
+    CLIENT_COLUMNS,
+    CLIENT_KEY,
+    MONTH_KEY,
+    MONTHLY_COLUMNS,
+    PROTECTED_ATTRIBUTES,
+    RawColumn,
+    column_names,
+)
+from features._errors import ConfigError, DataError, TierwiseError
+
+__all__ = [
+    "BALANCE_COLUMNS",
+    "CLIENT_COLUMNS",
+    "CLIENT_KEY",
+    "ConfigError",
+    "DataError",
+    "FrozenConfig",
+    "MONTHLY_COLUMNS",
+    "MONTH_KEY",
+    "PROTECTED_ATTRIBUTES",
+    "RawColumn",
+    "TierwiseError",
+    "column_names",
+]

@@ -1,0 +1,3 @@
+"""Model-ready frames to predictions and reasons: training, calibration, TreeSHAP, policy."""
+
+__all__: list[str] = []

@@ -1,0 +1,79 @@
+"""Shared CLI helpers: month parsing, progress bars, path checks, config directory option."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from tierwise._logging import stderr_console
+from tierwise.config import default_config_dir
+
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+ConfigDirOption = typer.Option(
+    None,
+    "--config-dir",
+    help="Folder of YAML configs (default: $TIERWISE_CONFIG_DIR, ./configs, or the shipped configs).",
+    show_default=False,
+)
+
+
+def config_dir(value: Path | None) -> Path:
+    path = value or default_config_dir()
+    if not path.is_dir():
+        raise typer.BadParameter(f"config folder {path} does not exist", param_hint="--config-dir")
+    return path
+
+
+def parse_month(value: str, *, option: str = "--month") -> dt.date:
+    """'2024-03' -> date(2024, 3, 1); anything else is a one-line usage error."""
+    match = _MONTH.match(value.strip()) if value else None
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise typer.BadParameter(f"'{value}' is not a month; write it as YYYY-MM, e.g. 2024-03", param_hint=option)
+    return dt.date(int(match.group(1)), int(match.group(2)), 1)
+
+
+def existing_dir(path: Path, *, option: str) -> Path:
+    if not path.exists():
+        raise typer.BadParameter(f"{path} does not exist", param_hint=option)
+    if not path.is_dir():
+        raise typer.BadParameter(f"{path} is not a folder", param_hint=option)
+    return path
+
+
+def existing_file(path: Path, *, option: str) -> Path:
+    if not path.exists():
+        raise typer.BadParameter(f"{path} does not exist", param_hint=option)
+    if not path.is_file():
+        raise typer.BadParameter(f"{path} is not a file", param_hint=option)
+    return path
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on stderr; yields `advance(n)` for library code to call."""
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=stderr_console,
+        transient=False,
+        disable=not stderr_console.is_terminal,
+    ) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda n=1: progress.advance(task, n)
