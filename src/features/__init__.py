@@ -12,6 +12,7 @@ from features._contract import (
     column_names,
 )
 from features._errors import ConfigError, DataError, TierwiseError
+from features._frame import SPLITS, ModelFrame
 
 __all__ = [
     "BALANCE_COLUMNS",
@@ -22,8 +23,10 @@ __all__ = [
     "FrozenConfig",
     "MONTHLY_COLUMNS",
     "MONTH_KEY",
+    "ModelFrame",
     "PROTECTED_ATTRIBUTES",
     "RawColumn",
+    "SPLITS",
     "TierwiseError",
     "column_names",
 ]
