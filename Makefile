@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test bench lint clean
+.PHONY: install demo test bench lint clean browser
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,25 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/tierwise demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest -q
+
+# Headless Chromium for the browser tests (pytest -m browser), from Debian's packages, only
+# when it is missing. Without apt-get (or if the install fails) the browser tests skip and say why.
+CHROMIUM_PKGS := chromium chromium-driver fonts-noto-cjk
+CHROMIUM_BIN ?= /usr/bin/chromium
+CHROMEDRIVER_BIN ?= /usr/bin/chromedriver
+browser:
+	@if [ -x $(CHROMIUM_BIN) ] && [ -x $(CHROMEDRIVER_BIN) ]; then :; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "note: apt-get is not available; install $(CHROMIUM_PKGS) yourself -- browser tests will be skipped"; \
+	else \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+	  echo "installing $(CHROMIUM_PKGS) for the browser tests"; \
+	  ( $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(CHROMIUM_PKGS) ) \
+	  || echo "note: could not install $(CHROMIUM_PKGS) -- browser tests will be skipped"; \
+	fi
 
 bench: $(STAMP)
 	$(PY) bench/run.py

@@ -1,0 +1,113 @@
+"""`tierwise report rm` (the relationship-manager page) and `tierwise monitor`."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from tierwise.cli import app
+from tierwise.cli._common import ConfigDirOption, config_dir, existing_dir, parse_month
+from tierwise.config import load_config
+
+logger = logging.getLogger(__name__)
+
+report_app = typer.Typer(help="Write reports people read (HTML).", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+RECS_DEFAULT = Path("outputs/recommendations.parquet")
+DATA_DEFAULT = Path("outputs/bank")
+
+
+def _data_dir(path: Path, *, explicit: bool) -> Path | None:
+    """The raw-data folder; the default may be absent (trends and fairness are then skipped)."""
+    if explicit:
+        return existing_dir(path, option="--data")
+    if path.is_dir():
+        return path
+    logger.warning("no data folder at %s: balance trends, raw-feature PSI and fairness are skipped", path)
+    return None
+
+
+def _with_policy_thresholds(cfg, folder: Path):  # noqa: ANN001, ANN202 - MonitorConfig in, out
+    """Decision thresholds for fairness come from `policy.yaml` when it is there (one source of
+    truth); the values in monitor.yaml are the fallback."""
+    path = folder / "policy.yaml"
+    if not path.is_file():
+        return cfg, None
+    from models import PolicyConfig
+
+    policy = load_config(path, PolicyConfig)
+    fairness = cfg.fairness.model_copy(update={"churn_threshold": policy.retention.min_p_churn,
+                                               "default_threshold": policy.risk.pd_limit})
+    return cfg.model_copy(update={"fairness": fairness}), policy.risk.pd_limit
+
+
+@report_app.command("rm")
+def report_rm(
+    rm_id: Annotated[str, typer.Option("--rm-id", help="Relationship manager id, e.g. RM0007.")],
+    month: Annotated[str, typer.Option("--month", help="Scored month, YYYY-MM.")],
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write.")],
+    lang: Annotated[str, typer.Option("--lang", help="Language of the page: en or zh.")] = "en",
+    recommendations: Annotated[Path, typer.Option("--recommendations", help="Recommendations Parquet.")] = RECS_DEFAULT,
+    data: Annotated[Path, typer.Option("--data", help="Data folder with monthly.parquet (balance trends).")] = DATA_DEFAULT,
+    config_path: Path | None = ConfigDirOption,
+) -> None:
+    """One self-contained HTML page with an RM's clients: tiers, scores, reasons, flags, actions."""
+    from tierwise.reports import (
+        MonitorConfig,
+        read_raw_table,
+        read_recommendations,
+        render_rm_report,
+    )
+    from tierwise.reports._io import atomic_write_text
+
+    if lang not in ("en", "zh"):
+        raise typer.BadParameter(f"'{lang}' is not a language; use en or zh", param_hint="--lang")
+    when = pd.Timestamp(parse_month(month))
+    cfg = load_config(config_dir(config_path) / "monitor.yaml", MonitorConfig)
+    recs = read_recommendations(recommendations)
+    data_dir = _data_dir(data, explicit=data != DATA_DEFAULT)
+    monthly = read_raw_table(data_dir, "monthly")
+    html = render_rm_report(recs, monthly, rm_id, when, lang, cfg.report)
+    atomic_write_text(out, html)
+    typer.echo(f"wrote {out}")
+
+
+@app.command("monitor")
+def monitor(
+    month: Annotated[str, typer.Option("--month", help="Month to monitor, YYYY-MM.")],
+    baseline: Annotated[str, typer.Option("--baseline", help="Month to compare with, YYYY-MM.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for monitor.json and monitor.html.")],
+    recommendations: Annotated[Path, typer.Option("--recommendations", help="Recommendations Parquet.")] = RECS_DEFAULT,
+    data: Annotated[Path, typer.Option("--data", help="Data folder with clients/monthly Parquet.")] = DATA_DEFAULT,
+    config_path: Path | None = ConfigDirOption,
+) -> None:
+    """Portfolio monitor: tiers, migration, concentration, PD, fund flows, PSI, fairness; logged to MLflow."""
+    from tierwise.reports import (
+        MonitorConfig,
+        build_monitor,
+        log_monitor_run,
+        read_raw_table,
+        read_recommendations,
+        write_monitor,
+    )
+
+    when = pd.Timestamp(parse_month(month))
+    base = pd.Timestamp(parse_month(baseline, option="--baseline"))
+    folder = config_dir(config_path)
+    cfg, pd_limit = _with_policy_thresholds(load_config(folder / "monitor.yaml", MonitorConfig), folder)
+    recs = read_recommendations(recommendations)
+    data_dir = _data_dir(data, explicit=data != DATA_DEFAULT)
+    clients = read_raw_table(data_dir, "clients")
+    monthly = read_raw_table(data_dir, "monthly")
+    result = build_monitor(recs, when, base, cfg, clients=clients, monthly=monthly, default_limit=pd_limit)
+    files = write_monitor(result, out)
+    run_id = log_monitor_run(result, files, cfg.experiment)
+    alerts = result["alerts"]
+    typer.echo(f"wrote {files[0]} and {files[1]}; MLflow run {run_id}; {len(alerts)} alert(s)")
+    for alert in alerts:
+        typer.echo(f"  {alert['level']}: {alert['message']}")

@@ -1,0 +1,113 @@
+"""Configuration of the reports: portfolio-monitor limits, fairness thresholds, score bands.
+
+Parsed from `configs/monitor.yaml` by the CLI and passed down; nothing here reads files.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from features import FrozenConfig
+
+
+class PsiConfig(FrozenConfig):
+    """Population stability index: quantile bins on the baseline month."""
+
+    bins: int = Field(10, ge=2, le=100)
+    epsilon: float = Field(1e-4, gt=0, lt=0.01)
+    warn: float = Field(0.1, gt=0)
+    alert: float = Field(0.25, gt=0)
+    scores: tuple[str, ...] = ("p_churn", "p_default", "growth", "expected_value_12m")
+    features: tuple[str, ...] = (
+        "assets_total", "credit_exposure", "contribution_monthly", "cost_to_serve_monthly",
+    )
+    raw_features: tuple[str, ...] = (
+        "deposit_current", "deposit_time", "wealth_balance", "fund_balance", "loan_balance",
+        "salary_inflow", "mobile_logins",
+    )
+    by: tuple[str, ...] = ("industry", "region")
+    by_columns: tuple[str, ...] = ("p_churn", "p_default", "assets_total", "deposit_total")
+    min_group_size: int = Field(50, ge=1)
+
+    @model_validator(mode="after")
+    def _warn_below_alert(self) -> PsiConfig:
+        if self.warn >= self.alert:
+            raise ValueError(f"warn ({self.warn}) must be below alert ({self.alert})")
+        return self
+
+
+class ConcentrationConfig(FrozenConfig):
+    """Concentration of the top tiers by industry and by region."""
+
+    top_tiers: tuple[str, ...] = ("Premier", "Excellence")
+    value_column: str = "expected_value_12m"
+    dimensions: tuple[str, ...] = ("industry", "region")
+    hhi_limit: float = Field(0.25, gt=0, le=1)
+    top_n: int = Field(10, ge=1)
+    top_n_share_limit: float = Field(0.2, gt=0, le=1)
+    max_segment_share: float = Field(0.4, gt=0, le=1)
+    max_share_change: float = Field(0.03, gt=0, le=1)
+    max_segment_outflow: float = Field(0.1, gt=0, le=1)
+
+
+class LabelConfig(FrozenConfig):
+    """How realised outcomes are read from `monthly` once they have matured."""
+
+    churn_horizon_months: int = Field(6, ge=1)
+    churn_asset_share: float = Field(0.2, gt=0, lt=1)
+    default_horizon_months: int = Field(12, ge=1)
+    default_dpd: int = Field(90, ge=1)
+
+
+class FairnessConfig(FrozenConfig):
+    """Group comparisons across protected attributes (never model inputs)."""
+
+    attributes: tuple[str, ...] = ("gender", "age_band")
+    age_band_edges: tuple[int, ...] = (30, 45, 60)
+    min_selection_rate_ratio: float = Field(0.8, gt=0, le=1)
+    max_tpr_difference: float = Field(0.1, ge=0, le=1)
+    min_group_size: int = Field(30, ge=1)
+    min_positives: int = Field(10, ge=1)
+    churn_threshold: float = Field(0.3, gt=0, lt=1)
+    default_threshold: float = Field(0.02, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _edges_increase(self) -> FairnessConfig:
+        edges = list(self.age_band_edges)
+        if edges != sorted(set(edges)):
+            raise ValueError(f"age_band_edges must strictly increase, got {edges}")
+        return self
+
+
+class ScoreBands(FrozenConfig):
+    """Cut-offs that turn a score into a plain word: below `low` is low, at or above `high` is high."""
+
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ScoreBands:
+        if self.low >= self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        return self
+
+
+class ReportConfig(FrozenConfig):
+    """The relationship-manager report."""
+
+    churn_bands: ScoreBands = ScoreBands(low=0.1, high=0.3)
+    default_bands: ScoreBands = ScoreBands(low=0.01, high=0.05)
+    growth_bands: ScoreBands = ScoreBands(low=0.0, high=0.15)
+    balance_months: int = Field(12, ge=2, le=60)
+    reasons_per_model: int = Field(3, ge=1, le=3)
+
+
+class MonitorConfig(FrozenConfig):
+    """Everything in `configs/monitor.yaml`."""
+
+    psi: PsiConfig = PsiConfig()
+    concentration: ConcentrationConfig = ConcentrationConfig()
+    labels: LabelConfig = LabelConfig()
+    fairness: FairnessConfig = FairnessConfig()
+    report: ReportConfig = ReportConfig()
+    experiment: str = "tierwise-monitor"

@@ -1,0 +1,122 @@
+"""Reading the recommendations table and raw tables; atomic writes of report files."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from features import DataError
+
+logger = logging.getLogger(__name__)
+
+TIERS: tuple[str, ...] = ("Premier", "Excellence", "Potential", "General")
+TIERS_ZH: dict[str, str] = {"Premier": "尊享", "Excellence": "卓越", "Potential": "潜力", "General": "一般"}
+FLAGS: tuple[str, ...] = (
+    "flag_retention_priority", "flag_risk_watch", "flag_exit_review",
+    "flag_cost_review", "flag_growth_lead", "flag_rm_overflow",
+)
+REASON_MODELS: tuple[str, ...] = ("churn", "default", "growth")
+
+#: the columns every report needs from the recommendations table (see the contract in issue 6)
+CORE_COLUMNS: tuple[str, ...] = (
+    "client_id", "month", "segment", "region", "industry", "branch", "rm_id",
+    "p_churn", "p_default", "growth", "expected_value_12m", "assets_total", "credit_exposure",
+    "contribution_monthly", "cost_to_serve_monthly", "tier", "channel", *FLAGS,
+)
+
+
+def require_columns(frame: pd.DataFrame, columns: Iterable[str], *, source: str) -> None:
+    """One-line `DataError` naming the file and the first missing columns."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" (and {len(missing) - 5} more)" if len(missing) > 5 else "")
+        raise DataError(f"{source}: missing column(s) {shown}")
+
+
+def read_recommendations(path: Path) -> pd.DataFrame:
+    """The recommendations Parquet, checked against the contract's core columns."""
+    if not path.is_file():
+        raise DataError(f"{path}: recommendations file not found (run `tierwise score` first)")
+    try:
+        recs = pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a user-facing data problem
+        raise DataError(f"{path}: cannot read as Parquet ({type(exc).__name__}: {exc})") from None
+    return check_recommendations(recs, source=str(path))
+
+
+def check_recommendations(recs: pd.DataFrame, *, source: str) -> pd.DataFrame:
+    require_columns(recs, CORE_COLUMNS, source=source)
+    if recs.empty:
+        raise DataError(f"{source}: the recommendations table has no rows")
+    out = recs.copy()
+    out["client_id"] = out["client_id"].astype("str")
+    try:
+        out["month"] = pd.to_datetime(out["month"]).dt.to_period("M").dt.to_timestamp()
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{source}: column 'month' is not a date ({exc})") from None
+    for flag in FLAGS:
+        missing = out[flag].isna()
+        if missing.any():
+            logger.warning("%s: %d missing value(s) in %s read as 'not flagged'", source, int(missing.sum()), flag)
+        out[flag] = out[flag].astype("boolean").fillna(False).astype(bool)
+    bad_tier = ~out["tier"].isin(TIERS)
+    if bad_tier.any():
+        row = int(bad_tier.to_numpy().nonzero()[0][0])
+        raise DataError(
+            f"{source}: column 'tier' row {row} is {out['tier'].iloc[row]!r}; "
+            f"expected one of {', '.join(TIERS)}"
+        )
+    for column in ("p_churn", "p_default"):
+        values = pd.to_numeric(out[column], errors="coerce")
+        outside = values.notna() & ~values.between(0.0, 1.0)
+        if outside.any():
+            row = int(outside.to_numpy().nonzero()[0][0])
+            raise DataError(
+                f"{source}: column '{column}' row {row} is {values.iloc[row]}; expected a probability in [0, 1]"
+            )
+    return out
+
+
+def read_raw_table(data_dir: Path | None, name: str) -> pd.DataFrame | None:
+    """`clients` or `monthly` from a data folder (Parquet, else CSV); None when absent."""
+    if data_dir is None:
+        return None
+    for suffix, reader in ((".parquet", pd.read_parquet), (".csv", pd.read_csv)):
+        path = data_dir / f"{name}{suffix}"
+        if path.is_file():
+            table = reader(path)
+            if "client_id" not in table.columns:
+                raise DataError(f"{path}: missing column client_id")
+            table["client_id"] = table["client_id"].astype("str")
+            if "month" in table.columns:
+                table["month"] = pd.to_datetime(table["month"]).dt.to_period("M").dt.to_timestamp()
+            return table
+    return None
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    """Write to a temporary file in the same folder, then rename it over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def month_label(month: pd.Timestamp) -> str:
+    return pd.Timestamp(month).strftime("%Y-%m")
+
+
+def available_months(recs: pd.DataFrame) -> list[str]:
+    return [month_label(m) for m in sorted(recs["month"].dropna().unique())]

@@ -1,0 +1,185 @@
+"""The relationship-manager report: one self-contained HTML page per RM and month."""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+import pandas as pd
+
+from features import BALANCE_COLUMNS, DataError
+from tierwise.reports._catalogue import ACTIONS, CHANNELS, FLAG_NAMES, LANGS, TEXT, TIER_NAMES
+from tierwise.reports._charts import sparkline
+from tierwise.reports._config import ReportConfig, ScoreBands
+from tierwise.reports._io import FLAGS, REASON_MODELS, TIERS, available_months, month_label
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@cache
+def template_env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(["html", "html.j2"], default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def band(value: float, bands: ScoreBands) -> str:
+    """'low', 'medium' or 'high' for a score against its configured cut-offs."""
+    return "low" if value < bands.low else "high" if value >= bands.high else "medium"
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _text(value: Any) -> str | None:
+    return None if _missing(value) or str(value).strip() == "" else str(value)
+
+
+def select_rm_clients(recs: pd.DataFrame, rm_id: str, month: pd.Timestamp) -> pd.DataFrame:
+    """The RM's rows of `month`; a one-line error listing valid choices otherwise."""
+    month = pd.Timestamp(month)
+    in_month = recs[recs["month"] == month]
+    if in_month.empty:
+        shown = ", ".join(available_months(recs)[-6:])
+        raise DataError(f"month {month_label(month)} is not in the recommendations; scored months: {shown}")
+    rows = in_month[in_month["rm_id"].notna() & (in_month["rm_id"].astype("str") == str(rm_id))]
+    if rows.empty:
+        known = sorted(in_month["rm_id"].dropna().astype("str").unique())
+        if not known:
+            raise DataError(f"no client has a relationship manager in {month_label(month)}")
+        shown = ", ".join(known[:5]) + (f", ... ({len(known)} RMs)" if len(known) > 5 else "")
+        raise DataError(f"rm-id {rm_id!r} has no clients in {month_label(month)}; valid rm-ids: {shown}")
+    tier_rank = {t: i for i, t in enumerate(TIERS)}
+    order = rows.assign(_rank=rows["tier"].map(tier_rank))
+    return order.sort_values(["_rank", "expected_value_12m", "client_id"],
+                             ascending=[True, False, True]).drop(columns="_rank")
+
+
+def _pct(value: float) -> str:
+    return f"{value:.1%}" if abs(value) < 0.1 else f"{value:.0%}"
+
+
+def _money(value: Any) -> str:
+    return "" if _missing(value) else f"{float(value):,.0f}"
+
+
+def client_card(row: pd.Series, lang: str, cfg: ReportConfig) -> dict[str, Any]:
+    """Everything the page shows for one client, as plain strings and numbers."""
+    text = TEXT[lang]
+    p_churn = float(row["p_churn"])
+    churn_band = band(p_churn, cfg.churn_bands)
+    p_default = None if _missing(row["p_default"]) else float(row["p_default"])
+    growth = float(row["growth"])
+    growth_pct = math.expm1(growth)
+    growth_band = band(growth, cfg.growth_bands)
+    reasons = []
+    for model in REASON_MODELS:
+        sentences = [s for k in range(1, cfg.reasons_per_model + 1)
+                     if (s := _text(row.get(f"reason_{model}_{k}_{lang}")))]
+        if sentences:
+            reasons.append({"model": text[f"model_{model}"], "texts": sentences})
+    flags = [f for f in FLAGS if bool(row[f])]
+    cost_reason = _text(row.get("cost_review_reason"))
+    return {
+        "client_id": str(row["client_id"]),
+        "segment": _text(row.get("segment")) or "",
+        "industry": _text(row.get("industry")) or "",
+        "tier": str(row["tier"]),
+        "tier_rank": TIERS.index(str(row["tier"])),
+        "tier_label": TIER_NAMES[lang][str(row["tier"])],
+        "tier_reason": _text(row.get(f"tier_reason_{lang}")),
+        "channel": CHANNELS[lang].get(str(row["channel"]), str(row["channel"])),
+        "churn": {"value": p_churn, "band": churn_band,
+                  "text": f"{_pct(p_churn)} ({text[churn_band]})"},
+        "default": {"value": -1.0 if p_default is None else p_default,
+                    "band": "none" if p_default is None else band(p_default, cfg.default_bands),
+                    "text": text["no_exposure"] if p_default is None
+                    else f"{_pct(p_default)} ({text[band(p_default, cfg.default_bands)]})"},
+        "growth": {"value": growth, "band": growth_band,
+                   "text": f"{growth_pct:+.0%} ({text[growth_band]})"},
+        "value": float(row["expected_value_12m"]),
+        "value_text": _money(row["expected_value_12m"]),
+        "assets": float(row["assets_total"]),
+        "assets_text": _money(row["assets_total"]),
+        "reasons": reasons,
+        "flags": [{"key": f, "name": FLAG_NAMES[lang][f]} for f in flags],
+        "actions": [ACTIONS[lang][f] + (f" ({cost_reason})" if f == "flag_cost_review" and cost_reason else "")
+                    for f in flags],
+    }
+
+
+def score_history(recs: pd.DataFrame, client_ids: pd.Series, month: pd.Timestamp,
+                  column: str) -> dict[str, list[float | None]]:
+    """`column` for each client over every scored month up to `month` (None where unscored)."""
+    months = sorted(m for m in recs["month"].unique() if m <= month)
+    part = recs[recs["client_id"].isin(client_ids) & recs["month"].isin(months)]
+    wide = part.pivot_table(index="client_id", columns="month", values=column, aggfunc="first")
+    wide = wide.reindex(columns=months)
+    return {str(cid): [None if _missing(v) else float(v) for v in values]
+            for cid, values in zip(wide.index, wide.to_numpy(), strict=True)}
+
+
+def balance_history(monthly: pd.DataFrame | None, client_ids: pd.Series, month: pd.Timestamp,
+                    n_months: int) -> dict[str, list[float | None]]:
+    """Total balances (deposits, wealth, funds, insurance) over the last `n_months` to `month`."""
+    if monthly is None or monthly.empty:
+        return {}
+    start = month - pd.DateOffset(months=n_months - 1)
+    months = list(pd.date_range(start, month, freq="MS"))
+    part = monthly[monthly["client_id"].isin(client_ids) & monthly["month"].between(start, month)]
+    cols = [c for c in BALANCE_COLUMNS if c in part.columns]
+    if part.empty or not cols:
+        return {}
+    totals = part.assign(_total=part[cols].sum(axis=1))
+    wide = totals.pivot_table(index="client_id", columns="month", values="_total", aggfunc="sum")
+    wide = wide.reindex(columns=months)
+    return {str(cid): [None if np.isnan(v) else float(v) for v in values]
+            for cid, values in zip(wide.index, wide.to_numpy(dtype="float64"), strict=True)}
+
+
+def render_rm_report(recs: pd.DataFrame, monthly_history: pd.DataFrame | None, rm_id: str,
+                     month: pd.Timestamp | str, lang: str = "en",
+                     config: ReportConfig | None = None) -> str:
+    """One self-contained HTML page with the RM's clients for `month` in `lang` ('en' or 'zh')."""
+    if lang not in LANGS:
+        raise DataError(f"language {lang!r} is not supported; use one of {', '.join(LANGS)}")
+    cfg = config or ReportConfig()
+    month = pd.Timestamp(month).to_period("M").to_timestamp()
+    rows = select_rm_clients(recs, rm_id, month)
+    text = TEXT[lang]
+    churn_hist = score_history(recs, rows["client_id"], month, "p_churn")
+    default_hist = score_history(recs, rows["client_id"], month, "p_default")
+    balances = balance_history(monthly_history, rows["client_id"], month, cfg.balance_months)
+    cards = []
+    for _, row in rows.iterrows():
+        card = client_card(row, lang, cfg)
+        cid = card["client_id"]
+        card["spark_churn"] = sparkline(churn_hist.get(cid, []), title=f"{text['score_trend']}: {cid}")
+        card["spark_default"] = sparkline(default_hist.get(cid, []), color="#b03a2e",
+                                          title=f"{text['default']}: {cid}")
+        card["spark_balance"] = sparkline(balances.get(cid, []), color="#2e7d4f",
+                                          title=f"{text['balance_trend'].format(n=cfg.balance_months)}: {cid}")
+        cards.append(card)
+    flag_counts = {f: sum(1 for c in cards if any(x["key"] == f for x in c["flags"])) for f in FLAGS}
+    template = template_env().get_template("rm_report.html.j2")
+    return template.render(
+        lang=lang,
+        html_lang="zh-CN" if lang == "zh" else "en",
+        t=text,
+        title=text["title"].format(rm=rm_id, month=month_label(month)),
+        subtitle=text["subtitle"].format(n=len(cards)),
+        generated=text["generated"].format(month=month_label(month)),
+        balance_title=text["balance_trend"].format(n=cfg.balance_months),
+        cards=cards,
+        flags=[{"key": f, "name": FLAG_NAMES[lang][f], "count": flag_counts[f]} for f in FLAGS],
+        shown_template=text["shown"],
+    )

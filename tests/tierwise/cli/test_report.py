@@ -1,0 +1,116 @@
+"""`tierwise report rm` and `tierwise monitor` end to end on a seeded tiny bank."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import mlflow
+import pytest
+import yaml
+
+from tierwise.cli import main
+
+_FACTORY = Path(__file__).resolve().parents[1] / "reports" / "reports_factory.py"
+_spec = importlib.util.spec_from_file_location("reports_factory_cli", _FACTORY)
+factory = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(factory)
+
+
+@pytest.fixture(scope="module")
+def bank_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bank")
+    recs, clients, monthly = factory.make_bank(n_clients=300, seed=11)
+    recs_path, data = factory.write_bank(folder, recs, clients, monthly)
+    return recs_path, data, recs
+
+
+def run(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["tierwise", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_report_rm_writes_the_page(monkeypatch, capsys, tmp_path, bank_dir):
+    recs_path, data, recs = bank_dir
+    rm = str(recs["rm_id"].dropna().min())
+    out = tmp_path / "pages" / "rm.html"
+    code, stdout, stderr = run(monkeypatch, capsys, "report", "rm", "--rm-id", rm, "--month", "2024-03",
+                               "--lang", "zh", "--recommendations", str(recs_path), "--data", str(data),
+                               "--out", str(out))
+    assert code == 0, stderr
+    html = out.read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in html
+    some = recs[(recs["rm_id"] == rm) & (recs["month"].astype(str).str.startswith("2024-03"))]["client_id"].iloc[0]
+    assert f'id="client-{some}"' in html
+    assert not list(out.parent.glob(".*.tmp"))  # atomic write leaves nothing behind
+
+
+def test_report_rm_unknown_rm_is_one_line(monkeypatch, capsys, tmp_path, bank_dir):
+    recs_path, data, _ = bank_dir
+    code, _, stderr = run(monkeypatch, capsys, "report", "rm", "--rm-id", "NOPE", "--month", "2024-03",
+                          "--recommendations", str(recs_path), "--data", str(data), "--out", str(tmp_path / "x.html"))
+    assert code == 1
+    assert "rm-id 'NOPE' has no clients in 2024-03; valid rm-ids: RM01" in stderr
+    assert "Traceback" not in stderr and not (tmp_path / "x.html").exists()
+
+
+def test_report_rm_bad_month_and_missing_file(monkeypatch, capsys, tmp_path, bank_dir):
+    recs_path, data, _ = bank_dir
+    code, _, stderr = run(monkeypatch, capsys, "report", "rm", "--rm-id", "RM01", "--month", "March",
+                          "--recommendations", str(recs_path), "--out", str(tmp_path / "x.html"))
+    assert code == 2 and "'March' is not a month; write it as YYYY-MM" in stderr
+    code, _, stderr = run(monkeypatch, capsys, "report", "rm", "--rm-id", "RM01", "--month", "2024-03",
+                          "--recommendations", str(tmp_path / "none.parquet"), "--out", str(tmp_path / "x.html"))
+    assert code == 1 and "none.parquet: recommendations file not found" in stderr
+
+
+def test_monitor_writes_json_html_and_logs_an_mlflow_run(monkeypatch, capsys, tmp_path, bank_dir):
+    recs_path, data, _ = bank_dir
+    out = tmp_path / "monitor"
+    code, stdout, stderr = run(monkeypatch, capsys, "monitor", "--month", "2024-03", "--baseline", "2024-02",
+                               "--recommendations", str(recs_path), "--data", str(data), "--out", str(out))
+    assert code == 0, stderr
+    result = json.loads((out / "monitor.json").read_text(encoding="utf-8"))
+    assert result["month"] == "2024-03" and result["baseline"] == "2024-02"
+    assert result["fairness"]["comparisons"]
+    assert "<html" in (out / "monitor.html").read_text(encoding="utf-8")
+
+    experiment = mlflow.get_experiment_by_name("tierwise-monitor")
+    runs = mlflow.search_runs([experiment.experiment_id], output_format="list")
+    assert len(runs) == 1
+    run_ = runs[0]
+    assert run_.data.metrics["tier_share.Premier"] == pytest.approx(result["tiers"]["month"][0]["share"])
+    assert run_.data.metrics["alerts"] == len(result["alerts"])
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run_.info.run_id)}
+    assert artifacts == {"monitor.json", "monitor.html"}
+
+
+def test_monitor_unknown_baseline_is_one_line(monkeypatch, capsys, tmp_path, bank_dir):
+    recs_path, data, _ = bank_dir
+    code, _, stderr = run(monkeypatch, capsys, "monitor", "--month", "2024-03", "--baseline", "2019-01",
+                          "--recommendations", str(recs_path), "--data", str(data), "--out", str(tmp_path))
+    assert code == 1
+    assert "--baseline 2019-01 is not in the recommendations; scored months: 2024-01, 2024-02, 2024-03" in stderr
+
+
+def test_monitor_takes_decision_thresholds_from_the_policy(tmp_path, config_dir):
+    from tierwise.cli._report import _with_policy_thresholds
+    from tierwise.reports import MonitorConfig
+
+    policy = yaml.safe_load((config_dir / "policy.yaml").read_text(encoding="utf-8"))
+    policy["risk"]["pd_limit"] = 0.07
+    policy["retention"]["min_p_churn"] = 0.45
+    (tmp_path / "policy.yaml").write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")
+    cfg, pd_limit = _with_policy_thresholds(MonitorConfig(), tmp_path)
+    assert (cfg.fairness.default_threshold, cfg.fairness.churn_threshold, pd_limit) == (0.07, 0.45, 0.07)
+    empty = tmp_path / "none"
+    empty.mkdir()
+    assert _with_policy_thresholds(MonitorConfig(), empty) == (MonitorConfig(), None)
