@@ -1,0 +1,538 @@
+"""The tier policy: risk-adjusted expected value, tiers, channels, flags and their reasons.
+
+Three steps, kept apart so that a single client, a chunk, a Spark partition and the whole
+base all get the same answer:
+
+1. `resolve_thresholds(policy, population)` turns quantile thresholds into absolute
+   expected-value cut points on a reference population (once, at training or scoring time);
+   the result, a `ResolvedPolicy`, is plain data (JSON) and travels with the recommender.
+2. `recommend(frame, resolved)` decides per client; row i of the output depends only on row i
+   of the input.
+3. `apply_rm_capacity(recs, resolved)` is the batch step: relationship-manager capacity, which
+   needs to see every client at once. It changes channels and flags, never tiers.
+
+Value (amounts in the bank's currency, `H = horizon_months`, 12 by default):
+
+    net value (monthly)   = contribution_monthly - cost_to_serve_monthly
+    value if retained     = H x net x exp(growth)    if net > 0
+                          = H x net                  otherwise (asset growth does not make a
+                                                      loss-making client lose more)
+    P(stay over H)        = (1 - p_churn) ^ (H / churn_horizon_months)   (constant hazard:
+                                                      a 6-month churn probability, squared)
+    PD over H             = 1 - (1 - p_default) ^ (H / default_horizon_months)
+    expected credit loss  = PD over H x LGD(segment) x credit_exposure
+    expected value (EV)   = P(stay) x value if retained - expected credit loss
+    value if retained, risk-adjusted = value if retained - expected credit loss
+
+`growth` is the predicted 12-month log growth, clipped to +-`growth_clip`. EV never falls when
+contribution or growth rises, and never rises when PD rises.
+
+Tier rules, in order (tiers ranked General < Potential < Excellence < Premier):
+
+1. band: the highest tier whose EV cut point the client reaches (General below Potential's);
+2. asset floor: Premier needs `assets_total >= asset_floor.premier`, Excellence needs
+   `>= asset_floor.excellence`; a client above its floor's reach falls to the highest tier
+   it meets (at least Potential);
+3. growth lift: a General client with growth >= `growth_lift.min_growth` and
+   EV >= `growth_lift.min_expected_value` is lifted to Potential;
+4. risk gate: when PD > `risk.pd_limit` or PD is rising fast (`p_default >= rising_factor x
+   p_default_prev` and `p_default >= rising_min_pd`), the client is not upgraded: the tier is
+   at most `tier_prev` when known, at most `risk.cap_without_history` otherwise.
+
+Flags:
+- `flag_risk_watch`: the risk gate is on (PD above the limit or rising fast), whatever the tier;
+- `flag_exit_review`: risk watch on a top-tier client: `tier_prev` is Premier or Excellence,
+  or, without history, the client's tier before the gate would be;
+- `flag_retention_priority`: `p_churn >= retention.min_p_churn`, the risk-adjusted value if
+  retained reaches the cut of `retention.min_value_tier`, and no risk watch (the bank does not
+  fight to keep a client it reviews for exit);
+- `flag_cost_review`: contribution below `cost_review.ratio x` cost to serve, with the reason;
+- `flag_growth_lead`: a Potential client, no risk watch, positive growth, whose risk-adjusted
+  value if retained reaches the Excellence cut and whose assets grown by the prediction reach
+  the Excellence floor: if the client stays and grows as predicted, Excellence is in reach;
+- `flag_rm_overflow`: set by `apply_rm_capacity` only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from features import DataError, FrozenConfig
+from models import _policy_text as text
+from models._policy_config import (
+    CHANNEL_EN,
+    CHANNEL_ZH,
+    CHANNELS,
+    TIER_ZH,
+    TIERS,
+    PolicyConfig,
+    ReasonTemplates,
+)
+from models._policy_inputs import validate_policy_inputs
+
+logger = logging.getLogger(__name__)
+
+GENERAL, POTENTIAL, EXCELLENCE, PREMIER = range(4)
+_CUT_TIERS = ("Potential", "Excellence", "Premier")
+
+FLAG_COLUMNS: tuple[str, ...] = (
+    "flag_retention_priority",
+    "flag_risk_watch",
+    "flag_exit_review",
+    "flag_cost_review",
+    "flag_growth_lead",
+    "flag_rm_overflow",
+)
+
+OUTPUT_COLUMNS: tuple[str, ...] = (
+    "client_id",
+    "tier",
+    "tier_zh",
+    "channel",
+    "channel_zh",
+    "expected_value_12m",
+    "value_if_retained_12m",
+    "expected_credit_loss_12m",
+    *FLAG_COLUMNS,
+    "cost_review_reason",
+    "cost_review_reason_zh",
+    "tier_reason_en",
+    "tier_reason_zh",
+)
+"""Columns of `recommend`'s output, in order (amounts over the policy horizon)."""
+
+
+class ResolvedPolicy(FrozenConfig):
+    """A policy with absolute expected-value cut points: what `recommend` needs, nothing more.
+
+    `cuts` maps Potential / Excellence / Premier to the EV at or above which the band starts;
+    `reference_size` is the number of clients the quantiles came from (0: absolute mode).
+    """
+
+    policy: PolicyConfig
+    cuts: dict[Literal["Potential", "Excellence", "Premier"], float]
+    reference_size: int = 0
+
+
+# --------------------------------------------------------------------------- value
+
+
+def _value_arrays(frame: pd.DataFrame, policy: PolicyConfig) -> dict[str, np.ndarray]:
+    """Element-wise value arithmetic (see the module docstring)."""
+    horizon = float(policy.horizon_months)
+
+    def col(name: str) -> np.ndarray:
+        return frame[name].to_numpy(dtype=float, na_value=np.nan)
+
+    contribution = col("contribution_monthly")
+    cost = col("cost_to_serve_monthly")
+    net = contribution - cost
+    growth = np.clip(col("growth"), -policy.growth_clip, policy.growth_clip)
+    multiplier = np.exp(growth)
+    retained = horizon * np.where(net > 0, net * multiplier, net)
+    p_stay = (1.0 - col("p_churn")) ** (horizon / policy.churn_horizon_months)
+    pd_raw = col("p_default")
+    pd_clean = np.nan_to_num(pd_raw, nan=0.0)
+    pd_horizon = 1.0 - (1.0 - pd_clean) ** (horizon / policy.default_horizon_months)
+    segments = list(policy.lgd_by_segment)
+    segment_code = text.codes_of(frame["segment"], segments)
+    lgd_table = np.array([*(policy.lgd_by_segment[s] for s in segments), policy.lgd])
+    lgd = lgd_table[segment_code]  # code -1 (other segments) takes the default LGD
+    loss = pd_horizon * lgd * col("credit_exposure")
+    return {
+        "contribution": contribution,
+        "cost": cost,
+        "net": net,
+        "growth": growth,
+        "multiplier": multiplier,
+        "retained": retained,
+        "loss": loss,
+        "retained_adjusted": retained - loss,
+        "ev": p_stay * retained - loss,
+        "pd_raw": pd_raw,
+        "pd": pd_clean,
+    }
+
+
+def expected_value(frame: pd.DataFrame, policy: PolicyConfig) -> pd.Series:
+    """Risk-adjusted expected value over the policy horizon, one per row of `frame`."""
+    validate_policy_inputs(frame)
+    return pd.Series(_value_arrays(frame, policy)["ev"], index=frame.index, name="expected_value")
+
+
+def resolve_thresholds(
+    policy: PolicyConfig, population: pd.DataFrame | None = None
+) -> ResolvedPolicy:
+    """Absolute cut points: the configured amounts, or EV quantiles of `population`."""
+    thresholds = policy.thresholds
+    levels = {name: getattr(thresholds, name.lower()) for name in _CUT_TIERS}
+    if thresholds.mode == "absolute":
+        return ResolvedPolicy(policy=policy, cuts=levels, reference_size=0)
+    if population is None or len(population) == 0:
+        raise DataError(
+            "policy thresholds are quantiles: a non-empty reference population is needed "
+            "to resolve them into amounts"
+        )
+    validate_policy_inputs(population, source="reference population")
+    ev = _value_arrays(population, policy)["ev"]
+    smallest_share = 1.0 - thresholds.premier
+    if len(ev) * smallest_share < 10:
+        logger.warning(
+            "reference population of %d clients is small for a top-%s quantile",
+            len(ev),
+            text.share_label(smallest_share),
+        )
+    cuts = {name: float(np.quantile(ev, q)) for name, q in levels.items()}
+    logger.info("resolved EV cut points on %d clients: %s", len(ev), cuts)
+    return ResolvedPolicy(policy=policy, cuts=cuts, reference_size=len(ev))
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def _tier_codes(frame: pd.DataFrame) -> np.ndarray:
+    """`tier_prev` as ranks; -1 where unknown or absent."""
+    if "tier_prev" not in frame.columns:
+        return np.full(len(frame), -1, dtype=np.int8)
+    return text.codes_of(frame["tier_prev"], TIERS)
+
+
+def _decide(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dict[str, np.ndarray]:
+    policy = resolved.policy
+    v = _value_arrays(frame, policy)
+    ev = v["ev"]
+    cuts = resolved.cuts
+    band = (
+        (ev >= cuts["Potential"]).astype(np.int8)
+        + (ev >= cuts["Excellence"])
+        + (ev >= cuts["Premier"])
+    ).astype(np.int8)
+    assets = frame["assets_total"].to_numpy(dtype=float)
+    floor_reach = np.where(
+        assets >= policy.asset_floor.premier,
+        PREMIER,
+        np.where(assets >= policy.asset_floor.excellence, EXCELLENCE, POTENTIAL),
+    ).astype(np.int8)
+    after_floor = np.minimum(band, floor_reach)
+    lift = (
+        (after_floor == GENERAL)
+        & (v["growth"] >= policy.growth_lift.min_growth)
+        & (ev >= policy.growth_lift.min_expected_value)
+    )
+    candidate = np.where(lift, POTENTIAL, after_floor).astype(np.int8)
+
+    risk = policy.risk
+    pd_now = v["pd"]
+    if "p_default_prev" in frame.columns:
+        pd_prev = frame["p_default_prev"].to_numpy(dtype=float, na_value=np.nan)
+    else:
+        pd_prev = np.full(len(frame), np.nan)
+    rising = (
+        ~np.isnan(pd_prev)
+        & (pd_now >= risk.rising_factor * np.nan_to_num(pd_prev, nan=0.0))
+        & (pd_now >= risk.rising_min_pd)
+    )
+    above = pd_now > risk.pd_limit
+    gated = above | rising
+    previous = _tier_codes(frame)
+    known = previous >= 0
+    cap = np.where(known, previous, TIERS.index(risk.cap_without_history)).astype(np.int8)
+    tier = np.where(gated, np.minimum(candidate, cap), candidate).astype(np.int8)
+    capped = tier < candidate
+
+    top_before = np.where(known, previous >= EXCELLENCE, candidate >= EXCELLENCE)
+    exit_review = gated & top_before
+    p_churn = frame["p_churn"].to_numpy(dtype=float)
+    retention = (
+        (p_churn >= policy.retention.min_p_churn)
+        & (v["retained_adjusted"] >= cuts[policy.retention.min_value_tier])
+        & ~gated
+    )
+    cost_review = v["contribution"] < policy.cost_review.ratio * v["cost"]
+    growth_lead = (
+        (tier == POTENTIAL)
+        & ~gated
+        & (v["growth"] > 0)
+        & (v["retained_adjusted"] >= cuts["Excellence"])
+        & (assets * v["multiplier"] >= policy.asset_floor.excellence)
+    )
+    exposure = frame["credit_exposure"].to_numpy(dtype=float)
+    no_credit = (exposure == 0) & (np.isnan(v["pd_raw"]) | (v["pd_raw"] == 0))
+    return {
+        **v,
+        "assets": assets,
+        "band": band,
+        "after_floor": after_floor,
+        "lift": lift,
+        "candidate": candidate,
+        "tier": tier,
+        "capped": capped,
+        "known": known,
+        "above": above,
+        "rising": rising,
+        "pd_prev": pd_prev,
+        "no_credit": no_credit,
+        "risk_watch": gated,
+        "exit_review": exit_review,
+        "retention": retention,
+        "cost_review": cost_review,
+        "growth_lead": growth_lead,
+    }
+
+
+# --------------------------------------------------------------------------- reasons
+
+_BAND, _BELOW, _FLOOR, _LIFT, _CAP_PREV, _CAP_NEW = range(6)
+_NO_CREDIT, _RISK_OK, _RISK_ABOVE, _RISK_RISING, _RISK_BOTH = range(5)
+_COST_NONE, _COST_BELOW, _COST_NOT = range(3)
+
+
+def _basis_codes(d: dict[str, np.ndarray]) -> np.ndarray:
+    """Why the client has its tier: the last rule that changed it."""
+    code = np.where(d["tier"] == GENERAL, _BELOW, _BAND)
+    code = np.where(d["after_floor"] < d["band"], _FLOOR, code)
+    code = np.where(d["lift"], _LIFT, code)
+    code = np.where(d["capped"], np.where(d["known"], _CAP_PREV, _CAP_NEW), code)
+    return code.astype(np.int8)
+
+
+def _risk_codes(d: dict[str, np.ndarray]) -> np.ndarray:
+    above, rising = d["above"], d["rising"]
+    code = np.where(above & rising, _RISK_BOTH, np.where(above, _RISK_ABOVE, _RISK_OK))
+    code = np.where(rising & ~above, _RISK_RISING, code)
+    return np.where(d["no_credit"], _NO_CREDIT, code).astype(np.int8)
+
+
+def _fields(
+    d: dict[str, np.ndarray], resolved: ResolvedPolicy, words: ReasonTemplates, lang: str
+) -> dict[str, text.Field]:
+    policy = resolved.policy
+    names = TIERS if lang == "en" else tuple(TIER_ZH[t] for t in TIERS)
+    money_units = [(float(s), u) for s, u in words.money_units]
+    quantiles = {
+        "Potential": policy.thresholds.potential,
+        "Excellence": policy.thresholds.excellence,
+        "Premier": policy.thresholds.premier,
+    }
+    # per tier rank: the share above its cut and the cut (General shows Potential's)
+    top_by_rank = [text.share_label(1.0 - quantiles[t]) for t in ("Potential", *_CUT_TIERS)]
+    cut_values = np.array([resolved.cuts[t] for t in ("Potential", *_CUT_TIERS)])
+    floors = np.array([0.0, 0.0, policy.asset_floor.excellence, policy.asset_floor.premier])
+
+    def tier_names(key: str) -> Callable[[np.ndarray], pa.Array]:
+        return lambda rows: text.take_labels(names, d[key][rows])
+
+    def money(values: np.ndarray) -> Callable[[np.ndarray], pa.Array]:
+        return lambda rows: text.format_money(values[rows], words.currency, money_units)
+
+    return {
+        "tier": tier_names("tier"),
+        "band": tier_names("band"),
+        "candidate": tier_names("candidate"),
+        "ev": money(d["ev"]),
+        "top": lambda rows: text.take_labels(top_by_rank, d["tier"][rows]),
+        "cut": lambda rows: text.format_money(
+            cut_values[d["tier"][rows]], words.currency, money_units
+        ),
+        "assets": money(d["assets"]),
+        "floor": lambda rows: text.format_money(
+            floors[d["band"][rows]], words.currency, money_units
+        ),
+        "growth": lambda rows: text.format_growth(d["growth"][rows]),
+        "horizon": str(policy.horizon_months),
+        "pd": lambda rows: text.format_percent(d["pd"][rows]),
+        "pd_prev": lambda rows: text.format_percent(d["pd_prev"][rows]),
+        "limit": text.share_label(policy.risk.pd_limit),
+        "contribution": money(d["contribution"]),
+        "cost": money(d["cost"]),
+    }
+
+
+def _reason_codes(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Which sentence each row gets: tier reason (basis x risk clause) and cost review."""
+    cost = np.where(
+        d["cost_review"], np.where(d["contribution"] <= 0, _COST_NONE, _COST_BELOW), _COST_NOT
+    )
+    return {
+        "tier": (_basis_codes(d).astype(np.int16) * 8 + _risk_codes(d)),
+        "cost": cost.astype(np.int8),
+    }
+
+
+def _reasons(
+    d: dict[str, np.ndarray], codes: dict[str, np.ndarray], resolved: ResolvedPolicy, lang: str
+) -> dict[str, pa.Array]:
+    """The tier reason ("<why this tier>; <default risk>") and the cost-review reason."""
+    words = resolved.policy.reasons[lang]  # type: ignore[index]
+    fields = _fields(d, resolved, words, lang)
+    quantile = resolved.policy.thresholds.mode == "quantile"
+    basis = {
+        _BAND: words.band_quantile if quantile else words.band_absolute,
+        _BELOW: words.below_quantile if quantile else words.below_absolute,
+        _FLOOR: words.asset_floor,
+        _LIFT: words.growth_lift,
+        _CAP_PREV: words.risk_capped_previous,
+        _CAP_NEW: words.risk_capped_new,
+    }
+    risk = {
+        _NO_CREDIT: words.no_credit,
+        _RISK_OK: words.risk_ok,
+        _RISK_ABOVE: words.risk_above,
+        _RISK_RISING: words.risk_rising,
+        _RISK_BOTH: words.risk_above_rising,
+    }
+    separator = words.separator.replace("{", "{{").replace("}", "}}")
+    # one template per (basis, risk) pair: one Arrow pass per pair present, no extra join
+    combined = {
+        b * 8 + r: basis_text + separator + risk_text
+        for b, basis_text in basis.items()
+        for r, risk_text in risk.items()
+    }
+    tier = text.render_by_code(codes["tier"], combined, fields)
+    cost = text.render_by_code(
+        codes["cost"],
+        {_COST_NONE: words.cost_none, _COST_BELOW: words.cost_below, _COST_NOT: ""},
+        fields,
+    )
+    return {"tier": tier, "cost": cost}
+
+
+# --------------------------------------------------------------------------- public steps
+
+
+def recommend(frame: pd.DataFrame, resolved: ResolvedPolicy) -> pd.DataFrame:
+    """Tier, channel, expected value, flags and reasons per client (row-wise; same index).
+
+    `frame` holds one row per client with the columns of `REQUIRED_COLUMNS` and optionally
+    `p_default_prev` and `tier_prev`; see the module docstring for the rules.
+    """
+    validate_policy_inputs(frame)
+    d = _decide(frame, resolved)
+    policy = resolved.policy
+    tier_rank = d["tier"]
+    channel_of_rank = [policy.channels[t] for t in TIERS]  # type: ignore[index]
+    channel_rank = np.array([CHANNELS.index(c) for c in channel_of_rank], dtype=np.int8)[tier_rank]
+    codes = _reason_codes(d)
+    en = _reasons(d, codes, resolved, "en")
+    zh = _reasons(d, codes, resolved, "zh")
+    index = frame.index
+
+    def labels(values: list[str] | tuple[str, ...], codes: np.ndarray) -> pd.Series:
+        return text.to_series(text.take_labels(values, codes), index)
+
+    out = {
+        "client_id": frame["client_id"].array,
+        "tier": labels(TIERS, tier_rank),
+        "tier_zh": labels([TIER_ZH[t] for t in TIERS], tier_rank),
+        "channel": labels(CHANNELS, channel_rank),
+        "channel_zh": labels([CHANNEL_ZH[c] for c in CHANNELS], channel_rank),
+        "expected_value_12m": d["ev"],
+        "value_if_retained_12m": d["retained"],
+        "expected_credit_loss_12m": d["loss"],
+        "flag_retention_priority": d["retention"],
+        "flag_risk_watch": d["risk_watch"],
+        "flag_exit_review": d["exit_review"],
+        "flag_cost_review": d["cost_review"],
+        "flag_growth_lead": d["growth_lead"],
+        "flag_rm_overflow": np.zeros(len(frame), dtype=bool),
+        "cost_review_reason": text.to_series(en["cost"], index),
+        "cost_review_reason_zh": text.to_series(zh["cost"], index),
+        "tier_reason_en": text.to_series(en["tier"], index),
+        "tier_reason_zh": text.to_series(zh["tier"], index),
+    }
+    result = pd.DataFrame(out, index=index)
+    logger.debug("recommended tiers for %d clients", len(result))
+    return result
+
+
+def rm_capacity(resolved: ResolvedPolicy, n_rms: int | None = None) -> int | None:
+    """Clients the relationship managers can serve: `clients_per_rm x n_rms`, where `n_rms`
+    comes from the config, else from the argument (e.g. distinct `rm_id` in the data); None
+    means no limit."""
+    config = resolved.policy.rm_capacity
+    count = config.n_rms if config.n_rms is not None else n_rms
+    return None if count is None else config.clients_per_rm * int(count)
+
+
+def apply_rm_capacity(
+    recs: pd.DataFrame, resolved: ResolvedPolicy, n_rms: int | None = None
+) -> pd.DataFrame:
+    """Batch step: relationship-manager clients beyond capacity go to the overflow channel.
+
+    Clients kept by relationship managers are chosen by tier (Premier first), then expected
+    value (highest first), then `client_id`; the rest keep their tier, move to
+    `rm_capacity.overflow_channel`, get `flag_rm_overflow` and a sentence in their reasons.
+    Returns a new frame; `recs` is not modified.
+    """
+    capacity = rm_capacity(resolved, n_rms)
+    out = recs.copy()
+    if capacity is None:
+        logger.info("no relationship-manager capacity configured or given: no overflow")
+        return out
+    is_rm = (out["channel"] == "relationship_manager").to_numpy()
+    rm_rows = np.flatnonzero(is_rm)
+    if len(rm_rows) <= capacity:
+        return out
+    rank = out["tier"].map({t: i for i, t in enumerate(TIERS)}).to_numpy()[rm_rows]
+    ev = out["expected_value_12m"].to_numpy(dtype=float)[rm_rows]
+    ids = out["client_id"].astype("str").to_numpy()[rm_rows]
+    order = np.lexsort((ids, -ev, -rank))  # last key is primary
+    overflow = np.zeros(len(out), dtype=bool)
+    overflow[rm_rows[order[capacity:]]] = True
+    channel = resolved.policy.rm_capacity.overflow_channel
+    mask = overflow  # positional, so a repeated index label cannot misalign anything
+    out["channel"] = out["channel"].mask(mask, channel)
+    out["channel_zh"] = out["channel_zh"].mask(mask, CHANNEL_ZH[channel])
+    out["flag_rm_overflow"] = out["flag_rm_overflow"] | overflow
+    for lang, column, channel_name in (
+        ("en", "tier_reason_en", CHANNEL_EN[channel]),
+        ("zh", "tier_reason_zh", CHANNEL_ZH[channel]),
+    ):
+        words = resolved.policy.reasons[lang]  # type: ignore[index]
+        note = words.rm_overflow.replace("{channel}", channel_name)
+        sub = out.loc[mask, column]
+        tiers = out.loc[mask, "tier"] if lang == "en" else out.loc[mask, "tier_zh"]
+        notes = (
+            pd.Series(
+                [note.replace("{tier}", t) for t in tiers], index=sub.index, dtype=text.STR_DTYPE
+            )
+            if "{tier}" in note
+            else note
+        )
+        out.loc[mask, column] = sub + words.separator + notes
+    logger.info(
+        "relationship-manager capacity %d: %d of %d clients overflow to %s",
+        capacity,
+        int(overflow.sum()),
+        len(rm_rows),
+        channel,
+    )
+    return out
+
+
+def summarise_tiers(recs: pd.DataFrame) -> pd.DataFrame:
+    """Clients, share, channel counts and flag counts per tier (Premier first) and in total."""
+    tiers = list(reversed(TIERS))
+    tier = pd.Categorical(recs["tier"], categories=tiers, ordered=True)
+    grouped = recs.assign(tier=tier).groupby("tier", observed=False)
+    table = pd.DataFrame(index=pd.Index(tiers, name="tier"))
+    table["tier_zh"] = [TIER_ZH[t] for t in tiers]
+    table["clients"] = grouped.size().astype("int64")
+    total = int(table["clients"].sum())
+    for channel in CHANNELS:
+        table[channel] = grouped["channel"].apply(lambda s, c=channel: int((s == c).sum()))
+    for flag in FLAG_COLUMNS:
+        if flag in recs.columns:
+            table[flag] = grouped[flag].sum().astype("int64")
+    totals = table.drop(columns="tier_zh").sum()
+    table.loc["Total"] = {"tier_zh": "合计", **totals.to_dict()}
+    table["share"] = table["clients"] / total if total else 0.0
+    return table[
+        ["tier_zh", "clients", "share", *CHANNELS, *[f for f in FLAG_COLUMNS if f in table]]
+    ]

@@ -1,0 +1,240 @@
+"""The tier policy's configuration (`configs/policy.yaml`), parsed into frozen pydantic models.
+
+Amounts are in the bank's currency; expected values are over `horizon_months`. The policy is
+documented where it is applied, in `models._policy`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from features import FrozenConfig
+from models._policy_text import template_fields
+
+TIERS: tuple[str, ...] = ("General", "Potential", "Excellence", "Premier")
+"""The four tiers, lowest first (the position is the tier's rank)."""
+
+TIER_ZH: dict[str, str] = {
+    "Premier": "尊享",
+    "Excellence": "卓越",
+    "Potential": "潜力",
+    "General": "一般",
+}
+
+CHANNELS: tuple[str, ...] = ("relationship_manager", "branch", "teller_digital")
+
+CHANNEL_EN: dict[str, str] = {
+    "relationship_manager": "relationship manager",
+    "branch": "branch",
+    "teller_digital": "teller or digital channel",
+}
+
+CHANNEL_ZH: dict[str, str] = {
+    "relationship_manager": "客户经理",
+    "branch": "网点",
+    "teller_digital": "柜员",
+}
+
+REASON_FIELDS = frozenset(
+    {
+        "tier",
+        "band",
+        "candidate",
+        "ev",
+        "top",
+        "cut",
+        "assets",
+        "floor",
+        "growth",
+        "horizon",
+        "pd",
+        "pd_prev",
+        "limit",
+        "contribution",
+        "cost",
+    }
+)
+"""Fields a tier-reason template may use (see `models._policy` for their meaning)."""
+
+OVERFLOW_FIELDS = frozenset({"tier", "channel"})
+
+Tier = Literal["General", "Potential", "Excellence", "Premier"]
+Channel = Literal["relationship_manager", "branch", "teller_digital"]
+
+
+class ThresholdsConfig(FrozenConfig):
+    """Expected-value cut points for the three upper tiers.
+
+    `mode: quantile`: each value is a quantile of expected value in a reference population
+    (0.99 = the top 1%), resolved into amounts by `resolve_thresholds`.
+    `mode: absolute`: each value is an expected value amount over the horizon.
+    """
+
+    mode: Literal["quantile", "absolute"] = "quantile"
+    premier: float
+    excellence: float
+    potential: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ThresholdsConfig:
+        if self.mode == "quantile":
+            for name in ("premier", "excellence", "potential"):
+                value = getattr(self, name)
+                if not 0.0 < value < 1.0:
+                    raise ValueError(f"quantile for {name} must be between 0 and 1, got {value}")
+        if not self.premier >= self.excellence >= self.potential:
+            raise ValueError(
+                "thresholds must satisfy premier >= excellence >= potential, got "
+                f"{self.premier}, {self.excellence}, {self.potential}"
+            )
+        return self
+
+
+class AssetFloorConfig(FrozenConfig):
+    """Minimum assets (`assets_total`) to be placed in a top tier, whatever the expected value."""
+
+    premier: float = Field(ge=0)
+    excellence: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AssetFloorConfig:
+        if self.premier < self.excellence:
+            raise ValueError(
+                f"asset floor for premier ({self.premier}) is below excellence ({self.excellence})"
+            )
+        return self
+
+
+class GrowthLiftConfig(FrozenConfig):
+    """A General client with predicted log growth >= `min_growth` and expected value >=
+    `min_expected_value` is lifted to Potential."""
+
+    min_growth: float
+    min_expected_value: float = 0.0
+
+
+class RiskConfig(FrozenConfig):
+    """Default-risk gate: PD above `pd_limit`, or rising fast, blocks upgrades.
+
+    Rising fast: `p_default >= rising_factor * p_default_prev` and `p_default >= rising_min_pd`
+    (the floor keeps 0.1% -> 0.3% from counting). Without a previous tier, a gated client is
+    placed no higher than `cap_without_history`.
+    """
+
+    pd_limit: float = Field(gt=0, lt=1)
+    rising_factor: float = Field(gt=1)
+    rising_min_pd: float = Field(ge=0, lt=1)
+    cap_without_history: Tier = "Potential"
+
+
+class RetentionConfig(FrozenConfig):
+    """Retention priority: churn likelihood >= `min_p_churn` and a risk-adjusted value if
+    retained that reaches the cut of `min_value_tier`."""
+
+    min_p_churn: float = Field(gt=0, lt=1)
+    min_value_tier: Literal["Potential", "Excellence", "Premier"] = "Excellence"
+
+
+class CostReviewConfig(FrozenConfig):
+    """Cost review when `contribution_monthly < ratio * cost_to_serve_monthly`."""
+
+    ratio: float = Field(default=1.0, gt=0)
+
+
+class RMCapacityConfig(FrozenConfig):
+    """Relationship-manager capacity, applied as a batch step after per-client decisions.
+
+    Capacity = `clients_per_rm * n_rms`; `n_rms: null` takes the number of distinct
+    relationship managers in the data (`rm_id`), and no limit at all when none is given.
+    Clients beyond capacity (lowest expected value first, Excellence before Premier) are
+    served by `overflow_channel` with `flag_rm_overflow`; their tier does not change.
+    """
+
+    clients_per_rm: int = Field(gt=0)
+    n_rms: int | None = Field(default=None, ge=0)
+    overflow_channel: Channel = "branch"
+
+
+class ReasonTemplates(FrozenConfig):
+    """Sentence parts for the tier reasons in one language; `{name}` fields are filled with
+    numbers already formatted. Every template is a plain string (no format specs)."""
+
+    separator: str
+    band_quantile: str
+    band_absolute: str
+    below_quantile: str
+    below_absolute: str
+    asset_floor: str
+    growth_lift: str
+    risk_capped_previous: str
+    risk_capped_new: str
+    no_credit: str
+    risk_ok: str
+    risk_above: str
+    risk_rising: str
+    risk_above_rising: str
+    rm_overflow: str
+    cost_below: str
+    cost_none: str
+    currency: str
+    money_units: list[tuple[float, str]] = Field(default_factory=list)
+    """Scales for amounts, e.g. [[1e6, "M"], [1e3, "k"]] or [[1e8, "亿"], [1e4, "万"]]."""
+
+    @model_validator(mode="after")
+    def _known_fields(self) -> ReasonTemplates:
+        for name in type(self).model_fields:
+            if name in ("separator", "currency", "money_units"):
+                continue
+            allowed = OVERFLOW_FIELDS if name == "rm_overflow" else REASON_FIELDS
+            try:
+                used = template_fields(getattr(self, name))
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+            unknown = sorted(set(used) - allowed)
+            if unknown:
+                raise ValueError(
+                    f"{name}: unknown field {{{unknown[0]}}}; allowed: {', '.join(sorted(allowed))}"
+                )
+        return self
+
+
+class PolicyConfig(FrozenConfig):
+    """Everything the tier policy needs; see `configs/policy.yaml` for the defaults."""
+
+    horizon_months: int = Field(default=12, gt=0)
+    churn_horizon_months: int = Field(default=6, gt=0)
+    default_horizon_months: int = Field(default=12, gt=0)
+    lgd: float = Field(default=0.45, ge=0, le=1)
+    lgd_by_segment: dict[str, float] = Field(default_factory=dict)
+    growth_clip: float = Field(default=3.0, gt=0)
+    thresholds: ThresholdsConfig
+    asset_floor: AssetFloorConfig
+    growth_lift: GrowthLiftConfig
+    risk: RiskConfig
+    retention: RetentionConfig
+    cost_review: CostReviewConfig = CostReviewConfig()
+    channels: dict[Tier, Channel] = Field(
+        default_factory=lambda: {
+            "Premier": "relationship_manager",
+            "Excellence": "relationship_manager",
+            "Potential": "branch",
+            "General": "teller_digital",
+        }
+    )
+    rm_capacity: RMCapacityConfig
+    reasons: dict[Literal["en", "zh"], ReasonTemplates]
+
+    @model_validator(mode="after")
+    def _complete(self) -> PolicyConfig:
+        missing = [t for t in TIERS if t not in self.channels]
+        if missing:
+            raise ValueError(f"channels: no channel for tier(s) {', '.join(missing)}")
+        for segment, lgd in self.lgd_by_segment.items():
+            if not 0.0 <= lgd <= 1.0:
+                raise ValueError(f"lgd_by_segment.{segment} must be in [0, 1], got {lgd}")
+        for lang in ("en", "zh"):
+            if lang not in self.reasons:
+                raise ValueError(f"reasons: templates for '{lang}' are missing")
+        return self

@@ -1,0 +1,109 @@
+"""The tier policy's input contract: one row per client, scores and value features.
+
+Every violation is one `DataError` line naming the column, the first offending row (position
+and client id), the value and what was expected.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features import DataError
+from models._policy_config import TIERS
+from models._policy_text import codes_of
+
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "client_id",
+    "segment",
+    "p_churn",
+    "p_default",
+    "growth",
+    "assets_total",
+    "credit_exposure",
+    "contribution_monthly",
+    "cost_to_serve_monthly",
+)
+"""Columns `recommend` needs: ids, the three model outputs and the value features."""
+
+OPTIONAL_COLUMNS: tuple[str, ...] = ("p_default_prev", "tier_prev")
+"""Used when present: the earlier PD (for "rising fast") and the previous tier (gates)."""
+
+_NUMERIC = (
+    "p_churn",
+    "p_default",
+    "growth",
+    "assets_total",
+    "credit_exposure",
+    "contribution_monthly",
+    "cost_to_serve_monthly",
+)
+_NO_MISSING = (
+    "p_churn",
+    "growth",
+    "assets_total",
+    "credit_exposure",
+    "contribution_monthly",
+    "cost_to_serve_monthly",
+)
+_NON_NEGATIVE = ("assets_total", "credit_exposure", "cost_to_serve_monthly")
+_PROBABILITIES = ("p_churn", "p_default", "p_default_prev")
+
+
+def validate_policy_inputs(frame: pd.DataFrame, source: str = "policy input") -> None:
+    """Raise `DataError` for the first problem found; return None when `frame` is usable."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{source}: missing column '{missing[0]}' "
+            f"(the policy needs {', '.join(REQUIRED_COLUMNS)})"
+        )
+    for column in (*_NUMERIC, "p_default_prev"):
+        if column not in frame.columns:
+            continue
+        dtype = frame[column].dtype
+        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            raise DataError(f"{source}: column '{column}' must be numeric, got {dtype}")
+    for column in _NO_MISSING:
+        values = frame[column].to_numpy(dtype=float, na_value=np.nan)
+        _fail_first(frame, column, ~np.isfinite(values), "a finite number", source)
+    for column in _NON_NEGATIVE:
+        values = frame[column].to_numpy(dtype=float, na_value=np.nan)
+        _fail_first(frame, column, values < 0, "a non-negative amount", source)
+    for column in _PROBABILITIES:
+        if column not in frame.columns:
+            continue
+        values = frame[column].to_numpy(dtype=float, na_value=np.nan)
+        bad = ~np.isnan(values) & ~((values >= 0) & (values <= 1))
+        _fail_first(frame, column, bad, "a probability in [0, 1]", source)
+    pd_values = frame["p_default"].to_numpy(dtype=float, na_value=np.nan)
+    exposure = frame["credit_exposure"].to_numpy(dtype=float, na_value=np.nan)
+    _fail_first(
+        frame,
+        "p_default",
+        np.isnan(pd_values) & (exposure > 0),
+        "a probability for a client with credit exposure (missing only without exposure)",
+        source,
+    )
+    if "tier_prev" in frame.columns:
+        previous = frame["tier_prev"]
+        codes = codes_of(previous, TIERS)
+        bad = previous.notna().to_numpy() & (codes < 0)
+        _fail_first(
+            frame, "tier_prev", bad, f"one of {', '.join(reversed(TIERS))} or empty", source
+        )
+
+
+def _fail_first(
+    frame: pd.DataFrame, column: str, bad: np.ndarray, expected: str, source: str
+) -> None:
+    if not bad.any():
+        return
+    row = int(np.flatnonzero(bad)[0])
+    value = frame[column].iloc[row]
+    value = value.item() if isinstance(value, np.generic) else value
+    client = frame["client_id"].iloc[row]
+    raise DataError(
+        f"{source}: column '{column}' row {row} (client_id {client}) is {value!r}; "
+        f"expected {expected}"
+    )

@@ -1,0 +1,88 @@
+"""Vectorised reason sentences: number formats and template filling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from models._policy_text import (
+    format_growth,
+    format_money,
+    format_percent,
+    money_label,
+    percent_label,
+    render_by_code,
+    round_significant,
+    share_label,
+    template_fields,
+)
+
+EN = [(1e6, "M"), (1e3, "k")]
+ZH = [(1e8, "亿"), (1e4, "万")]
+
+
+@pytest.mark.parametrize(
+    ("value", "units", "label"),
+    [
+        (1_234_567.0, EN, "¥1.23M"),
+        (45_600.0, EN, "¥45.6k"),
+        (512.0, EN, "¥512"),
+        (-3_000.0, EN, "-¥3k"),
+        (0.0, EN, "¥0"),
+        (2_500_000_000.0, EN, "¥2,500M"),
+        (123_400.0, ZH, "¥12.3万"),
+        (250_000_000.0, ZH, "¥2.5亿"),
+        (5_120.0, ZH, "¥5,120"),
+    ],
+)
+def test_money_labels(value, units, label):
+    shown = format_money(np.array([value]), "¥", units).to_pylist()
+    assert shown == [label]
+    assert money_label(round_significant(np.array([value]))[0], "¥", units) == label
+
+
+@pytest.mark.parametrize(
+    ("value", "label"),
+    [(0.004, "0.4%"), (0.0, "0%"), (0.000001, "<0.01%"), (0.1234, "12.34%"), (0.0204, "2.04%")],
+)
+def test_percent_labels(value, label):
+    assert percent_label(value) == label
+    assert format_percent(np.array([value])).to_pylist() == [label]
+
+
+def test_share_and_growth_labels():
+    assert share_label(0.01) == "1%"
+    assert share_label(1 - 0.995) == "0.5%"
+    assert format_growth(np.array([np.log(1.35), np.log(0.88)])).to_pylist() == ["+35%", "-12%"]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(-1e12, 1e12), min_size=1, max_size=50))
+def test_rounding_keeps_three_significant_digits(values):
+    array = np.array(values)
+    rounded = round_significant(array)
+    big = np.abs(array) >= 1e-6
+    assert np.allclose(rounded[big], array[big], rtol=5e-3)
+    assert (np.sign(rounded[big]) == np.sign(array[big])).all()
+
+
+def test_render_by_code_puts_each_row_in_its_own_template():
+    codes = np.array([1, 0, 1, 2])
+    values = np.array([10.0, 20.0, 30.0, 40.0])
+    fields = {
+        "x": lambda rows: pa.array([f"{v:g}" for v in values[rows]]),
+        "unit": "kg",
+    }
+    out = render_by_code(codes, {0: "zero {x}", 1: "one {x} {unit}", 2: "two"}, fields)
+    assert out.to_pylist() == ["one 10 kg", "zero 20", "one 30 kg", "two"]
+    assert render_by_code(np.array([0, 0]), {0: "a {x}"}, fields).to_pylist() == ["a 10", "a 20"]
+    assert render_by_code(np.array([], dtype=int), {0: "a"}, fields).to_pylist() == []
+
+
+def test_template_fields_must_be_plain_names():
+    assert template_fields("{tier}: {ev} and {pd}") == ["tier", "ev", "pd"]
+    with pytest.raises(ValueError, match="plain name"):
+        template_fields("{ev:.2f}")
