@@ -1,0 +1,180 @@
+"""`FeatureConfig`: the schema of `configs/features.yaml` (snapshot features, labels, splits).
+
+The defaults here are the shipped defaults; `configs/features.yaml` spells them out so a bank
+can see and change them. Loaded by the CLI and passed down; never read at import time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import Field, field_validator, model_validator
+
+from features._config import FrozenConfig
+from features._contract import MONTHLY_COLUMNS, PROTECTED_ATTRIBUTES
+
+_NUMERIC_MONTHLY = tuple(c.name for c in MONTHLY_COLUMNS if c.kind in ("int", "float"))
+
+
+class FeatureGroups(FrozenConfig):
+    """Feature groups switched on or off (see `feature_catalog` for what each contains)."""
+
+    levels: bool = True
+    changes: bool = True
+    trends: bool = True
+    activity: bool = True
+    recency: bool = True
+    products: bool = True
+    channels: bool = True
+    arrears: bool = True
+    card: bool = True
+    service: bool = True
+    tenure: bool = True
+    value: bool = True
+    static: bool = True
+
+
+class ValueConfig(FrozenConfig):
+    """Contribution (what the bank earns) and cost to serve, per month.
+
+    `margins_annual`: annual margin earned on each month-end balance (deposits: funding spread;
+    loans and card: net interest margin). `fee_share`: share of `fee_income` counted.
+    `cost_per_unit`: cost of one transaction/contact in each channel. Both are averaged over
+    the last `average_months` months.
+    """
+
+    margins_annual: dict[str, float] = Field(default_factory=lambda: {
+        "deposit_current": 0.020,
+        "deposit_time": 0.008,
+        "wealth_balance": 0.006,
+        "fund_balance": 0.008,
+        "insurance_balance": 0.010,
+        "loan_balance": 0.025,
+        "card_balance": 0.100,
+    })
+    fee_share: float = Field(1.0, ge=0)
+    cost_per_unit: dict[str, float] = Field(default_factory=lambda: {
+        "branch_txn_count": 12.0,
+        "mobile_txn_count": 0.3,
+        "atm_txn_count": 2.0,
+        "rm_contacts": 40.0,
+    })
+    average_months: int = Field(3, ge=1, le=12)
+
+    @field_validator("margins_annual", "cost_per_unit")
+    @classmethod
+    def _known_columns(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(_NUMERIC_MONTHLY))
+        if unknown:
+            raise ValueError(f"unknown monthly column(s) {unknown}; allowed: {sorted(_NUMERIC_MONTHLY)}")
+        return value
+
+
+class ChurnLabelConfig(FrozenConfig):
+    """Churn within `horizon_months`: the relationship closes, the client disappears from the
+    extract, or assets fall below `asset_floor_share` of their level at t in a month with no
+    activity (no transactions in any channel and no mobile login)."""
+
+    horizon_months: int = Field(6, ge=1, le=24)
+    asset_floor_share: float = Field(0.10, ge=0, lt=1)
+
+
+class DefaultLabelConfig(FrozenConfig):
+    """Default within `horizon_months`: days past due >= `dpd_threshold` in any month after t,
+    among clients with credit exposure (loan + card balance) > 0 at t. Clients already at or
+    above the threshold at t are not eligible when `exclude_defaulted_at_t`."""
+
+    horizon_months: int = Field(12, ge=1, le=36)
+    dpd_threshold: int = Field(90, ge=1)
+    exclude_defaulted_at_t: bool = True
+
+
+class GrowthLabelConfig(FrozenConfig):
+    """Growth: log((assets_total at t+h + offset) / (assets_total at t + offset)) for clients
+    still in the relationship at t+h."""
+
+    horizon_months: int = Field(12, ge=1, le=36)
+    offset: float = Field(1000.0, gt=0)
+
+
+class LabelConfig(FrozenConfig):
+    churn: ChurnLabelConfig = ChurnLabelConfig()
+    default: DefaultLabelConfig = DefaultLabelConfig()
+    growth: GrowthLabelConfig = GrowthLabelConfig()
+
+
+class SplitConfig(FrozenConfig):
+    """Out-of-time split of stacked snapshots.
+
+    With `valid_from` / `test_from` (YYYY-MM-01) the split is by date; otherwise the latest
+    `test_snapshots` snapshot months are "test", the `valid_snapshots` before them "valid",
+    and all earlier ones "train".
+    """
+
+    valid_snapshots: int = Field(2, ge=0)
+    test_snapshots: int = Field(2, ge=0)
+    valid_from: dt.date | None = None
+    test_from: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SplitConfig:
+        if (self.valid_from is None) != (self.test_from is None):
+            raise ValueError("give both valid_from and test_from, or neither")
+        if self.valid_from is not None and self.test_from is not None and self.valid_from > self.test_from:
+            raise ValueError("valid_from must not be after test_from")
+        return self
+
+
+class ProtectedConfig(FrozenConfig):
+    """Protected attributes are carried for fairness checks; model features only if
+    `use_as_features` (then `gender` and the derived `age_band` become categorical features)."""
+
+    attributes: tuple[str, ...] = PROTECTED_ATTRIBUTES
+    use_as_features: bool = False
+
+
+class LeakScreenConfig(FrozenConfig):
+    """A single feature whose AUC against the label alone exceeds `max_auc`, or whose name
+    matches one of `name_patterns`, is a probable leak and is dropped unless listed in `keep`."""
+
+    max_auc: float = Field(0.98, gt=0.5, le=1.0)
+    name_patterns: tuple[str, ...] = ("target", "label", "future", "_next_", "churned", "defaulted")
+    keep: tuple[str, ...] = ()
+    sample_rows: int = Field(200_000, ge=1000)  # screen a seeded sample of this many train rows at most
+    seed: int = 0
+
+
+class FeatureConfig(FrozenConfig):
+    """Everything `configs/features.yaml` controls."""
+
+    groups: FeatureGroups = FeatureGroups()
+    windows: tuple[int, ...] = (1, 3, 6, 12)
+    value: ValueConfig = ValueConfig()
+    labels: LabelConfig = LabelConfig()
+    split: SplitConfig = SplitConfig()
+    protected: ProtectedConfig = ProtectedConfig()
+    leak_screen: LeakScreenConfig = LeakScreenConfig()
+
+    @field_validator("windows")
+    @classmethod
+    def _windows(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value:
+            raise ValueError("at least one window is needed")
+        if any(w < 1 or w > 36 for w in value):
+            raise ValueError("windows are months between 1 and 36")
+        return tuple(sorted(set(value)))
+
+    @property
+    def trend_windows(self) -> tuple[int, ...]:
+        """Windows long enough for slopes, volatility, maxima and sums (3 months or more)."""
+        return tuple(w for w in self.windows if w >= 3)
+
+    @property
+    def lookback_months(self) -> int:
+        """Months of history (t included) the windowed features read."""
+        return max(max(self.windows) + 1, self.value.average_months, 3)  # 3: channel mix
+
+    @property
+    def max_horizon(self) -> int:
+        lab = self.labels
+        return max(lab.churn.horizon_months, lab.default.horizon_months, lab.growth.horizon_months)

@@ -1,0 +1,130 @@
+"""Labels at snapshot month t, built from the data after t (DESIGN.md "Data model").
+
+For every client alive at t (same definition as the snapshot features):
+- `churn_<h>m` (default h = 6): 1 when, within months t+1 .. t+h, the relationship closes, or
+  in some month the assets fall below `asset_floor_share` of their level at t with no activity
+  (no transaction in any channel and no mobile login), or the client leaves the extract (no row
+  at t+h nor at any later month read); else 0.
+- `default_<h>m` (default h = 12): 1 when days past due reach `dpd_threshold` in a month within
+  t+1 .. t+h; NaN for clients without credit exposure (loan + card balance) at t, and for
+  clients already at or above the threshold at t when `exclude_defaulted_at_t`.
+- `growth_<h>m` (default h = 12): log((assets_total at t+h + offset) / (assets_total at t +
+  offset)); NaN when the client is not retained at t+h (no row then, or closed before).
+- `<task>_complete`: the data reaches t+h, so the label is known. When it does not, the
+  label is NaN.
+
+Gap months after t are missing data: they neither trigger nor rule out an event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import numpy as np
+import pandas as pd
+
+from features._contract import CLIENT_KEY
+from features._feature_config import FeatureConfig
+from features._snapshot import (
+    Dense,
+    alive_in,
+    check_month_inside,
+    densify,
+    month_date,
+    month_index,
+    prepare_monthly,
+)
+
+logger = logging.getLogger(__name__)
+
+TASKS = ("churn", "default", "growth")
+_ASSETS = ("deposit_current", "deposit_time", "wealth_balance", "fund_balance", "insurance_balance")
+_ACTIVITY = ("branch_txn_count", "mobile_txn_count", "atm_txn_count", "mobile_logins")
+
+
+def label_column(task: str, config: FeatureConfig) -> str:
+    """`churn_6m`, `default_12m`, `growth_12m` with the default horizons."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; one of {TASKS}")
+    return f"{task}_{getattr(config.labels, task).horizon_months}m"
+
+
+def complete_column(task: str) -> str:
+    return f"{task}_complete"
+
+
+def build_labels(monthly: pd.DataFrame, month: dt.date, config: FeatureConfig, *,
+                 data_end: dt.date | None = None) -> pd.DataFrame:
+    """Labels at `month` for every client alive then, sorted by `client_id`.
+
+    `data_end` is the last month the extract covers (default: the last month in `monthly`);
+    give it when `monthly` is one partition of clients, so horizons are judged the same way.
+    """
+    data = prepare_monthly(monthly)
+    t = month_index(month)
+    check_month_inside(data, t)
+    end = month_index(data_end) if data_end is not None else data.last_month
+    dense = densify(data, t, min(end, t + config.max_horizon))
+    return labels_from_dense(dense, t, config, data_end=end)
+
+
+def labels_from_dense(dense: Dense, t: int, config: FeatureConfig, *, data_end: int) -> pd.DataFrame:
+    """`build_labels` on laid-out inputs covering months t .. min(t + horizon, data_end)."""
+    end = data_end
+    lab = config.labels
+    h_max = config.max_horizon
+    alive = alive_in(dense, t)
+    n = len(alive)
+
+    def window(name: str) -> np.ndarray:
+        return dense.window(name, alive, t, t + h_max)
+
+    assets = sum(window(c) for c in _ASSETS)
+    activity = sum(window(c) for c in _ACTIVITY)
+    dpd = window("days_past_due")
+    exposure_t = window("loan_balance")[:, 0] + window("card_balance")[:, 0]
+    closed = dense.flags(dense.closed, alive, t, t + h_max)
+    present = dense.flags(dense.present, alive, t, t + h_max)
+    assets_t = assets[:, 0]
+
+    out = pd.DataFrame({
+        CLIENT_KEY: dense.ids[alive].array,
+        "snapshot_month": pd.Series(np.full(n, np.datetime64(month_date(t), "ns"))),
+    })
+
+    # churn
+    h = lab.churn.horizon_months
+    fut = slice(1, h + 1)
+    with np.errstate(invalid="ignore"):
+        floor_hit = (assets[:, fut] < lab.churn.asset_floor_share * assets_t[:, None]) & (activity[:, fut] == 0)
+    seen_to = min(end, t + h_max) - t  # last offset the data covers for this check
+    gone = ~present[:, h:seen_to + 1].any(axis=1) if seen_to >= h else np.zeros(n, dtype=bool)
+    churn = closed[:, fut].any(axis=1) | floor_hit.any(axis=1) | gone
+    out[label_column("churn", config)] = _known(churn.astype(np.float64), end >= t + h)
+    out[complete_column("churn")] = end >= t + h
+
+    # default
+    h = lab.default.horizon_months
+    thr = lab.default.dpd_threshold
+    with np.errstate(invalid="ignore"):
+        defaulted = (dpd[:, 1:h + 1] >= thr).any(axis=1).astype(np.float64)
+        eligible = exposure_t > 0
+        if lab.default.exclude_defaulted_at_t:
+            eligible &= ~(dpd[:, 0] >= thr)
+    out[label_column("default", config)] = _known(np.where(eligible, defaulted, np.nan), end >= t + h)
+    out[complete_column("default")] = end >= t + h
+
+    # growth
+    h = lab.growth.horizon_months
+    off = lab.growth.offset
+    retained = present[:, h] & ~closed[:, 1:h + 1].any(axis=1)
+    growth = np.log(np.maximum(assets[:, h], 0.0) + off) - np.log(np.maximum(assets_t, 0.0) + off)
+    out[label_column("growth", config)] = _known(np.where(retained, growth, np.nan), end >= t + h)
+    out[complete_column("growth")] = end >= t + h
+    return out
+
+
+def _known(values: np.ndarray, complete: bool) -> np.ndarray:
+    return values if complete else np.full(values.shape, np.nan)
+

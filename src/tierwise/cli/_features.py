@@ -1,0 +1,106 @@
+"""`tierwise features` (one snapshot) and `tierwise trainset` (stacked snapshots with labels)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from features import ROW_ID, ContractRules, read_raw_tables, write_table
+from tierwise.cli import app
+from tierwise.cli._common import (
+    ConfigDirOption,
+    config_dir,
+    existing_dir,
+    parse_month,
+    progress_bar,
+)
+
+logger = logging.getLogger(__name__)
+
+DataOpt = Annotated[Path, typer.Option("--data", help="Folder with clients.parquet and monthly.parquet.")]
+QuarantineOpt = Annotated[bool, typer.Option(
+    "--quarantine", help="Validate first: set bad rows aside in DATA/_rejected/ (with reasons) and use the rest.")]
+
+
+def _read(data: Path, quarantine: bool):
+    """The raw tables; with `quarantine`, only the rows that pass `tierwise validate`'s contract
+    rules (rejects written to DATA/_rejected/). Branch codes are not checked: branch is a
+    carried column, not a feature."""
+    if not quarantine:
+        return read_raw_tables(data)
+    from tierwise.cli._validate import REJECTED_DIR, summary_line, validate_folder
+
+    report = validate_folder(data, rules=ContractRules())
+    if sum(report.rows_rejected.values()):
+        logger.warning("quarantined rows: %s; reasons in %s", summary_line(report), data / REJECTED_DIR)
+    return report.clients.drop(columns=[ROW_ID], errors="ignore"), report.monthly.drop(columns=[ROW_ID], errors="ignore")
+
+
+def _months(first: dt.date, last: dt.date) -> list[dt.date]:
+    out, (y, m) = [], (first.year, first.month)
+    while (y, m) <= (last.year, last.month):
+        out.append(dt.date(y, m, 1))
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def _load_config(cfg_dir: Path):
+    from features import FeatureConfig
+    from tierwise.config import load_config
+
+    return load_config(cfg_dir / "features.yaml", FeatureConfig)
+
+
+@app.command("features")
+def features_command(
+    data: DataOpt,
+    month: Annotated[str, typer.Option("--month", help="Snapshot month, YYYY-MM.")],
+    out: Annotated[Path, typer.Option("--out", help="Parquet file to write (one row per client alive that month).")],
+    quarantine: QuarantineOpt = False,
+    config_dir_opt: Path = ConfigDirOption,
+) -> None:
+    """Point-in-time features of every client alive in one month, from history up to that month."""
+    from features import snapshot_features
+
+    t = parse_month(month, option="--month")
+    existing_dir(data, option="--data")
+    config = _load_config(config_dir(config_dir_opt))
+    with progress_bar("features", 3) as advance:
+        clients, monthly = _read(data, quarantine)
+        advance(1)
+        table = snapshot_features(clients, monthly, t, config)
+        advance(1)
+        write_table(table, out)
+        advance(1)
+    typer.echo(f"wrote {out}: {len(table):,} clients x {table.shape[1] - 2} columns at {t:%Y-%m}")
+
+
+@app.command("trainset")
+def trainset_command(
+    data: DataOpt,
+    first: Annotated[str, typer.Option("--from", help="First snapshot month, YYYY-MM.")],
+    last: Annotated[str, typer.Option("--to", help="Last snapshot month, YYYY-MM.")],
+    out: Annotated[Path, typer.Option("--out", help="Parquet file to write (features + labels + split).")],
+    quarantine: QuarantineOpt = False,
+    config_dir_opt: Path = ConfigDirOption,
+) -> None:
+    """Features and labels stacked over monthly snapshots, split out of time (train/valid/test)."""
+    from features import build_training_table
+
+    t0, t1 = parse_month(first, option="--from"), parse_month(last, option="--to")
+    if t1 < t0:
+        raise typer.BadParameter(f"{last} is before --from {first}", param_hint="--to")
+    existing_dir(data, option="--data")
+    config = _load_config(config_dir(config_dir_opt))
+    months = _months(t0, t1)
+    clients, monthly = _read(data, quarantine)
+    with progress_bar("snapshots", len(months)) as advance:
+        table = build_training_table(clients, monthly, months, config, progress=advance)
+    write_table(table, out)
+    counts = table["split"].value_counts()
+    shown = ", ".join(f"{s} {counts.get(s, 0):,}" for s in ("train", "valid", "test"))
+    typer.echo(f"wrote {out}: {len(table):,} rows from {table['snapshot_month'].nunique()} snapshots ({shown})")
