@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test bench lint clean browser
+.PHONY: install demo test bench lint clean browser docs
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ browser:
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+# Regenerate the generated references: docs/configuration.md, docs/cli.md, the contract table.
+docs: $(STAMP)
+	$(PY) -m tierwise.docs
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
