@@ -1,0 +1,105 @@
+"""Reading and writing the raw tables (`clients`, `monthly`): Parquet, or CSV.
+
+Reading checks what makes a file unusable (missing, unreadable, empty, a contract column
+missing) and raises `DataError` naming the file and column; it does not judge rows (that is
+`validate_tables`). Month columns are coerced to datetime64 (unparseable values become NaT
+and are rejected by validation); in CSV files every column is read as text so that values
+such as `00123` or `n/a` reach validation unchanged.
+
+Rows are identified by `_row`: their 0-based position in the file as read (the generator's
+`_injected.parquet` and validation's `_rejected/` use the same identifier).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from features._contract import CLIENT_COLUMNS, MONTHLY_COLUMNS, RawColumn
+from features._errors import DataError
+
+TABLES: dict[str, tuple[RawColumn, ...]] = {"clients": CLIENT_COLUMNS, "monthly": MONTHLY_COLUMNS}
+ROW_ID = "_row"
+MONTH_DTYPE = "datetime64[ns]"
+
+
+def table_path(folder: str | Path, name: str) -> Path:
+    """`folder/name.parquet`, else `folder/name.csv`; `DataError` when neither exists."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: data folder not found")
+    for suffix in (".parquet", ".csv"):
+        path = folder / f"{name}{suffix}"
+        if path.is_file():
+            return path
+    raise DataError(f"{folder / (name + '.parquet')}: file not found (expected {name}.parquet or {name}.csv)")
+
+
+def read_table(folder: str | Path, name: str) -> pd.DataFrame:
+    """Read one raw table, check its columns against the contract, coerce month columns."""
+    if name not in TABLES:
+        raise ValueError(f"unknown table {name!r}; expected one of {sorted(TABLES)}")
+    path = table_path(folder, name)
+    try:
+        if path.suffix == ".parquet":
+            df = pd.read_parquet(path)
+        else:
+            df = pd.read_csv(path, dtype="str", keep_default_na=True)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"{path}: cannot be read: {first}") from None
+    columns = TABLES[name]
+    missing = [c.name for c in columns if c.name not in df.columns]
+    if missing:
+        more = f" (and {len(missing) - 1} more: {', '.join(missing[1:])})" if len(missing) > 1 else ""
+        raise DataError(f"{path}: missing column '{missing[0]}'{more}")
+    if len(df) == 0:
+        raise DataError(f"{path}: table is empty (no rows)")
+    df = df.reset_index(drop=True)
+    for col in columns:
+        if col.kind == "month":
+            df[col.name] = to_month_dtype(df[col.name])
+    return df
+
+
+def to_month_dtype(values: pd.Series) -> pd.Series:
+    """Dates, datetimes or text to datetime64 (unparseable -> NaT); day-of-month is kept."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_localize(None)
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.astype(MONTH_DTYPE)
+    return pd.to_datetime(values, errors="coerce", format="mixed").astype(MONTH_DTYPE)
+
+
+def read_raw_tables(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(`clients`, `monthly`) as read from `folder`."""
+    return read_table(folder, "clients"), read_table(folder, "monthly")
+
+
+def write_table(df: pd.DataFrame, path: str | Path, *, month_columns: tuple[str, ...] = ()) -> Path:
+    """Write Parquet atomically (temp file in the same folder, then rename).
+
+    `month_columns` are written as dates (Parquet `date32`), the on-disk form of a month.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    for name in month_columns:
+        if name in df.columns and pd.api.types.is_datetime64_any_dtype(df[name]):
+            i = table.schema.get_field_index(name)
+            table = table.set_column(i, pa.field(name, pa.date32()), table.column(name).cast(pa.date32()))
+    table = table.replace_schema_metadata(None)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

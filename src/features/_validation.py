@@ -1,0 +1,378 @@
+"""Data contracts for the raw tables: pandera schemas built from `_contract.py`, row quarantine.
+
+`validate_tables(clients, monthly)` returns a `ValidationReport`: the kept frames (typed as
+the contract says) and every rejected row with its reasons. Rows in = rows kept + rows
+rejected, for each table; nothing is dropped silently. Problems that make a table unusable
+(a missing column, no usable row) raise `DataError` naming the file and column.
+
+Row rules, in order:
+
+1. type: a value that is not a number / integer / true-false / date where the contract asks
+   for one (the raw value is reported);
+2. the pandera schema: not null where the contract says so, non-negative balances, amounts
+   and counts, months on the first day, known segment, gender and branch codes, plausible
+   birth year;
+3. duplicates: rows with the same key (`client_id`; `client_id` + `month`). When all copies
+   are identical the first (lowest `_row`) is kept and the later copies are rejected; when
+   they differ, every copy is rejected (there is no way to tell which one is right);
+4. monthly rows whose client is not in `clients`, or whose client row was rejected;
+5. monthly rows dated before the client's onboarding month, or after the month in which the
+   relationship closed.
+
+A row is identified by `_row`, its 0-based position in the file as read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features._contract import CLIENT_COLUMNS, CLIENT_KEY, MONTH_KEY, MONTHLY_COLUMNS, RawColumn
+from features._errors import DataError
+from features._io import MONTH_DTYPE, ROW_ID, to_month_dtype, write_table
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # pandera imports pyspark.pandas, which warns about pandas 3
+    import pandera.pandas as pa
+    from pandera.errors import SchemaErrors
+
+REJECT_COLUMNS = ("reason", "column", "rule", "value")
+_NON_NEGATIVE_EXCEPT = {"fee_income"}  # fees can be refunded
+_TRUE = {"true", "t", "1", "yes", "y"}
+_FALSE = {"false", "f", "0", "no", "n"}
+
+
+@dataclass(frozen=True)
+class ContractRules:
+    """Reference values the schemas check against (None: not checked)."""
+
+    segments: frozenset[str] | None = frozenset({"retail", "sme"})
+    genders: frozenset[str] | None = frozenset({"F", "M"})
+    branches: frozenset[str] | None = None
+    birth_year_range: tuple[int, int] = (1900, dt.date.today().year)
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Kept rows (typed per contract, with `_row`) and rejected rows (as read, with reasons)."""
+
+    clients: pd.DataFrame
+    monthly: pd.DataFrame
+    rejected_clients: pd.DataFrame
+    rejected_monthly: pd.DataFrame
+    failures: pd.DataFrame  # one row per (table, _row, column, rule, value)
+    rows_in: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows_rejected(self) -> dict[str, int]:
+        return {"clients": len(self.rejected_clients), "monthly": len(self.rejected_monthly)}
+
+    @property
+    def rows_kept(self) -> dict[str, int]:
+        return {"clients": len(self.clients), "monthly": len(self.monthly)}
+
+    def problems(self, examples: int = 3) -> pd.DataFrame:
+        """One line per (table, column, rule): rows affected and example row ids."""
+        if self.failures.empty:
+            return pd.DataFrame(columns=["table", "column", "rule", "rows", "example_rows"])
+        grouped = self.failures.sort_values(["table", ROW_ID]).groupby(["table", "column", "rule"], sort=True)
+        out = grouped[ROW_ID].agg(
+            rows="nunique", example_rows=lambda s: ", ".join(str(v) for v in s.unique()[:examples])
+        ).reset_index()
+        return out.sort_values(["table", "rows"], ascending=[True, False], ignore_index=True)
+
+
+def build_schema(columns: tuple[RawColumn, ...], rules: ContractRules, *, name: str) -> pa.DataFrameSchema:
+    """The pandera schema of a raw table, after type coercion (see `coerce_types`)."""
+    checks: dict[str, pa.Column] = {}
+    for col in columns:
+        col_checks: list[pa.Check] = []
+        if col.kind in ("float", "int") and col.name not in _NON_NEGATIVE_EXCEPT:
+            col_checks.append(pa.Check.ge(0, error="non-negative"))
+        if col.kind == "float":
+            col_checks.append(pa.Check(lambda s: np.isfinite(s), element_wise=False, error="finite"))
+        if col.kind == "month":
+            col_checks.append(pa.Check(lambda s: s.dt.day == 1, error="first day of month"))
+        if col.kind == "str" and not col.nullable:
+            col_checks.append(pa.Check(lambda s: s.str.strip().str.len() > 0, error="not empty"))
+        if col.name == "segment" and rules.segments is not None:
+            col_checks.append(pa.Check.isin(sorted(rules.segments), error="known segment"))
+        if col.name == "gender" and rules.genders is not None:
+            col_checks.append(pa.Check.isin(sorted(rules.genders), error="known gender"))
+        if col.name == "branch" and rules.branches is not None:
+            col_checks.append(pa.Check.isin(sorted(rules.branches), error="known branch code"))
+        if col.name == "birth_year":
+            lo, hi = rules.birth_year_range
+            col_checks.append(pa.Check.in_range(lo, hi, error=f"year in {lo}-{hi}"))
+        checks[col.name] = pa.Column(_pandera_dtype(col), checks=col_checks, nullable=col.nullable,
+                                     coerce=False, required=True, name=col.name)
+    return pa.DataFrameSchema(checks, name=name, strict=False, ordered=False)
+
+
+def _pandera_dtype(col: RawColumn):
+    return {"str": None, "int": "Int64", "float": "float64", "bool": "boolean", "month": MONTH_DTYPE}[col.kind]
+
+
+def coerce_types(df: pd.DataFrame, columns: tuple[RawColumn, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cast each contract column to its kind; returns (typed frame, type failures).
+
+    Values that cannot be cast become missing in the typed frame and are listed as failures
+    with the raw value (missing values as read are left to the not-null rule).
+    """
+    out = df.copy()
+    failures: list[pd.DataFrame] = []
+    for col in columns:
+        raw = df[col.name]
+        if col.kind == "str":
+            out[col.name] = raw.astype("str")
+            continue
+        if col.kind == "month":
+            typed = to_month_dtype(raw)
+            bad = typed.isna() & raw.notna()
+            rule = "not a date"
+        elif col.kind in ("float", "int"):
+            typed = _to_number(raw)
+            bad = typed.isna() & raw.notna()
+            rule = "not a number"
+            if col.kind == "int":
+                fractional = typed.notna() & (typed != np.floor(typed.fillna(0)))
+                failures.append(_failure_rows(df, col.name, "not an integer", fractional))
+                typed = typed.where(~fractional)
+                typed = typed.round().astype("Int64")
+            else:
+                typed = typed.astype("float64")
+        elif col.kind == "bool":
+            typed = _to_bool(raw)
+            bad = typed.isna() & raw.notna()
+            rule = "not true/false"
+        else:
+            raise ValueError(f"unknown column kind {col.kind!r} for {col.name}")
+        failures.append(_failure_rows(df, col.name, rule, bad))
+        out[col.name] = typed
+    return out, pd.concat(failures, ignore_index=True) if failures else _empty_failures()
+
+
+def _to_number(raw: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(raw):
+        return raw.astype("float64")
+    if pd.api.types.is_numeric_dtype(raw):
+        return raw.astype("Float64").astype("float64") if isinstance(raw.dtype, pd.api.extensions.ExtensionDtype) else raw.astype("float64")
+    return pd.to_numeric(raw.astype("str").str.strip(), errors="coerce").astype("float64")
+
+
+def _to_bool(raw: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(raw):
+        return raw.astype("boolean")
+    text = raw.astype("str").str.strip().str.lower()
+    out = pd.Series(pd.NA, index=raw.index, dtype="boolean")
+    out[text.isin(_TRUE)] = True
+    out[text.isin(_FALSE)] = False
+    return out
+
+
+def _failure_rows(df: pd.DataFrame, column: str, rule: str, mask: pd.Series) -> pd.DataFrame:
+    mask = mask.fillna(False).to_numpy(dtype=bool)
+    return pd.DataFrame({
+        ROW_ID: df[ROW_ID].to_numpy()[mask],
+        "column": column,
+        "rule": rule,
+        "value": df[column][mask].astype("str").fillna("<missing>").to_numpy(),
+    })
+
+
+def _empty_failures() -> pd.DataFrame:
+    return pd.DataFrame({ROW_ID: pd.Series([], dtype="int64"), "column": pd.Series([], dtype="str"),
+                         "rule": pd.Series([], dtype="str"), "value": pd.Series([], dtype="str")})
+
+
+def schema_failures(typed: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
+    """Row-level failures of the pandera schema, as (_row, column, rule, value)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # pyspark.pandas on pandas 3, imported lazily
+            schema.validate(typed, lazy=True)
+    except SchemaErrors as exc:
+        cases = exc.failure_cases
+        cases = cases[cases["index"].notna()]
+        if cases.empty:
+            return _empty_failures()
+        idx = cases["index"].astype("int64").to_numpy()
+        check = cases["check"].astype("str").str.replace(r"^not_nullable$", "not null", regex=True)
+        return pd.DataFrame({
+            ROW_ID: typed[ROW_ID].to_numpy()[idx],
+            "column": cases["column"].astype("str").to_numpy(),
+            "rule": check.to_numpy(),
+            "value": cases["failure_case"].astype("str").fillna("<missing>").to_numpy(),
+        })
+    return _empty_failures()
+
+
+def _duplicate_failures(df: pd.DataFrame, keys: list[str], columns: list[str]) -> pd.DataFrame:
+    """Later identical copies, and every copy of conflicting duplicates."""
+    dup_any = df.duplicated(keys, keep=False)
+    if not dup_any.any():
+        return _empty_failures()
+    sub = df.loc[dup_any, [ROW_ID, *columns]].sort_values(ROW_ID)
+    distinct = sub.drop_duplicates(columns).groupby(keys, sort=False).size()
+    conflicting = distinct[distinct > 1].index
+    key_idx = sub.set_index(keys).index
+    is_conflict = key_idx.isin(conflicting)
+    later_copy = sub.duplicated(keys, keep="first").to_numpy()
+    key_text = sub[keys].astype("str").agg(" ".join, axis=1).to_numpy()
+    conflict = pd.DataFrame({ROW_ID: sub[ROW_ID].to_numpy()[is_conflict], "column": "+".join(keys),
+                             "rule": "conflicting duplicate key", "value": key_text[is_conflict]})
+    mask = later_copy & ~is_conflict
+    copies = pd.DataFrame({ROW_ID: sub[ROW_ID].to_numpy()[mask], "column": "+".join(keys),
+                           "rule": "duplicate row", "value": key_text[mask]})
+    return pd.concat([conflict, copies], ignore_index=True)
+
+
+def validate_tables(clients: pd.DataFrame, monthly: pd.DataFrame, *, rules: ContractRules | None = None,
+                    sources: tuple[str, str] = ("clients", "monthly")) -> ValidationReport:
+    """Quarantine bad rows of both raw tables; see the module docstring for the rules."""
+    rules = rules or ContractRules()
+    clients, monthly = _with_row_ids(clients), _with_row_ids(monthly)
+    for frame, cols, source in ((clients, CLIENT_COLUMNS, sources[0]), (monthly, MONTHLY_COLUMNS, sources[1])):
+        missing = [c.name for c in cols if c.name not in frame.columns]
+        if missing:
+            raise DataError(f"{source}: missing column '{missing[0]}'")
+        if len(frame) == 0:
+            raise DataError(f"{source}: table is empty (no rows)")
+
+    c_typed, c_type_fail = coerce_types(clients, CLIENT_COLUMNS)
+    m_typed, m_type_fail = coerce_types(monthly, MONTHLY_COLUMNS)
+    c_fail = [c_type_fail, _not_already(schema_failures(c_typed, build_schema(CLIENT_COLUMNS, rules, name="clients")), c_type_fail)]
+    m_fail = [m_type_fail, _not_already(schema_failures(m_typed, build_schema(MONTHLY_COLUMNS, rules, name="monthly")), m_type_fail)]
+
+    c_names = [c.name for c in CLIENT_COLUMNS]
+    m_names = [c.name for c in MONTHLY_COLUMNS]
+    c_bad = _rows(c_fail)
+    c_fail.append(_duplicate_failures(c_typed[~c_typed[ROW_ID].isin(c_bad)], [CLIENT_KEY], c_names))
+    c_bad = _rows(c_fail)
+    c_kept = c_typed[~c_typed[ROW_ID].isin(c_bad)]
+
+    m_bad = _rows(m_fail)
+    m_fail.append(_duplicate_failures(m_typed[~m_typed[ROW_ID].isin(m_bad)], [CLIENT_KEY, MONTH_KEY], m_names))
+    m_bad = _rows(m_fail)
+    rest = m_typed[~m_typed[ROW_ID].isin(m_bad)]
+    known = set(clients[CLIENT_KEY].astype("str"))
+    kept_ids = set(c_kept[CLIENT_KEY])
+    orphan = ~rest[CLIENT_KEY].isin(kept_ids)
+    in_file = rest[CLIENT_KEY].isin(known)
+    m_fail.append(_failure_rows(rest, CLIENT_KEY, "client not in clients", orphan & ~in_file))
+    m_fail.append(_failure_rows(rest, CLIENT_KEY, "client row rejected", orphan & in_file))
+    rest = rest[~orphan]
+    m_fail.append(_timeline_failures(rest, c_kept))
+    m_bad = _rows(m_fail)
+    m_kept = m_typed[~m_typed[ROW_ID].isin(m_bad)]
+
+    failures = pd.concat(
+        [f.assign(table=sources[0]) for f in c_fail if len(f)] + [f.assign(table=sources[1]) for f in m_fail if len(f)]
+        or [_empty_failures().assign(table=pd.Series([], dtype="str"))],
+        ignore_index=True,
+    )
+    report = ValidationReport(
+        clients=_finish(c_kept, CLIENT_COLUMNS),
+        monthly=_finish(m_kept, MONTHLY_COLUMNS).sort_values([CLIENT_KEY, MONTH_KEY], ignore_index=True),
+        rejected_clients=_rejected(clients, failures[failures["table"] == sources[0]]),
+        rejected_monthly=_rejected(monthly, failures[failures["table"] == sources[1]]),
+        failures=failures.loc[:, ["table", ROW_ID, "column", "rule", "value"]],
+        rows_in={"clients": len(clients), "monthly": len(monthly)},
+    )
+    for name, source in (("clients", sources[0]), ("monthly", sources[1])):
+        assert report.rows_in[name] == report.rows_kept[name] + report.rows_rejected[name]
+        if report.rows_kept[name] == 0:
+            top = report.problems().query("table == @source").head(1)
+            why = f"; most common problem: {top['column'].iat[0]}: {top['rule'].iat[0]}" if len(top) else ""
+            raise DataError(f"{source}: no usable rows ({report.rows_in[name]} rejected){why}")
+    return report
+
+
+def _not_already(failures: pd.DataFrame, earlier: pd.DataFrame) -> pd.DataFrame:
+    """Drop failures of a (row, column) already reported (a value that was not a number is not
+    also reported as missing)."""
+    if failures.empty or earlier.empty:
+        return failures
+    seen = pd.MultiIndex.from_frame(earlier[[ROW_ID, "column"]])
+    here = pd.MultiIndex.from_frame(failures[[ROW_ID, "column"]])
+    return failures[~here.isin(seen)].reset_index(drop=True)
+
+
+def _timeline_failures(monthly: pd.DataFrame, clients: pd.DataFrame) -> pd.DataFrame:
+    onboarding = monthly[CLIENT_KEY].map(clients.set_index(CLIENT_KEY)["onboarding_month"])
+    early = monthly[MONTH_KEY] < onboarding
+    closed_rows = monthly[monthly["relationship_closed"].fillna(False).astype(bool)]
+    if closed_rows.empty:
+        late = pd.Series(False, index=monthly.index)
+    else:
+        first_close = closed_rows.groupby(CLIENT_KEY)[MONTH_KEY].min()
+        close_month = monthly[CLIENT_KEY].map(first_close)
+        late = close_month.notna() & (monthly[MONTH_KEY] > close_month)
+    out = [_failure_rows(monthly, MONTH_KEY, "before onboarding_month", early),
+           _failure_rows(monthly, MONTH_KEY, "after the relationship closed", late & ~early)]
+    return pd.concat(out, ignore_index=True)
+
+
+def _rows(parts: Iterable[pd.DataFrame]) -> np.ndarray:
+    arrays = [p[ROW_ID].to_numpy() for p in parts if len(p)]
+    return np.unique(np.concatenate(arrays)) if arrays else np.array([], dtype=np.int64)
+
+
+def _with_row_ids(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.reset_index(drop=True)
+    if ROW_ID not in df.columns:
+        df = df.assign(**{ROW_ID: np.arange(len(df), dtype=np.int64)})
+    return df
+
+
+def _finish(df: pd.DataFrame, columns: tuple[RawColumn, ...]) -> pd.DataFrame:
+    out = df.loc[:, [ROW_ID, *[c.name for c in columns]]].reset_index(drop=True)
+    for col in columns:
+        if col.kind == "bool" and not col.nullable:
+            out[col.name] = out[col.name].astype(bool)
+        elif col.kind == "int" and not col.nullable:
+            out[col.name] = out[col.name].astype("int64")
+    return out
+
+
+def _rejected(raw: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:
+    """The rejected rows as read, with their reasons (all of them, `; `-joined)."""
+    if failures.empty:
+        empty = raw.iloc[0:0].copy()
+        for col in REJECT_COLUMNS:
+            empty[col] = pd.Series([], dtype="str")
+        return empty
+    f = failures.sort_values([ROW_ID, "column"], kind="stable")
+    f = f.assign(value=f["value"].fillna("<missing>"), column=f["column"].fillna(""), rule=f["rule"].fillna(""))
+    text = f["column"] + ": " + f["rule"] + " (" + f["value"].str.slice(0, 60) + ")"
+    per_row = pd.DataFrame({
+        ROW_ID: f[ROW_ID].to_numpy(), "reason": text.to_numpy(), "column": f["column"].to_numpy(),
+        "rule": f["rule"].to_numpy(), "value": f["value"].to_numpy(),
+    }).groupby(ROW_ID, sort=True).agg(
+        reason=("reason", "; ".join), column=("column", "first"), rule=("rule", "first"), value=("value", "first"))
+    out = raw.merge(per_row, left_on=ROW_ID, right_index=True, how="inner")
+    return out.sort_values(ROW_ID, ignore_index=True)
+
+
+def write_rejects(report: ValidationReport, folder: str | Path) -> dict[str, Path]:
+    """Write every rejected row with its reasons to `folder/clients.parquet` and `monthly.parquet`.
+
+    Files from an earlier run are replaced; a table without rejected rows gets no file.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for name, frame, months in (("clients", report.rejected_clients, ("onboarding_month",)),
+                                ("monthly", report.rejected_monthly, ("month",))):
+        path = folder / f"{name}.parquet"
+        if len(frame) == 0:
+            path.unlink(missing_ok=True)
+            continue
+        written[name] = write_table(frame, path, month_columns=months)
+    return written

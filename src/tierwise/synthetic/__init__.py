@@ -1,0 +1,52 @@
+"""The built-in synthetic bank: raw tables with a known causal structure, and its oracle."""
+
+from tierwise.synthetic._bank import (
+    CHURN_DRIVERS,
+    DEFAULT_DRIVERS,
+    SyntheticBank,
+    client_ids,
+    generate_bank,
+)
+from tierwise.synthetic._config import (
+    BankConfig,
+    BaseRatesConfig,
+    DataConfig,
+    DirtyConfig,
+    LabelsConfig,
+    OracleConfig,
+    PopulationConfig,
+    branch_codes,
+)
+from tierwise.synthetic._dirty import inject_defects
+from tierwise.synthetic._output import bank_fingerprint, read_manifest, read_oracle, write_bank
+from tierwise.synthetic._summary import (
+    asset_band,
+    clients_by_segment_and_band,
+    label_base_rates,
+    oracle_auc,
+)
+
+__all__ = [
+    "CHURN_DRIVERS",
+    "DEFAULT_DRIVERS",
+    "BankConfig",
+    "BaseRatesConfig",
+    "DataConfig",
+    "DirtyConfig",
+    "LabelsConfig",
+    "OracleConfig",
+    "PopulationConfig",
+    "SyntheticBank",
+    "asset_band",
+    "bank_fingerprint",
+    "branch_codes",
+    "client_ids",
+    "clients_by_segment_and_band",
+    "generate_bank",
+    "inject_defects",
+    "label_base_rates",
+    "oracle_auc",
+    "read_manifest",
+    "read_oracle",
+    "write_bank",
+]

@@ -1,0 +1,109 @@
+"""Configuration of the synthetic bank (`configs/data.yaml`), parsed by the CLI and passed down."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from pydantic import Field, field_validator
+
+from features import FrozenConfig
+
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class BankConfig(FrozenConfig):
+    """Size, seed and first month of the default (demo) bank."""
+
+    clients: int = Field(20_000, ge=1)
+    months: int = Field(36, ge=1, le=600)
+    seed: int = Field(42, ge=0)
+    start: str = "2023-01"
+
+    @field_validator("start")
+    @classmethod
+    def _month(cls, value: str) -> str:
+        if not _MONTH.match(value):
+            raise ValueError("write the month as YYYY-MM, e.g. 2023-01")
+        return value
+
+    def start_date(self) -> dt.date:
+        return dt.date(int(self.start[:4]), int(self.start[5:7]), 1)
+
+
+class PopulationConfig(FrozenConfig):
+    """Who the clients are: segments, geography, industries, missingness."""
+
+    sme_share: float = Field(0.15, ge=0, le=1)
+    regions: tuple[str, ...] = ("EA", "NO", "SO", "WE", "CE", "NE")
+    branches_per_region: int = Field(8, ge=1, le=99)
+    industries: tuple[str, ...] = (
+        "manufacturing", "retail_trade", "construction", "real_estate", "hospitality",
+        "technology", "agriculture", "logistics", "finance", "public_sector",
+    )
+    # how strongly each industry's business cycle swings (same order as `industries`)
+    industry_cycle_amplitude: tuple[float, ...] = (1.0, 0.9, 1.4, 1.5, 1.2, 0.8, 0.9, 1.0, 0.6, 0.3)
+    onboarding_in_window_share: float = Field(0.12, ge=0, le=1)
+    income_band_missing_share: float = Field(0.12, ge=0, le=1)
+    industry_missing_share_retail: float = Field(0.10, ge=0, le=1)
+    gender_missing_share: float = Field(0.02, ge=0, le=1)
+    card_share_retail: float = Field(0.45, ge=0, le=1)
+    loan_share_retail: float = Field(0.22, ge=0, le=1)
+    loan_share_sme: float = Field(0.60, ge=0, le=1)
+    very_large_client_share: float = Field(0.002, ge=0, le=1)
+
+
+class BaseRatesConfig(FrozenConfig):
+    """Target base rates; the generator sets its hazard intercepts to hit them."""
+
+    churn_6m: float = Field(0.10, gt=0, lt=0.5)
+    default_12m: float = Field(0.03, gt=0, lt=0.3)
+    abrupt_churn_share: float = Field(0.10, ge=0, le=1)  # leavers with no warning at all
+    dormant_share: float = Field(0.35, ge=0, le=1)  # leavers who go dormant instead of closing
+    sudden_default_share: float = Field(0.08, ge=0, le=1)  # defaults without 30/60 dpd first
+
+
+class LabelsConfig(FrozenConfig):
+    """Label definitions; the feature pipeline must use the same numbers."""
+
+    churn_horizon_months: int = Field(6, ge=1)
+    churn_asset_share: float = Field(0.10, gt=0, lt=1)
+    default_horizon_months: int = Field(12, ge=1)
+    default_dpd: int = Field(90, ge=1)
+    growth_horizon_months: int = Field(12, ge=1)
+    growth_offset: float = Field(1000.0, ge=0)
+
+
+class OracleConfig(FrozenConfig):
+    """The Bayes oracle: how many (client, snapshot) pairs, snapshots and re-simulated futures."""
+
+    pairs: int = Field(5000, ge=0)
+    snapshots: int = Field(4, ge=1)
+    futures: int = Field(64, ge=64)
+    elevated_ratio: float = Field(1.5, ge=1)  # a driver is named when p >= ratio x base rate
+
+
+class DirtyConfig(FrozenConfig):
+    """`--dirty`: how many rows of each defect kind to inject (at most this share of rows)."""
+
+    rows_per_defect: int = Field(25, ge=1)
+    max_share_per_defect: float = Field(0.002, gt=0, le=0.05)
+
+
+class DataConfig(FrozenConfig):
+    """`configs/data.yaml`."""
+
+    bank: BankConfig = BankConfig()
+    population: PopulationConfig = PopulationConfig()
+    rates: BaseRatesConfig = BaseRatesConfig()
+    labels: LabelsConfig = LabelsConfig()
+    oracle: OracleConfig = OracleConfig()
+    dirty: DirtyConfig = DirtyConfig()
+
+    def branch_codes(self) -> tuple[str, ...]:
+        return branch_codes(self.population)
+
+
+def branch_codes(population: PopulationConfig) -> tuple[str, ...]:
+    """The bank's branch codes: region code + two digits, e.g. `EA03`."""
+    return tuple(f"{r}{k:02d}" for r in population.regions for k in range(1, population.branches_per_region + 1))

@@ -1,0 +1,77 @@
+"""Writing a generated bank to a folder (atomically, file by file)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features import CLIENT_COLUMNS, MONTHLY_COLUMNS, column_names
+from features._io import write_table
+from tierwise.synthetic._bank import SyntheticBank
+from tierwise.synthetic._config import DataConfig
+from tierwise.synthetic._dirty import inject_defects
+
+MANIFEST = "_generated.json"
+
+
+def bank_fingerprint(cfg: DataConfig, *, clients: int, months: int, seed: int, start: str, dirty: bool) -> str:
+    """A hash of everything that determines the generated files."""
+    payload = json.dumps({"config": cfg.model_dump(mode="json"), "clients": clients, "months": months,
+                          "seed": seed, "start": start, "dirty": dirty}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def write_bank(bank: SyntheticBank, out: str | Path, *, dirty: DataConfig | None = None, seed: int = 0,
+               fingerprint: str = "") -> dict[str, Path]:
+    """Write clients/monthly/oracle Parquet files (and `_injected.parquet` when `dirty` is given).
+
+    `dirty` is the config whose `dirty` section says how many bad rows to inject; the
+    injection has its own random stream derived from `seed`.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    clients, monthly = bank.clients, bank.monthly
+    written: dict[str, Path] = {}
+    stale = out / "_injected.parquet"
+    if dirty is not None:
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 0xD1247]))
+        clients, monthly, injected = inject_defects(clients, monthly, dirty.dirty, rng)
+        written["injected"] = write_table(injected, out / "_injected.parquet")
+    elif stale.exists():
+        stale.unlink()
+    assert list(clients.columns) == column_names(CLIENT_COLUMNS)
+    assert list(monthly.columns) == column_names(MONTHLY_COLUMNS)
+    written["clients"] = write_table(clients, out / "clients.parquet", month_columns=("onboarding_month",))
+    written["monthly"] = write_table(monthly, out / "monthly.parquet", month_columns=("month",))
+    written["oracle"] = write_table(bank.oracle, out / "oracle.parquet", month_columns=("snapshot_month",))
+    manifest = {"fingerprint": fingerprint, "clients": len(bank.clients), "monthly_rows": len(monthly),
+                "oracle_pairs": len(bank.oracle), "dirty": dirty is not None}
+    _write_json(out / MANIFEST, manifest)
+    return written
+
+
+def read_manifest(out: str | Path) -> dict:
+    path = Path(out) / MANIFEST
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_json(path: Path, data: dict) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def read_oracle(folder: str | Path) -> pd.DataFrame:
+    return pd.read_parquet(Path(folder) / "oracle.parquet")

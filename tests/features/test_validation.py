@@ -1,0 +1,175 @@
+"""Row-level data contracts: each rule rejects with a reason; nothing is silently dropped."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from features import CLIENT_COLUMNS, ContractRules, DataError, validate_tables
+from features._validation import build_schema
+
+RULES = ContractRules(branches=frozenset({"EA01", "NO02"}))
+
+
+def _clients() -> pd.DataFrame:
+    # a null in every nullable column type
+    return pd.DataFrame({
+        "client_id": ["C1", "C2", "C3"], "segment": ["retail", "sme", "retail"],
+        "birth_year": pd.array([1980, None, 1975], dtype="Int64"), "gender": ["F", None, "M"],
+        "region": ["EA", "NO", "EA"], "branch": ["EA01", "NO02", "EA01"],
+        "industry": [None, "finance", "construction"],
+        "onboarding_month": pd.to_datetime(["2020-01-01", "2021-06-01", "2023-02-01"]),
+        "income_band": ["<5k", None, "5k-10k"], "rm_id": [None, "RM1", None],
+    })
+
+
+def _monthly() -> pd.DataFrame:
+    months = pd.to_datetime(["2023-01-01", "2023-02-01", "2023-03-01"])
+    rows = []
+    for cid, ms in (("C1", months), ("C2", months), ("C3", months[1:])):
+        for m in ms:
+            rows.append({"client_id": cid, "month": m})
+    df = pd.DataFrame(rows)
+    n = len(df)
+    for col in ("deposit_current", "deposit_time", "wealth_balance", "fund_balance", "insurance_balance",
+                "loan_balance", "card_limit", "card_balance", "card_spend", "branch_txn_amount",
+                "mobile_txn_amount", "atm_txn_amount", "salary_inflow", "fee_income"):
+        df[col] = np.linspace(10.0, 100.0, n)
+    for col in ("branch_txn_count", "mobile_txn_count", "atm_txn_count", "products_held", "mobile_logins",
+                "complaints", "rm_contacts", "days_past_due"):
+        df[col] = np.arange(n, dtype=np.int64) % 3
+    df["relationship_closed"] = False
+    return df
+
+
+def _reasons(report) -> dict[int, str]:
+    return dict(zip(report.rejected_monthly["_row"], report.rejected_monthly["reason"], strict=True))
+
+
+def test_clean_tables_pass_untouched():
+    report = validate_tables(_clients(), _monthly(), rules=RULES)
+    assert report.rows_rejected == {"clients": 0, "monthly": 0}
+    assert list(report.monthly.columns)[0] == "_row"
+    assert report.monthly["relationship_closed"].dtype == bool
+
+
+@pytest.mark.parametrize(("column", "value", "rule"), [
+    ("deposit_current", -5.0, "non-negative"),
+    ("month", pd.Timestamp("2023-02-15"), "first day of month"),
+    ("client_id", "C9", "client not in clients"),
+    ("days_past_due", -1, "non-negative"),
+    ("month", pd.NaT, "not null"),
+])
+def test_each_rule_rejects_with_its_reason(column, value, rule):
+    monthly = _monthly()
+    monthly[column] = monthly[column].astype(object) if column == "days_past_due" else monthly[column]
+    monthly.loc[4, column] = value
+    report = validate_tables(_clients(), monthly, rules=RULES)
+    reasons = _reasons(report)
+    assert list(reasons) == [4]
+    assert f"{column}: {rule}" in reasons[4]
+    assert len(report.monthly) == len(monthly) - 1
+
+
+def test_text_in_a_numeric_column_is_rejected_with_the_raw_value():
+    monthly = _monthly()
+    monthly["fee_income"] = monthly["fee_income"].map(repr).astype("str")
+    monthly.loc[2, "fee_income"] = "n/a"
+    report = validate_tables(_clients(), monthly, rules=RULES)
+    assert _reasons(report) == {2: "fee_income: not a number (n/a)"}
+    assert pd.api.types.is_float_dtype(report.monthly["fee_income"])
+
+
+def test_identical_duplicates_keep_the_first_copy():
+    monthly = _monthly()
+    monthly = pd.concat([monthly, monthly.iloc[[3]]], ignore_index=True)
+    report = validate_tables(_clients(), monthly, rules=RULES)
+    assert list(_reasons(report)) == [len(monthly) - 1]
+    assert "duplicate row" in report.rejected_monthly["reason"].iat[0]
+
+
+def test_conflicting_duplicates_reject_every_copy():
+    monthly = _monthly()
+    extra = monthly.iloc[[3]].copy()
+    extra["deposit_current"] = 1.0
+    monthly = pd.concat([monthly, extra], ignore_index=True)
+    report = validate_tables(_clients(), monthly, rules=RULES)
+    assert sorted(_reasons(report)) == [3, len(monthly) - 1]
+    assert report.rejected_monthly["rule"].eq("conflicting duplicate key").all()
+
+
+def test_rows_before_onboarding_and_after_closing():
+    monthly = _monthly()
+    monthly.loc[monthly["client_id"].eq("C2") & monthly["month"].eq("2023-02-01"), "relationship_closed"] = True
+    clients = _clients()
+    clients.loc[2, "onboarding_month"] = pd.Timestamp("2023-03-01")
+    report = validate_tables(clients, monthly, rules=RULES)
+    rules = set(report.rejected_monthly["rule"])
+    assert rules == {"after the relationship closed", "before onboarding_month"}
+    assert len(report.rejected_monthly) == 2
+
+
+def test_rejected_client_takes_its_monthly_rows_along():
+    clients = _clients()
+    clients.loc[0, "branch"] = "XX99"
+    report = validate_tables(clients, _monthly(), rules=RULES)
+    assert report.rejected_clients["reason"].iat[0] == "branch: known branch code (XX99)"
+    assert set(report.rejected_monthly["rule"]) == {"client row rejected"}
+    assert len(report.rejected_monthly) == 3
+
+
+def test_problems_summary_names_column_rule_count_and_examples():
+    monthly = _monthly()
+    monthly.loc[[1, 5], "deposit_time"] = -1.0
+    report = validate_tables(_clients(), monthly, rules=RULES)
+    row = report.problems().iloc[0]
+    assert (row["column"], row["rule"], row["rows"], row["example_rows"]) == ("deposit_time", "non-negative", 2, "1, 5")
+
+
+def test_missing_column_is_a_data_error():
+    with pytest.raises(DataError, match=r"^monthly: missing column 'complaints'$"):
+        validate_tables(_clients(), _monthly().drop(columns=["complaints"]), rules=RULES)
+
+
+def test_no_usable_rows_is_a_data_error():
+    monthly = _monthly()
+    monthly["deposit_current"] = -1.0
+    with pytest.raises(DataError, match=r"^monthly: no usable rows \(8 rejected\); most common problem: deposit_current: non-negative$"):
+        validate_tables(_clients(), monthly, rules=RULES)
+
+
+def test_schema_is_built_from_the_contract():
+    schema = build_schema(CLIENT_COLUMNS, RULES, name="clients")
+    assert list(schema.columns) == [c.name for c in CLIENT_COLUMNS]
+    assert {n for n, c in schema.columns.items() if c.nullable} == {c.name for c in CLIENT_COLUMNS if c.nullable}
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bad=st.lists(st.tuples(st.integers(0, 7), st.sampled_from(
+    ["neg", "day", "orphan", "dup", "text"])), max_size=6))
+def test_rows_in_equal_rows_kept_plus_rejected(bad):
+    monthly = _monthly()
+    monthly["wealth_balance"] = monthly["wealth_balance"].map(repr).astype("str")
+    dups = []
+    for row, kind in bad:
+        if kind == "neg":
+            monthly.loc[row, "deposit_current"] = -3.0
+        elif kind == "day":
+            monthly.loc[row, "month"] = monthly.loc[row, "month"] + pd.Timedelta(days=3)
+        elif kind == "orphan":
+            monthly.loc[row, "client_id"] = "C404"
+        elif kind == "text":
+            monthly.loc[row, "wealth_balance"] = "abc"
+        else:
+            dups.append(row)
+    monthly = pd.concat([monthly, monthly.iloc[dups]], ignore_index=True)
+    try:
+        report = validate_tables(_clients(), monthly, rules=RULES)
+    except DataError:
+        return  # every row was bad
+    assert report.rows_in["monthly"] == len(monthly) == report.rows_kept["monthly"] + report.rows_rejected["monthly"]
+    assert not set(report.monthly["_row"]) & set(report.rejected_monthly["_row"])
+    assert not report.monthly.duplicated(["client_id", "month"]).any()
