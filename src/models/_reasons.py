@@ -1,0 +1,298 @@
+"""Reason codes: per client and model, the top k feature families behind the score, in words.
+
+`reason_codes(contrib, X, families, catalogues, model=..., k=3)` takes the SHAP values of a
+batch (`models.treeshap.tree_shap` layout: one column per feature, the expected value last),
+sums them per feature family (so `deposit_total_chg_3m/_6m/_12m` read as one reason), ranks
+the families with numpy `argpartition`, and phrases only the top k, filling the catalogue's
+templates with the client's own values ("Deposits fell 42% in the last 3 months" /
+"近3个月存款下降42%"). Texts are formatted once per distinct displayed value, not per row, so
+a million rows take seconds.
+
+Output columns, for model m and rank r = 1..k (nulls when fewer than r families push that way):
+- `reason_{m}_{r}_family`, `reason_{m}_{r}_en`, `reason_{m}_{r}_zh`, `reason_{m}_{r}_shap`:
+  families pushing the score up (direction "up" or "both");
+- `protect_{m}_{r}_...`: the strongest protective families (direction "down" or "both").
+
+Protected attributes and personal data never appear: their features are left out of the
+ranking whatever the model uses (see `models._reason_catalogue`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from features import DataError
+from models._reason_catalogue import (
+    ReasonCatalogue,
+    Template,
+    check_catalogue_coverage,
+    merged_families,
+)
+
+logger = logging.getLogger(__name__)
+
+Direction = Literal["up", "down", "both"]
+PREFIX = {"up": "reason", "down": "protect"}
+
+
+def shap_values(booster, X: pd.DataFrame, *, n_threads: int | None = None) -> np.ndarray:  # noqa: ANN001
+    """SHAP values of `booster` on `X` (features + expected value last): the project's kernel."""
+    from models.treeshap import tree_shap
+
+    return tree_shap(booster, X, n_threads=n_threads)
+
+
+def family_contributions(contrib: np.ndarray, features: list[str], families: Mapping[str, str],
+                         excluded: set[str]) -> tuple[list[str], np.ndarray]:
+    """Family names and the (rows x families) sums of `contrib` (protected features left out)."""
+    names: list[str] = []
+    index: dict[str, int] = {}
+    columns = np.full(len(features), -1, dtype=np.int64)
+    for j, feature in enumerate(features):
+        family = families.get(feature, feature)
+        if feature in excluded or family in excluded:
+            continue
+        if family not in index:
+            index[family] = len(names)
+            names.append(family)
+        columns[j] = index[family]
+    aggregate = np.zeros((len(features), len(names)), dtype=np.float64)
+    used = columns >= 0
+    aggregate[np.flatnonzero(used), columns[used]] = 1.0
+    return names, contrib @ aggregate
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the column indices of the k largest scores (descending) and their values."""
+    n, m = scores.shape
+    k = min(k, m)
+    if k == 0:
+        return np.zeros((n, 0), dtype=np.int64), np.zeros((n, 0))
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if m > k else np.tile(np.arange(m), (n, 1))
+    values = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-values, axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1), np.take_along_axis(values, order, axis=1)
+
+
+def reason_codes(contrib: np.ndarray, X: pd.DataFrame, families: Mapping[str, str],
+                 catalogues: Mapping[str, ReasonCatalogue], *, model: str, k: int = 3,
+                 direction: Direction = "up") -> pd.DataFrame:
+    """The top-k reason families per row of `X` for `model`, phrased in every catalogue's language.
+
+    `contrib` is (rows x features) or (rows x features + 1, the expected value last) in the
+    column order of `X`; `families` maps a feature to its family (unlisted: its own family).
+    Raises `ConfigError` when a catalogue misses a family, `DataError` on a shape mismatch.
+    """
+    features = [str(c) for c in X.columns]
+    if contrib.ndim != 2 or contrib.shape[0] != len(X) or contrib.shape[1] not in (len(features), len(features) + 1):
+        raise DataError(f"reason codes: SHAP values of shape {contrib.shape} do not match {len(X)} rows x "
+                        f"{len(features)} features (+1 expected value)")
+    if k < 1:
+        raise DataError(f"reason codes: k must be at least 1, got {k}")
+    check_catalogue_coverage(features, families, catalogues)
+    families = merged_families(families, features, catalogues)
+    excluded = {f for f in features for cat in catalogues.values()
+                if cat.is_protected(f) or cat.is_protected(families.get(f, f))}
+    contrib = np.asarray(contrib[:, :len(features)], dtype=np.float64)
+    names, by_family = family_contributions(contrib, features, families, excluded)
+    position = {f: j for j, f in enumerate(features)}
+    values: dict[str, np.ndarray] = {}
+    n = len(X)
+    out: dict[str, object] = {}
+    for way in (("up", "down") if direction == "both" else (direction,)):
+        sign = 1.0 if way == "up" else -1.0
+        idx, val = top_k(sign * by_family, k)
+        texts = {(r, lang): np.full(n, None, dtype=object) for r in range(k) for lang in catalogues}
+        # (lang, family, feature) -> [(rank, rows)]: each feature is phrased once for all ranks
+        jobs: dict[tuple[str, str, str], list[tuple[int, np.ndarray]]] = {}
+        for r in range(k):
+            prefix = f"{PREFIX[way]}_{model}_{r + 1}"
+            family_col = np.full(n, None, dtype=object)
+            shap_col = np.full(n, np.nan)
+            if r < idx.shape[1]:
+                rows_all = np.flatnonzero(val[:, r] > 0)
+                fam = idx[rows_all, r]
+                order = np.argsort(fam, kind="stable")
+                for group in np.split(order, np.flatnonzero(np.diff(fam[order])) + 1):
+                    if group.size == 0:
+                        continue
+                    family = names[fam[group[0]]]
+                    rows = rows_all[group]
+                    family_col[rows] = family
+                    chosen: dict[tuple[str, ...], np.ndarray] = {}
+                    for lang, catalogue in catalogues.items():
+                        candidates = tuple(f for f in catalogue.families[family]
+                                           if f in position and families.get(f, f) == family)
+                        if candidates not in chosen:
+                            cols = [position[f] for f in candidates]
+                            chosen[candidates] = (np.argmax(sign * contrib[np.ix_(rows, cols)], axis=1)
+                                                  if len(cols) > 1 else np.zeros(rows.size, dtype=np.int64))
+                        best = chosen[candidates]
+                        for c, feature in enumerate(candidates):
+                            pick = rows[best == c]
+                            if pick.size:
+                                jobs.setdefault((lang, family, feature), []).append((r, pick))
+                shap_col[rows_all] = sign * val[rows_all, r]
+            out[f"{prefix}_family"] = pd.array(family_col, dtype="str")
+            out[f"{prefix}_shap"] = shap_col
+        for (lang, family, feature), parts in jobs.items():
+            catalogue = catalogues[lang]
+            picks = np.concatenate([p for _, p in parts])
+            if feature not in values:
+                values[feature] = X[feature].to_numpy()
+            words = render(catalogue.families[family][feature], values[feature][picks], lang,
+                           effect=catalogue.effect(model, way), missing_value=catalogue.missing_value)
+            start = 0
+            for r, pick in parts:
+                texts[(r, lang)][pick] = words[start:start + pick.size]
+                start += pick.size
+        for r in range(k):
+            for lang in catalogues:
+                out[f"{PREFIX[way]}_{model}_{r + 1}_{lang}"] = pd.array(texts[(r, lang)], dtype="str")
+    order_cols = [f"{PREFIX[w]}_{model}_{r + 1}_{part}" for w in (("up", "down") if direction == "both" else (direction,))
+                  for r in range(k) for part in ("family", *catalogues, "shap")]
+    out = {c: out[c] for c in order_cols}
+    return pd.DataFrame(out, index=X.index)
+
+
+# -- rendering ---------------------------------------------------------------------------
+
+
+def render(template: Template, values: np.ndarray, lang: str, *, effect: str = "",
+           missing_value: str = "unknown") -> np.ndarray:
+    """Phrase `template` for each value; each distinct displayed value is formatted once."""
+    n = len(values)
+    out = np.empty(n, dtype=object)
+    category = template.format == "category"
+    if category:
+        keys = pd.Series(values, dtype=object)
+        missing = keys.isna().to_numpy()
+        shown = keys.astype(str).to_numpy(dtype=object)
+        kinds = np.where(missing, "missing", "text" if template.text is not None else "up")
+    else:
+        numbers = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
+        missing = ~np.isfinite(numbers)
+        shown = _display_keys(template.format, numbers, signed=template.signed)
+        if template.signed:
+            kinds = np.where(numbers < 0, "down", "up")
+        else:
+            kinds = np.full(n, "text", dtype=object)
+        if template.zero is not None:
+            kinds = np.where(shown == 0, "zero", kinds)
+        kinds = np.where(missing, "missing", kinds)
+    for kind in ("missing", "zero", "up", "down", "text"):
+        rows = np.flatnonzero(kinds == kind)
+        if rows.size == 0:
+            continue
+        if kind == "missing":
+            phrase = template.missing or template.text or template.up
+            out[rows] = phrase.format(value=missing_value, effect=effect)
+            continue
+        phrase = getattr(template, kind)
+        uniques, inverse = np.unique(shown[rows], return_inverse=True)
+        words = np.array([phrase.format(value=format_value(template, u, lang), effect=effect)
+                          for u in uniques], dtype=object)
+        out[rows] = words[inverse]
+    return out
+
+
+def _display_keys(fmt: str, numbers: np.ndarray, *, signed: bool) -> np.ndarray:
+    """The number as it will be displayed (rounded), so that equal texts are formatted once."""
+    x = np.abs(numbers) if signed else numbers.copy()
+    with np.errstate(invalid="ignore", over="ignore"):
+        if fmt == "pct_change":
+            x = np.round(np.expm1(numbers) * 100.0)
+            x = np.abs(x) if signed else x
+        elif fmt in ("share", "points"):
+            x = np.round(x * 100.0)
+        elif fmt in ("days", "months"):
+            x = np.round(x)
+        elif fmt == "count":
+            x = np.where(np.abs(x) < 10, np.round(x, 1), np.round(x))
+        elif fmt == "ratio":
+            x = np.round(x, 2)
+        else:  # currency, number: three significant figures
+            x = _round_sig(x, 3)
+    return x
+
+
+def _round_sig(x: np.ndarray, digits: int) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mag = np.floor(np.log10(np.abs(x)))
+        scale = np.where(np.isfinite(mag), 10.0 ** (digits - 1 - mag), 1.0)
+        return np.where(x == 0, 0.0, np.round(x * scale) / scale)
+
+
+def format_value(template: Template, value: object, lang: str) -> str:
+    """One displayed value (already rounded by `_display_keys`, or a category)."""
+    fmt = template.format
+    if fmt == "category":
+        return template.labels.get(str(value), str(value))
+    v = float(value)
+    if fmt in ("pct_change", "share"):
+        return f"{v:,.0f}%"
+    if fmt == "points":
+        return f"{v:,.0f}"
+    if fmt in ("days", "count"):
+        return f"{v:,.0f}" if v == int(v) else f"{v:,.1f}"
+    if fmt == "months":
+        return _months(v, lang)
+    if fmt == "ratio":
+        return f"{v:.2f}"
+    if fmt == "currency":
+        return _money(v, lang)
+    return _number(v)
+
+
+def _number(v: float) -> str:
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.3g}"
+
+
+def _money(v: float, lang: str) -> str:
+    sign = "-" if v < 0 else ""
+    a = abs(v)
+    if lang == "zh":
+        if a >= 1e8:
+            return f"{sign}{_trim(a / 1e8)}亿"
+        if a >= 1e4:
+            return f"{sign}{_trim(a / 1e4)}万"
+        return f"{sign}{a:,.0f}"
+    if a >= 1e6:
+        return f"{sign}{_trim(a / 1e6)} million"
+    return f"{sign}{a:,.0f}"
+
+
+def _trim(v: float) -> str:
+    digits = max(0, 2 - int(math.floor(math.log10(v)))) if v > 0 else 0
+    return f"{v:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{v:,.0f}"
+
+
+def _months(v: float, lang: str) -> str:
+    n = int(round(v))
+    if abs(n) >= 24:
+        years = f"{abs(n) / 12.0:.1f}".removesuffix(".0")
+        return f"{years}年" if lang == "zh" else f"{years} years"
+    if lang == "zh":
+        return f"{n}个月"
+    return f"{n} month" if abs(n) == 1 else f"{n} months"
+
+
+class CatalogueReasons:
+    """A reason writer for the recommender (`(model key, contrib, X) -> reason_{m}_{k}_*`
+    columns): `reason_codes` with fixed families and catalogues."""
+
+    def __init__(self, families: Mapping[str, str], catalogues: Mapping[str, ReasonCatalogue], k: int = 3) -> None:
+        self.families = dict(families)
+        self.catalogues = dict(catalogues)
+        self.k = k
+
+    def __call__(self, key: str, contrib: np.ndarray, X: pd.DataFrame) -> pd.DataFrame:
+        return reason_codes(contrib, X, self.families, self.catalogues, model=key, k=self.k)

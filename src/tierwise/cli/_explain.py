@@ -1,0 +1,46 @@
+"""`tierwise explain`: a client's card in the terminal: three scores, their meaning, the reasons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.text import Text
+
+from tierwise.cli import app
+from tierwise.cli._common import ConfigDirOption, config_dir, existing_dir, parse_month
+
+console = Console()
+DEFAULT_BANK = Path("outputs/bank")
+
+
+@app.command("explain")
+def explain(
+    client: Annotated[str, typer.Option("--client", help="Client id, e.g. C0000042.")],
+    month: Annotated[str, typer.Option("--month", help="Snapshot month, YYYY-MM.")],
+    lang: Annotated[str, typer.Option("--lang", help="Language of the card: en or zh.")] = "en",
+    data: Annotated[Path, typer.Option("--data", help="Bank folder with clients and monthly tables.")] = DEFAULT_BANK,
+    config_dir_opt: Path | None = ConfigDirOption,
+) -> None:
+    """Print a client's churn, default and growth scores with the top reasons for each."""
+    from tierwise.explain import card_lines, explain_client
+
+    if lang not in ("en", "zh"):
+        raise typer.BadParameter(f"'{lang}' is not a language; one of en, zh", param_hint="--lang")
+    when = parse_month(month)
+    folder = existing_dir(data, option="--data")
+    card = explain_client(client.strip(), when, data_dir=folder, config_dir=config_dir(config_dir_opt), lang=lang)
+    body = Text()
+    for i, (headline, meaning, reasons) in enumerate(card_lines(card)):
+        if i:
+            body.append("\n")
+        body.append(headline, style="bold")
+        body.append(f"  ({meaning})\n", style="dim")
+        for reason in reasons:
+            body.append(f"  • {reason}\n")
+    body.rstrip()
+    title = f"{card.client_id} · {card.month:%Y-%m}" + (f" · {card.segment}" if card.segment else "")
+    console.print(Panel(body, title=title, expand=False))

@@ -1,0 +1,181 @@
+"""`tierwise explain`: one client's three scores and the reasons behind them, in words.
+
+Wiring only: read the bank's raw tables, compute the client's snapshot features at the month,
+load the registered `tierwise-churn` / `-default` / `-growth` models (alias `champion`, else the
+latest version), score, explain with the project's TreeSHAP kernel and phrase the top reasons
+with the reason catalogues (`configs/reasons/<lang>.yaml`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features import CLIENT_KEY, DataError, FeatureConfig, feature_catalog, snapshot_features
+from models._reason_catalogue import LANGUAGES, ReasonCatalogue
+from models._reasons import reason_codes, shap_values
+from tierwise import tracking
+from tierwise.config import load_config
+
+logger = logging.getLogger(__name__)
+
+TASKS: tuple[str, ...] = ("churn", "default", "growth")
+BANDS: dict[str, tuple[float, float]] = {"churn": (0.1, 0.3), "default": (0.01, 0.05), "growth": (0.0, 0.15)}
+
+WORDS = {
+    "en": {"churn": "Churn likelihood", "default": "Default risk", "growth": "Growth potential",
+           "low": "low", "medium": "medium", "high": "high", "no_exposure": "no credit exposure",
+           "churn_meaning": "chance of leaving within 6 months",
+           "default_meaning": "chance of 90+ days past due within 12 months",
+           "growth_meaning": "expected change in assets over 12 months",
+           "no_reasons": "no single factor stands out", "no_booster": "reasons need a LightGBM model"},
+    "zh": {"churn": "流失可能性", "default": "违约风险", "growth": "增长潜力",
+           "low": "低", "medium": "中", "high": "高", "no_exposure": "无信贷敞口",
+           "churn_meaning": "6个月内流失的概率", "default_meaning": "12个月内逾期90天以上的概率",
+           "growth_meaning": "预计12个月资产变化",
+           "no_reasons": "无突出因素", "no_booster": "原因解释需要 LightGBM 模型"},
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    family: str
+    text: str
+    shap: float
+
+
+@dataclass(frozen=True)
+class ScoreLine:
+    task: str
+    value: float | None  # probability (churn, default) or expected asset change (growth); None: not scored
+    band: str | None
+    version: str
+    reasons: list[Reason] = field(default_factory=list)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ClientCard:
+    client_id: str
+    month: dt.date
+    lang: str
+    segment: str
+    scores: list[ScoreLine]
+
+
+def load_reason_catalogues(config_dir: Path) -> dict[str, ReasonCatalogue]:
+    return {lang: load_config(Path(config_dir) / "reasons" / f"{lang}.yaml", ReasonCatalogue) for lang in LANGUAGES}
+
+
+def score_bands(config_dir: Path) -> dict[str, tuple[float, float]]:
+    """Low/high cut-offs per score from `monitor.yaml` (the report's bands) when present."""
+    path = Path(config_dir) / "monitor.yaml"
+    if not path.is_file():
+        return dict(BANDS)
+    try:
+        from tierwise.reports import MonitorConfig
+    except ImportError:
+        return dict(BANDS)
+    report = load_config(path, MonitorConfig).report
+    return {task: (getattr(report, f"{task}_bands").low, getattr(report, f"{task}_bands").high) for task in TASKS}
+
+
+def band(value: float, cuts: tuple[float, float]) -> str:
+    return "low" if value < cuts[0] else "high" if value >= cuts[1] else "medium"
+
+
+def load_task_model(task: str) -> tuple[Any, str]:
+    """The registered model of `task`: alias `champion`, else the latest version."""
+    from tierwise.training import load_model
+
+    client = tracking.connect()
+    name = tracking.registered_name(task)
+    version = tracking.alias_version(client, name, tracking.CHAMPION)
+    if version is None:
+        versions = [int(v.version) for v in client.search_model_versions(f"name='{name}'")]
+        if not versions:
+            raise DataError(f"no registered model '{name}' in {tracking.tracking_uri()}; "
+                            "train one first: tierwise train --task all")
+        version = str(max(versions))
+        logger.info("%s: no champion alias, using the latest version %s", name, version)
+    return load_model(f"models:/{name}/{version}"), version
+
+
+def client_snapshot(client_id: str, month: dt.date, data_dir: Path, feature_config: FeatureConfig) -> pd.DataFrame:
+    """The client's snapshot features at `month` (one row); one-line errors when there are none."""
+    from features import read_raw_tables
+
+    clients, monthly = read_raw_tables(data_dir)
+    ids = clients[CLIENT_KEY].astype(str)
+    if not (ids == client_id).any():
+        raise DataError(f"client '{client_id}' is not in {data_dir}/clients (e.g. {ids.iloc[0] if len(ids) else '-'})")
+    months = pd.to_datetime(monthly["month"])
+    first, last = months.min(), months.max()
+    when = pd.Timestamp(month)
+    if not first <= when <= last:
+        raise DataError(f"month {month:%Y-%m} is outside the data: {data_dir}/monthly covers "
+                        f"{first:%Y-%m} to {last:%Y-%m}")
+    mine = monthly[monthly[CLIENT_KEY].astype(str) == client_id]
+    snap = snapshot_features(clients[ids == client_id], mine, month, feature_config)
+    if snap.empty:
+        held = pd.to_datetime(mine["month"])
+        span = f"{held.min():%Y-%m} to {held.max():%Y-%m}" if len(held) else "no months"
+        raise DataError(f"client '{client_id}' has no relationship in {month:%Y-%m} (rows cover {span})")
+    return snap
+
+
+def explain_client(client_id: str, month: dt.date, *, data_dir: Path, config_dir: Path, lang: str = "en",
+                   k: int = 3, tasks: tuple[str, ...] = TASKS) -> ClientCard:
+    if lang not in LANGUAGES:
+        raise DataError(f"--lang must be one of {', '.join(LANGUAGES)}, got '{lang}'")
+    feature_config = load_config(Path(config_dir) / "features.yaml", FeatureConfig)
+    catalogues = load_reason_catalogues(config_dir)
+    families = {name: info.family for name, info in feature_catalog(feature_config).items()}
+    bands = score_bands(config_dir)
+    models = {task: load_task_model(task) for task in tasks}  # fail early on a missing model
+    snap = client_snapshot(client_id, month, Path(data_dir), feature_config)
+    lines = []
+    for task, (model, version) in models.items():
+        lines.append(_score_line(task, model, version, snap, families, catalogues, lang, k, bands[task]))
+    segment = str(snap["segment"].iloc[0]) if "segment" in snap.columns else ""
+    return ClientCard(client_id=client_id, month=month, lang=lang, segment=segment, scores=lines)
+
+
+def _score_line(task: str, model: Any, version: str, snap: pd.DataFrame, families: dict[str, str],
+                catalogues: dict[str, ReasonCatalogue], lang: str, k: int, cuts: tuple[float, float]) -> ScoreLine:
+    if task == "default" and "credit_exposure" in snap.columns and not float(snap["credit_exposure"].iloc[0]) > 0:
+        return ScoreLine(task, None, None, version, note=WORDS[lang]["no_exposure"])
+    raw = float(np.asarray(model.predict(snap))[0])
+    value = float(np.expm1(raw)) if model.kind == "regression" else raw
+    booster = getattr(model, "booster_", None)
+    if booster is None:
+        return ScoreLine(task, value, band(raw, cuts), version, note=WORDS[lang]["no_booster"])
+    X = model.model_inputs(snap)
+    codes = reason_codes(shap_values(booster, X), X, families, catalogues, model=task, k=k)
+    reasons = [Reason(str(codes[f"reason_{task}_{r}_family"].iloc[0]), str(codes[f"reason_{task}_{r}_{lang}"].iloc[0]),
+                      float(codes[f"reason_{task}_{r}_shap"].iloc[0]))
+               for r in range(1, k + 1) if pd.notna(codes[f"reason_{task}_{r}_family"].iloc[0])]
+    return ScoreLine(task, value, band(raw, cuts), version, reasons=reasons,
+                     note="" if reasons else WORDS[lang]["no_reasons"])
+
+
+def card_lines(card: ClientCard) -> list[tuple[str, str, list[str]]]:
+    """(headline, meaning, reason texts) per score, in the card's language."""
+    words = WORDS[card.lang]
+    out = []
+    for line in card.scores:
+        if line.value is None:
+            headline = f"{words[line.task]}: {line.note}"
+        elif line.task == "growth":
+            headline = f"{words[line.task]} {line.value:+.0%} — {words[line.band]}"
+        else:
+            headline = f"{words[line.task]} {line.value:.0%} — {words[line.band]}"
+        texts = [r.text for r in line.reasons] or ([line.note] if line.note and line.value is not None else [])
+        out.append((headline, words[f"{line.task}_meaning"], texts))
+    return out

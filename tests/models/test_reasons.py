@@ -1,0 +1,185 @@
+"""Reason codes: family aggregation, ranking, texts with the client's values, protected data."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from features import ConfigError, DataError
+from models._reason_catalogue import ReasonCatalogue, Template
+from models._reasons import reason_codes, render, top_k
+from tierwise.config import load_config
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+FAMILIES = {"deposit_total_chg_3m": "deposit_trend", "deposit_total_chg_6m": "deposit_trend",  # -> balance_trend
+            "complaints_sum_6m": "complaints", "tenure_months": "tenure", "industry": "industry",
+            "gender": "gender"}
+
+
+@pytest.fixture(scope="module")
+def catalogues() -> dict[str, ReasonCatalogue]:
+    return {lang: load_config(CONFIG_DIR / "reasons" / f"{lang}.yaml", ReasonCatalogue) for lang in ("en", "zh")}
+
+
+@pytest.fixture
+def X() -> pd.DataFrame:
+    return pd.DataFrame({
+        "deposit_total_chg_3m": [np.log(0.58), 0.2, np.nan],
+        "deposit_total_chg_6m": [np.log(0.5), 0.1, 0.0],
+        "complaints_sum_6m": [3.0, 0.0, 1.0],
+        "tenure_months": [40.0, 5.0, 1.0],
+        "industry": pd.Categorical(["construction", None, "finance"]),
+        "gender": pd.Categorical(["F", "M", "F"]),
+    })
+
+
+def test_top_reasons_are_families_ranked_by_summed_contribution(X, catalogues):
+    contrib = np.array([
+        # chg_3m chg_6m compl tenure industry gender  expected
+        [0.30, 0.25, 0.40, -0.1, 0.05, 0.0, -2.0],   # deposit_trend 0.55 > complaints 0.40 > industry 0.05
+        [-0.2, -0.1, 0.00, 0.30, -0.4, 0.0, -2.0],   # tenure only
+        [0.00, 0.00, 0.10, 0.00, 0.00, 0.9, -2.0],   # gender is never a reason
+    ])
+    out = reason_codes(contrib, X, FAMILIES, catalogues, model="churn", k=3)
+    assert out.loc[0, ["reason_churn_1_family", "reason_churn_2_family", "reason_churn_3_family"]].tolist() == [
+        "balance_trend", "complaints", "industry"]
+    assert out.loc[0, "reason_churn_1_shap"] == pytest.approx(0.55)
+    assert out.loc[0, "reason_churn_1_en"] == "Deposits fell 42% in the last 3 months"
+    assert out.loc[0, "reason_churn_1_zh"] == "近3个月存款下降42%"
+    assert out.loc[0, "reason_churn_2_en"] == "3 complaints in the last 6 months"
+    assert out.loc[0, "reason_churn_3_en"] == "Industry: construction"
+    assert out.loc[0, "reason_churn_3_zh"] == "行业：建筑业"
+    assert out.loc[1, "reason_churn_1_family"] == "tenure"
+    assert out.loc[1, "reason_churn_1_en"] == "Client for 5 months"
+    assert out.loc[1, ["reason_churn_2_family", "reason_churn_2_en", "reason_churn_2_zh"]].isna().all()
+    assert np.isnan(out.loc[1, "reason_churn_2_shap"])
+    assert out.loc[2, "reason_churn_1_family"] == "complaints"
+    assert not out.filter(like="_family").isin(["gender"]).any().any()
+    assert pd.api.types.is_string_dtype(out["reason_churn_1_en"])
+
+
+def test_the_strongest_variant_of_a_family_phrases_the_reason(X, catalogues):
+    contrib = np.zeros((3, 7))
+    contrib[0, 1] = 0.5  # the 6-month change pushes, not the 3-month one
+    out = reason_codes(contrib, X, FAMILIES, catalogues, model="churn", k=1)
+    assert out.loc[0, "reason_churn_1_en"] == "Deposits fell 50% in the last 6 months"
+
+
+def test_protective_factors_on_request(X, catalogues):
+    contrib = np.zeros((3, 7))
+    contrib[:, 3] = -0.3
+    contrib[:, 2] = 0.2
+    out = reason_codes(contrib, X, FAMILIES, catalogues, model="default", k=2, direction="both")
+    assert out["protect_default_1_family"].tolist() == ["tenure"] * 3
+    assert out.loc[0, "protect_default_1_shap"] == pytest.approx(-0.3)
+    assert out.loc[0, "protect_default_1_en"] == "Client for 3.3 years"
+    assert out["reason_default_1_family"].tolist() == ["complaints"] * 3
+    assert out.loc[1, "reason_default_1_zh"] == "近6个月无投诉"
+    down = reason_codes(contrib, X, FAMILIES, catalogues, model="default", k=2, direction="down")
+    assert not any(c.startswith("reason_") for c in down.columns)
+
+
+def test_missing_values_read_as_such(X, catalogues):
+    contrib = np.zeros((3, 7))
+    contrib[:, 0] = 1.0
+    out = reason_codes(contrib, X, FAMILIES, catalogues, model="churn", k=1)
+    assert out.loc[2, "reason_churn_1_en"] == "Deposits: less than 4 months of history"
+    assert out.loc[1, "reason_churn_1_en"] == "Deposits grew 22% in the last 3 months"
+
+
+def test_a_missing_catalogue_entry_fails_before_any_work(X, catalogues):
+    with pytest.raises(ConfigError, match="no entry for 1 family: mystery"):
+        reason_codes(np.zeros((3, 8)), X.assign(mystery=1.0), FAMILIES, catalogues, model="churn")
+
+
+def test_shape_mismatch_is_one_line(X, catalogues):
+    with pytest.raises(DataError, match=r"shape \(3, 2\) do not match 3 rows x 6 features"):
+        reason_codes(np.zeros((3, 2)), X, FAMILIES, catalogues, model="churn")
+
+
+def test_protected_attribute_never_appears_even_if_it_dominates(X, catalogues):
+    contrib = np.zeros((3, 7))
+    contrib[:, 5] = 10.0
+    out = reason_codes(contrib, X, FAMILIES, catalogues, model="churn", k=3, direction="both")
+    assert out.filter(like="_family").isna().all().all()
+    text = " ".join(out.filter(regex="_(en|zh)$").fillna("").to_numpy().ravel())
+    assert "F" not in text.split() and "gender" not in text.lower()
+
+
+@pytest.mark.parametrize("fmt,value,lang,expected", [
+    ("currency", 12345.0, "en", "12,300"), ("currency", 12345.0, "zh", "1.23万"),
+    ("currency", 2_500_000.0, "en", "2.5 million"), ("currency", 3.2e8, "zh", "3.2亿"),
+    ("share", 0.423, "en", "42%"), ("months", 30.0, "en", "2.5 years"), ("months", 30.0, "zh", "2.5年"),
+    ("months", 1.0, "en", "1 month"), ("count", 2.25, "en", "2.2"), ("days", 45.0, "zh", "45"),
+    ("number", 101348.88, "en", "101,000"), ("number", 62.0, "en", "62"),
+])
+def test_number_formats(fmt, value, lang, expected):
+    template = Template(format=fmt, text="{value}")
+    assert render(template, np.array([value]), lang)[0] == expected
+
+
+def test_signed_template_shows_magnitude_and_zero_phrase():
+    template = Template(format="pct_change", up="up {value}", down="down {value}", zero="flat")
+    out = render(template, np.array([np.log(1.5), np.log(0.75), 0.0001, np.nan, np.inf]), "en", missing_value="?")
+    assert out.tolist() == ["up 50%", "down 25%", "flat", "up ?", "up ?"]
+    counted = Template(format="count", up="u {value}", down="d {value}", missing="none")
+    assert render(counted, np.array([-19.0, np.nan, 2.5]), "en").tolist() == ["d 19", "none", "u 2.5"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 60), st.integers(1, 8), st.integers(1, 5), st.integers(0, 2**31 - 1))
+def test_top_k_matches_a_full_sort(n, m, k, seed):
+    scores = np.random.default_rng(seed).normal(size=(n, m))
+    idx, val = top_k(scores, k)
+    expected = -np.sort(-scores, axis=1)[:, :min(k, m)]
+    np.testing.assert_allclose(val, expected)
+    np.testing.assert_allclose(np.take_along_axis(scores, idx, axis=1), expected)
+
+
+@functools.cache
+def _full_setup():
+    from features import FeatureConfig, feature_catalog
+
+    catalog = feature_catalog(load_config(CONFIG_DIR / "features.yaml", FeatureConfig))
+    families = {k: v.family for k, v in catalog.items()}
+    cats = {lang: load_config(CONFIG_DIR / "reasons" / f"{lang}.yaml", ReasonCatalogue) for lang in ("en", "zh")}
+    return catalog, families, cats
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.sampled_from(["up", "down"]))
+def test_reasons_are_positive_pushes_in_descending_order_and_a_function_of_the_inputs(seed, way):
+    catalog, families, cats = _full_setup()
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({k: (rng.normal(size=20) if v.kind == "numeric" else pd.Categorical(rng.choice(["a", "b"], 20)))
+                      for k, v in catalog.items()})
+    contrib = rng.normal(size=(20, len(catalog) + 1)) * (rng.random((20, len(catalog) + 1)) < 0.1)
+    out = reason_codes(contrib, X, families, cats, model="m", k=3, direction=way)
+    prefix = "reason" if way == "up" else "protect"
+    shap = out[[f"{prefix}_m_{r}_shap" for r in (1, 2, 3)]].to_numpy()
+    strength = np.where(np.isnan(shap), 0.0, np.abs(shap))
+    assert (np.diff(strength, axis=1) <= 0).all()
+    assert ((shap > 0) if way == "up" else (shap < 0))[~np.isnan(shap)].all()
+    for r in (1, 2, 3):
+        fam_present = out[f"{prefix}_m_{r}_family"].notna()
+        assert (fam_present == out[f"{prefix}_m_{r}_en"].notna()).all()
+        assert (fam_present == out[f"{prefix}_m_{r}_zh"].notna()).all()
+    again = reason_codes(contrib, X, families, cats, model="m", k=3, direction=way)
+    pd.testing.assert_frame_equal(out, again)
+
+
+def test_catalogue_reasons_is_a_reason_writer(X, catalogues):
+    from models import CatalogueReasons
+
+    contrib = np.zeros((3, 7))
+    contrib[:, 2] = 0.2
+    out = CatalogueReasons(FAMILIES, catalogues, k=2)("churn", contrib, X)
+    assert list(out.columns[:4]) == ["reason_churn_1_family", "reason_churn_1_en", "reason_churn_1_zh",
+                                     "reason_churn_1_shap"]
+    assert out["reason_churn_1_family"].tolist() == ["complaints"] * 3
