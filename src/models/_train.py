@@ -1,0 +1,441 @@
+"""The one generic trainer: a task config and a `ModelFrame` in, a fitted model and its
+evaluation out. Churn, default and growth differ only in their task config.
+
+Two modes:
+- split frames (synthetic bank, out-of-time `split` column): candidates are fitted on
+  `train`, early-stopped, tuned and compared on `valid`; the chosen one is calibrated on
+  `valid` (held out from its training; early stopping only picked the number of trees) and
+  evaluated once on the out-of-time `test` rows.
+- flat tables (`split_column=None`): stratified k-fold cross-validation of the WHOLE procedure.
+  Inside each training fold a stratified `holdout_share` part is held out: it early-stops,
+  tunes, selects and calibrates; the model then predicts the untouched test fold. ROC AUC is
+  reported per fold (mean and spread); ECE and Brier on the pooled out-of-fold calibrated
+  probabilities. The registered model is the same procedure on all rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedKFold, train_test_split
+
+from features import ConfigError, DataError, ModelFrame
+from models._calibration import Calibrator, grade_table
+from models._candidates import (
+    LightGBMCandidate,
+    ScorecardCandidate,
+    fit_lightgbm,
+    fit_scorecard,
+    refit_lightgbm,
+)
+from models._metrics import binary_metrics, primary_score, regression_metrics
+from models._task import TaskConfig
+from models._tuning import tune_lightgbm
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+
+
+class TierwiseModel:
+    """The fitted artifact: raw input frame -> calibrated probability (binary) or prediction.
+
+    - `preprocessor_` (flat tables): the fitted feature pipeline from raw columns to model inputs;
+    - `estimator_`: the chosen candidate; `booster_` its LightGBM booster (None for the scorecard);
+    - `calibrator_`: maps raw probabilities to calibrated ones (binary tasks);
+    - `feature_names_`: the model inputs, in order; `categories_`: fixed category lists.
+    """
+
+    def __init__(self, *, task: str, kind: str, estimator: Any, calibrator: Calibrator | None,
+                 feature_names: Sequence[str], categories: Mapping[str, list],
+                 id_columns: Sequence[str], input_columns: Sequence[str],
+                 preprocessor: Any = None, target: str = "") -> None:
+        self.task = task
+        self.kind = kind
+        self.estimator_ = estimator
+        self.calibrator_ = calibrator
+        self.feature_names_ = list(feature_names)
+        self.categories_ = {k: list(v) for k, v in categories.items()}
+        self.id_columns_ = list(id_columns)
+        self.input_columns_ = list(input_columns)
+        self.preprocessor_ = preprocessor
+        self.target_ = target
+
+    @property
+    def booster_(self):  # noqa: ANN201 - lightgbm.Booster or None
+        return getattr(self.estimator_, "booster_", None)
+
+    @property
+    def candidate_(self) -> str:
+        return self.estimator_.name
+
+    def model_inputs(self, X: pd.DataFrame) -> pd.DataFrame:
+        """The frame the estimator (and TreeSHAP on `booster_`) sees."""
+        missing = [c for c in self.input_columns_ if c not in X.columns]
+        if missing:
+            shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+            raise DataError(f"input is missing {len(missing)} column(s) the model needs: {shown}")
+        data = X.loc[:, self.input_columns_]
+        if self.preprocessor_ is not None:
+            data = self.preprocessor_.transform(data)
+        return coerce_categories(data.loc[:, self.feature_names_], self.categories_)
+
+    def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
+        return self.estimator_.predict_raw(self.model_inputs(X))
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated probability of the positive label (binary) or the prediction (regression)."""
+        raw = self.predict_raw(X)
+        return self.calibrator_.transform(raw) if self.calibrator_ is not None else raw
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        p = self.predict(X)
+        return np.column_stack([1 - p, p])
+
+
+def coerce_categories(X: pd.DataFrame, categories: Mapping[str, list]) -> pd.DataFrame:
+    """Categorical inputs as `category` with the FIXED list learned in training (unseen -> NaN)."""
+    if not categories:
+        return X
+    X = X.copy()
+    for col, cats in categories.items():
+        values = X[col]
+        if isinstance(values.dtype, pd.CategoricalDtype) and list(values.cat.categories) == cats:
+            continue
+        X[col] = pd.Categorical(values.astype(object).where(values.notna(), None), categories=cats)
+    return X
+
+
+def learn_categories(X: pd.DataFrame) -> dict[str, list]:
+    """Category lists of the non-numeric inputs (a `category` column keeps its own list)."""
+    cats: dict[str, list] = {}
+    for col in X.columns:
+        values = X[col]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            cats[col] = list(values.cat.categories)
+        elif not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
+            cats[col] = sorted(str(v) for v in values.dropna().unique())
+    return cats
+
+
+@dataclass
+class FitOutcome:
+    """One fit of the whole procedure (candidates, selection, calibration) on fit/holdout data."""
+
+    model: TierwiseModel
+    valid_scores: dict[str, float]
+    tuned_params: dict[str, Any]
+    tuning_trials: int
+    scorecard: ScorecardCandidate | None
+
+
+@dataclass
+class TrainResult:
+    model: TierwiseModel
+    config: TaskConfig
+    metrics: dict[str, float]
+    valid_scores: dict[str, float]
+    tuned_params: dict[str, Any]
+    tuning_trials: int
+    predictions: pd.DataFrame  # test (or out-of-fold) rows: ids, time, target, raw, score
+    data_window: dict[str, str]
+    fingerprint: str
+    grades: pd.DataFrame | None = None
+    scorecard_table: pd.DataFrame | None = None
+    importance: pd.Series | None = None
+    folds: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def frame_fingerprint(data: pd.DataFrame) -> str:
+    """SHA-256 of the frame's values, index-free and column-order aware."""
+    digest = hashlib.sha256()
+    digest.update("|".join(map(str, data.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(data, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def resolve_features(frame: ModelFrame, config: TaskConfig, *, source: str = "task config") -> list[str]:
+    """The model inputs: the config's `features` (or the frame's), minus `exclude`.
+    Unknown names in `features`, `exclude` or `monotone` are a one-line ConfigError."""
+    available = list(frame.features)
+    for key, names in (("features", config.features or []), ("exclude", config.exclude),
+                       ("monotone", list(config.monotone))):
+        unknown = [n for n in names if n not in available]
+        if unknown:
+            shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+            raise ConfigError(f"{source} ({config.task}): '{key}' names {len(unknown)} unknown "
+                              f"feature(s): {shown}")
+    chosen = list(config.features) if config.features is not None else available
+    chosen = [c for c in chosen if c not in set(config.exclude)]
+    if not chosen:
+        raise ConfigError(f"{source} ({config.task}): no features left after 'exclude'")
+    return chosen
+
+
+def check_labels(y: pd.Series, kind: str, where: str) -> None:
+    if len(y) == 0:
+        raise DataError(f"{where}: the training set is empty (0 rows)")
+    if y.isna().any():
+        raise DataError(f"{where}: {int(y.isna().sum())} rows have no label in '{y.name}'")
+    if kind == "binary":
+        values = set(pd.unique(y.astype(float)))
+        if not values <= {0.0, 1.0}:
+            raise DataError(f"{where}: label '{y.name}' must be 0/1, found {sorted(values)[:5]}")
+        if len(values) < 2:
+            raise DataError(f"{where}: label '{y.name}' has a single class ({int(next(iter(values)))}) "
+                            "; a binary model needs both")
+    elif y.nunique() < 2:
+        raise DataError(f"{where}: target '{y.name}' is constant; nothing to learn")
+
+
+def _fit_procedure(
+    X_fit: pd.DataFrame, y_fit: np.ndarray, X_hold: pd.DataFrame, y_hold: np.ndarray, *,
+    config: TaskConfig, kind: str, categories: Mapping[str, list], budget_minutes: float,
+    progress: Progress | None,
+) -> tuple[Any, Calibrator | None, dict[str, float], dict[str, Any], int, ScorecardCandidate | None]:
+    """Tune, fit every candidate, pick the best on the holdout, calibrate it on the holdout."""
+    tick = progress or (lambda n=1: None)
+    X_fit = coerce_categories(X_fit, categories)
+    X_hold = coerce_categories(X_hold, categories)
+    common = dict(kind=kind, n_estimators=config.n_estimators,
+                  early_stopping_rounds=config.early_stopping_rounds, seed=config.seed,
+                  num_threads=config.num_threads)
+    params = dict(config.lightgbm)
+    trials = 0
+    if "lightgbm" in config.candidates or "lightgbm_monotone" in config.candidates:
+        sample = _sample_rows(len(X_fit), config.tuning.max_rows, config.seed)
+        params, _, trials = tune_lightgbm(
+            X_fit.iloc[sample], y_fit[sample], X_hold, y_hold, metric=config.primary_metric, base_params=params,
+            budget_minutes=budget_minutes, max_trials=config.tuning.max_trials, progress=progress,
+            **common)
+    fitted: list[Any] = []
+    scorecard = None
+    monotone = {k: v for k, v in config.monotone.items() if k in X_fit.columns and k not in categories}
+    for name in config.candidates:
+        if name == "lightgbm":
+            fitted.append(fit_lightgbm(X_fit, y_fit, X_hold, y_hold, params=params, **common))
+        elif name == "lightgbm_monotone":
+            if not monotone:
+                logger.info("lightgbm_monotone skipped: no numeric monotone features configured")
+                continue
+            fitted.append(fit_lightgbm(X_fit, y_fit, X_hold, y_hold, params=params, monotone=monotone,
+                                       **common))
+        elif name == "scorecard":
+            if kind != "binary":
+                continue
+            sc = config.scorecard
+            chosen = _scorecard_features(fitted, list(X_fit.columns), sc.max_features)
+            scorecard = fit_scorecard(X_fit[chosen], y_fit, categorical=[c for c in categories if c in chosen],
+                                      base_points=sc.base_points, base_odds=sc.base_odds, pdo=sc.pdo,
+                                      seed=config.seed)
+            fitted.append(scorecard)
+        tick(1)
+    scores = {c.name: primary_score(config.primary_metric, y_hold, c.predict_raw(X_hold)) for c in fitted}
+    best = max(fitted, key=lambda c: scores[c.name])  # first wins ties: config order
+    logger.info("candidates on holdout (%s): %s -> %s", config.primary_metric,
+                ", ".join(f"{k}={v:.4f}" for k, v in scores.items()), best.name)
+    calibrator = None
+    if kind == "binary":
+        cal = config.calibration
+        calibrator = Calibrator(cal.method if cal.method != "none" else "none",
+                                min_isotonic_rows=cal.min_isotonic_rows,
+                                min_isotonic_positives=cal.min_isotonic_positives)
+        calibrator.fit(best.predict_raw(X_hold), y_hold)
+    return best, calibrator, scores, params, trials, scorecard
+
+
+def _sample_rows(n: int, limit: int, seed: int) -> np.ndarray:
+    """Sorted positions of a seeded random sample of at most `limit` of `n` rows."""
+    if n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+
+
+def _scorecard_features(fitted: Sequence[Any], columns: list[str], limit: int) -> list[str]:
+    """The most important features of the first LightGBM candidate (by gain), at most `limit`;
+    all columns (up to `limit`) when no LightGBM candidate was fitted."""
+    for cand in fitted:
+        if isinstance(cand, LightGBMCandidate):
+            gain = cand.importance()
+            return [c for c in gain.index[gain.to_numpy() > 0][:limit]] or columns[:limit]
+    return columns[:limit]
+
+
+def _model(config: TaskConfig, frame: ModelFrame, estimator: Any, calibrator: Calibrator | None,
+           features: Sequence[str], categories: Mapping[str, list], input_columns: Sequence[str],
+           preprocessor: Any = None) -> TierwiseModel:
+    return TierwiseModel(task=config.task, kind=frame.kind, estimator=estimator, calibrator=calibrator,
+                         feature_names=features, categories=categories, id_columns=frame.id_columns,
+                         input_columns=input_columns, preprocessor=preprocessor, target=frame.target)
+
+
+def _evaluate(kind: str, y: np.ndarray, score: np.ndarray, config: TaskConfig) -> dict[str, float]:
+    if kind == "binary":
+        return binary_metrics(y, score, ece_bins=config.calibration.ece_bins)
+    return regression_metrics(y, score)
+
+
+def _importance(estimator: Any) -> pd.Series | None:
+    return estimator.importance() if isinstance(estimator, LightGBMCandidate) else None
+
+
+def train_split(frame: ModelFrame, config: TaskConfig, *, budget_minutes: float | None = None,
+                progress: Progress | None = None) -> TrainResult:
+    """Train on `train`, select and calibrate on `valid`, evaluate on the out-of-time `test`."""
+    if frame.split_column is None:
+        raise ValueError("train_split needs a frame with a split column; use train_flat")
+    if frame.kind != config.kind:
+        raise ConfigError(f"task config {config.task} is {config.kind} but the frame is {frame.kind}")
+    features = resolve_features(frame, config)
+    parts = {s: frame.part(s) for s in ("train", "valid", "test")}
+    name = frame.name or config.task
+    check_labels(parts["train"][frame.target], frame.kind, f"{name} train split")
+    for split in ("valid", "test"):
+        if len(parts[split]) == 0:
+            raise DataError(f"{name}: the {split} split is empty (column '{frame.split_column}')")
+        check_labels(parts[split][frame.target], frame.kind, f"{name} {split} split")
+    categories = learn_categories(parts["train"][features])
+    budget = config.tuning.budget_minutes if budget_minutes is None else budget_minutes
+    y = {s: parts[s][frame.target].to_numpy(dtype=float) for s in parts}
+    best, calibrator, scores, params, trials, scorecard = _fit_procedure(
+        parts["train"][features], y["train"], parts["valid"][features], y["valid"], config=config,
+        kind=frame.kind, categories=categories, budget_minutes=budget, progress=progress)
+    model = _model(config, frame, best, calibrator, features, categories, features)
+    test = parts["test"]
+    raw = model.predict_raw(test)
+    score = model.predict(test)
+    metrics = _evaluate(frame.kind, y["test"], score, config)
+    if frame.kind == "binary":
+        metrics["roc_auc_uncalibrated"] = primary_score("roc_auc", y["test"], raw)
+        metrics["ece_uncalibrated"] = binary_metrics(y["test"], raw, ece_bins=config.calibration.ece_bins)["ece"]
+    for cand, value in scores.items():
+        metrics[f"valid_{config.primary_metric}_{cand}"] = value
+    keep = [c for c in (*frame.id_columns, frame.time_column) if c and c in test.columns]
+    predictions = test.loc[:, keep].copy()
+    predictions[frame.target] = y["test"]
+    predictions["raw"] = raw
+    predictions["score"] = score
+    grades = None
+    if config.grades and frame.kind == "binary":
+        grades = grade_table(y["test"], score, [g.max_pd for g in config.grades],
+                             [g.name for g in config.grades])
+        metrics["grades_failing_jeffreys"] = float((~grades["passed"].astype(bool)).sum())
+    for split, part in parts.items():
+        metrics[f"rows_{split}"] = float(len(part))
+    return TrainResult(
+        model=model, config=config.with_lightgbm(params), metrics=metrics, valid_scores=scores,
+        tuned_params=params, tuning_trials=trials, predictions=predictions.reset_index(drop=True),
+        data_window=_window(frame, parts), fingerprint=frame_fingerprint(frame.data), grades=grades,
+        scorecard_table=scorecard.table() if scorecard is not None else None,
+        importance=_importance(best))
+
+
+def _window(frame: ModelFrame, parts: Mapping[str, pd.DataFrame]) -> dict[str, str]:
+    out = {}
+    for split, part in parts.items():
+        if frame.time_column and frame.time_column in part.columns and len(part):
+            t = pd.to_datetime(part[frame.time_column])
+            out[split] = f"{t.min():%Y-%m} to {t.max():%Y-%m} ({len(part)} rows)"
+        else:
+            out[split] = f"{len(part)} rows"
+    return out
+
+
+def train_flat(frame: ModelFrame, config: TaskConfig, *,
+               preprocessor_factory: Callable[[], Any] | None = None,
+               budget_minutes: float | None = None, progress: Progress | None = None,
+               refit: bool = True) -> TrainResult:
+    """Stratified k-fold CV of the whole procedure, then the final model on all rows."""
+    if frame.kind != config.kind:
+        raise ConfigError(f"task config {config.task} is {config.kind} but the frame is {frame.kind}")
+    name = frame.name or config.task
+    check_labels(frame.y, frame.kind, name)
+    raw_columns = resolve_features(frame, config, source=f"dataset {name}")
+    y_all = frame.y.to_numpy(dtype=float)
+    if frame.kind == "binary":
+        minority = int(min(y_all.sum(), len(y_all) - y_all.sum()))
+        if minority < config.cv_folds * 2:
+            raise DataError(f"{name}: only {minority} rows of the minority class; "
+                            f"{config.cv_folds}-fold cross-validation needs more")
+    budget = config.tuning.budget_minutes if budget_minutes is None else budget_minutes
+    per_fit_budget = budget / (config.cv_folds + 1)
+    X_all = frame.data.loc[:, raw_columns]
+
+    def one_fit(idx: np.ndarray):
+        stratify = y_all[idx] if frame.kind == "binary" else None
+        fit_idx, hold_idx = train_test_split(idx, test_size=config.calibration.holdout_share,
+                                             random_state=config.seed, stratify=stratify)
+        pre = None
+        X_fit, X_hold = X_all.iloc[fit_idx], X_all.iloc[hold_idx]
+        if preprocessor_factory is not None:
+            pre = preprocessor_factory().fit(X_fit, y_all[fit_idx])
+            X_fit, X_hold = pre.transform(X_fit), pre.transform(X_hold)
+        features = list(X_fit.columns)
+        categories = learn_categories(X_fit)
+        best, calibrator, scores, params, trials, scorecard = _fit_procedure(
+            X_fit, y_all[fit_idx], X_hold, y_all[hold_idx], config=config, kind=frame.kind,
+            categories=categories, budget_minutes=per_fit_budget, progress=progress)
+        if refit and isinstance(best, LightGBMCandidate):
+            both = coerce_categories(pd.concat([X_fit, X_hold]), categories)
+            best = refit_lightgbm(best, both, np.concatenate([y_all[fit_idx], y_all[hold_idx]]),
+                                  scale=len(idx) / len(fit_idx))
+        model = _model(config, frame, best, calibrator, features, categories, raw_columns, pre)
+        return model, scores, params, trials, scorecard
+
+    if frame.kind == "binary":
+        splitter = StratifiedKFold(config.cv_folds, shuffle=True, random_state=config.seed)
+        folds_iter = splitter.split(np.zeros(len(y_all)), y_all.astype(int))
+    else:
+        from sklearn.model_selection import KFold
+
+        folds_iter = KFold(config.cv_folds, shuffle=True, random_state=config.seed).split(y_all)
+    oof = np.full(len(y_all), np.nan)
+    oof_raw = np.full(len(y_all), np.nan)
+    fold_rows = []
+    for k, (train_idx, test_idx) in enumerate(folds_iter):
+        model, scores, _, _, _ = one_fit(train_idx)
+        X_test = frame.data.iloc[test_idx]
+        oof_raw[test_idx] = model.predict_raw(X_test)
+        oof[test_idx] = model.predict(X_test)
+        fold_metrics = _evaluate(frame.kind, y_all[test_idx], oof[test_idx], config)
+        fold_rows.append({"fold": k, "candidate": model.candidate_, **fold_metrics})
+        logger.info("fold %d: %s = %.4f (%s)", k, config.primary_metric,
+                    primary_score(config.primary_metric, y_all[test_idx], oof[test_idx]), model.candidate_)
+    folds = pd.DataFrame(fold_rows)
+    metrics: dict[str, float] = {}
+    for col in folds.columns:
+        if col in ("fold", "candidate"):
+            continue
+        metrics[f"cv_{col}_mean"] = float(folds[col].mean())
+        metrics[f"cv_{col}_std"] = float(folds[col].std(ddof=1))
+    pooled = _evaluate(frame.kind, y_all, oof, config)
+    for key, value in pooled.items():
+        metrics[f"oof_{key}"] = value
+    if frame.kind == "binary":
+        metrics["oof_ece_uncalibrated"] = binary_metrics(y_all, oof_raw, ece_bins=config.calibration.ece_bins)["ece"]
+    final, scores, params, trials, scorecard = one_fit(np.arange(len(y_all)))
+    for cand, value in scores.items():
+        metrics[f"valid_{config.primary_metric}_{cand}"] = value
+    metrics["rows"] = float(len(y_all))
+    keep = [c for c in frame.id_columns if c in frame.data.columns]
+    predictions = frame.data.loc[:, keep].copy().reset_index(drop=True)
+    predictions[frame.target] = y_all
+    predictions["raw"] = oof_raw
+    predictions["score"] = oof
+    grades = None
+    if config.grades and frame.kind == "binary":
+        grades = grade_table(y_all, oof, [g.max_pd for g in config.grades], [g.name for g in config.grades])
+    return TrainResult(
+        model=final, config=config.with_lightgbm(params), metrics=metrics, valid_scores=scores,
+        tuned_params=params, tuning_trials=trials, predictions=predictions,
+        data_window={"all": f"{len(y_all)} rows, {config.cv_folds}-fold cross-validation"},
+        fingerprint=frame_fingerprint(frame.data), grades=grades,
+        scorecard_table=scorecard.table() if scorecard is not None else None,
+        importance=_importance(final.estimator_), folds=folds)

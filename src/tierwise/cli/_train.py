@@ -1,0 +1,132 @@
+"""`tierwise train`, `tierwise promote` and `tierwise predict`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tierwise.cli import app
+from tierwise.cli._common import (
+    ConfigDirOption,
+    config_dir,
+    existing_dir,
+    existing_file,
+    progress_bar,
+)
+
+console = Console()
+
+TASK_HELP = "Synthetic-bank task: churn, default, growth, or all."
+DEFAULT_BANK = Path("outputs/bank")
+
+
+def _tasks(task: str) -> list[str]:
+    from tierwise.training import TASKS
+
+    if task == "all":
+        return list(TASKS)
+    if task not in TASKS:
+        raise typer.BadParameter(f"'{task}' is not a task; one of {', '.join(TASKS)}, all", param_hint="--task")
+    return [task]
+
+
+_SHOWN = ("roc_auc", "pr_auc", "ks", "brier", "ece", "lift_top_decile", "capture_top_decile", "rmse", "spearman",
+          "oracle_roc_auc", "oracle_ratio", "cv_roc_auc_mean", "cv_roc_auc_std", "oof_ece", "oof_brier",
+          "cv_spearman_mean", "cv_rmse_mean")
+
+
+def _summary(rows: list[tuple]) -> None:
+    table = Table(title="trained models")
+    for col in ("model", "version", "candidate", "metrics", "alias"):
+        table.add_column(col)
+    for info, result in rows:
+        shown = "  ".join(f"{k}={result.metrics[k]:.4f}" for k in _SHOWN if k in result.metrics)
+        alias = "champion, challenger" if info.champion else "challenger"
+        table.add_row(info.name, info.version, result.model.candidate_, shown, alias)
+    console.print(table)
+
+
+@app.command("train")
+def train(
+    task: str = typer.Option(None, "--task", help=TASK_HELP),
+    dataset: Annotated[Path | None, typer.Option("--dataset", help="A flat-table dataset YAML (configs/datasets/X.yaml).")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="Bank folder (for --task; default outputs/bank) or table file (for --dataset).")] = None,
+    budget_minutes: float = typer.Option(None, "--budget-minutes", min=0, help="Optuna tuning budget (default: the task config's)."),
+    snapshots: int = typer.Option(8, "--snapshots", min=3, help="Latest usable snapshot months to stack (--task)."),
+    config_dir_opt: Path = ConfigDirOption,
+) -> None:
+    """Train, evaluate, log to MLflow and register a model (alias challenger)."""
+    from tierwise import training
+
+    if (task is None) == (dataset is None):
+        raise typer.BadParameter("give exactly one of --task or --dataset", param_hint="--task/--dataset")
+    cfg_dir = config_dir(config_dir_opt)
+    if dataset is not None:
+        existing_file(dataset, option="--dataset")
+        if data is not None:
+            existing_file(data, option="--data")
+        with progress_bar(f"training {dataset.stem}", None) as advance:
+            info, result, report = training.train_dataset(dataset, data_path=data, config_dir=cfg_dir,
+                                                          budget_minutes=budget_minutes, progress=advance)
+        console.print(str(report).splitlines()[0])
+        _summary([(info, result)])
+        return
+    tasks = _tasks(task)
+    bank = existing_dir(data or DEFAULT_BANK, option="--data")
+    with progress_bar("training " + ", ".join(tasks), None) as advance:
+        rows = training.train_tasks(tasks, data_dir=bank, config_dir=cfg_dir, budget_minutes=budget_minutes,
+                                    n_snapshots=snapshots, progress=advance)
+    _summary(rows)
+
+
+@app.command("promote")
+def promote(
+    task: str = typer.Option(None, "--task", help="Synthetic-bank task: churn, default or growth."),
+    dataset: Annotated[Path | None, typer.Option("--dataset", help="A flat-table dataset YAML.")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="Bank folder (for --task; default outputs/bank) or table file.")] = None,
+    snapshots: int = typer.Option(8, "--snapshots", min=3, help="Snapshot months, as in training (--task)."),
+    config_dir_opt: Path = ConfigDirOption,
+) -> None:
+    """Compare challenger and champion on the same latest out-of-time data; promote only a better model."""
+    from tierwise import tracking, training
+
+    if (task is None) == (dataset is None):
+        raise typer.BadParameter("give exactly one of --task or --dataset", param_hint="--task/--dataset")
+    cfg_dir = config_dir(config_dir_opt)
+    if dataset is not None:
+        existing_file(dataset, option="--dataset")
+        name, frame = training.promotion_data_dataset(dataset, data)
+    else:
+        (single,) = _tasks(task) if task != "all" else (None,)
+        if single is None:
+            raise typer.BadParameter("promote one task at a time", param_hint="--task")
+        bank = existing_dir(data or DEFAULT_BANK, option="--data")
+        name = tracking.registered_name(single)
+        frame = training.promotion_data_task(single, data_dir=bank, config_dir=cfg_dir, n_snapshots=snapshots)
+    result = training.promote(name, frame)
+    champ = (f"v{result.champion_version} {result.metric}={result.champion_value:.4f}"
+             if result.champion_value is not None else "none")
+    console.print(f"{name} on {result.rows} rows: challenger v{result.challenger_version} "
+                  f"{result.metric}={result.challenger_value:.4f}; champion {champ}")
+    if result.promoted:
+        console.print(f"[green]promoted[/] v{result.challenger_version} to champion")
+    else:
+        console.print(f"[yellow]kept[/] champion v{result.champion_version} (challenger is not better)")
+
+
+@app.command("predict")
+def predict(
+    model: Annotated[str, typer.Option("--model", help="Model URI, e.g. models:/tierwise-churn@champion.")],
+    data: Annotated[Path, typer.Option("--data", help="CSV or Parquet table with the model's input columns.")],
+    out: Annotated[Path, typer.Option("--out", help="Output CSV or Parquet: id columns and `score`.")],
+) -> None:
+    """Write the id columns and the calibrated score for every row of a table."""
+    from tierwise import training
+
+    existing_file(data, option="--data")
+    scored = training.predict_file(model, data, out)
+    console.print(f"wrote {len(scored)} scores to {out}")

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import rankdata
+
+from models import Calibrator, assign_grades, expected_calibration_error, grade_table
+
+
+def _miscalibrated(n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    truth = rng.uniform(0.01, 0.6, n)
+    y = (rng.uniform(size=n) < truth).astype(float)
+    return truth ** 2, y, rng  # scores far too low
+
+
+def test_auto_picks_isotonic_with_enough_data_and_platt_otherwise():
+    raw, y, _ = _miscalibrated(5000)
+    assert Calibrator("auto", min_isotonic_rows=1000).fit(raw, y).method_ == "isotonic"
+    assert Calibrator("auto", min_isotonic_rows=1000).fit(raw[:300], y[:300]).method_ == "platt"
+
+
+def test_calibration_reduces_ece_on_fresh_data():
+    raw, y, _ = _miscalibrated(20_000)
+    for method in ("isotonic", "platt"):
+        cal = Calibrator(method).fit(raw[:10_000], y[:10_000])
+        before = expected_calibration_error(y[10_000:], raw[10_000:])
+        after = expected_calibration_error(y[10_000:], cal.transform(raw[10_000:]))
+        assert after < before / 3, (method, before, after)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000))
+def test_calibration_never_changes_the_ranking(seed):
+    raw, y, rng = _miscalibrated(2000, seed)
+    fresh = rng.uniform(0, 1, 500)
+    for method in ("isotonic", "platt"):
+        out = Calibrator(method).fit(raw, y).transform(fresh)
+        assert np.all((out > 0) & (out < 1))
+        assert np.array_equal(rankdata(out), rankdata(fresh))
+
+
+def test_grades_and_jeffreys_test_flag_an_underestimated_grade():
+    rng = np.random.default_rng(3)
+    pd_values = rng.uniform(0.0, 0.2, 20_000)
+    truth = np.where(pd_values > 0.1, pd_values * 2, pd_values)  # the upper grade's PD is too low
+    y = (rng.uniform(size=pd_values.size) < truth).astype(float)
+    table = grade_table(y, pd_values, [0.1, 1.0], ["A", "B"])
+    assert table["n"].sum() == len(y)
+    assert table["defaults"].sum() == y.sum()
+    assert bool(table.set_index("grade").loc["A", "passed"])
+    assert not bool(table.set_index("grade").loc["B", "passed"])
+
+
+def test_assign_grades_uses_upper_bounds():
+    grades = assign_grades(np.array([0.0, 0.01, 0.010001, 0.5, 1.0]), [0.01, 0.1, 1.0], ["A", "B", "C"])
+    assert list(grades) == ["A", "A", "B", "C", "C"]

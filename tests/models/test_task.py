@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from features import ConfigError
+from models import TaskConfig
+from tierwise.config import load_config
+
+
+@pytest.mark.parametrize("task", ["churn", "default", "growth"])
+def test_shipped_task_configs_parse(config_dir, task):
+    config = load_config(config_dir / "models" / f"{task}.yaml", TaskConfig)
+    assert config.task == task
+    assert (config.kind == "regression") == (task == "growth")
+
+
+def test_default_task_has_grades_ending_at_one(config_dir):
+    config = load_config(config_dir / "models" / "default.yaml", TaskConfig)
+    assert config.grades[-1].max_pd == 1.0
+
+
+def test_unknown_key_is_one_line(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump({"task": "x", "kind": "binary", "learning_rate": 0.1}))
+    with pytest.raises(ConfigError, match=r"unknown key 'learning_rate'"):
+        load_config(path, TaskConfig)
+
+
+def test_grades_must_increase_to_one(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump({"task": "x", "kind": "binary",
+                                    "grades": [{"name": "A", "max_pd": 0.5}, {"name": "B", "max_pd": 0.2}]}))
+    with pytest.raises(ConfigError, match="grades must have strictly increasing max_pd"):
+        load_config(path, TaskConfig)
+
+
+def test_regression_task_rejects_binary_metric():
+    with pytest.raises(ValueError, match="does not apply to a regression task"):
+        TaskConfig(task="g", kind="regression", primary_metric="roc_auc")

@@ -1,0 +1,88 @@
+"""Training end to end against a real MLflow store in tmp_path (see tests/conftest.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from sklearn.datasets import make_classification
+
+from features import DataError, ModelFrame
+from models import TaskConfig
+from tierwise import tracking, training
+
+FEATURES = ("f0", "f1", "f2", "f3", "region")
+
+
+def flat_frame(n: int = 1500, seed: int = 0, *, noise: bool = False) -> ModelFrame:
+    X, y = make_classification(n_samples=n, n_features=4, n_informative=3, n_redundant=0, random_state=seed)
+    df = pd.DataFrame(X, columns=list(FEATURES[:-1]))
+    df["region"] = pd.array(np.where(X[:, 0] > 0, "north", "south"), dtype="str")
+    df.insert(0, "account", pd.array([f"a{i}" for i in range(n)], dtype="str"))
+    if noise:  # a deliberately weakened model: it learns from shuffled labels
+        y = np.random.default_rng(seed).permutation(y)
+    df["label"] = y
+    return ModelFrame(df, FEATURES, "label", "binary", id_columns=("account",), categorical=("region",),
+                      split_column=None, name="toyflat")
+
+
+CONFIG = TaskConfig(task="toyflat", kind="binary", candidates=["lightgbm"], cv_folds=3, n_estimators=200,
+                    early_stopping_rounds=20, num_threads=1, tuning={"budget_minutes": 0, "max_trials": 0},
+                    grades=[{"name": "A", "max_pd": 0.5}, {"name": "B", "max_pd": 1.0}])
+
+
+@pytest.mark.slow
+def test_train_logs_registers_promotes_and_predicts(tmp_path):
+    name = "tierwise-toyflat"
+    info, result = training.train_frame_and_register(flat_frame(), CONFIG, name=name)
+    client = MlflowClient()
+    run = client.get_run(info.run_id)
+    for key in ("cv_roc_auc_mean", "cv_roc_auc_std", "oof_ece", "oof_brier"):
+        assert key in run.data.metrics, key
+    assert run.data.params["data_fingerprint"] == result.fingerprint
+    artifacts = {a.path for a in client.list_artifacts(info.run_id)}
+    assert {"config.yaml", "model_card.md", "roc.png", "calibration.png", "lift_gain.png",
+            "importance.png", "grades.csv", "cv_folds.csv"} <= artifacts
+    from pathlib import Path
+
+    text = Path(client.download_artifacts(info.run_id, "model_card.md", str(tmp_path))).read_text()
+    for section in ("## Intended use", "## Data window", "## Metrics", "## Calibration by grade", "## Limitations"):
+        assert section in text
+    # first model: challenger and champion
+    assert tracking.alias_version(client, name, "challenger") == info.version
+    assert tracking.alias_version(client, name, "champion") == info.version
+    assert info.champion
+
+    # a deliberately weakened challenger is registered but not promoted
+    weak, _ = training.train_frame_and_register(flat_frame(noise=True), CONFIG, name=name)
+    assert not weak.champion
+    assert tracking.alias_version(client, name, "challenger") == weak.version
+    outcome = training.promote(name, flat_frame(seed=0).data)
+    assert not outcome.promoted
+    assert outcome.challenger_value < outcome.champion_value
+    assert tracking.alias_version(client, name, "champion") == info.version
+
+    # the registered model scores a raw table without the target
+    data = flat_frame(200, seed=5).data.drop(columns=["label"])
+    path = tmp_path / "new.csv"
+    data.to_csv(path, index=False)
+    out = tmp_path / "scores.parquet"
+    training.predict_file(f"models:/{name}@champion", path, out)
+    scores = pd.read_parquet(out)
+    assert list(scores.columns) == ["account", "score"]
+    assert len(scores) == 200 and scores["score"].between(0, 1).all()
+    loaded = training.load_model(f"models:/{name}@champion")
+    assert loaded.booster_ is not None and loaded.feature_names_ == list(FEATURES)
+
+
+def test_predict_unknown_model_is_one_line(tmp_path):
+    path = tmp_path / "x.csv"
+    pd.DataFrame({"a": [1]}).to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"model models:/tierwise-nothing@champion: cannot load"):
+        training.predict_file("models:/tierwise-nothing@champion", path, tmp_path / "out.csv")
+
+
+def test_promote_without_challenger_is_one_line():
+    with pytest.raises(DataError, match="no model has the alias 'challenger'"):
+        training.promote("tierwise-nothing", flat_frame().data)
