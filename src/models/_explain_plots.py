@@ -68,9 +68,6 @@ def log_global_explanations(model: Any, X_sample: pd.DataFrame, out_dir: str | P
     plots for `model` (a `TierwiseModel`, or a LightGBM booster with `X_sample` as its inputs)
     on at most `max_rows` rows of `X_sample`. Returns the PNG paths ([] for a model without a
     LightGBM booster, e.g. the scorecard)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import shap
 

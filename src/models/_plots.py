@@ -1,4 +1,4 @@
-"""Evaluation plots (matplotlib, Agg backend): ROC, calibration, lift/gain, feature importance.
+"""Evaluation plots (matplotlib; headless machines fall back to the Agg backend): ROC, calibration, lift/gain, feature importance.
 
 Each function draws one figure and writes it to `path` (PNG) atomically; returns the path.
 """
@@ -8,13 +8,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.metrics import roc_curve  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_curve
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:

@@ -237,6 +237,9 @@ def _fit_procedure(
                                       seed=config.seed)
             fitted.append(scorecard)
         tick(1)
+    if not fitted:
+        raise ConfigError(f"task '{config.task}': none of the candidates {list(config.candidates)} could be "
+                          f"fitted for a {kind} target (lightgbm_monotone needs numeric monotone features)")
     scores = {c.name: primary_score(config.primary_metric, y_hold, c.predict_raw(X_hold)) for c in fitted}
     best = max(fitted, key=lambda c: scores[c.name])  # first wins ties: config order
     logger.info("candidates on holdout (%s): %s -> %s", config.primary_metric,

@@ -22,6 +22,7 @@ from models import (
     TaskConfig,
     TierwiseModel,
     TrainResult,
+    log_global_explanations,
     model_card,
     oracle_ratio,
     plot_calibration,
@@ -121,6 +122,18 @@ def synthetic_frames(data_dir: Path, tasks: Sequence[str], config_dir: Path, *, 
     logger.info("training table: %d snapshots %s to %s", len(months), months[0], months[-1])
     table = build_training_table(clients, monthly, months, feature_config, progress=progress)
     return {task: task_frame(table, task, feature_config) for task in tasks}
+
+
+def check_reason_coverage(config_dir: Path) -> None:
+    """Every engineered feature must have a reason text in every language before training:
+    a gap fails here, naming the missing entries, rather than when scoring."""
+    from features import FeatureConfig, feature_catalog
+    from models import check_catalogue_coverage
+    from tierwise.explain import load_reason_catalogues
+
+    catalog = feature_catalog(load_config(Path(config_dir) / "features.yaml", FeatureConfig))
+    check_catalogue_coverage(list(catalog), {name: info.family for name, info in catalog.items()},
+                             load_reason_catalogues(config_dir))
 
 
 def read_oracle(data_dir: Path) -> pd.DataFrame | None:
@@ -245,6 +258,8 @@ def log_and_register(result: TrainResult, frame: ModelFrame, *, name: str, exper
         mlflow.log_metrics({k: float(v) for k, v in result.metrics.items() if np.isfinite(v)})
         with tempfile.TemporaryDirectory() as tmp:
             _write_artifacts(Path(tmp), result, frame, name, config_dump)
+            explained = frame.part("test") if frame.split_column else frame.data
+            log_global_explanations(model, explained, Path(tmp), seed=result.config.seed)
             mlflow.log_artifacts(tmp)
         info = _log_model(model, signature, example, name)
     version = str(info.registered_model_version)
@@ -290,7 +305,8 @@ def train_tasks(tasks: Sequence[str], *, data_dir: Path, config_dir: Path, budge
                 n_snapshots: int = 8, progress: Progress | None = None) -> list[tuple[RunInfo, TrainResult]]:
     """Train, log and register each synthetic-bank task (the training table is built once)."""
     configs = {t: load_task_config(t, config_dir) for t in tasks}
-    tracking.connect()  # fail early, before the slow part
+    check_reason_coverage(config_dir)  # fail early, before the slow part
+    tracking.connect()
     frames = synthetic_frames(data_dir, tasks, config_dir, n_snapshots=n_snapshots, progress=progress)
     oracle = read_oracle(data_dir)
     out = []

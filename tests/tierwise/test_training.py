@@ -43,7 +43,9 @@ def test_train_logs_registers_promotes_and_predicts(tmp_path):
     assert run.data.params["data_fingerprint"] == result.fingerprint
     artifacts = {a.path for a in client.list_artifacts(info.run_id)}
     assert {"config.yaml", "model_card.md", "roc.png", "calibration.png", "lift_gain.png",
-            "importance.png", "grades.csv", "cv_folds.csv"} <= artifacts
+            "importance.png", "grades.csv", "cv_folds.csv", "shap_summary.png"} <= artifacts
+    assert any(a.startswith("shap_dependence_") for a in artifacts)
+    assert any(a.startswith("shap_waterfall") for a in artifacts), artifacts
     from pathlib import Path
 
     text = Path(client.download_artifacts(info.run_id, "model_card.md", str(tmp_path))).read_text()
@@ -86,3 +88,18 @@ def test_predict_unknown_model_is_one_line(tmp_path):
 def test_promote_without_challenger_is_one_line():
     with pytest.raises(DataError, match="no model has the alias 'challenger'"):
         training.promote("tierwise-nothing", flat_frame().data)
+
+
+def test_missing_reason_entry_fails_before_training(tmp_path, config_dir):
+    import shutil
+
+    configs = tmp_path / "configs"
+    shutil.copytree(config_dir, configs)
+    en = configs / "reasons" / "en.yaml"
+    text = en.read_text(encoding="utf-8")
+    assert "  complaints:" in text
+    en.write_text(text.replace("  complaints:", "  complaints_renamed:", 1), encoding="utf-8")
+    with pytest.raises(Exception) as err:
+        training.train_tasks(["churn"], data_dir=tmp_path / "no-data-needed", config_dir=configs,
+                             budget_minutes=0)
+    assert "complaints" in str(err.value) and "en" in str(err.value)
