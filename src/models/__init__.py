@@ -1,3 +1,98 @@
 """Model-ready frames to predictions and reasons: training, calibration, TreeSHAP, policy."""
 
-__all__: list[str] = []
+from models._calibration import Calibrator, assign_grades, grade_table
+from models._card import model_card
+from models._explain_plots import log_global_explanations
+from models._metrics import (
+    binary_metrics,
+    expected_calibration_error,
+    oracle_ratio,
+    primary_score,
+    regression_metrics,
+)
+from models._plots import (
+    plot_calibration,
+    plot_importance,
+    plot_lift_gain,
+    plot_regression,
+    plot_roc,
+)
+from models._policy import (
+    FLAG_COLUMNS,
+    OUTPUT_COLUMNS,
+    ResolvedPolicy,
+    apply_rm_capacity,
+    expected_value,
+    recommend,
+    resolve_thresholds,
+    rm_capacity,
+    summarise_tiers,
+)
+from models._policy_config import CHANNELS, TIERS, PolicyConfig
+from models._policy_inputs import REQUIRED_COLUMNS as POLICY_INPUT_COLUMNS
+from models._policy_inputs import validate_policy_inputs
+from models._reason_catalogue import (
+    ReasonCatalogue,
+    Template,
+    check_catalogue_coverage,
+    flat_catalogues,
+    merged_families,
+)
+from models._reasons import CatalogueReasons, reason_codes
+from models._recommender import RECOMMENDATION_COLUMNS, FamilyReasons, Recommender, resolve_policy
+from models._task import TaskConfig
+from models._train import TierwiseModel, TrainResult, frame_fingerprint, train_flat, train_split
+from models._treeshap import tree_shap
+from models._truthfulness import DriverMap, measure_truthfulness
+
+__all__: list[str] = [
+    "CHANNELS",
+    "FLAG_COLUMNS",
+    "OUTPUT_COLUMNS",
+    "POLICY_INPUT_COLUMNS",
+    "PolicyConfig",
+    "ResolvedPolicy",
+    "TIERS",
+    "apply_rm_capacity",
+    "expected_value",
+    "recommend",
+    "resolve_thresholds",
+    "rm_capacity",
+    "summarise_tiers",
+    "validate_policy_inputs",
+    "Calibrator",
+    "TaskConfig",
+    "TierwiseModel",
+    "TrainResult",
+    "assign_grades",
+    "binary_metrics",
+    "expected_calibration_error",
+    "frame_fingerprint",
+    "grade_table",
+    "model_card",
+    "oracle_ratio",
+    "plot_calibration",
+    "plot_importance",
+    "plot_lift_gain",
+    "plot_regression",
+    "plot_roc",
+    "primary_score",
+    "regression_metrics",
+    "train_flat",
+    "train_split",
+    "tree_shap",
+    "CatalogueReasons",
+    "DriverMap",
+    "ReasonCatalogue",
+    "Template",
+    "check_catalogue_coverage",
+    "flat_catalogues",
+    "log_global_explanations",
+    "measure_truthfulness",
+    "merged_families",
+    "reason_codes",
+    "RECOMMENDATION_COLUMNS",
+    "FamilyReasons",
+    "Recommender",
+    "resolve_policy",
+]

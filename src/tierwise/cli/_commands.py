@@ -2,3 +2,13 @@
 
 # One line per command module, e.g.:
 # from tierwise.cli import _generate  # noqa: F401
+from tierwise.cli import (
+    _demo,  # noqa: F401
+    _explain,  # noqa: F401
+    _features,  # noqa: F401
+    _generate,  # noqa: F401
+    _report,  # noqa: F401
+    _score,  # noqa: F401
+    _train,  # noqa: F401
+    _validate,  # noqa: F401
+)

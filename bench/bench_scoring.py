@@ -1,0 +1,169 @@
+"""Batch scoring and serving of the recommender (issue 6).
+
+Set-up (not measured): a training bank (20,000 clients; small scale 1,500) on which the three
+task models are trained through the CLI (`tierwise train --task all`), and the recommender
+built and registered (`tierwise recommend`); a scoring bank of 1,000,000 clients x 14 months
+(small scale 2,000) generated with another seed.
+
+Figures:
+- `score_1m_seconds`, `score_1m_peak_gib`: `tierwise score` of the latest month of the scoring
+  bank (validation, features, three models, top-3 TreeSHAP reasons each, the policy, RM
+  capacity, atomic write), wall time and peak memory of the process;
+- `serve_errors`, `serve_p50_ms`, `serve_p99_ms`: 2,000 single-client requests (small: 200) at
+  20 concurrent against `mlflow models serve` of the champion recommender (a thread-pool load
+  generator on loopback, on the same 2 cores as the server);
+- `serve_p99_ratio_vs_plain_mlflow`: the recommender's p99 over the p99 of a plain single
+  LightGBM model (`tierwise-churn@champion`, an `mlflow.sklearn` model) served the same way
+  under the same load in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from bench_harness import BenchContext, Figure
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+
+def _env(ctx: BenchContext) -> dict[str, str]:
+    return {"MLFLOW_TRACKING_URI": f"sqlite:///{ctx.workdir / 'mlflow.db'}",
+            "MLFLOW_ARTIFACTS_DESTINATION": str(ctx.workdir / "mlartifacts"),
+            "TIERWISE_CONFIG_DIR": str(REPO / "configs"),
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+
+
+def _setup(ctx: BenchContext) -> tuple[Path, str]:
+    """Train + register the models and the recommender; generate the scoring bank."""
+    train_clients, score_clients = ("1500", "2000") if ctx.small else ("20000", "1000000")
+    env = _env(ctx)
+    train_bank, score_bank = ctx.workdir / "train_bank", ctx.workdir / "score_bank"
+    ctx.run_measured(ctx.tierwise("generate", "--clients", train_clients, "--months", "36", "--seed", "11",
+                                  "--out", str(train_bank)), env=env)
+    ctx.run_measured(ctx.tierwise("train", "--task", "all", "--data", str(train_bank), "--budget-minutes", "0"),
+                     env=env)
+    ctx.run_measured(ctx.tierwise("recommend", "--data", str(train_bank)), env=env)
+    ctx.run_measured(ctx.tierwise("generate", "--clients", score_clients, "--months", "14", "--seed", "12",
+                                  "--start", "2024-01", "--out", str(score_bank)), env=env)
+    return score_bank, "2025-02"
+
+
+def score_1m(ctx: BenchContext) -> list[Figure]:
+    bank, month = _setup(ctx)
+    out = ctx.workdir / "recommendations.parquet"
+    seconds, peak = ctx.run_measured(ctx.tierwise("score", "--data", str(bank), "--month", month,
+                                                  "--out", str(out), "--chunk-clients", "50000"), env=_env(ctx))
+    serve = _serve_figures(ctx, bank, month)
+    return [Figure("score_1m_seconds", round(seconds, 1), "s", "< 300"),
+            Figure("score_1m_peak_gib", round(peak, 3), "GiB", "< 6"), *serve]
+
+
+# --------------------------------------------------------------------------- serving
+
+
+def _requests(ctx: BenchContext, bank: Path, month: str, n: int) -> tuple[list[bytes], list[bytes]]:
+    """Single-client JSON bodies for the recommender and for the plain churn model."""
+    os.environ.update(_env(ctx))
+    import datetime as dt
+
+    import pandas as pd
+
+    from features import read_raw_tables
+    from tierwise.recommender import load_recommender, request_frame
+    from tierwise.training import load_model
+
+    recommender, _, configs = load_recommender("models:/tierwise-recommender@champion")
+    from features import FeatureConfig, snapshot_features
+    from tierwise.config import load_config
+
+    clients, monthly = read_raw_tables(bank)
+    ids = clients["client_id"].head(max(n // 4, 50))
+    clients, monthly = clients[clients["client_id"].isin(ids)], monthly[monthly["client_id"].isin(ids)]
+    when = dt.date(int(month[:4]), int(month[5:]), 1)
+    features = snapshot_features(clients, monthly, when, load_config(Path(configs) / "features.yaml", FeatureConfig))
+    rows = request_frame(features, recommender)
+    churn = load_model("models:/tierwise-churn@champion")
+    plain = features.loc[:, churn.input_columns_].copy()
+    for col in plain.columns:
+        if isinstance(plain[col].dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(plain[col]):
+            plain[col] = plain[col].astype("str")
+        else:
+            plain[col] = plain[col].astype("float64")
+    rec_rows = json.loads(rows.to_json(orient="records"))
+    plain_rows = json.loads(plain.to_json(orient="records"))
+    pick = [i % len(rec_rows) for i in range(n)]
+    return ([json.dumps({"dataframe_records": [rec_rows[i]]}).encode() for i in pick],
+            [json.dumps({"dataframe_records": [plain_rows[i]]}).encode() for i in pick])
+
+
+def _load(port: int, bodies: list[bytes], concurrency: int = 20) -> tuple[int, np.ndarray]:
+    url = f"http://127.0.0.1:{port}/invocations"
+
+    def one(body: bytes) -> tuple[bool, float]:
+        start = time.perf_counter()
+        request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                response.read()
+                ok = response.status == 200
+        except (urllib.error.URLError, OSError):
+            ok = False
+        return ok, (time.perf_counter() - start) * 1000
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        results = list(pool.map(one, bodies))
+    errors = sum(1 for ok, _ in results if not ok)
+    return errors, np.array([ms for _, ms in results])
+
+
+def _served(ctx: BenchContext, model_uri: str, bodies: list[bytes], log: Path) -> tuple[int, np.ndarray]:
+    from tierwise.serving import start_server
+
+    proc, port = start_server(model_uri, log_file=log)
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{model_uri}: server exited ({proc.returncode}); see {log}")
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{model_uri}: server did not start; see {log}") from None
+                time.sleep(0.5)
+        _load(port, bodies[:20])  # warm-up (numba kernels, first imports)
+        return _load(port, bodies)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+
+
+def _serve_figures(ctx: BenchContext, bank: Path, month: str) -> list[Figure]:
+    n = 200 if ctx.small else 2000
+    rec_bodies, plain_bodies = _requests(ctx, bank, month, n)
+    errors, ms = _served(ctx, "models:/tierwise-recommender@champion", rec_bodies, ctx.workdir / "serve_rec.log")
+    plain_errors, plain_ms = _served(ctx, "models:/tierwise-churn@champion", plain_bodies,
+                                     ctx.workdir / "serve_plain.log")
+    if plain_errors:
+        ctx.notes.append(f"plain MLflow model: {plain_errors} errors of {n}")
+    p99, plain_p99 = float(np.percentile(ms, 99)), float(np.percentile(plain_ms, 99))
+    ctx.notes.append(f"plain LightGBM via mlflow models serve: p50 {np.percentile(plain_ms, 50):.0f} ms, "
+                     f"p99 {plain_p99:.0f} ms")
+    return [Figure("serve_errors", float(errors), "requests", "0"),
+            Figure("serve_p50_ms", round(float(np.percentile(ms, 50)), 1), "ms"),
+            Figure("serve_p99_ms", round(p99, 1), "ms"),
+            Figure("serve_p99_ratio_vs_plain_mlflow", round(p99 / plain_p99, 3), "ratio", "<= 1.25")]
+
+
+BENCHMARKS = [score_1m]

@@ -1,0 +1,324 @@
+"""The recommender: three fitted models, the resolved tier policy and the reason writer
+composed into one step, snapshot features in -> one recommendation row per client out.
+
+`Recommender.recommend(features)` is row-wise: row i of the output depends only on row i of
+the input (the policy's quantile cuts are resolved beforehand into a `ResolvedPolicy`), so
+scoring a chunk of clients, a Spark partition or a single served client gives exactly the
+rows that scoring everyone at once gives. The relationship-manager capacity is a batch step
+(`models.apply_rm_capacity`) applied by the batch job after all chunks.
+
+Output columns (`RECOMMENDATION_COLUMNS`, the recommendations table contract): ids and
+carried attributes, the three scores (`p_default` is NaN for clients without credit
+exposure), value figures, tier / channel / flags with their reasons, and for each model m in
+churn, default, growth and rank k in 1..3 `reason_{m}_{k}_family`, `_en`, `_zh`, `_shap`
+(null where a client has fewer than k reasons).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from features import DataError
+from models._policy import OUTPUT_COLUMNS, ResolvedPolicy, recommend, resolve_thresholds
+from models._policy_config import PolicyConfig
+from models._policy_inputs import OPTIONAL_COLUMNS as POLICY_OPTIONAL
+from models._policy_inputs import REQUIRED_COLUMNS as POLICY_REQUIRED
+from models._train import TierwiseModel
+from models._treeshap import tree_shap
+
+logger = logging.getLogger(__name__)
+
+MODEL_KEYS: tuple[str, ...] = ("churn", "default", "growth")
+SCORE_COLUMNS: dict[str, str] = {"churn": "p_churn", "default": "p_default", "growth": "growth"}
+TOP_K = 3
+SMALL_BATCH = 1024
+REASON_PARTS: tuple[str, ...] = ("family", "en", "zh", "shap")
+
+CARRIED_INPUTS: tuple[str, ...] = ("snapshot_month", "region", "industry", "branch", "rm_id")
+"""Optional inputs copied to the output when present (`snapshot_month` becomes `month`)."""
+
+
+def reason_columns(k: int = TOP_K) -> list[str]:
+    return [f"reason_{m}_{i}_{part}" for m in MODEL_KEYS for i in range(1, k + 1) for part in REASON_PARTS]
+
+
+RECOMMENDATION_COLUMNS: tuple[str, ...] = (
+    "client_id", "month", "segment", "region", "industry", "branch", "rm_id",
+    "p_churn", "p_default", "growth",
+    "expected_value_12m", "value_if_retained_12m", "expected_credit_loss_12m",
+    "assets_total", "credit_exposure", "contribution_monthly", "cost_to_serve_monthly",
+    *[c for c in OUTPUT_COLUMNS if c not in ("client_id", "expected_value_12m", "value_if_retained_12m",
+                                             "expected_credit_loss_12m")],
+    *reason_columns(),
+)
+"""The recommendations table, in order (see /tmp contract in the module docstring)."""
+
+ReasonWriter = Callable[[str, np.ndarray, pd.DataFrame], pd.DataFrame]
+"""(model key, SHAP contributions (n, features + 1), model inputs) -> the `reason_{m}_{k}_*`
+columns of that model, same index as the inputs."""
+
+
+# --------------------------------------------------------------------------- reasons
+
+
+_EFFECT = {
+    "churn": ("raises churn likelihood", "推高流失可能"),
+    "default": ("raises default risk", "推高违约风险"),
+    "growth": ("supports asset growth", "有利于资产增长"),
+}
+
+
+@dataclass(frozen=True)
+class FamilyReasons:
+    """Top-k reasons by feature family: SHAP contributions summed per family, the k families
+    pushing the score up the most (positive sum only), phrased as
+    "<description>: <value> (raises churn likelihood)" / "<描述>：<值>（推高流失可能）".
+
+    A generic writer for any feature set; `descriptions` maps feature -> (English, Chinese)
+    text (the feature name stands in when missing). The family's representative value is that
+    of its feature with the largest contribution for the client.
+    """
+
+    families: Mapping[str, str]
+    descriptions: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    k: int = TOP_K
+
+    def __call__(self, key: str, contrib: np.ndarray, X: pd.DataFrame) -> pd.DataFrame:
+        names = list(X.columns)
+        n, width = len(X), len(names)
+        if contrib.shape != (n, width + 1):
+            raise DataError(f"{key}: SHAP matrix of shape {contrib.shape} for {n} rows x {width} features")
+        fam_of = [self.families.get(c, c) for c in names]
+        fam_names = list(dict.fromkeys(fam_of))
+        fam_idx = np.array([fam_names.index(f) for f in fam_of], dtype=np.int64)
+        member = np.zeros((width, len(fam_names)))
+        member[np.arange(width), fam_idx] = 1.0
+        phi = contrib[:, :width]
+        agg = phi @ member  # (n, families)
+        k = min(self.k, len(fam_names))
+        order = np.argsort(-agg, axis=1, kind="stable")[:, :k]
+        top = np.take_along_axis(agg, order, axis=1)
+        # representative feature of each family per row: largest contribution within the family
+        rep = np.zeros((n, k), dtype=np.int64)
+        for g in range(len(fam_names)):
+            members = np.flatnonzero(fam_idx == g)
+            for r in range(k):
+                rows = np.flatnonzero(order[:, r] == g)
+                if len(rows):
+                    rep[rows, r] = members[np.argmax(phi[np.ix_(rows, members)], axis=1)]
+        effect_en, effect_zh = _EFFECT.get(key, ("raises the score", "推高评分"))
+        out: dict[str, object] = {}
+        for r in range(self.k):
+            col = f"reason_{key}_{r + 1}"
+            if r >= k:
+                for part, dtype in (("family", "str"), ("en", "str"), ("zh", "str"), ("shap", "float64")):
+                    out[f"{col}_{part}"] = pd.Series(pd.NA if dtype == "str" else np.nan, index=X.index, dtype=dtype)
+                continue
+            valid = top[:, r] > 0
+            fam = pa.array(fam_names, pa.string()).take(pa.array(order[:, r]))
+            en, zh = self._texts(X, names, rep[:, r], effect_en, effect_zh)
+            mask = pa.array(valid)
+            out[f"{col}_family"] = _str_series(fam, mask, X.index)
+            out[f"{col}_en"] = _str_series(en, mask, X.index)
+            out[f"{col}_zh"] = _str_series(zh, mask, X.index)
+            out[f"{col}_shap"] = pd.Series(np.where(valid, top[:, r], np.nan), index=X.index)
+        return pd.DataFrame(out, index=X.index)
+
+    def _texts(self, X: pd.DataFrame, names: Sequence[str], feat: np.ndarray,
+               effect_en: str, effect_zh: str) -> tuple[pa.Array, pa.Array]:
+        """Per row, the sentence for its feature `feat[i]` (Arrow kernels, one pass per feature)."""
+        groups = np.unique(feat)
+        parts_en, parts_zh, rows_all = [], [], []
+        for j in groups:
+            rows = np.flatnonzero(feat == j)
+            name = names[j]
+            d_en, d_zh = self.descriptions.get(name, (name, name))
+            values = _format_values(X[name].iloc[rows])
+            parts_en.append(pc.binary_join_element_wise(f"{d_en}: ", values, f" ({effect_en})", ""))
+            parts_zh.append(pc.binary_join_element_wise(f"{d_zh}：", values, f"（{effect_zh}）", ""))
+            rows_all.append(rows)
+        if not rows_all:
+            empty = pa.array([], pa.string())
+            return empty, empty
+        where = np.empty(len(feat), dtype=np.int64)
+        where[np.concatenate(rows_all)] = np.arange(len(feat))
+        take = pa.array(where)
+        return (pa.concat_arrays([p.cast(pa.string()) for p in parts_en]).take(take),
+                pa.concat_arrays([p.cast(pa.string()) for p in parts_zh]).take(take))
+
+
+def _format_values(values: pd.Series) -> pa.Array:
+    """Values as short text: numbers rounded to 2 decimals ("missing" for NaN), others as is."""
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        arr = pa.array(values.to_numpy(dtype=float, na_value=np.nan), from_pandas=True)
+        text = pc.cast(pc.round(arr, 2), pa.string())
+    else:
+        text = pa.array(values.astype("str").to_numpy(dtype=object, na_value=None), type=pa.string())
+    return pc.fill_null(text, "missing")
+
+
+def _str_series(values: pa.Array, valid: pa.Array, index: pd.Index) -> pd.Series:
+    """`str` Series from an Arrow array; null where `valid` is False."""
+    masked = pc.if_else(valid, values, pa.scalar(None, pa.string()))
+    series = pa.chunked_array([masked], pa.string()).to_pandas()
+    return series.set_axis(index)
+
+
+# --------------------------------------------------------------------------- the recommender
+
+
+@dataclass(frozen=True)
+class Recommender:
+    """Three fitted `TierwiseModel`s, a `ResolvedPolicy` and a reason writer.
+
+    `n_threads` bounds the TreeSHAP threads (None: numba's default, all cores).
+    """
+
+    churn: TierwiseModel
+    default: TierwiseModel
+    growth: TierwiseModel
+    policy: ResolvedPolicy
+    reasons: ReasonWriter
+    n_threads: int | None = None
+
+    @property
+    def models(self) -> dict[str, TierwiseModel]:
+        return {"churn": self.churn, "default": self.default, "growth": self.growth}
+
+    @property
+    def required_inputs(self) -> list[str]:
+        """Columns every input row must have: the models' inputs and the policy's value inputs."""
+        cols: list[str] = ["client_id"]
+        for model in self.models.values():
+            cols += model.input_columns_
+        cols += [c for c in POLICY_REQUIRED if c not in SCORE_COLUMNS.values()]
+        return list(dict.fromkeys(cols))
+
+    @property
+    def optional_inputs(self) -> list[str]:
+        required = set(self.required_inputs)
+        return [c for c in (*CARRIED_INPUTS, *POLICY_OPTIONAL) if c not in required]
+
+    def check_inputs(self, features: pd.DataFrame) -> None:
+        missing = [c for c in self.required_inputs if c not in features.columns]
+        if missing:
+            shown = ", ".join(missing[:5]) + (f" (and {len(missing) - 5} more)" if len(missing) > 5 else "")
+            raise DataError(f"recommender input: missing column(s) {shown}")
+
+    def scores(self, features: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str, pd.DataFrame]]:
+        """Per model: the score and the reason columns. Models with the same inputs share one
+        prepared input frame."""
+        scores: dict[str, np.ndarray] = {}
+        reasons: dict[str, pd.DataFrame] = {}
+        prepared: dict[tuple, pd.DataFrame] = {}
+        for key, model in self.models.items():
+            same = (tuple(model.input_columns_), tuple(model.feature_names_),
+                    tuple((k, tuple(v)) for k, v in model.categories_.items()))
+            if model.preprocessor_ is None and same in prepared:
+                X = prepared[same]
+            else:
+                X = model.model_inputs(features)
+                if model.preprocessor_ is None:
+                    prepared[same] = X
+            scores[key] = _predict(model, X)
+            booster = model.booster_
+            if booster is None:
+                logger.warning("%s: the model has no LightGBM booster; no reasons", key)
+                contrib = np.zeros((len(X), X.shape[1] + 1))
+            else:
+                contrib = exact_shap(booster, X, n_threads=self.n_threads)
+            reasons[key] = self.reasons(key, contrib, X.set_axis(features.index))
+        return scores, reasons
+
+    def recommend(self, features: pd.DataFrame) -> pd.DataFrame:
+        """One recommendation row per input row (same order); see the module docstring."""
+        self.check_inputs(features)
+        features = features.reset_index(drop=True)
+        n = len(features)
+        scores, reasons = self.scores(features)
+        policy_in = policy_inputs(features, scores)
+        decided = recommend(policy_in, self.policy)
+        no_credit = ~(policy_in["credit_exposure"].to_numpy() > 0)
+        cols: dict[str, object] = {"client_id": policy_in["client_id"].astype("str").array}
+        if "snapshot_month" in features.columns:
+            cols["month"] = pd.to_datetime(features["snapshot_month"]).astype("datetime64[ns]").to_numpy()
+        else:
+            cols["month"] = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+        for col in ("segment", "region", "industry", "branch", "rm_id"):
+            cols[col] = (as_str(features[col]).array if col in features.columns
+                         else pd.array([None] * n, dtype="str"))
+        cols["p_churn"] = policy_in["p_churn"].to_numpy()
+        cols["p_default"] = policy_in["p_default"].to_numpy()
+        cols["growth"] = policy_in["growth"].to_numpy()
+        for col in ("expected_value_12m", "value_if_retained_12m", "expected_credit_loss_12m"):
+            cols[col] = decided[col].to_numpy()
+        for col in ("assets_total", "credit_exposure", "contribution_monthly", "cost_to_serve_monthly"):
+            cols[col] = policy_in[col].to_numpy()
+        for col in OUTPUT_COLUMNS:
+            if col not in cols:
+                cols[col] = decided[col].to_numpy() if decided[col].dtype == bool else decided[col].array
+        for key in MODEL_KEYS:
+            frame = reasons[key]
+            for col in frame.columns:
+                values = frame[col]
+                if key == "default" and no_credit.any():  # no PD, so no default reasons
+                    values = values.mask(no_credit)
+                cols[col] = values.to_numpy() if col.endswith("_shap") else as_str(values).array
+        out = pd.DataFrame(cols, index=features.index)
+        return out.loc[:, list(RECOMMENDATION_COLUMNS)]
+
+
+def exact_shap(booster, X: pd.DataFrame, *, n_threads: int | None = None) -> np.ndarray:  # noqa: ANN001
+    """Exact path-dependent TreeSHAP, (rows, features + 1). Batches use the numba kernel
+    (`tree_shap`); a few rows (a served request) use LightGBM's own `pred_contrib`, the same
+    algorithm without the kernel's per-call set-up (flattening the model, building its
+    tables), which dominates for one client. Both give the same values up to float rounding."""
+    if len(X) < SMALL_BATCH:
+        return np.asarray(booster.predict(X, pred_contrib=True, num_threads=1), dtype=float)
+    return tree_shap(booster, X, n_threads=n_threads)
+
+
+def as_str(values: pd.Series) -> pd.Series:
+    """Text (`str` dtype) with missing values kept missing (never the text "nan" or "None")."""
+    if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype):
+        return values
+    return values.astype("str").mask(values.isna())
+
+
+def _predict(model: TierwiseModel, X: pd.DataFrame) -> np.ndarray:
+    """Calibrated score from already-prepared model inputs (no second `model_inputs` pass)."""
+    raw = model.estimator_.predict_raw(X)
+    out = model.calibrator_.transform(raw) if model.calibrator_ is not None else raw
+    return np.asarray(out, dtype=float)
+
+
+def policy_inputs(features: pd.DataFrame, scores: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """The policy's input frame: ids, segment, the three scores and the value features
+    (`p_default` NaN without credit exposure)."""
+    exposure = features["credit_exposure"].to_numpy(dtype=float, na_value=np.nan)
+    return pd.DataFrame({
+        "client_id": as_str(features["client_id"]).to_numpy(),
+        "segment": as_str(features["segment"]).to_numpy(),
+        "p_churn": scores["churn"],
+        "p_default": np.where(exposure > 0, scores["default"], np.nan),
+        "growth": scores["growth"],
+        **{c: features[c].to_numpy(dtype=float, na_value=np.nan)
+           for c in ("assets_total", "credit_exposure", "contribution_monthly", "cost_to_serve_monthly")},
+        **{c: features[c].to_numpy() for c in POLICY_OPTIONAL if c in features.columns},
+    })
+
+
+def resolve_policy(models: Mapping[str, TierwiseModel], policy: PolicyConfig,
+                   reference: pd.DataFrame) -> ResolvedPolicy:
+    """Quantile cuts of `policy` resolved on the scored `reference` features (absolute mode:
+    the configured amounts)."""
+    reference = reference.reset_index(drop=True)
+    scores = {key: _predict(model, model.model_inputs(reference)) for key, model in models.items()}
+    return resolve_thresholds(policy, policy_inputs(reference, scores))

@@ -1,0 +1,146 @@
+"""The MLflow face of the recommender: a thin `PythonModel` adapter.
+
+`load_context` reads the artifacts (three pickled `TierwiseModel`s, the resolved policy as
+JSON, the reason writer's feature families and descriptions as JSON) and builds a
+`Recommender`; `predict` checks the request and hands off to `Recommender.recommend`. Bad
+requests (no rows, a missing column, a value of the wrong type) raise `MlflowException` with
+`INVALID_PARAMETER_VALUE`, which MLflow's scoring server answers with HTTP 400 and the
+message; the server keeps serving.
+
+The output is the recommendations table without `month` (a served request has no month;
+batch engines add it): see `models.RECOMMENDATION_COLUMNS`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+from pathlib import Path
+from typing import Any
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+from features import TierwiseError
+from models._policy import ResolvedPolicy
+from models._reason_catalogue import ReasonCatalogue
+from models._reasons import CatalogueReasons
+from models._recommender import RECOMMENDATION_COLUMNS, FamilyReasons, Recommender
+
+logger = logging.getLogger(__name__)
+
+MODEL_ARTIFACTS = ("churn", "default", "growth")
+POLICY_ARTIFACT = "policy"
+REASONS_ARTIFACT = "reasons"
+PYFUNC_OUTPUT_COLUMNS: tuple[str, ...] = tuple(c for c in RECOMMENDATION_COLUMNS if c != "month")
+
+
+def _bad_request(message: str) -> Exception:
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+    return MlflowException(message, error_code=INVALID_PARAMETER_VALUE)
+
+
+def write_artifacts(folder: Path, recommender: Recommender, descriptions: dict[str, tuple[str, str]]
+                    ) -> dict[str, str]:
+    """Write the recommender's parts to `folder`; returns the `artifacts` mapping for
+    `mlflow.pyfunc.log_model`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out: dict[str, str] = {}
+    for key, model in recommender.models.items():
+        path = folder / f"{key}.pkl"
+        path.write_bytes(pickle.dumps(model, protocol=5))
+        out[key] = str(path)
+    path = folder / "policy.json"
+    path.write_text(recommender.policy.model_dump_json(indent=1), encoding="utf-8")
+    out[POLICY_ARTIFACT] = str(path)
+    reasons = recommender.reasons
+    families = dict(getattr(reasons, "families", {}))
+    spec: dict[str, Any] = {"writer": "family", "families": families,
+                            "descriptions": {k: list(v) for k, v in descriptions.items()}}
+    if isinstance(reasons, CatalogueReasons):
+        spec["writer"] = "catalogue"
+        spec["catalogues"] = {lang: cat.model_dump(mode="json") for lang, cat in reasons.catalogues.items()}
+    path = folder / "reasons.json"
+    path.write_text(json.dumps(spec, ensure_ascii=False, indent=1), encoding="utf-8")
+    out[REASONS_ARTIFACT] = str(path)
+    return out
+
+
+def load_recommender(artifacts: dict[str, str], n_threads: int | None = None) -> Recommender:
+    """The `Recommender` from the artifact files written by `write_artifacts`."""
+    models = {k: pickle.loads(Path(artifacts[k]).read_bytes()) for k in MODEL_ARTIFACTS}
+    policy = ResolvedPolicy.model_validate_json(Path(artifacts[POLICY_ARTIFACT]).read_text(encoding="utf-8"))
+    spec = json.loads(Path(artifacts[REASONS_ARTIFACT]).read_text(encoding="utf-8"))
+    if spec.get("writer") == "catalogue":
+        catalogues = {lang: ReasonCatalogue.model_validate(body) for lang, body in spec["catalogues"].items()}
+        reasons: Any = CatalogueReasons(spec["families"], catalogues)
+    else:
+        reasons = FamilyReasons(families=spec["families"],
+                                descriptions={k: tuple(v) for k, v in spec["descriptions"].items()})
+    return Recommender(churn=models["churn"], default=models["default"], growth=models["growth"],
+                       policy=policy, reasons=reasons, n_threads=n_threads)
+
+
+class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
+    """Feature rows in, recommendation rows out (see the module docstring)."""
+
+    def __init__(self, n_threads: int | None = None) -> None:
+        self.n_threads = n_threads
+        self.recommender: Recommender | None = None
+        self.config_dir: Path | None = None
+
+    def load_context(self, context: Any) -> None:
+        self.recommender = load_recommender(context.artifacts, n_threads=self.n_threads)
+        configs = context.artifacts.get("configs")
+        self.config_dir = Path(configs) if configs else None
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+                ) -> pd.DataFrame:
+        if self.recommender is None:
+            self.load_context(context)
+        frame = check_request(model_input, self.recommender)
+        try:
+            out = self.recommender.recommend(frame)
+        except TierwiseError as exc:
+            raise _bad_request(str(exc)) from None
+        return out.loc[:, list(PYFUNC_OUTPUT_COLUMNS)]
+
+
+def check_request(model_input: Any, recommender: Recommender) -> pd.DataFrame:
+    """The request as a frame, or an `INVALID_PARAMETER_VALUE` error naming the problem."""
+    if not isinstance(model_input, pd.DataFrame):
+        try:
+            model_input = pd.DataFrame(model_input)
+        except (TypeError, ValueError):
+            raise _bad_request(f"input must be a table of feature rows, got {type(model_input).__name__}") from None
+    if len(model_input) == 0:
+        raise _bad_request("the request has no rows; send at least one client's feature row")
+    missing = [c for c in recommender.required_inputs if c not in model_input.columns]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" (and {len(missing) - 5} more)" if len(missing) > 5 else "")
+        raise _bad_request(f"missing field(s): {shown}")
+    frame = model_input.reset_index(drop=True)
+    ids = frame["client_id"]
+    if ids.isna().any():
+        raise _bad_request(f"field 'client_id' is empty in row {int(np.flatnonzero(ids.isna())[0])}")
+    categorical = set()
+    for model in recommender.models.values():
+        categorical |= set(model.categories_)
+    categorical |= {"client_id", "segment"}
+    for col in recommender.required_inputs:
+        if col in categorical:
+            continue
+        values = frame[col]
+        if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+            continue
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = numbers.isna() & values.notna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise _bad_request(f"field '{col}' must be a number, got {values.iloc[row]!r} in row {row}")
+        frame[col] = numbers.astype(float)
+    return frame

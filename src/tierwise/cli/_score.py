@@ -1,0 +1,95 @@
+"""`tierwise score`, `tierwise recommend` and `tierwise serve`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from features import TierwiseError
+from tierwise.cli import app
+from tierwise.cli._common import (
+    ConfigDirOption,
+    config_dir,
+    existing_dir,
+    parse_month,
+    progress_bar,
+)
+
+DEFAULT_MODEL = "models:/tierwise-recommender@champion"
+DEFAULT_BANK = Path("outputs/bank")
+DEFAULT_OUT = Path("outputs/recommendations.parquet")
+
+
+@app.command("score")
+def score(
+    data: Annotated[Path, typer.Option("--data", help="Folder with clients and monthly tables.")] = DEFAULT_BANK,
+    month: str = typer.Option(..., "--month", help="Snapshot month to score, YYYY-MM."),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", help="The recommender model URI."),
+    out: Annotated[Path, typer.Option("--out", help="Output Parquet file.")] = DEFAULT_OUT,
+    engine: str = typer.Option("pandas", "--engine", help="pandas (one machine, in chunks) or spark."),
+    master: str = typer.Option("local[2]", "--master", help="Spark master (--engine spark)."),
+    chunk_clients: int = typer.Option(50_000, "--chunk-clients", min=1, help="Clients per chunk (pandas)."),
+    partitions: int = typer.Option(8, "--partitions", min=1, help="Client-hash buckets (spark)."),
+) -> None:
+    """Score every client of a month: features, three models, reasons, tiers -> Parquet."""
+    from tierwise.recommender import load_recommender
+
+    existing_dir(data, option="--data")
+    when = parse_month(month)
+    if engine not in ("pandas", "spark"):
+        raise typer.BadParameter(f"'{engine}' is not an engine; one of pandas, spark", param_hint="--engine")
+    if out.suffix != ".parquet":
+        raise typer.BadParameter(f"{out} must end in .parquet", param_hint="--out")
+    if out.exists() and out.is_dir():
+        raise TierwiseError(f"--out: {out} is a folder")
+    if engine == "pandas":
+        from tierwise.scoring import score_pandas
+
+        recommender, version, configs = load_recommender(model)
+        total: list[int] = []
+        with progress_bar("scoring chunks", total=None) as advance:
+            result = score_pandas(data, when, out, recommender=recommender, config_dir=configs,
+                                  model_uri=model, model_version=version, chunk_clients=chunk_clients,
+                                  on_start=total.append, progress=advance)
+    else:
+        from tierwise.scoring._spark_engine import score_spark
+
+        result = score_spark(data, when, out, model_uri=model, master=master, partitions=partitions)
+    tiers = ", ".join(f"{t} {result.tiers.get(t, 0):,}" for t in ("Premier", "Excellence", "Potential", "General"))
+    rejected = sum(result.rejected.values())
+    typer.echo(f"scored {result.clients:,} clients for {when:%Y-%m} in {result.seconds:.1f} s -> {out} "
+               f"({tiers}); {rejected:,} rows quarantined"
+               + (f"; resumed {result.resumed_chunks} of {result.chunks} chunks" if result.resumed_chunks else ""))
+
+
+@app.command("recommend")
+def recommend(
+    data: Annotated[Path, typer.Option("--data", help="Bank folder (reference population).")] = DEFAULT_BANK,
+    month: str = typer.Option(None, "--month", help="Reference month for quantile thresholds (default: latest)."),
+    alias: str = typer.Option("champion", "--alias", help="Alias of the task models to bundle."),
+    config_dir_opt: Path = ConfigDirOption,
+) -> None:
+    """Build the recommender from the three task models and the policy; register it as champion."""
+    from tierwise.recommender import build_and_register
+
+    existing_dir(data, option="--data")
+    when = parse_month(month) if month else None
+    info = build_and_register(data, config_dir(config_dir_opt), month=when, alias=alias)
+    cuts = ", ".join(f"{k} >= {v:,.0f}" for k, v in info.cuts.items())
+    versions = ", ".join(f"{k} v{v}" for k, v in info.source_versions.items())
+    typer.echo(f"registered {info.name} version {info.version} (champion) from {versions}; EV cuts: {cuts}")
+
+
+@app.command("serve")
+def serve(
+    model: str = typer.Option(DEFAULT_MODEL, "--model", help="Model URI to serve."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (loopback by default)."),
+    port: int = typer.Option(5000, "--port", min=1, max=65535, help="Port to listen on."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Server worker processes."),
+) -> None:
+    """Serve the recommender over HTTP (mlflow models serve, local environment): JSON in, JSON out."""
+    from tierwise.serving import serve as run
+
+    raise typer.Exit(run(model, host=host, port=port, workers=workers))

@@ -1,0 +1,237 @@
+"""Build, log and register the recommender (`tierwise-recommender`, alias champion), and load it.
+
+Wiring only: the three task models come from the registry (`models:/tierwise-<task>@champion`),
+the policy from `configs/policy.yaml`, the feature families from `configs/features.yaml`;
+quantile thresholds are resolved on the snapshot features of a reference month (the latest
+month of the data by default). The pyfunc is logged with `code_paths` for `src/features` and
+`src/models` and the configs folder as an artifact, so it runs from the registry alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from features import DataError, FeatureConfig, feature_catalog, snapshot_features, validate_tables
+from features import read_raw_tables as read_tables
+from models import (
+    CatalogueReasons,
+    FamilyReasons,
+    PolicyConfig,
+    Recommender,
+    TierwiseModel,
+    resolve_policy,
+)
+from tierwise import tracking
+from tierwise.config import load_config
+
+logger = logging.getLogger(__name__)
+
+NAME = "tierwise-recommender"
+EXPERIMENT = "tierwise-recommender"
+TASKS = ("churn", "default", "growth")
+_SRC = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class RecommenderInfo:
+    name: str
+    run_id: str
+    version: str
+    source_versions: dict[str, str]
+    cuts: dict[str, float]
+
+
+def feature_families(config: FeatureConfig) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """Feature -> family, and feature -> (English, Chinese) description for the reasons."""
+    catalog = feature_catalog(config)
+    families = {name: info.family for name, info in catalog.items()}
+    descriptions = {name: (info.description, info.description) for name, info in catalog.items()}
+    return families, descriptions
+
+
+def build_recommender(models: Mapping[str, TierwiseModel], policy: PolicyConfig, reference: pd.DataFrame,
+                      feature_config: FeatureConfig, *, n_threads: int | None = None,
+                      catalogues: Mapping[str, Any] | None = None
+                      ) -> tuple[Recommender, dict[str, tuple[str, str]]]:
+    """A `Recommender` with the policy resolved on `reference` (snapshot features). Reasons come
+    from the reason catalogues (`configs/reasons/<lang>.yaml`) when given, else from the
+    generic family writer (feature descriptions)."""
+    missing = [t for t in TASKS if t not in models]
+    if missing:
+        raise DataError(f"recommender: no model for {', '.join(missing)}")
+    resolved = resolve_policy(models, policy, reference)
+    families, descriptions = feature_families(feature_config)
+    reasons: Any = (CatalogueReasons(families, catalogues) if catalogues
+                    else FamilyReasons(families=families, descriptions=descriptions))
+    rec = Recommender(churn=models["churn"], default=models["default"], growth=models["growth"],
+                      policy=resolved, reasons=reasons, n_threads=n_threads)
+    return rec, descriptions
+
+
+def signature_for(recommender: Recommender, example: pd.DataFrame, output: pd.DataFrame) -> Any:
+    """Input schema: the required feature columns (strings for categories and ids, doubles for
+    the rest) and the optional carried columns; output schema inferred from `output`."""
+    from mlflow.models import ModelSignature
+    from mlflow.models.signature import infer_signature
+    from mlflow.types.schema import ColSpec, Schema
+
+    text = {"client_id", "segment", "region", "industry", "branch", "rm_id", "tier_prev"}
+    for model in recommender.models.values():
+        text |= set(model.categories_)
+    cols = [ColSpec("string" if c in text else "double", c) for c in recommender.required_inputs]
+    for c in recommender.optional_inputs:
+        if c == "snapshot_month":
+            continue
+        cols.append(ColSpec("string" if c in text else "double", c, required=False))
+    outputs = infer_signature(example.head(1), output).outputs
+    return ModelSignature(inputs=Schema(cols), outputs=outputs)
+
+
+def request_frame(features: pd.DataFrame, recommender: Recommender) -> pd.DataFrame:
+    """Feature rows as a served request carries them: text for categories, floats for numbers."""
+    wanted = [c for c in (*recommender.required_inputs, *recommender.optional_inputs)
+              if c in features.columns and c != "snapshot_month"]
+    out = features.loc[:, wanted].reset_index(drop=True).copy()
+    for col in out.columns:
+        values = out[col]
+        if isinstance(values.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(values.dtype):
+            out[col] = values.astype("str")
+        else:
+            out[col] = values.astype("float64")
+    return out
+
+
+def log_recommender(recommender: Recommender, descriptions: dict[str, tuple[str, str]],
+                    reference: pd.DataFrame, *, config_dir: Path, source_versions: Mapping[str, str],
+                    name: str = NAME, champion: bool = True) -> RecommenderInfo:
+    """Log the pyfunc (self-contained), register it as `name` and point `champion` at it."""
+    import warnings
+
+    import mlflow
+
+    from models._recommender_pyfunc import PYFUNC_OUTPUT_COLUMNS, RecommenderPyfunc, write_artifacts
+
+    client = tracking.connect()
+    exp_id = tracking.experiment_id(client, EXPERIMENT)
+    example = request_frame(reference.head(3), recommender)
+    output = recommender.recommend(example).loc[:, list(PYFUNC_OUTPUT_COLUMNS)]
+    signature = signature_for(recommender, example, output)
+    with tempfile.TemporaryDirectory() as tmp, mlflow.start_run(experiment_id=exp_id, run_name=name) as run:
+        mlflow.log_params({f"{k}_version": v for k, v in source_versions.items()})
+        mlflow.log_params({f"cut_{k}": f"{v:.6g}" for k, v in recommender.policy.cuts.items()})
+        mlflow.log_param("reference_clients", recommender.policy.reference_size)
+        artifacts = write_artifacts(Path(tmp) / "parts", recommender, descriptions)
+        artifacts["configs"] = str(config_dir)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            info = mlflow.pyfunc.log_model(
+                name="model", python_model=RecommenderPyfunc(), artifacts=artifacts,
+                code_paths=[str(_SRC / "features"), str(_SRC / "models")],
+                signature=signature, input_example=example.head(1), registered_model_name=name,
+                pip_requirements=_pip_requirements(),
+            )
+    version = str(info.registered_model_version)
+    client.set_registered_model_alias(name, tracking.CHALLENGER, version)
+    if champion:
+        client.set_registered_model_alias(name, tracking.CHAMPION, version)
+    logger.info("registered %s version %s (%s)", name, version, "champion" if champion else "challenger")
+    return RecommenderInfo(name=name, run_id=run.info.run_id, version=version,
+                           source_versions=dict(source_versions), cuts=dict(recommender.policy.cuts))
+
+
+def _pip_requirements() -> list[str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for pkg in ("mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "pyarrow", "numba", "pydantic",
+                "pandera", "optbinning", "scipy"):
+        try:
+            out.append(f"{pkg}=={version(pkg)}")
+        except PackageNotFoundError:
+            out.append(pkg)
+    return out
+
+
+def reference_features(data_dir: Path, feature_config: FeatureConfig, month: dt.date | None = None
+                       ) -> pd.DataFrame:
+    """Snapshot features of the validated raw tables at `month` (default: the latest month)."""
+    clients, monthly = read_tables(data_dir)
+    report = validate_tables(clients, monthly)
+    if month is None:
+        month = pd.Timestamp(report.monthly["month"].max()).date()
+    return snapshot_features(report.clients, report.monthly, month, feature_config)
+
+
+def build_and_register(data_dir: Path, config_dir: Path, *, month: dt.date | None = None,
+                       alias: str = tracking.CHAMPION) -> RecommenderInfo:
+    """`tierwise recommend`: the three `alias` task models + policy -> registered recommender."""
+    from tierwise.training import load_model
+
+    client = tracking.connect()
+    models: dict[str, TierwiseModel] = {}
+    versions: dict[str, str] = {}
+    for task in TASKS:
+        name = tracking.registered_name(task)
+        version = tracking.alias_version(client, name, alias)
+        if version is None:
+            raise DataError(f"{name}: no model has the alias '{alias}'; run `tierwise train --task {task}` "
+                            "(and `tierwise promote`) first")
+        models[task] = load_model(f"models:/{name}/{version}")
+        versions[task] = version
+    feature_config = load_config(Path(config_dir) / "features.yaml", FeatureConfig)
+    policy = load_config(Path(config_dir) / "policy.yaml", PolicyConfig)
+    reference = reference_features(Path(data_dir), feature_config, month)
+    catalogues = None
+    if (Path(config_dir) / "reasons" / "en.yaml").is_file():
+        from tierwise.explain import load_reason_catalogues
+
+        catalogues = load_reason_catalogues(Path(config_dir))
+    recommender, descriptions = build_recommender(models, policy, reference, feature_config, catalogues=catalogues)
+    return log_recommender(recommender, descriptions, reference, config_dir=Path(config_dir),
+                           source_versions=versions)
+
+
+def load_recommender(uri: str) -> tuple[Recommender, str, Path | None]:
+    """The `Recommender` inside a registered pyfunc, the model version it resolved to and the
+    folder of the configs logged with it."""
+    import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
+
+    client = tracking.connect()
+    version = _version_of(client, uri)
+    try:
+        loaded = mlflow.pyfunc.load_model(uri)
+    except (MlflowException, OSError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DataError(f"model {uri}: cannot load: {first}") from None
+    wrapper = loaded.unwrap_python_model()
+    recommender = getattr(wrapper, "recommender", None)
+    if recommender is None:
+        raise DataError(f"model {uri} is not a tierwise recommender")
+    return recommender, version, getattr(wrapper, "config_dir", None)
+
+
+def _version_of(client: Any, uri: str) -> str:
+    """`models:/name@alias` or `models:/name/3` -> "3"; anything else -> the URI itself."""
+    if not uri.startswith("models:/"):
+        return uri
+    body = uri.removeprefix("models:/")
+    if "@" in body:
+        name, alias = body.split("@", 1)
+        version = tracking.alias_version(client, name, alias)
+        if version is None:
+            raise DataError(f"model {uri}: no version of {name} has the alias '{alias}'")
+        return version
+    return body.rsplit("/", 1)[-1]
+
+
+__all__ = ["NAME", "RecommenderInfo", "build_and_register", "build_recommender", "load_recommender",
+           "log_recommender", "reference_features", "request_frame", "signature_for"]

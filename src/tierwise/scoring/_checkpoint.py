@@ -1,0 +1,120 @@
+"""Resumable batch work: per-chunk part files and a manifest in `<out>.parts/`.
+
+The manifest is keyed by the job key (input fingerprint, month, model version, engine and
+chunk size): a folder left by a job with another key is cleared before starting. A chunk
+counts as done only once its part file is written (atomically) AND listed in the manifest
+(rewritten atomically after each part), so a job killed at any instant, even with SIGKILL,
+resumes from the chunks it had finished and recomputes the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+
+
+def file_fingerprint(paths: Iterable[Path], *extra: str) -> str:
+    """SHA-256 over the bytes of `paths` (in order, with their names) and `extra` strings."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(Path(path).name.encode() + b"\0")
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 22), b""):
+                digest.update(block)
+    for item in extra:
+        digest.update(b"\0" + str(item).encode())
+    return digest.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_parquet(frame: pd.DataFrame | pa.Table, path: Path) -> Path:
+    """Parquet written to a temp file in the same folder, then renamed over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+class PartStore:
+    """The `<out>.parts/` folder of one job (see the module docstring)."""
+
+    def __init__(self, folder: Path, key: dict[str, Any]) -> None:
+        self.folder = Path(folder)
+        self.key = {k: str(v) for k, v in key.items()}
+        self.done: dict[int, dict[str, Any]] = {}
+        self._open()
+
+    def _open(self) -> None:
+        manifest = self.folder / MANIFEST
+        if manifest.is_file():
+            try:
+                data = json.loads(manifest.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                data = {}
+            if data.get("key") == self.key:
+                self.done = {int(c["index"]): c for c in data.get("chunks", [])
+                             if (self.folder / c["file"]).is_file()}
+                logger.info("resuming: %d chunk(s) already done in %s", len(self.done), self.folder)
+                return
+            logger.info("%s holds parts of another job (inputs, model or chunking differ): clearing it",
+                        self.folder)
+        if self.folder.exists():
+            shutil.rmtree(self.folder)
+        self.folder.mkdir(parents=True)
+        self._save()
+
+    def _save(self) -> None:
+        body = {"key": self.key, "chunks": [self.done[i] for i in sorted(self.done)]}
+        atomic_write_bytes(self.folder / MANIFEST, json.dumps(body, indent=1).encode())
+
+    def is_done(self, index: int, bounds: tuple[str, str]) -> bool:
+        entry = self.done.get(index)
+        return entry is not None and (entry["first"], entry["last"]) == tuple(bounds)
+
+    def write(self, index: int, bounds: tuple[str, str], frame: pd.DataFrame | pa.Table) -> None:
+        name = f"part-{index:06d}.parquet"
+        atomic_write_parquet(frame, self.folder / name)
+        self.done[index] = {"index": index, "first": bounds[0], "last": bounds[1], "file": name,
+                            "rows": int(frame.num_rows if isinstance(frame, pa.Table) else len(frame))}
+        self._save()
+
+    def files(self) -> list[Path]:
+        return [self.folder / self.done[i]["file"] for i in sorted(self.done)]
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)

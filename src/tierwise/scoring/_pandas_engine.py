@@ -1,0 +1,312 @@
+"""The pandas scoring engine: chunks of clients, one after another, each written as a part.
+
+Memory stays bounded by a chunk, not by the bank:
+
+1. the `clients` table is read whole (one row per client: small) and cut into chunks of
+   `chunk_clients` consecutive client ids; the chunk bounds cover every possible id, so each
+   monthly row belongs to exactly one chunk;
+2. the `monthly` table is read in record batches and each batch is split by chunk into
+   per-chunk Parquet files in `<out>.parts/input/` (row ids `_row` are positions in the file);
+3. per chunk: validation of the chunk's clients and monthly rows (every contract rule is
+   per client -- types, ranges, duplicate keys, orphan rows, timelines -- so validating the
+   chunks equals validating the whole; quarantined rows go to a per-chunk rejects part),
+   snapshot features at the month, the recommender (three models, TreeSHAP reasons,
+   per-client policy); the chunk's output is written to `<out>.parts/` at once and listed in
+   the manifest, so a killed job resumes from the chunks it had finished;
+4. after the last chunk: relationship-manager capacity over everyone, the atomic final write,
+   all rejects beside the output (`<out>.rejects.parquet`), the MLflow run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from features import (
+    CLIENT_KEY,
+    MONTH_KEY,
+    MONTHLY_COLUMNS,
+    ROW_ID,
+    DataError,
+    FeatureConfig,
+    read_table,
+    snapshot_features,
+    table_path,
+    validate_tables,
+)
+from models import RECOMMENDATION_COLUMNS, Recommender
+from tierwise.scoring._checkpoint import PartStore, atomic_write_parquet, file_fingerprint
+from tierwise.scoring._job import (
+    finish,
+    log_run,
+    model_configs,
+    parts_path,
+    rejects_frame,
+    rejects_path,
+)
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+BATCH_ROWS = 1_000_000
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    out: Path
+    clients: int
+    chunks: int
+    resumed_chunks: int
+    tiers: dict[str, int]
+    rejected: dict[str, int]
+    run_id: str
+    seconds: float
+
+
+@dataclass
+class _Inputs:
+    """What the run log needs (the `ScoreInputs` fields `log_run` reads)."""
+
+    month: dt.date
+    fingerprint: str
+    rows_in: dict[str, int] = field(default_factory=dict)
+    rows_rejected: dict[str, int] = field(default_factory=dict)
+
+
+def score_chunk(recommender: Recommender, clients: pd.DataFrame, monthly: pd.DataFrame, month: dt.date,
+                config: FeatureConfig) -> pd.DataFrame:
+    """Recommendations for one chunk of validated clients (all of their history up to `month`)."""
+    features = snapshot_features(clients, monthly, month, config)
+    return recommender.recommend(features)
+
+
+def _month_values(values: pd.Series) -> pd.Series:
+    """Month column as datetime64 (as `features.read_table` gives it; unparseable -> NaT)."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.astype("datetime64[ns]")
+    return pd.to_datetime(values, errors="coerce", format="mixed").astype("datetime64[ns]")
+
+
+def _lower_bounds(ids: np.ndarray, size: int) -> list[str]:
+    """First client id of each chunk (sorted unique ids, `size` per chunk)."""
+    return [str(ids[a]) for a in range(0, len(ids), size)]
+
+
+def _chunk_of(ids: pa.Array, lowers: list[str]) -> np.ndarray:
+    """Chunk index of each id: the last chunk whose first id is <= it (ids below the first
+    chunk's, and missing ids, go to chunk 0)."""
+    values = ids.to_numpy(zero_copy_only=False)
+    values = np.where(pd.isna(values), "", values).astype(object)
+    return np.maximum(np.searchsorted(np.array(lowers, dtype=object), values, side="right") - 1, 0)
+
+
+def _split_monthly(path: Path, lowers: list[str], folder: Path) -> tuple[int, pd.Timestamp, pd.Timestamp]:
+    """Write the monthly rows of each chunk to `folder/chunk-<i>.parquet`; returns the row count
+    and the first and last month."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    writers: dict[int, pq.ParquetWriter] = {}
+    offset = 0
+    lo, hi = pd.NaT, pd.NaT
+    try:
+        for batch in _monthly_batches(path):
+            table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+            months = _month_values(table.column(MONTH_KEY).to_pandas())
+            if months.notna().any():
+                lo = months.min() if pd.isna(lo) else min(lo, months.min())
+                hi = months.max() if pd.isna(hi) else max(hi, months.max())
+            table = table.append_column(ROW_ID, pa.array(np.arange(offset, offset + table.num_rows), pa.int64()))
+            offset += table.num_rows
+            chunk = _chunk_of(table.column(CLIENT_KEY).combine_chunks(), lowers)
+            order = np.argsort(chunk, kind="stable")
+            bounds = np.searchsorted(chunk[order], np.arange(len(lowers) + 1))
+            for i in np.flatnonzero(np.diff(bounds)):
+                part = table.take(pa.array(order[bounds[i]:bounds[i + 1]]))
+                if i not in writers:
+                    writers[i] = pq.ParquetWriter(folder / f"chunk-{i:06d}.parquet", part.schema)
+                writers[i].write_table(part.cast(writers[i].schema))
+    finally:
+        for writer in writers.values():
+            writer.close()
+    return offset, lo, hi
+
+
+def _monthly_batches(path: Path):
+    if path.suffix == ".parquet":
+        try:
+            handle = pq.ParquetFile(path)
+        except (OSError, pa.ArrowException) as exc:
+            raise DataError(f"{path}: cannot be read: {str(exc).splitlines()[0]}") from None
+        names = handle.schema_arrow.names
+        missing = [c.name for c in MONTHLY_COLUMNS if c.name not in names]
+        if missing:
+            raise DataError(f"{path}: missing column '{missing[0]}'")
+        if handle.metadata.num_rows == 0:
+            raise DataError(f"{path}: table is empty (no rows)")
+        yield from handle.iter_batches(batch_size=BATCH_ROWS)
+    else:  # CSV: read (as text, checked) by the feature layer's reader, then split in memory
+        frame = read_table(path.parent, "monthly")
+        yield pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _read_chunk_monthly(folder: Path, index: int) -> pd.DataFrame:
+    path = folder / f"chunk-{index:06d}.parquet"
+    if not path.is_file():
+        return pd.DataFrame()
+    frame = pq.read_table(path).to_pandas()
+    frame[MONTH_KEY] = _month_values(frame[MONTH_KEY])
+    return frame
+
+
+def _validate_chunk(clients: pd.DataFrame, monthly: pd.DataFrame, sources: tuple[str, str]):
+    """`validate_tables` on one chunk; a chunk without any usable row has all rows rejected."""
+    if len(monthly) == 0 or len(clients) == 0:
+        return None
+    try:
+        return validate_tables(clients, monthly, sources=sources)
+    except DataError as exc:
+        logger.info("a chunk has no usable rows (%s): all of its rows are rejected", exc)
+        return None
+
+
+def score_pandas(data_dir: Path, month: dt.date, out: Path, *, recommender: Recommender,
+                 config_dir: Path | None, model_uri: str, model_version: str, chunk_clients: int = 50_000,
+                 on_start: Callable[[int], None] | None = None, progress: Progress | None = None,
+                 keep_parts: bool = False) -> ScoreResult:
+    """Score every client alive at `month`; see the module docstring."""
+    began = time.perf_counter()
+    data_dir, out = Path(data_dir), Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    config = model_configs(config_dir)
+    files = (table_path(data_dir, "clients"), table_path(data_dir, "monthly"))
+    inputs = _Inputs(month=month, fingerprint=file_fingerprint(files, month.isoformat()))
+    clients = read_table(data_dir, "clients")
+    clients[ROW_ID] = np.arange(len(clients), dtype=np.int64)
+    ids = clients[CLIENT_KEY]
+    sorted_ids = np.sort(ids.dropna().astype("str").unique().to_numpy(dtype=object)) if ids.notna().any() \
+        else np.array([""], dtype=object)
+    lowers = _lower_bounds(sorted_ids, chunk_clients)
+    store = PartStore(parts_path(out), {"fingerprint": inputs.fingerprint, "model_version": model_version,
+                                        "model_uri": model_uri, "chunk_clients": chunk_clients,
+                                        "engine": "pandas"})
+    split_folder = store.folder / "input"
+    monthly_rows, lo, hi = _split_monthly(files[1], lowers, split_folder)
+    t = pd.Timestamp(month)
+    if pd.isna(lo) or not lo <= t <= hi:
+        covers = f"covers {lo:%Y-%m} to {hi:%Y-%m}" if pd.notna(lo) else "has no valid month"
+        raise DataError(f"--month {t:%Y-%m} is outside the data: {files[1]} {covers}")
+    client_chunk = _chunk_of(pa.array(ids.astype("str").to_numpy(dtype=object, na_value=None), pa.string()),
+                             lowers)
+    if on_start:
+        on_start(len(lowers))
+    tick = progress or (lambda n=1: None)
+    resumed = 0
+    sources = (str(files[0]), str(files[1]))
+    for index, lower in enumerate(lowers):
+        bounds = (lower, lowers[index + 1] if index + 1 < len(lowers) else "")
+        if store.is_done(index, bounds):
+            resumed += 1
+            tick(1)
+            continue
+        chunk_clients_frame = clients[client_chunk == index]
+        chunk_monthly = _read_chunk_monthly(split_folder, index)
+        report = _validate_chunk(chunk_clients_frame, chunk_monthly, sources)
+        if report is None and len(chunk_monthly) == 0:  # clients without any monthly row
+            rejects, recs = rejects_frame(None), None
+        elif report is None:
+            rejects = _all_rejected(chunk_clients_frame, chunk_monthly)
+            recs = None
+        else:
+            rejects = rejects_frame(report)
+            kept = report.monthly[report.monthly[MONTH_KEY] <= t]
+            has_month = bool((kept[MONTH_KEY] == t).any())
+            recs = score_chunk(recommender, report.clients, kept, month, config) if has_month else None
+        store.write(index, bounds, _chunk_part(recs, rejects))
+        tick(1)
+    if resumed:
+        logger.info("resumed: %d of %d chunk(s) were already done", resumed, len(lowers))
+    recs, rejects = _gather(store)
+    if len(recs) == 0:
+        raise DataError(f"{files[1]}: no client has a usable row for --month {t:%Y-%m}; nothing to score "
+                        f"(see {rejects_path(out)})") if len(rejects) else \
+            DataError(f"{files[1]}: no client has a row for --month {t:%Y-%m}; nothing to score")
+    atomic_write_parquet(rejects, rejects_path(out))
+    if len(rejects):
+        logger.warning("%d row(s) quarantined with reasons in %s", len(rejects), rejects_path(out))
+    inputs.rows_in = {"clients": len(clients), "monthly": monthly_rows}
+    inputs.rows_rejected = {name: int((rejects["table"] == name).sum()) for name in ("clients", "monthly")}
+    recs = finish(recs, recommender, out)
+    seconds = time.perf_counter() - began
+    run_id = log_run(recs=recs, inputs=inputs, model_uri=model_uri, model_version=model_version,  # type: ignore[arg-type]
+                     engine="pandas", out=out, seconds=seconds)
+    if not keep_parts:
+        store.remove()
+    else:
+        shutil.rmtree(split_folder, ignore_errors=True)
+    return ScoreResult(out=out, clients=len(recs), chunks=len(lowers), resumed_chunks=resumed,
+                       tiers=recs["tier"].value_counts().to_dict(), rejected=inputs.rows_rejected,
+                       run_id=run_id, seconds=seconds)
+
+
+_PART_KIND = "_part"
+
+
+def _chunk_part(recs: pd.DataFrame | None, rejects: pd.DataFrame) -> pa.Table:
+    """One part file per chunk: its recommendations and its rejects, told apart by `_part`."""
+    parts = []
+    if recs is not None and len(recs):
+        parts.append(pa.Table.from_pandas(recs.assign(**{_PART_KIND: "recs"}), preserve_index=False))
+    if len(rejects):
+        parts.append(pa.Table.from_pandas(rejects.assign(**{_PART_KIND: "rejects"}), preserve_index=False))
+    if not parts:
+        return pa.table({_PART_KIND: pa.array([], pa.string())})
+    return pa.concat_tables(parts, promote_options="permissive")
+
+
+def _gather(store: PartStore) -> tuple[pd.DataFrame, pd.DataFrame]:
+    recs, rejects = [], []
+    for path in store.files():
+        table = pq.read_table(path)
+        if table.num_rows == 0:
+            continue
+        kind = table.column(_PART_KIND)
+        for name, bucket in (("recs", recs), ("rejects", rejects)):
+            part = table.filter(pc.equal(kind, name))
+            if part.num_rows:
+                bucket.append(part.select(list(_COLUMNS[name])))
+    rec_frame = pa.concat_tables(recs, promote_options="permissive").to_pandas() if recs else pd.DataFrame()
+    rej_frame = (pa.concat_tables(rejects, promote_options="permissive").to_pandas() if rejects
+                 else rejects_frame(None))
+    if len(rej_frame):
+        rej_frame = rej_frame.loc[:, list(_REJECT_COLUMNS)].sort_values(["table", ROW_ID], ignore_index=True)
+    return rec_frame, rej_frame
+
+
+def _all_rejected(clients: pd.DataFrame, monthly: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    if len(clients):
+        rows.append(pd.DataFrame({"table": "clients", ROW_ID: clients[ROW_ID].to_numpy(),
+                                  CLIENT_KEY: clients[CLIENT_KEY].astype("str").to_numpy(),
+                                  MONTH_KEY: pd.NaT, "reason": "no usable client row in its chunk"}))
+    if len(monthly):
+        rows.append(pd.DataFrame({"table": "monthly", ROW_ID: monthly[ROW_ID].to_numpy(),
+                                  CLIENT_KEY: monthly[CLIENT_KEY].astype("str").to_numpy(),
+                                  MONTH_KEY: monthly[MONTH_KEY].to_numpy(),
+                                  "reason": "client_id: client row rejected"}))
+    return pd.concat(rows, ignore_index=True) if rows else rejects_frame(None)
+
+
+_REJECT_COLUMNS = ("table", ROW_ID, CLIENT_KEY, MONTH_KEY, "reason")
+_COLUMNS = {"recs": RECOMMENDATION_COLUMNS, "rejects": _REJECT_COLUMNS}

@@ -1,0 +1,154 @@
+"""The Spark scoring engine: the same job as the pandas engine, on a Spark cluster (or local[N]).
+
+1. the raw tables are read and validated on the driver (rejects beside the output), exactly as
+   the pandas engine does;
+2. snapshot features per client partition: clients and their monthly rows are co-grouped by a
+   client-hash bucket and `snapshot_features` runs on each bucket with `applyInPandas` (every
+   feature of a client depends only on that client's rows, so buckets equal the whole);
+3. scoring with `mlflow.pyfunc.spark_udf(..., env_manager="local")` on the registered
+   recommender (the pyfunc: three models, TreeSHAP reasons, per-client policy);
+4. on the driver: relationship-manager capacity over everyone, the atomic write, the MLflow run.
+
+Python workers run this interpreter (`PYSPARK_PYTHON` = `sys.executable`), never `python3`
+from the PATH; the driver binds to 127.0.0.1 and the UI is off.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from features import CLIENT_KEY, FeatureConfig, snapshot_features
+from models._recommender import as_str
+from tierwise.scoring._job import finish, log_run, model_configs, prepare_inputs
+from tierwise.scoring._pandas_engine import ScoreResult
+
+logger = logging.getLogger(__name__)
+
+BUCKET = "_bucket"
+
+
+def spark_session(master: str = "local[2]", app_name: str = "tierwise-score") -> Any:
+    """A Spark session whose Python workers are this interpreter, bound to loopback."""
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    from pyspark.sql import SparkSession
+
+    return (SparkSession.builder.master(master).appName(app_name)
+            .config("spark.driver.host", "127.0.0.1")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.shuffle.partitions", "8")
+            .config("spark.python.worker.reuse", "true")
+            .getOrCreate())
+
+
+def _spark_schema(frame: pd.DataFrame) -> Any:
+    """Spark schema of a pandas frame (str -> string, numbers -> double/long, dates -> timestamp)."""
+    from pyspark.sql import types as T
+
+    fields = []
+    for name, dtype in frame.dtypes.items():
+        if pd.api.types.is_bool_dtype(dtype):
+            kind = T.BooleanType()
+        elif pd.api.types.is_integer_dtype(dtype):
+            kind = T.LongType()
+        elif pd.api.types.is_float_dtype(dtype):
+            kind = T.DoubleType()
+        elif pd.api.types.is_datetime64_any_dtype(dtype):
+            kind = T.TimestampType()
+        else:
+            kind = T.StringType()
+        fields.append(T.StructField(str(name), kind, True))
+    return T.StructType(fields)
+
+
+def _features_udf(month: dt.date, config: FeatureConfig, columns: list[str]):
+    def features(monthly: pd.DataFrame, clients: pd.DataFrame) -> pd.DataFrame:
+        monthly = monthly.drop(columns=[BUCKET])
+        clients = clients.drop(columns=[BUCKET])
+        if len(clients) == 0 or len(monthly) == 0:
+            return pd.DataFrame({c: pd.Series([], dtype="float64") for c in columns})
+        monthly["month"] = pd.to_datetime(monthly["month"]).astype("datetime64[ns]")
+        clients["onboarding_month"] = pd.to_datetime(clients["onboarding_month"]).astype("datetime64[ns]")
+        out = snapshot_features(clients, monthly.sort_values([CLIENT_KEY, "month"], ignore_index=True),
+                                month, config)
+        return out.loc[:, columns]
+    return features
+
+
+def _to_spark(spark: Any, frame: pd.DataFrame, partitions: int) -> Any:
+    from pyspark.sql import functions as F
+
+    data = frame.copy()
+    for col in data.columns:  # Arrow needs plain types: nullable ints and bools as floats/objects
+        if isinstance(data[col].dtype, pd.CategoricalDtype):
+            data[col] = data[col].astype("str")
+    sdf = spark.createDataFrame(data, schema=_spark_schema(data))
+    return sdf.withColumn(BUCKET, F.pmod(F.xxhash64(F.col(CLIENT_KEY)), F.lit(partitions)))
+
+
+def score_spark(data_dir: Path, month: dt.date, out: Path, *, model_uri: str, master: str = "local[2]",
+                partitions: int = 8, spark: Any = None) -> ScoreResult:
+    """Score every client alive at `month` on Spark; see the module docstring."""
+    import mlflow.pyfunc
+    from pyspark.sql import functions as F
+
+    from models._recommender_pyfunc import PYFUNC_OUTPUT_COLUMNS
+    from tierwise.recommender import load_recommender
+
+    began = time.perf_counter()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    recommender, version, configs = load_recommender(model_uri)
+    config = model_configs(configs)
+    inputs = prepare_inputs(Path(data_dir), month, out, extra_key="spark")
+    own = spark is None
+    spark = spark or spark_session(master)
+    try:
+        sample_ids = inputs.clients[CLIENT_KEY].head(20)
+        sample = snapshot_features(inputs.clients[inputs.clients[CLIENT_KEY].isin(sample_ids)],
+                                   inputs.monthly[inputs.monthly[CLIENT_KEY].isin(sample_ids)], month, config)
+        columns = list(sample.columns)
+        feature_schema = _spark_schema(sample)
+        monthly = _to_spark(spark, inputs.monthly, partitions)
+        clients = _to_spark(spark, inputs.clients, partitions)
+        features = (monthly.groupBy(BUCKET).cogroup(clients.groupBy(BUCKET))
+                    .applyInPandas(_features_udf(month, config, columns), schema=feature_schema))
+        wanted = [c for c in (*recommender.required_inputs, *recommender.optional_inputs)
+                  if c in columns and c != "snapshot_month"]
+        numeric = {f.name for f in feature_schema.fields if f.dataType.typeName() in ("double", "long")}
+        text = set(wanted) - numeric
+        cast = [F.col(c).cast("string").alias(c) if c in text else F.col(c).cast("double").alias(c) for c in wanted]
+        output = recommender.recommend(sample.head(1)).loc[:, list(PYFUNC_OUTPUT_COLUMNS)]
+        result_type = _spark_schema(output)
+        udf = mlflow.pyfunc.spark_udf(spark, model_uri, result_type=result_type, env_manager="local")
+        scored = features.select(*cast).select(udf(F.struct(*[F.col(c) for c in wanted])).alias("r")).select("r.*")
+        recs = scored.toPandas()
+    finally:
+        if own:
+            spark.stop()
+    recs.insert(1, "month", pd.Timestamp(month))
+    recs["month"] = recs["month"].astype("datetime64[ns]")
+    for name, kind in zip(result_type.fieldNames(), result_type.fields, strict=True):
+        if kind.dataType.typeName() == "string":
+            # MLflow's spark_udf casts struct string fields with numpy `str`: a missing value
+            # arrives as the text "nan" (mlflow.pyfunc._convert_struct_values); make it missing again
+            values = as_str(recs[name])
+            recs[name] = values.mask(values == "nan")
+    recs = finish(recs, recommender, out)
+    seconds = time.perf_counter() - began
+    run_id = log_run(recs=recs, inputs=inputs, model_uri=model_uri, model_version=version, engine="spark",
+                     out=out, seconds=seconds)
+    return ScoreResult(out=out, clients=len(recs), chunks=partitions, resumed_chunks=0,
+                       tiers=recs["tier"].value_counts().to_dict(), rejected=inputs.rows_rejected,
+                       run_id=run_id, seconds=seconds)

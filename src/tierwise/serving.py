@@ -1,0 +1,82 @@
+"""`tierwise serve`: MLflow's own scoring server for the champion recommender, on loopback.
+
+`serve_command` builds `mlflow models serve -m <uri> --env-manager local --host H --port P`
+(never a virtualenv or conda env: nothing is downloaded at run time); `serve` runs it with the
+tracking store in the environment so that a `models:/` URI resolves. Requests are MLflow's
+JSON (`{"dataframe_records": [{feature: value, ...}]}`); the recommender's `predict` turns a
+missing field, a wrong type or an empty request into HTTP 400 with the problem named.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from features import TierwiseError
+from tierwise import tracking
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "models:/tierwise-recommender@champion"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on `host` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def serve_command(model_uri: str = DEFAULT_MODEL, *, host: str = "127.0.0.1", port: int = 5000,
+                  workers: int = 1, timeout: int = 60) -> list[str]:
+    mlflow_cli = Path(sys.executable).with_name("mlflow")
+    head = [str(mlflow_cli)] if mlflow_cli.is_file() else [sys.executable, "-m", "mlflow"]
+    return [*head, "models", "serve", "-m", model_uri, "--env-manager", "local", "--host", host,
+            "--port", str(port), "--workers", str(workers), "--timeout", str(timeout)]
+
+
+def serve_env(n_threads: int | None = None) -> dict[str, str]:
+    """The server's environment: this tracking store and registry; optional thread caps."""
+    env = dict(os.environ)
+    # MLflow starts `uvicorn` from the PATH: make it this environment's
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join([bin_dir, *[p for p in env.get("PATH", "").split(os.pathsep) if p != bin_dir]])
+    env["MLFLOW_TRACKING_URI"] = tracking.tracking_uri()
+    env.setdefault("MLFLOW_REGISTRY_URI", env["MLFLOW_TRACKING_URI"])
+    if n_threads is not None:
+        for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS"):
+            env[name] = str(n_threads)
+    return env
+
+
+def start_server(model_uri: str = DEFAULT_MODEL, *, host: str = "127.0.0.1", port: int | None = None,
+                 workers: int = 1, n_threads: int | None = None, log_file: Path | None = None
+                 ) -> tuple[subprocess.Popen, int]:
+    """Start the server in the background; returns the process and its port."""
+    tracking.connect()
+    port = port or free_port(host)
+    out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
+    proc = subprocess.Popen(serve_command(model_uri, host=host, port=port, workers=workers),
+                            env=serve_env(n_threads), stdout=out, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    return proc, port
+
+
+def serve(model_uri: str = DEFAULT_MODEL, *, host: str = "127.0.0.1", port: int = 5000, workers: int = 1) -> int:
+    """Run the server in the foreground until it stops; returns its exit code."""
+    client = tracking.connect()
+    if model_uri.startswith("models:/") and "@" in model_uri:
+        name, alias = model_uri.removeprefix("models:/").split("@", 1)
+        if tracking.alias_version(client, name, alias) is None:
+            raise TierwiseError(f"{model_uri}: no version of {name} has the alias '{alias}'; "
+                                "build one with `tierwise recommend`")
+    command = serve_command(model_uri, host=host, port=port, workers=workers)
+    logger.info("starting: %s", " ".join(command))
+    try:
+        return subprocess.call(command, env=serve_env())
+    except KeyboardInterrupt:
+        return 130

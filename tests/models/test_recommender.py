@@ -1,0 +1,194 @@
+"""The recommender composition: contract columns, row-wise scoring, reasons, input errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from features import DataError
+from models import (
+    RECOMMENDATION_COLUMNS,
+    TIERS,
+    FamilyReasons,
+    PolicyConfig,
+    Recommender,
+    TierwiseModel,
+    resolve_policy,
+)
+from models._candidates import LightGBMCandidate
+from models._recommender_pyfunc import check_request
+from models._train import coerce_categories, learn_categories
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+NUMERIC = ["assets_total", "credit_exposure", "contribution_monthly", "cost_to_serve_monthly",
+           "logins", "dpd", "deposit_chg"]
+FAMILIES = {"assets_total": "assets", "credit_exposure": "credit", "contribution_monthly": "value",
+            "cost_to_serve_monthly": "value", "logins": "digital", "dpd": "arrears",
+            "deposit_chg": "deposits", "segment": "segment", "region": "region"}
+
+
+def _frame(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    assets = rng.lognormal(10, 1.5, n)
+    exposure = np.where(rng.random(n) < 0.4, 0.0, rng.lognormal(9, 1, n))
+    frame = pd.DataFrame({
+        "client_id": [f"C{i:05d}" for i in range(n)],
+        "snapshot_month": pd.Timestamp("2025-06-01"),
+        "segment": rng.choice(["retail", "sme"], n),
+        "region": rng.choice(["N", "S", "E", "W"], n),
+        "industry": rng.choice(["a", "b"], n),
+        "branch": rng.choice(["B1", "B2"], n),
+        "rm_id": np.where(rng.random(n) < 0.2, "RM1", None),
+        "assets_total": assets,
+        "credit_exposure": exposure,
+        "contribution_monthly": assets * 0.001 + rng.normal(0, 5, n),
+        "cost_to_serve_monthly": rng.uniform(5, 40, n),
+        "logins": rng.poisson(5, n).astype(float),
+        "dpd": np.where(rng.random(n) < 0.1, rng.integers(1, 120, n), 0).astype(float),
+        "deposit_chg": rng.normal(0, 0.3, n),
+    })
+    frame.loc[frame.sample(frac=0.05, random_state=seed).index, "logins"] = np.nan
+    return frame
+
+
+def _model(task: str, kind: str, X: pd.DataFrame, y: np.ndarray) -> TierwiseModel:
+    cats = learn_categories(X)
+    params = {"objective": "binary" if kind == "binary" else "regression", "num_leaves": 7,
+              "learning_rate": 0.2, "min_child_samples": 10, "seed": 1, "deterministic": True,
+              "force_row_wise": True, "num_threads": 1, "verbosity": -1}
+    booster = lgb.train(params, lgb.Dataset(coerce_categories(X, cats), label=y), num_boost_round=15)
+    return TierwiseModel(task=task, kind=kind, estimator=LightGBMCandidate(booster, kind, params),
+                         calibrator=None, feature_names=list(X.columns), categories=cats,
+                         id_columns=["client_id"], input_columns=list(X.columns))
+
+
+@pytest.fixture(scope="module")
+def setup():
+    train = _frame(800, seed=1)
+    rng = np.random.default_rng(2)
+    X = train.loc[:, [*NUMERIC, "segment", "region"]]
+    churn = ((train["logins"].fillna(0) < 4) ^ (rng.random(len(train)) < 0.2)).astype(float).to_numpy()
+    default = ((train["dpd"] > 30) | (rng.random(len(train)) < 0.05)).astype(float).to_numpy()
+    growth = (train["deposit_chg"] + rng.normal(0, 0.1, len(train))).to_numpy()
+    models = {"churn": _model("churn", "binary", X, churn), "default": _model("default", "binary", X, default),
+              "growth": _model("growth", "regression", X, growth)}
+    policy = PolicyConfig.model_validate(yaml.safe_load((CONFIGS / "policy.yaml").read_text(encoding="utf-8")))
+    resolved = resolve_policy(models, policy, train)
+    rec = Recommender(churn=models["churn"], default=models["default"], growth=models["growth"],
+                      policy=resolved, reasons=FamilyReasons(families=FAMILIES), n_threads=1)
+    return rec, _frame(300, seed=3)
+
+
+def test_output_follows_the_contract(setup):
+    rec, frame = setup
+    out = rec.recommend(frame)
+    assert list(out.columns) == list(RECOMMENDATION_COLUMNS)
+    assert len(out) == len(frame)
+    assert out["client_id"].tolist() == frame["client_id"].tolist()
+    assert set(out["tier"]) <= set(TIERS)
+    assert out["p_churn"].between(0, 1).all()
+    no_credit = frame["credit_exposure"].to_numpy() == 0
+    assert out["p_default"].isna().to_numpy().tolist() == no_credit.tolist()
+    assert out.loc[no_credit, "reason_default_1_family"].isna().all()
+    assert (out["month"] == pd.Timestamp("2025-06-01")).all()
+    for flag in [c for c in out.columns if c.startswith("flag_")]:
+        assert out[flag].dtype == bool
+
+
+def test_reasons_are_ranked_positive_families(setup):
+    rec, frame = setup
+    out = rec.recommend(frame)
+    for m in ("churn", "default", "growth"):
+        s = out[[f"reason_{m}_{k}_shap" for k in (1, 2, 3)]].to_numpy()
+        ok = ~np.isnan(s)
+        assert (s[ok] > 0).all()
+        filled = np.nan_to_num(s, nan=-1e9)
+        assert (np.diff(filled, axis=1) <= 0).all()  # rank 1 >= rank 2 >= rank 3
+        fam = out[f"reason_{m}_1_family"].dropna()
+        assert set(fam) <= set(FAMILIES.values())
+        text = out[f"reason_{m}_1_en"].dropna()
+        assert len(text) == len(fam) and text.str.contains(r"\(").all()
+
+
+def test_family_reasons_sum_contributions_by_family():
+    X = pd.DataFrame({"a1": [1.0, 2.0], "a2": [3.0, 4.0], "b": [5.0, 6.0]})
+    contrib = np.array([[0.3, 0.4, 0.5, 9.0],     # family A = 0.7 > B = 0.5
+                        [-0.3, 0.1, 0.05, 9.0]])  # A = -0.2 (not a reason), B = 0.05
+    out = FamilyReasons(families={"a1": "A", "a2": "A", "b": "B"},
+                        descriptions={"a2": ("Second", "第二")})("churn", contrib, X)
+    assert out["reason_churn_1_family"].tolist() == ["A", "B"]
+    assert out["reason_churn_1_shap"].tolist() == pytest.approx([0.7, 0.05])
+    assert out.loc[0, "reason_churn_1_en"].startswith("Second: 3")  # a2 contributes most to A
+    assert out.loc[0, "reason_churn_1_zh"].startswith("第二：3")
+    assert out.loc[0, "reason_churn_2_family"] == "B"
+    assert pd.isna(out.loc[1, "reason_churn_2_family"]) and np.isnan(out.loc[1, "reason_churn_2_shap"])
+    assert out["reason_churn_3_family"].isna().all()  # only two families
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(0, 299), min_size=1, max_size=40, unique=True))
+def test_scoring_is_row_wise(setup, rows):
+    """Any subset of clients, in any order, gets exactly the rows of scoring everyone."""
+    rec, frame = setup
+    full = rec.recommend(frame)
+    part = rec.recommend(frame.iloc[rows])
+    pd.testing.assert_frame_equal(part, full.iloc[rows].reset_index(drop=True))
+
+
+def test_same_inputs_same_output(setup):
+    rec, frame = setup
+    pd.testing.assert_frame_equal(rec.recommend(frame), rec.recommend(frame.copy()))
+
+
+def test_missing_column_is_one_line(setup):
+    rec, frame = setup
+    with pytest.raises(DataError, match=r"missing column\(s\) dpd"):
+        rec.recommend(frame.drop(columns=["dpd"]))
+
+
+@pytest.mark.parametrize(("mutate", "message"), [
+    (lambda f: f.head(0), "no rows"),
+    (lambda f: f.drop(columns=["logins"]), "missing field(s): logins"),
+    (lambda f: f.assign(logins="many"), "field 'logins' must be a number, got 'many' in row 0"),
+    (lambda f: f.assign(client_id=None), "field 'client_id' is empty in row 0"),
+])
+def test_bad_requests_are_invalid_parameter_errors(setup, mutate, message):
+    from mlflow.exceptions import MlflowException
+
+    rec, frame = setup
+    with pytest.raises(MlflowException) as err:
+        check_request(mutate(frame.head(2).copy()), rec)
+    assert message in err.value.message
+    assert err.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_numbers_sent_as_text_are_accepted(setup):
+    rec, frame = setup
+    sent = frame.head(3).astype({"logins": "str"})
+    checked = check_request(sent, rec)
+    pd.testing.assert_frame_equal(rec.recommend(checked), rec.recommend(frame.head(3)))
+
+
+def test_batch_and_single_client_paths_agree(setup):
+    """Large batches use the numba TreeSHAP kernel, a few rows LightGBM's pred_contrib: same
+    reasons, contributions equal up to float rounding."""
+    from models._recommender import SMALL_BATCH
+
+    rec, _ = setup
+    frame = _frame(SMALL_BATCH + 50, seed=9)
+    batch = rec.recommend(frame)
+    pieces = pd.concat([rec.recommend(frame.iloc[a:a + 200]) for a in range(0, len(frame), 200)],
+                       ignore_index=True)
+    for col in batch.columns:
+        if col.endswith("_shap") or pd.api.types.is_float_dtype(batch[col].dtype):
+            np.testing.assert_allclose(pieces[col].to_numpy(), batch[col].to_numpy(), rtol=0, atol=1e-9,
+                                       err_msg=col)
+        else:
+            pd.testing.assert_series_equal(pieces[col], batch[col], obj=col)

@@ -1,0 +1,95 @@
+"""Test helpers for the recommender, scoring and serving tests: a seeded tiny synthetic bank,
+three tiny LightGBM task models trained on its snapshot features (labels made up from the
+features with seeded noise: the tests check plumbing, not model quality), and a registered
+recommender built from them with the real classes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from features import FeatureConfig, read_raw_tables, snapshot_features, validate_tables
+from models import PolicyConfig, TierwiseModel
+from models._candidates import LightGBMCandidate
+from models._train import coerce_categories, learn_categories
+from tierwise.config import load_config
+from tierwise.synthetic import DataConfig, generate_bank, write_bank
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG_DIR = REPO / "configs"
+FEATURES = ["assets_total", "deposit_total_chg_3m", "credit_exposure", "days_past_due_max_6m",
+            "mobile_logins_avg_3m", "tenure_months", "contribution_monthly", "segment", "region",
+            "card_utilisation", "salary_inflow_avg_3m", "complaints_sum_6m"]
+
+
+def feature_config() -> FeatureConfig:
+    return load_config(CONFIG_DIR / "features.yaml", FeatureConfig)
+
+
+def policy_config() -> PolicyConfig:
+    return load_config(CONFIG_DIR / "policy.yaml", PolicyConfig)
+
+
+def make_bank(folder: Path, *, clients: int = 300, months: int = 16, seed: int = 5) -> Path:
+    bank = generate_bank(DataConfig(), clients=clients, months=months, seed=seed,
+                         start=dt.date(2023, 1, 1))
+    write_bank(bank, folder, seed=seed)
+    return folder
+
+
+def latest_month(folder: Path) -> dt.date:
+    _, monthly = read_raw_tables(folder)
+    return pd.Timestamp(monthly["month"].max()).date()
+
+
+def bank_features(folder: Path, month: dt.date | None = None) -> pd.DataFrame:
+    clients, monthly = read_raw_tables(folder)
+    report = validate_tables(clients, monthly)
+    month = month or pd.Timestamp(report.monthly["month"].max()).date()
+    return snapshot_features(report.clients, report.monthly, month, feature_config())
+
+
+def _fit(task: str, kind: str, X: pd.DataFrame, y: np.ndarray, seed: int) -> TierwiseModel:
+    cats = learn_categories(X)
+    Xc = coerce_categories(X, cats)
+    params = {"objective": "binary" if kind == "binary" else "regression", "num_leaves": 7,
+              "learning_rate": 0.2, "min_child_samples": 10, "seed": seed, "deterministic": True,
+              "force_row_wise": True, "num_threads": 1, "verbosity": -1}
+    booster = lgb.train(params, lgb.Dataset(Xc, label=y.astype(float)), num_boost_round=20)
+    return TierwiseModel(task=task, kind=kind, estimator=LightGBMCandidate(booster, kind, params),
+                         calibrator=None, feature_names=list(X.columns), categories=cats,
+                         id_columns=["client_id"], input_columns=list(X.columns))
+
+
+def tiny_models(features: pd.DataFrame, seed: int = 0) -> dict[str, TierwiseModel]:
+    """Churn, default (binary) and growth (regression) models on `FEATURES`."""
+    rng = np.random.default_rng(seed)
+    X = features.loc[:, FEATURES].reset_index(drop=True)
+    n = len(X)
+    logins = X["mobile_logins_avg_3m"].fillna(0).to_numpy()
+    dpd = X["days_past_due_max_6m"].fillna(0).to_numpy()
+    churn = ((logins < np.median(logins)) ^ (rng.random(n) < 0.2)).astype(float)
+    default = ((dpd > 0) | (rng.random(n) < 0.1)).astype(float)
+    growth = np.log1p(X["salary_inflow_avg_3m"].fillna(0).to_numpy()) / 10 + rng.normal(0, 0.1, n)
+    return {"churn": _fit("churn", "binary", X, churn, seed),
+            "default": _fit("default", "binary", X, default, seed),
+            "growth": _fit("growth", "regression", X, growth, seed)}
+
+
+def register_tiny_recommender(folder: Path) -> str:
+    """Build the recommender from tiny models on the bank in `folder`, register it as champion;
+    returns the model URI."""
+    from tierwise.explain import load_reason_catalogues
+    from tierwise.recommender import build_recommender, log_recommender
+
+    features = bank_features(folder)
+    models = tiny_models(features)
+    rec, descriptions = build_recommender(models, policy_config(), features, feature_config(), n_threads=1,
+                                          catalogues=load_reason_catalogues(CONFIG_DIR))
+    log_recommender(rec, descriptions, features, config_dir=CONFIG_DIR,
+                    source_versions={"churn": "t", "default": "t", "growth": "t"})
+    return "models:/tierwise-recommender@champion"

@@ -1,0 +1,90 @@
+"""`tierwise serve`: the real MLflow scoring server on a free loopback port, real HTTP requests:
+good, missing field, wrong type, empty body, then good again (the server keeps serving)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # recommender_factory
+
+import recommender_factory as factory  # noqa: E402
+
+from tierwise.serving import serve_command, start_server  # noqa: E402
+
+
+def _post(url: str, body: bytes) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+def _wait_up(proc, port: int, seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the server exited with code {proc.returncode}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2).close()
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError("the server did not answer /ping in time")
+
+
+def test_serve_command_is_local_and_loopback():
+    cmd = serve_command("models:/tierwise-recommender@champion", port=5123)
+    assert cmd[cmd.index("--env-manager") + 1] == "local"
+    assert cmd[cmd.index("--host") + 1] == "127.0.0.1"
+    assert cmd[cmd.index("-m") + 1] == "models:/tierwise-recommender@champion"
+
+
+@pytest.mark.slow
+def test_served_recommender_answers_and_rejects_bad_requests(tmp_path):
+    from tierwise.recommender import load_recommender, request_frame
+
+    bank = factory.make_bank(tmp_path / "bank", clients=200)
+    uri = factory.register_tiny_recommender(bank)
+    recommender, _, _ = load_recommender(uri)
+    rows = json.loads(request_frame(factory.bank_features(bank).head(2), recommender).to_json(orient="records"))
+    expected = recommender.recommend(request_frame(factory.bank_features(bank).head(1), recommender))
+    proc, port = start_server(uri, log_file=tmp_path / "server.log")
+    url = f"http://127.0.0.1:{port}/invocations"
+    try:
+        _wait_up(proc, port)
+        status, body = _post(url, json.dumps({"dataframe_records": rows[:1]}).encode())
+        assert status == 200, body
+        answer = body["predictions"][0]
+        assert answer["client_id"] == rows[0]["client_id"]
+        assert answer["tier"] == expected["tier"].iat[0]
+        assert answer["p_churn"] == pytest.approx(expected["p_churn"].iat[0], abs=1e-12)
+        assert answer["reason_churn_1_en"] == expected["reason_churn_1_en"].iat[0]
+
+        missing = {k: v for k, v in rows[0].items() if k != "assets_total"}
+        status, body = _post(url, json.dumps({"dataframe_records": [missing]}).encode())
+        assert status == 400 and "assets_total" in body["message"] and "missing" in body["message"]
+
+        wrong = {**rows[0], "mobile_logins_avg_3m": "lots"}
+        status, body = _post(url, json.dumps({"dataframe_records": [wrong]}).encode())
+        assert status == 400 and "mobile_logins_avg_3m" in body["message"]
+
+        status, body = _post(url, b"")
+        assert 400 <= status < 500 and "JSON" in body["message"]
+
+        status, body = _post(url, json.dumps({"dataframe_records": rows}).encode())
+        assert status == 200 and len(body["predictions"]) == 2
+        assert proc.poll() is None
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
