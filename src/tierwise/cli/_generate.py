@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from features import TierwiseError
 from tierwise.cli import app
@@ -41,6 +42,42 @@ def start_month(value: str | None, cfg: DataConfig):
         raise TierwiseError(f"--start: {exc.message}") from None
 
 
+def with_shift(cfg: DataConfig, industry: str | None, outflow: float | None, start: str | None) -> DataConfig:
+    """`cfg` with the `--shift-*` flags applied: `--shift-industry` sets (or replaces) the
+    injected shift; `--shift-outflow` / `--shift-from` override its values."""
+    if industry is None and outflow is None and start is None:
+        return cfg
+    if industry is None and cfg.shift is None:
+        raise TierwiseError("--shift-outflow and --shift-from need --shift-industry NAME "
+                            "(or a shift: section in data.yaml)")
+    if industry is not None and industry not in cfg.population.industries:
+        raise TierwiseError(f"--shift-industry: '{industry}' is not an industry; one of "
+                            f"{', '.join(cfg.population.industries)}")
+    if outflow is not None and not 0 < outflow < 1:
+        raise TierwiseError(f"--shift-outflow must be a share between 0 and 1 (e.g. 0.6), got {outflow}")
+    shift = cfg.shift.model_dump() if cfg.shift is not None else {}
+    if industry is not None:
+        shift["industry"] = industry
+    if outflow is not None:
+        shift["deposit_outflow"] = outflow
+    if start is not None:
+        shift["from_month"] = int(start) if start.isdigit() else start
+    try:
+        return DataConfig.model_validate({**cfg.model_dump(), "shift": shift})
+    except ValidationError as exc:
+        msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise TierwiseError(f"--shift-from {start}: {msg}") from None
+
+
+def shift_note(cfg: DataConfig, first, months: int) -> str:
+    if cfg.shift is None:
+        return ""
+    index = cfg.shift.first_index(first, months)
+    y, mo = divmod(first.month - 1 + index, 12)
+    return (f" (shift: {cfg.shift.industry} moves {cfg.shift.deposit_outflow:.0%} of its assets out "
+            f"from {first.year + y}-{mo + 1:02d}, month index {index})")
+
+
 @app.command("generate")
 def generate(
     out: Annotated[Path, typer.Option("--out", help="Folder to write clients/monthly/oracle Parquet files to.")],
@@ -49,6 +86,12 @@ def generate(
     seed: int | None = typer.Option(None, "--seed", help="Random seed; the same seed gives identical files."),
     start: str | None = typer.Option(None, "--start", help="First month, YYYY-MM (default: data.yaml bank.start)."),
     dirty: bool = typer.Option(False, "--dirty", help="Inject bad rows and list them in _injected.parquet."),
+    shift_industry: str | None = typer.Option(
+        None, "--shift-industry", help="Inject a shift: clients of this industry move money out (data.yaml shift:)."),
+    shift_outflow: float | None = typer.Option(
+        None, "--shift-outflow", help="Share of their deposits and wealth they move out (default 0.6)."),
+    shift_from: str | None = typer.Option(
+        None, "--shift-from", help="First shifted month, YYYY-MM or a month index (default: mid-window)."),
     config: Path | None = ConfigDirOption,
 ) -> None:
     """Generate the synthetic bank: clients.parquet, monthly.parquet and oracle.parquet."""
@@ -58,7 +101,7 @@ def generate(
         raise TierwiseError(f"--seed must be zero or positive, got {seed}")
     if out.exists() and not out.is_dir():
         raise TierwiseError(f"--out: {out} exists and is not a folder")
-    cfg = load_data_config(config)
+    cfg = with_shift(load_data_config(config), shift_industry, shift_outflow, shift_from)
     n = cfg.bank.clients if clients is None else clients
     m = cfg.bank.months if months is None else months
     s = cfg.bank.seed if seed is None else seed
@@ -70,6 +113,7 @@ def generate(
     write_bank(bank, out, dirty=cfg if dirty else None, seed=s, fingerprint=fingerprint)
     typer.echo(
         f"wrote {n:,} clients, {len(bank.monthly):,} monthly rows, {len(bank.oracle):,} oracle pairs"
-        f"{' (with injected defects, see _injected.parquet)' if dirty else ''} to {out} "
+        f"{' (with injected defects, see _injected.parquet)' if dirty else ''}"
+        f"{shift_note(cfg, first, m)} to {out} "
         f"in {time.perf_counter() - began:.1f} s"
     )

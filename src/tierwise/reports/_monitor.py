@@ -185,12 +185,13 @@ def concentration_alerts(current: dict[str, Any], cohort: dict[str, Any] | None,
     for dim, segments in (cohort or {}).get("by", {}).items():
         for segment, row in segments.items():
             before, after = row["share_baseline"], row["share_month"]
-            if before is not None and after is not None and abs(after - before) > cfg.max_share_change:
-                verb = "rose" if after > before else "fell"
+            # only a fall alerts: shares sum to one, so one segment's outflow raises every other
+            # segment's share -- a rise would blame the wrong segment (level limits catch build-ups)
+            if before is not None and after is not None and before - after > cfg.max_share_change:
                 alerts.append(_alert("concentration", "share_change", dim, segment, after - before,
-                                     cfg.max_share_change,
-                                     f"{dim} '{segment}': share of the baseline top-tier clients' value {verb} "
-                                     f"from {before:.1%} to {after:.1%} (limit ±{cfg.max_share_change:.0%})"))
+                                     -cfg.max_share_change,
+                                     f"{dim} '{segment}': share of the baseline top-tier clients' value fell "
+                                     f"from {before:.1%} to {after:.1%} (limit -{cfg.max_share_change:.0%})"))
             change = row["assets_change"]
             if change is not None and change < -cfg.max_segment_outflow:
                 alerts.append(_alert("concentration", "outflow", dim, segment, change, -cfg.max_segment_outflow,

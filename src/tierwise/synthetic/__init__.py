@@ -15,6 +15,7 @@ from tierwise.synthetic._config import (
     LabelsConfig,
     OracleConfig,
     PopulationConfig,
+    ShiftConfig,
     branch_codes,
 )
 from tierwise.synthetic._dirty import inject_defects
@@ -36,6 +37,7 @@ __all__ = [
     "LabelsConfig",
     "OracleConfig",
     "PopulationConfig",
+    "ShiftConfig",
     "SyntheticBank",
     "asset_band",
     "bank_fingerprint",

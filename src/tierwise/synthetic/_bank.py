@@ -33,8 +33,8 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 import pandas as pd
 
-from features import CLIENT_COLUMNS, MONTHLY_COLUMNS, column_names
-from tierwise.synthetic._config import DataConfig, LabelsConfig
+from features import CLIENT_COLUMNS, MONTHLY_COLUMNS, ConfigError, column_names
+from tierwise.synthetic._config import DataConfig, LabelsConfig, ShiftConfig
 
 logger = logging.getLogger(__name__)
 
@@ -170,9 +170,14 @@ def _festival(date: dt.date) -> bool:
 
 
 def _step(st: _State, cl: _Static, t: int, date: dt.date, cyc: np.ndarray,
-          rng: np.random.Generator, coef: _Coef) -> tuple[_State, dict[str, np.ndarray], np.ndarray]:
+          rng: np.random.Generator, coef: _Coef,
+          drain: np.ndarray | None = None) -> tuple[_State, dict[str, np.ndarray], np.ndarray]:
     """Advance one month. Returns the new state, the observed columns, and the mask of rows
-    that exist this month (onboarded and not closed before this month)."""
+    that exist this month (onboarded and not closed before this month).
+
+    `drain` (the injected shift, see `_shift_drain`): per client, the log of the share of
+    assets kept this month (0 = untouched); the money that leaves shows as outgoing mobile
+    transfers. None (no shift) leaves every number as it was."""
     n = st.e.shape[0]
     onboarded = cl.onboard <= t
     present = onboarded & (st.phase != CLOSED)
@@ -242,6 +247,10 @@ def _step(st: _State, cl: _Static, t: int, date: dt.date, cyc: np.ndarray,
     log_assets = (st.log_assets + growth - 0.08 * o + 0.035 * rng.standard_normal(n) + windfall
                   + np.where(leaving_now, np.log(0.35), 0.0))
     log_assets = np.where(ends & ~close_at_end, log_assets + np.log(0.15), log_assets)
+    moved_out = None
+    if drain is not None:
+        moved_out = np.where(onboarded, np.exp(log_assets) * -np.expm1(drain), 0.0)
+        log_assets = log_assets + drain
     new_st = replace(new_st, log_assets=np.where(onboarded, log_assets, st.log_assets))
     dormant = phase == DORMANT
 
@@ -270,6 +279,8 @@ def _step(st: _State, cl: _Static, t: int, date: dt.date, cyc: np.ndarray,
     atm_n = rng.poisson(1.5 * (1 + 0.6 * np.maximum(stress, 0)) * (1.5 if fest else 1.0))
     lognoise = np.exp(0.3 * rng.standard_normal((n, 3)))
     mobile_amt = mobile_n * cl.ticket * lognoise[:, 0] + assets * 0.08 * o
+    if moved_out is not None:
+        mobile_amt = mobile_amt + moved_out
     branch_amt = branch_n * cl.ticket * 2.5 * lognoise[:, 1]
     atm_amt = atm_n * np.minimum(cl.ticket, 3000.0) * 0.6 * lognoise[:, 2] * (1.4 if fest else 1.0)
     complaints = rng.poisson(0.01 + 0.8 * d)
@@ -451,6 +462,40 @@ def _solve_intercept(x: np.ndarray, target: float) -> float:
     return (lo + hi) / 2
 
 
+@dataclass(frozen=True)
+class _Shift:
+    """The injected shift of one generation run, resolved against its window."""
+
+    config: ShiftConfig | None
+    industry: int  # index into population.industries (-1: no shift)
+    first: int  # first shifted month index
+
+    @classmethod
+    def of(cls, cfg: DataConfig, start: dt.date, months: int) -> _Shift:
+        if cfg.shift is None:
+            return cls(None, -1, 0)
+        first = cfg.shift.first_index(start, months)
+        if not 0 <= first < months:
+            last = _add_months(start, months - 1)
+            raise ConfigError(f"shift.from_month {cfg.shift.from_month} is outside the simulated months "
+                              f"{start:%Y-%m}..{last:%Y-%m} (month index 0..{months - 1})")
+        return cls(cfg.shift, cfg.population.industries.index(cfg.shift.industry), first)
+
+    def drain(self, cl: _Static, t: int) -> np.ndarray | None:
+        return _shift_drain(self.config, self.industry, cl.industry, t, self.first)
+
+
+def _shift_drain(shift: ShiftConfig | None, shifted: int, industry: np.ndarray, t: int,
+                 first: int) -> np.ndarray | None:
+    """The injected shift in month `t` (see `ShiftConfig`): per client, the log of the share of
+    assets kept this month -- `log(1 - outflow) / ramp_months` for clients of industry index
+    `shifted` during the ramp (months `first` .. `first + ramp_months - 1`), 0 for everyone
+    else. None when there is no shift this month."""
+    if shift is None or not first <= t < first + shift.ramp_months:
+        return None
+    return np.where(industry == shifted, np.log1p(-shift.deposit_outflow) / shift.ramp_months, 0.0)
+
+
 def _snapshot_months(months: int, cfg: DataConfig) -> list[int]:
     horizon = max(cfg.labels.churn_horizon_months, cfg.labels.default_horizon_months,
                   cfg.labels.growth_horizon_months)
@@ -487,6 +532,11 @@ def generate_bank(cfg: DataConfig, *, clients: int | None = None, months: int | 
     ind_idx = np.maximum(cl.industry, 0)
     st = replace(st, cyc=np.where(cl.industry < 0, 0.0, cycles[0][ind_idx]))
 
+    shift = _Shift.of(cfg, start, m)
+    if shift.config is not None:
+        logger.info("injected shift: %s clients move %.0f%% of their assets out from month %d over %d month(s)",
+                    shift.config.industry, 100 * shift.config.deposit_outflow, shift.first, shift.config.ramp_months)
+
     snaps = _snapshot_months(m, cfg)
     per_snap = cfg.oracle.pairs // len(snaps) if snaps else 0
     saved: dict[int, tuple[np.ndarray, _State, np.ndarray]] = {}
@@ -501,7 +551,7 @@ def generate_bank(cfg: DataConfig, *, clients: int | None = None, months: int | 
     parts: list[tuple[np.ndarray, int, dict[str, np.ndarray]]] = []
     for t, date in enumerate(dates):
         cyc = np.where(cl.industry < 0, 0.0, cycles[t + 1][ind_idx])
-        st, obs, present = _step(st, cl, t, date, cyc, rng_dyn, coef)
+        st, obs, present = _step(st, cl, t, date, cyc, rng_dyn, coef, shift.drain(cl, t))
         rows = np.flatnonzero(present)
         parts.append((rows, t, {k: v[rows] for k, v in obs.items()}))
         assets_hist[t] = _assets_total(obs)
@@ -521,7 +571,7 @@ def generate_bank(cfg: DataConfig, *, clients: int | None = None, months: int | 
     clients_df = _clients_frame(cl, extra, cfg, start, dates, rng_static)
     monthly_df = _monthly_frame(parts, dates, n)
     oracle_df = _oracle_frame(saved, cl, coef, cfg, dates, horizon, rng_oracle, assets_hist,
-                              txn_hist, dpd_hist, closed_hist, present_hist, exposure_hist)
+                              txn_hist, dpd_hist, closed_hist, present_hist, exposure_hist, shift)
     return SyntheticBank(clients_df, monthly_df, oracle_df)
 
 
@@ -586,7 +636,7 @@ def _monthly_frame(parts: list, dates: list[dt.date], n: int) -> pd.DataFrame:
 
 def _oracle_frame(saved: dict, cl: _Static, coef: _Coef, cfg: DataConfig, dates: list[dt.date],
                   horizon: int, rng: np.random.Generator, assets_hist, txn_hist, dpd_hist,
-                  closed_hist, present_hist, exposure_hist) -> pd.DataFrame:
+                  closed_hist, present_hist, exposure_hist, shift: _Shift) -> pd.DataFrame:
     lab = cfg.labels
     k = cfg.oracle.futures
     ids = client_ids(cl.is_sme.shape[0])
@@ -614,7 +664,7 @@ def _oracle_frame(saved: dict, cl: _Static, coef: _Coef, cfg: DataConfig, dates:
         for h in range(horizon):
             cyc = np.where(fcl.industry < 0, 0.0, _CYC_RHO * cyc + _CYC_SD * rng.standard_normal(rep.size))
             date = _add_months(dates[t], h + 1)
-            fst, obs, present = _step(fst, fcl, t + 1 + h, date, cyc, rng, coef)
+            fst, obs, present = _step(fst, fcl, t + 1 + h, date, cyc, rng, coef, shift.drain(fcl, t + 1 + h))
             pa_[:, h], tx[:, h], dp[:, h] = _assets_total(obs), _txn_total(obs), obs["days_past_due"]
             cl_[:, h], pr[:, h] = obs["relationship_closed"], present
         sim = _label_values(assets_t[rep], _Paths(pa_, tx, dp, cl_, pr), lab)

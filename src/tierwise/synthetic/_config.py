@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from features import FrozenConfig
 
@@ -90,6 +90,38 @@ class DirtyConfig(FrozenConfig):
     max_share_per_defect: float = Field(0.002, gt=0, le=0.05)
 
 
+class ShiftConfig(FrozenConfig):
+    """An injected shift (`shift:` in data.yaml, `tierwise generate --shift-industry`): from
+    `from_month` on, every client of `industry` moves `deposit_outflow` of their deposits and
+    wealth out of the bank, spread evenly over `ramp_months` months (the money leaves as large
+    outgoing mobile transfers). Other industries are untouched. For testing the monitor."""
+
+    industry: str = Field(description="the shifted industry, one of population.industries")
+    from_month: str | int | None = Field(
+        None, description="first shifted month: YYYY-MM, or a month index (0 = the first month); "
+                          "default the middle month of the window")
+    deposit_outflow: float = Field(0.6, gt=0, lt=1, description="share of their deposits and wealth that leaves")
+    ramp_months: int = Field(3, ge=1, le=24, description="the outflow is spread evenly over this many months")
+
+    @field_validator("from_month")
+    @classmethod
+    def _from_month(cls, value: str | int | None) -> str | int | None:
+        if isinstance(value, str) and not _MONTH.match(value):
+            raise ValueError("write the month as YYYY-MM (e.g. 2024-09) or a month index (e.g. 20)")
+        if isinstance(value, int) and value < 0:
+            raise ValueError(f"a month index must be zero or positive, got {value}")
+        return value
+
+    def first_index(self, start: dt.date, months: int) -> int:
+        """The index (0 = the first simulated month) of the first shifted month."""
+        if self.from_month is None:
+            return months // 2
+        if isinstance(self.from_month, int):
+            return self.from_month
+        year, month = int(self.from_month[:4]), int(self.from_month[5:7])
+        return (year - start.year) * 12 + (month - start.month)
+
+
 class DataConfig(FrozenConfig):
     """`configs/data.yaml`."""
 
@@ -99,6 +131,16 @@ class DataConfig(FrozenConfig):
     labels: LabelsConfig = LabelsConfig()
     oracle: OracleConfig = OracleConfig()
     dirty: DirtyConfig = DirtyConfig()
+    shift: ShiftConfig | None = Field(
+        None, description="an injected shift for testing the monitor (one industry moves money out); "
+                          "absent = none, the bank is unchanged")
+
+    @model_validator(mode="after")
+    def _shift_industry_known(self) -> DataConfig:
+        if self.shift is not None and self.shift.industry not in self.population.industries:
+            raise ValueError(f"shift.industry '{self.shift.industry}' is not one of population.industries: "
+                             f"{', '.join(self.population.industries)}")
+        return self
 
     def branch_codes(self) -> tuple[str, ...]:
         return branch_codes(self.population)

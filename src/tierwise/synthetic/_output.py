@@ -22,7 +22,10 @@ MANIFEST = "_generated.json"
 
 def bank_fingerprint(cfg: DataConfig, *, clients: int, months: int, seed: int, start: str, dirty: bool) -> str:
     """A hash of everything that determines the generated files."""
-    payload = json.dumps({"config": cfg.model_dump(mode="json"), "clients": clients, "months": months,
+    config = cfg.model_dump(mode="json")
+    if config.get("shift") is None:
+        config.pop("shift", None)  # no shift: the same fingerprint as before the switch existed
+    payload = json.dumps({"config": config, "clients": clients, "months": months,
                           "seed": seed, "start": start, "dirty": dirty}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
