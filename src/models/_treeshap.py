@@ -39,6 +39,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import weakref
 from collections.abc import Iterator
 
 import numba
@@ -164,11 +165,30 @@ def _check_input(X, n_features: int):
     return X
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=8)
 def _prepared(model_text: str, max_table_depth: int) -> tuple[FlatModel, _Tables]:
-    """Flattened model and its tables, kept for the last models (batch jobs call per chunk)."""
+    """Flattened model and its tables, kept for the last models (batch jobs call per chunk;
+    the recommender cycles through three)."""
     model = flatten_model(model_text)
     return model, _Tables(model, max_table_depth, TABLE_BUDGET_BYTES)
+
+
+# booster -> ((depth, iterations), prepared): skips `model_to_string` on repeated calls with
+# the same booster object (serving calls per request); a booster trained further is re-read.
+_BY_BOOSTER: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _prepared_for(booster, max_table_depth: int) -> tuple[FlatModel, _Tables]:
+    key = (max_table_depth, booster.current_iteration(), getattr(booster, "best_iteration", 0))
+    try:
+        cached = _BY_BOOSTER.get(booster)
+    except TypeError:  # not weak-referenceable: fall back to the text cache
+        return _prepared(booster.model_to_string(), max_table_depth)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    prepared = _prepared(booster.model_to_string(), max_table_depth)
+    _BY_BOOSTER[booster] = (key, prepared)
+    return prepared
 
 
 def tree_shap(booster, X, *, n_threads: int | None = None,
@@ -200,7 +220,7 @@ def tree_shap(booster, X, *, n_threads: int | None = None,
     if n_threads is not None:
         numba.set_num_threads(min(int(n_threads), numba.config.NUMBA_NUM_THREADS))
     try:
-        model, tables = _prepared(booster.model_to_string(), int(max_table_depth))
+        model, tables = _prepared_for(booster, int(max_table_depth))
         X = _check_input(X, model.n_features)
         width = model.n_features + 1
         out = np.zeros((X.shape[0], model.n_outputs * width), np.float64)

@@ -259,3 +259,15 @@ def test_chunks_and_blocks_do_not_change_results(monkeypatch):
     monkeypatch.setattr(impl, "ROWS_PER_CHUNK", 37)
     monkeypatch.setattr(impl, "ROWS_PER_BLOCK", 5)
     assert np.array_equal(whole, tree_shap(booster, X))
+
+
+def test_repeated_calls_reuse_the_prepared_model_and_see_further_training():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(300, 4))
+    y = (X[:, 0] + rng.normal(size=300) > 0).astype(float)
+    booster = lgb.train({"objective": "binary", "verbose": -1, "num_leaves": 7, "seed": 1},
+                        lgb.Dataset(X, y), num_boost_round=5, keep_training_booster=True)
+    first = tree_shap(booster, X)
+    np.testing.assert_allclose(tree_shap(booster, X), first, rtol=0, atol=0)
+    booster.update()  # one more tree: the cached tables must not be reused
+    np.testing.assert_allclose(tree_shap(booster, X), booster.predict(X, pred_contrib=True), atol=1e-6)
