@@ -1,16 +1,25 @@
-"""`tierwise demo`: the default synthetic bank end to end (this stage: generate, validate, summarise)."""
+"""`tierwise demo`: the monthly job end to end on the default synthetic bank.
+
+generate -> validate -> train the three models -> register and promote -> build and register
+the recommender -> score a baseline month and the latest month -> tier distribution and sample
+client cards in English and Chinese -> one RM report (Chinese) -> the portfolio monitor.
+Every step is the same command a user runs; outputs go under `outputs/`.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from features import ContractRules
+from features import ContractRules, write_table
+from models import summarise_tiers
 from tierwise.cli import app
 from tierwise.cli._common import ConfigDirOption, progress_bar
 from tierwise.cli._generate import load_data_config
@@ -29,6 +38,9 @@ from tierwise.synthetic import (
 
 logger = logging.getLogger(__name__)
 DEFAULT_OUT = Path("outputs/bank")
+OUTPUTS = Path("outputs")
+TASKS = ("churn", "default", "growth")
+BASELINE_MONTHS_BACK = 3
 
 
 def ensure_bank(cfg: DataConfig, out: Path, *, console: Console) -> None:
@@ -49,9 +61,10 @@ def ensure_bank(cfg: DataConfig, out: Path, *, console: Console) -> None:
 @app.command("demo")
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the demo bank.")] = DEFAULT_OUT,
+    summary_only: Annotated[bool, typer.Option("--summary-only", help="Stop after generate, validate and the summary.")] = False,
     config: Path | None = ConfigDirOption,
 ) -> None:
-    """Run the demo on the built-in synthetic bank: generate, validate, summarise."""
+    """Run the monthly job end to end on the built-in synthetic bank (outputs under outputs/)."""
     console = Console()
     cfg = load_data_config(config)
     ensure_bank(cfg, out, console=console)
@@ -78,3 +91,116 @@ def demo(
     t2.add_row(f"default within {cfg.labels.default_horizon_months} months (borrowers)", f"{rates['default_12m']:.1%}", f"{auc['default_12m']:.3f}")
     t2.add_row(f"growth over {cfg.labels.growth_horizon_months} months (mean log ratio)", f"{rates['growth_12m_mean']:+.3f}", "")
     console.print(t2)
+
+    if summary_only:
+        return
+    run_pipeline(out, config, console=console)
+
+
+def _step(console: Console, title: str, args: list[str]) -> None:
+    """Run one `tierwise` command in-process, exactly as a user would type it."""
+    from tierwise.cli import app
+
+    console.rule(f"[bold]{title}[/]  tierwise {' '.join(args)}")
+    typer.main.get_command(app).main(args=args, prog_name="tierwise", standalone_mode=False)
+
+
+def _month(value: dt.date) -> str:
+    return f"{value.year:04d}-{value.month:02d}"
+
+
+def _months_back(value: dt.date, n: int) -> dt.date:
+    index = value.year * 12 + value.month - 1 - n
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def run_pipeline(bank: Path, config: Path | None, *, console: Console) -> None:
+    """Train, register, promote, recommend, score, report and monitor (see the module docstring)."""
+    cfg_args = ["--config-dir", str(config)] if config else []
+    monthly_months = pd.read_parquet(bank / "monthly.parquet", columns=["month"])["month"]
+    latest = pd.Timestamp(monthly_months.max()).date().replace(day=1)
+    baseline = _months_back(latest, BASELINE_MONTHS_BACK)
+
+    _step(console, "train", ["train", "--task", "all", "--data", str(bank), *cfg_args])
+    for task in TASKS:
+        _step(console, f"promote {task}", ["promote", "--task", task, "--data", str(bank), *cfg_args])
+    _step(console, "recommender", ["recommend", "--data", str(bank), "--month", _month(latest), *cfg_args])
+
+    scores = OUTPUTS / "scores"
+    parts = []
+    for month in (baseline, latest):
+        path = scores / f"{_month(month)}.parquet"
+        _step(console, f"score {_month(month)}", ["score", "--data", str(bank), "--month", _month(month),
+                                                  "--out", str(path)])
+        parts.append(pd.read_parquet(path))
+    recommendations = OUTPUTS / "recommendations.parquet"
+    recs = pd.concat(parts, ignore_index=True)
+    write_table(recs, recommendations)
+    console.print(f"wrote {len(recs):,} recommendations ({_month(baseline)} and {_month(latest)}) to {recommendations}",
+                  highlight=False)
+
+    current = recs[pd.to_datetime(recs["month"]).dt.date == latest]
+    print_tiers(console, current, latest)
+    for lang in ("en", "zh"):
+        for _, row in sample_clients(current).iterrows():
+            console.print(client_card(row, lang))
+
+    rm_id = busiest_rm(current)
+    if rm_id is not None:
+        _step(console, "RM report", ["report", "rm", "--rm-id", rm_id, "--month", _month(latest), "--lang", "zh",
+                                     "--recommendations", str(recommendations), "--data", str(bank),
+                                     "--out", str(OUTPUTS / "rm_report_zh.html"), *cfg_args])
+    _step(console, "portfolio monitor", ["monitor", "--month", _month(latest), "--baseline", _month(baseline),
+                                         "--recommendations", str(recommendations), "--data", str(bank),
+                                         "--out", str(OUTPUTS / "monitor"), *cfg_args])
+    console.rule("[bold green]demo finished[/]")
+    console.print(f"outputs in {OUTPUTS}/: recommendations.parquet, scores/, rm_report_zh.html, monitor/; "
+                  "MLflow runs and models: `mlflow ui --backend-store-uri sqlite:///mlflow.db`", highlight=False)
+
+
+def print_tiers(console: Console, recs: pd.DataFrame, month: dt.date) -> None:
+    summary = summarise_tiers(recs)
+    table = Table(title=f"tier recommendations, {_month(month)}")
+    table.add_column("tier")
+    for col in summary.columns:
+        table.add_column(str(col), justify="right")
+    for tier, row in summary.iterrows():
+        table.add_row(str(tier), *[f"{v:.1%}" if isinstance(v, float) else str(v) for v in row])
+    console.print(table)
+
+
+def sample_clients(recs: pd.DataFrame) -> pd.DataFrame:
+    """Three clients a relationship manager would look at first: the most valuable Premier
+    client, the most valuable client flagged for retention, the riskiest client on risk watch
+    (falling back to the next most valuable clients)."""
+    ranked = recs.sort_values(["expected_value_12m", "client_id"], ascending=[False, True])
+    picks = [ranked[ranked["tier"] == "Premier"].head(1),
+             ranked[ranked["flag_retention_priority"]].head(1),
+             recs[recs["flag_risk_watch"]].sort_values(["p_default", "client_id"], ascending=[False, True]).head(1)]
+    chosen = pd.concat([p for p in picks if len(p)]).drop_duplicates("client_id")
+    if len(chosen) < 3:
+        extra = ranked[~ranked["client_id"].isin(chosen["client_id"])].head(3 - len(chosen))
+        chosen = pd.concat([chosen, extra])
+    return chosen
+
+
+def client_card(row: pd.Series, lang: str) -> str:
+    zh = lang == "zh"
+    tier = row["tier_zh"] if zh else row["tier"]
+    channel = row["channel_zh"] if zh else str(row["channel"]).replace("_", " ")
+    pd_text = "—" if pd.isna(row["p_default"]) else f"{row['p_default']:.1%}"
+    labels = (("流失可能", "违约风险", "增长潜力") if zh else ("churn likelihood", "default risk", "growth potential"))
+    lines = [f"[bold]{row['client_id']}[/]  {tier} · {channel}",
+             f"  {labels[0]} {row['p_churn']:.0%} | {labels[1]} {pd_text} | {labels[2]} {row['growth']:+.0%}",
+             f"  {row['tier_reason_zh'] if zh else row['tier_reason_en']}"]
+    for task, label in zip(TASKS, labels, strict=True):
+        reasons = [row.get(f"reason_{task}_{k}_{lang}") for k in (1, 2, 3)]
+        shown = "; ".join(str(r) for r in reasons if isinstance(r, str) and r)
+        if shown:
+            lines.append(f"  {label}: {shown}")
+    return "\n".join(lines) + "\n"
+
+
+def busiest_rm(recs: pd.DataFrame) -> str | None:
+    counts = recs["rm_id"].dropna().value_counts()
+    return None if counts.empty else str(sorted(counts[counts == counts.max()].index)[0])
