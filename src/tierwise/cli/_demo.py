@@ -15,6 +15,8 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
@@ -158,14 +160,21 @@ def run_pipeline(bank: Path, config: Path | None, *, console: Console) -> None:
                   "MLflow runs and models: `mlflow ui --backend-store-uri sqlite:///mlflow.db`", highlight=False)
 
 
+SHOWN_FLAGS = {"flag_retention_priority": "retain", "flag_risk_watch": "risk", "flag_exit_review": "exit",
+               "flag_cost_review": "cost", "flag_growth_lead": "lead"}
+
+
 def print_tiers(console: Console, recs: pd.DataFrame, month: dt.date) -> None:
     summary = summarise_tiers(recs)
-    table = Table(title=f"tier recommendations, {_month(month)}")
-    table.add_column("tier")
-    for col in summary.columns:
-        table.add_column(str(col), justify="right")
-    for tier, row in summary.iterrows():
-        table.add_row(str(tier), *[f"{v:.1%}" if isinstance(v, float) else str(v) for v in row])
+    rows = [[str(tier), str(row["tier_zh"]), f"{int(row['clients']):,}", f"{row['share']:.1%}",
+             *[f"{int(row[f]):,}" if f in row else "" for f in SHOWN_FLAGS]] for tier, row in summary.iterrows()]
+    table = Table(title=f"tier recommendations, {_month(month)} (flags: retention priority, risk watch, "
+                        "exit review, cost review, growth lead)", box=box.SIMPLE_HEAD, pad_edge=False)
+    for i, col in enumerate(("tier", "", "clients", "share", *SHOWN_FLAGS.values())):
+        width = max(cell_len(col), *(cell_len(r[i]) for r in rows))
+        table.add_column(col, justify="left" if i < 2 else "right", no_wrap=True, min_width=width)
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
 
 
