@@ -122,11 +122,13 @@ def client_snapshot(client_id: str, month: dt.date, data_dir: Path, feature_conf
         raise DataError(f"month {month:%Y-%m} is outside the data: {data_dir}/monthly covers "
                         f"{first:%Y-%m} to {last:%Y-%m}")
     mine = monthly[monthly[CLIENT_KEY].astype(str) == client_id]
+    held = pd.to_datetime(mine["month"])
+    span = f"{held.min():%Y-%m} to {held.max():%Y-%m}" if len(held) else "no months"
+    if not len(held) or not held.min() <= when <= held.max():
+        raise DataError(f"client '{client_id}' has no relationship in {month:%Y-%m} (their rows cover {span})")
     snap = snapshot_features(clients[ids == client_id], mine, month, feature_config)
     if snap.empty:
-        held = pd.to_datetime(mine["month"])
-        span = f"{held.min():%Y-%m} to {held.max():%Y-%m}" if len(held) else "no months"
-        raise DataError(f"client '{client_id}' has no relationship in {month:%Y-%m} (rows cover {span})")
+        raise DataError(f"client '{client_id}' has no relationship in {month:%Y-%m} (their rows cover {span})")
     return snap
 
 

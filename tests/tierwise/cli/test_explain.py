@@ -68,6 +68,15 @@ def test_explain_prints_three_scores_and_reasons_in_both_languages(registered_ba
     assert str(unknown.exception).startswith(f"client 'NOPE' is not in {folder}/clients")
     outside = runner.invoke(app, ["explain", "--client", client, "--month", "1999-01", "--data", str(folder)])
     assert isinstance(outside.exception, TierwiseError) and "outside the data" in str(outside.exception)
+    # a client whose relationship ended before the month: named, with the months they have
+    monthly = pd.read_parquet(folder / "monthly.parquet")
+    last = monthly.groupby("client_id")["month"].max()
+    gone = str(last[pd.to_datetime(last) < pd.to_datetime(monthly["month"]).max()].index[0])
+    closed = runner.invoke(app, ["explain", "--client", gone, "--month",
+                                 pd.to_datetime(monthly["month"]).max().strftime("%Y-%m"), "--data", str(folder)])
+    assert isinstance(closed.exception, TierwiseError)
+    assert f"client '{gone}' has no relationship in" in str(closed.exception)
+    assert "their rows cover" in str(closed.exception)
 
 
 def test_explain_without_registered_models_is_one_line(tmp_path):
