@@ -24,7 +24,14 @@ from features._flat import (
 )
 from features._flat_preprocess import FlatTablePreprocessor
 from features._frame import SPLITS, ModelFrame
-from features._io import ROW_ID, read_raw_tables, read_table, table_path, write_table
+from features._io import (
+    ROW_ID,
+    read_raw_tables,
+    read_table,
+    table_path,
+    write_arrow_atomic,
+    write_table,
+)
 from features._labels import build_labels, label_column
 from features._leakage import LeakReport, LeakSuspect, screen_leaks
 from features._snapshot import snapshot_features
@@ -54,6 +61,7 @@ __all__ = [
     "table_path",
     "validate_tables",
     "write_rejects",
+    "write_arrow_atomic",
     "write_table",
     "DatasetConfig",
     "DroppedColumn",

@@ -93,7 +93,14 @@ def write_table(df: pd.DataFrame, path: str | Path, *, month_columns: tuple[str,
         if name in df.columns and pd.api.types.is_datetime64_any_dtype(df[name]):
             i = table.schema.get_field_index(name)
             table = table.set_column(i, pa.field(name, pa.date32()), table.column(name).cast(pa.date32()))
-    table = table.replace_schema_metadata(None)
+    return write_arrow_atomic(table.replace_schema_metadata(None), path)
+
+
+def write_arrow_atomic(table: pa.Table, path: str | Path) -> Path:
+    """Write an Arrow table as Parquet to a temp file in the same folder, then rename it over
+    `path`: readers see the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
