@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from features import ConfigError, FrozenConfig
 from tierwise.config import load_config
@@ -21,7 +22,7 @@ def test_loads_and_freezes(tmp_path):
     path.write_text("name: x\nchurn:\n  horizon_months: 3\n")
     cfg = load_config(path, Outer)
     assert cfg.churn.horizon_months == 3
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         cfg.name = "y"
 
 
