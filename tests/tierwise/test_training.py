@@ -8,7 +8,7 @@ import pytest
 from mlflow import MlflowClient
 from sklearn.datasets import make_classification
 
-from features import DataError, ModelFrame
+from features import ConfigError, DataError, ModelFrame
 from models import TaskConfig
 from tierwise import tracking, training
 
@@ -99,7 +99,7 @@ def test_missing_reason_entry_fails_before_training(tmp_path, config_dir):
     text = en.read_text(encoding="utf-8")
     assert "  complaints:" in text
     en.write_text(text.replace("  complaints:", "  complaints_renamed:", 1), encoding="utf-8")
-    with pytest.raises(Exception) as err:
+    with pytest.raises(ConfigError) as err:
         training.train_tasks(["churn"], data_dir=tmp_path / "no-data-needed", config_dir=configs,
                              budget_minutes=0)
     assert "complaints" in str(err.value) and "en" in str(err.value)
