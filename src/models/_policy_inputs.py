@@ -29,23 +29,8 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
 OPTIONAL_COLUMNS: tuple[str, ...] = ("p_default_prev", "tier_prev")
 """Used when present: the earlier PD (for "rising fast") and the previous tier (gates)."""
 
-_NUMERIC = (
-    "p_churn",
-    "p_default",
-    "growth",
-    "assets_total",
-    "credit_exposure",
-    "contribution_monthly",
-    "cost_to_serve_monthly",
-)
-_NO_MISSING = (
-    "p_churn",
-    "growth",
-    "assets_total",
-    "credit_exposure",
-    "contribution_monthly",
-    "cost_to_serve_monthly",
-)
+_NUMERIC = tuple(c for c in REQUIRED_COLUMNS if c not in ("client_id", "segment"))
+_NO_MISSING = tuple(c for c in _NUMERIC if c != "p_default")  # no PD without credit exposure
 _NON_NEGATIVE = ("assets_total", "credit_exposure", "cost_to_serve_monthly")
 _PROBABILITIES = ("p_churn", "p_default", "p_default_prev")
 

@@ -50,6 +50,16 @@ def _summary(rows: list[tuple]) -> None:
     console.print(table)
 
 
+def _checked_target(task: str | None, dataset: Path | None, config_dir_opt: Path | None) -> Path:
+    """Exactly one of --task / --dataset, an existing dataset YAML; returns the config folder."""
+    if (task is None) == (dataset is None):
+        raise typer.BadParameter("give exactly one of --task or --dataset", param_hint="--task/--dataset")
+    cfg_dir = config_dir(config_dir_opt)
+    if dataset is not None:
+        existing_file(dataset, option="--dataset")
+    return cfg_dir
+
+
 @app.command("train")
 def train(
     task: str = typer.Option(None, "--task", help=TASK_HELP),
@@ -62,11 +72,8 @@ def train(
     """Train, evaluate, log to MLflow and register a model (alias challenger)."""
     from tierwise import training
 
-    if (task is None) == (dataset is None):
-        raise typer.BadParameter("give exactly one of --task or --dataset", param_hint="--task/--dataset")
-    cfg_dir = config_dir(config_dir_opt)
+    cfg_dir = _checked_target(task, dataset, config_dir_opt)
     if dataset is not None:
-        existing_file(dataset, option="--dataset")
         if data is not None:
             existing_file(data, option="--data")
         with progress_bar(f"training {dataset.stem}", None) as advance:
@@ -94,11 +101,8 @@ def promote(
     """Compare challenger and champion on the same latest out-of-time data; promote only a better model."""
     from tierwise import tracking, training
 
-    if (task is None) == (dataset is None):
-        raise typer.BadParameter("give exactly one of --task or --dataset", param_hint="--task/--dataset")
-    cfg_dir = config_dir(config_dir_opt)
+    cfg_dir = _checked_target(task, dataset, config_dir_opt)
     if dataset is not None:
-        existing_file(dataset, option="--dataset")
         name, frame = training.promotion_data_dataset(dataset, data)
     else:
         (single,) = _tasks(task) if task != "all" else (None,)
