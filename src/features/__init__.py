@@ -32,7 +32,7 @@ from features._io import (
     write_arrow_atomic,
     write_table,
 )
-from features._labels import build_labels, label_column
+from features._labels import TASKS, build_labels, label_column
 from features._leakage import LeakReport, LeakSuspect, screen_leaks
 from features._snapshot import snapshot_features
 from features._trainset import build_training_table, task_frame
@@ -51,6 +51,7 @@ __all__ = [
     "PROTECTED_ATTRIBUTES",
     "RawColumn",
     "SPLITS",
+    "TASKS",
     "TierwiseError",
     "column_names",
     "ROW_ID",

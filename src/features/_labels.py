@@ -24,7 +24,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from features._contract import CLIENT_KEY
+from features._contract import BALANCE_COLUMNS, CLIENT_KEY
 from features._feature_config import FeatureConfig
 from features._snapshot import (
     Dense,
@@ -39,7 +39,6 @@ from features._snapshot import (
 logger = logging.getLogger(__name__)
 
 TASKS = ("churn", "default", "growth")
-_ASSETS = ("deposit_current", "deposit_time", "wealth_balance", "fund_balance", "insurance_balance")
 _ACTIVITY = ("branch_txn_count", "mobile_txn_count", "atm_txn_count", "mobile_logins")
 
 
@@ -80,7 +79,7 @@ def labels_from_dense(dense: Dense, t: int, config: FeatureConfig, *, data_end: 
     def window(name: str) -> np.ndarray:
         return dense.window(name, alive, t, t + h_max)
 
-    assets = sum(window(c) for c in _ASSETS)
+    assets = sum(window(c) for c in BALANCE_COLUMNS)
     activity = sum(window(c) for c in _ACTIVITY)
     dpd = window("days_past_due")
     exposure_t = window("loan_balance")[:, 0] + window("card_balance")[:, 0]

@@ -19,7 +19,14 @@ from typing import Any
 
 import pandas as pd
 
-from features import DataError, FeatureConfig, feature_catalog, snapshot_features, validate_tables
+from features import (
+    TASKS,
+    DataError,
+    FeatureConfig,
+    feature_catalog,
+    snapshot_features,
+    validate_tables,
+)
 from features import read_raw_tables as read_tables
 from models import (
     CatalogueReasons,
@@ -36,7 +43,6 @@ logger = logging.getLogger(__name__)
 
 NAME = "tierwise-recommender"
 EXPERIMENT = "tierwise-recommender"
-TASKS = ("churn", "default", "growth")
 _SRC = Path(__file__).resolve().parents[1]
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from features import ConfigError, DataError, ModelFrame
+from features import TASKS, ConfigError, DataError, ModelFrame
 from models import (
     TaskConfig,
     TierwiseModel,
@@ -39,7 +39,6 @@ from tierwise.config import load_config
 
 logger = logging.getLogger(__name__)
 
-TASKS = ("churn", "default", "growth")
 ORACLE_COLUMNS = {"churn": "p_churn_6m", "default": "p_default_12m", "growth": "expected_growth_12m"}
 Progress = Callable[[int], None]
 

@@ -20,7 +20,7 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
-from features import ContractRules, write_table
+from features import TASKS, ContractRules, write_table
 from models import summarise_tiers
 from tierwise.cli import app
 from tierwise.cli._common import ConfigDirOption, progress_bar
@@ -41,7 +41,6 @@ from tierwise.synthetic import (
 logger = logging.getLogger(__name__)
 DEFAULT_OUT = Path("outputs/bank")
 OUTPUTS = Path("outputs")
-TASKS = ("churn", "default", "growth")
 BASELINE_MONTHS_BACK = 3
 
 

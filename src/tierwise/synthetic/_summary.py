@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from features import BALANCE_COLUMNS
 from tierwise.synthetic._config import LabelsConfig
 
 ASSET_BANDS = ((0.0, "< 50k"), (50_000.0, "50k - 500k"), (500_000.0, "500k - 5M"), (5_000_000.0, ">= 5M"))
-_ASSETS = ("deposit_current", "deposit_time", "wealth_balance", "fund_balance", "insurance_balance")
 
 
 def assets_total(monthly: pd.DataFrame) -> pd.Series:
-    return monthly.loc[:, list(_ASSETS)].sum(axis=1)
+    return monthly.loc[:, list(BALANCE_COLUMNS)].sum(axis=1)
 
 
 def asset_band(values: pd.Series) -> pd.Series:
