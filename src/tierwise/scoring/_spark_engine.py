@@ -10,7 +10,7 @@
 4. on the driver: relationship-manager capacity over everyone, the atomic write, the MLflow run.
 
 Python workers run this interpreter (`PYSPARK_PYTHON` = `sys.executable`), never `python3`
-from the PATH; the driver binds to 127.0.0.1 and the UI is off.
+from the PATH; in local mode the driver binds to 127.0.0.1 and the UI is off.
 """
 
 from __future__ import annotations
@@ -35,16 +35,29 @@ logger = logging.getLogger(__name__)
 BUCKET = "_bucket"
 
 
+def is_local_master(master: str) -> bool:
+    """`local`, `local[N]`, `local[*]`: everything runs in this process's JVM."""
+    return master == "local" or master.startswith("local[")
+
+
 def spark_session(master: str = "local[2]", app_name: str = "tierwise-score") -> Any:
-    """A Spark session whose Python workers are this interpreter, bound to loopback."""
+    """A Spark session whose Python workers are this interpreter.
+
+    In local mode the driver binds to loopback and the UI is off (nothing listens on the
+    network); on a cluster master (`spark://`, `yarn`, `k8s://`) the driver's address comes from
+    the cluster's own Spark configuration (`spark-defaults.conf`, `SPARK_LOCAL_IP`) so that
+    executors on other machines can reach it.
+    """
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     from pyspark.sql import SparkSession
 
-    return (SparkSession.builder.master(master).appName(app_name)
-            .config("spark.driver.host", "127.0.0.1")
-            .config("spark.driver.bindAddress", "127.0.0.1")
-            .config("spark.ui.enabled", "false")
+    builder = SparkSession.builder.master(master).appName(app_name)
+    if is_local_master(master):
+        builder = (builder.config("spark.driver.host", "127.0.0.1")
+                   .config("spark.driver.bindAddress", "127.0.0.1")
+                   .config("spark.ui.enabled", "false"))
+    return (builder
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.shuffle.partitions", "8")

@@ -14,6 +14,16 @@ from tierwise.scoring import rejects_path, score_pandas
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 
+def assert_same_recommendations(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    """Same clients in the same order, scores within 1e-9, everything else identical."""
+    assert a["client_id"].tolist() == b["client_id"].tolist()
+    for col in a.columns:
+        if pd.api.types.is_float_dtype(a[col].dtype):
+            np.testing.assert_allclose(b[col].to_numpy(), a[col].to_numpy(), rtol=0, atol=1e-9, err_msg=col)
+        else:
+            pd.testing.assert_series_equal(b[col], a[col], check_dtype=False, obj=col)
+
+
 def test_spark_output_equals_pandas_output(world, tmp_path):
     from tierwise.scoring._spark_engine import score_spark, spark_session
 
@@ -30,10 +40,82 @@ def test_spark_output_equals_pandas_output(world, tmp_path):
     b = pd.read_parquet(tmp_path / "spark.parquet")
     assert list(b.columns) == list(RECOMMENDATION_COLUMNS)
     assert result.clients == len(a) == len(b) > 100
-    assert a["client_id"].tolist() == b["client_id"].tolist()
-    for col in a.columns:
-        if pd.api.types.is_float_dtype(a[col].dtype):
-            np.testing.assert_allclose(b[col].to_numpy(), a[col].to_numpy(), rtol=0, atol=1e-9, err_msg=col)
-        else:
-            pd.testing.assert_series_equal(b[col], a[col], check_dtype=False, obj=col)
+    assert_same_recommendations(a, b)
     assert rejects_path(tmp_path / "spark.parquet").is_file()
+
+
+def test_local_masters_are_recognised():
+    from tierwise.scoring._spark_engine import is_local_master
+
+    assert is_local_master("local") and is_local_master("local[2]") and is_local_master("local[*]")
+    assert not is_local_master("spark://10.0.0.5:7077")
+    assert not is_local_master("yarn") and not is_local_master("k8s://https://api:6443")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _spark_daemon(role: str, args: list[str], log, env: dict):  # noqa: ANN001, ANN202
+    import subprocess
+    from pathlib import Path
+
+    import pyspark
+
+    spark_class = Path(pyspark.__file__).parent / "bin" / "spark-class"
+    return subprocess.Popen([str(spark_class), f"org.apache.spark.deploy.{role}", *args, "--host", "127.0.0.1",
+                             "--webui-port", str(_free_port())],
+                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+@pytest.fixture
+def standalone_cluster(monkeypatch, tmp_path):
+    """A real Spark standalone cluster on loopback: one master and one worker JVM, started with
+    the `spark-class` launcher that the pyspark package ships; the URL of its master."""
+    import os
+    import signal
+    import time
+    from contextlib import ExitStack
+
+    monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")
+    env = {**os.environ, "SPARK_WORKER_DIR": str(tmp_path / "work")}
+    port = _free_port()
+    url = f"spark://127.0.0.1:{port}"
+    worker_log = tmp_path / "worker.log"
+    with ExitStack() as stack:
+        logs = [stack.enter_context(open(tmp_path / name, "w")) for name in ("master.log", "worker.log")]
+        procs = [_spark_daemon("master.Master", ["--port", str(port)], logs[0], env),
+                 _spark_daemon("worker.Worker", [url, "--cores", "2", "--memory", "2g"], logs[1], env)]
+        try:
+            deadline = time.monotonic() + 120
+            while "Successfully registered with master" not in worker_log.read_text():
+                assert time.monotonic() < deadline, worker_log.read_text()[-2000:]
+                assert all(p.poll() is None for p in procs), (tmp_path / "master.log").read_text()[-2000:]
+                time.sleep(0.5)
+            yield url
+        finally:
+            for p in procs:
+                os.killpg(p.pid, signal.SIGTERM)
+            for p in procs:
+                p.wait(timeout=60)
+
+
+def test_spark_engine_runs_on_a_standalone_cluster(world, tmp_path, standalone_cluster):
+    """Executors in another JVM (the worker's), Python workers they start themselves, the model
+    shipped by `spark_udf`: the output still equals the pandas engine's."""
+    from tierwise.scoring._spark_engine import score_spark
+
+    rec, version, configs = load_recommender(world["model"])
+    score_pandas(world["bank"], world["month"], tmp_path / "pandas.parquet", recommender=rec,
+                 config_dir=configs, model_uri=world["model"], model_version=version, chunk_clients=60)
+    score_spark(world["bank"], world["month"], tmp_path / "cluster.parquet", model_uri=world["model"],
+                master=standalone_cluster, partitions=2)
+    a = pd.read_parquet(tmp_path / "pandas.parquet")
+    b = pd.read_parquet(tmp_path / "cluster.parquet")
+    assert len(a) > 100
+    assert_same_recommendations(a, b)
+    assert "app-" in " ".join(p.name for p in (tmp_path / "work").iterdir())  # the app ran on the worker
