@@ -65,7 +65,7 @@ TEXT: dict[str, dict[str, str]] = {
 
 CHANNELS: dict[str, dict[str, str]] = {
     "en": {"relationship_manager": "Relationship manager", "branch": "Branch", "teller_digital": "Teller / digital"},
-    "zh": {"relationship_manager": "客户经理", "branch": "网点", "teller_digital": "柜员 / 线上"},
+    "zh": {"relationship_manager": "客户经理", "branch": "网点", "teller_digital": "柜员"},  # as models CHANNEL_ZH
 }
 
 TIER_NAMES: dict[str, dict[str, str]] = {

@@ -65,7 +65,8 @@ def select_rm_clients(recs: pd.DataFrame, rm_id: str, month: pd.Timestamp) -> pd
 
 
 def _pct(value: float) -> str:
-    return f"{value:.1%}" if abs(value) < 0.1 else f"{value:.0%}"
+    """Two decimals below 1% (a PD of 0.03% is not 0.0%), one below 10%, none above."""
+    return f"{value:.2%}" if abs(value) < 0.01 else f"{value:.1%}" if abs(value) < 0.1 else f"{value:.0%}"
 
 
 def _money(value: Any) -> str:
@@ -86,18 +87,26 @@ def client_card(row: pd.Series, lang: str, cfg: ReportConfig) -> dict[str, Any]:
         sentences = [s for k in range(1, cfg.reasons_per_model + 1)
                      if (s := _text(row.get(f"reason_{model}_{k}_{lang}")))]
         if sentences:
-            reasons.append({"model": text[f"model_{model}"], "texts": sentences})
+            reasons.append({"key": model, "model": text[f"model_{model}"], "texts": sentences})
     flags = [f for f in FLAGS if bool(row[f])]
-    cost_reason = _text(row.get("cost_review_reason"))
+
+    # Chinese words from the table itself where it has them (what the bank's outputs say), else the catalogue
+    def own(column: str) -> str | None:
+        return _text(row.get(column)) if lang == "zh" else None
+
+    cost_reason = own("cost_review_reason_zh") or _text(row.get("cost_review_reason"))
+    tier_label = own("tier_zh") or TIER_NAMES[lang][str(row["tier"])]
+    channel = str(row["channel"])
+    channel_label = own("channel_zh") or CHANNELS[lang].get(channel, channel)
     return {
         "client_id": str(row["client_id"]),
         "segment": _text(row.get("segment")) or "",
         "industry": _text(row.get("industry")) or "",
         "tier": str(row["tier"]),
         "tier_rank": TIERS.index(str(row["tier"])),
-        "tier_label": TIER_NAMES[lang][str(row["tier"])],
+        "tier_label": tier_label,
         "tier_reason": _text(row.get(f"tier_reason_{lang}")),
-        "channel": CHANNELS[lang].get(str(row["channel"]), str(row["channel"])),
+        "channel": channel_label,
         "churn": {"value": p_churn, "band": churn_band,
                   "text": f"{_pct(p_churn)} ({text[churn_band]})"},
         "default": {"value": -1.0 if p_default is None else p_default,

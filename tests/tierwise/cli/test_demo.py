@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pandas as pd
 import pytest
+from demo_factory import small_configs
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from tierwise.cli import app
 
 runner = CliRunner()
-
-
-def small_configs(tmp_path, config_dir, clients: int, months: int, pairs: int):
-    configs = tmp_path / "configs"
-    shutil.copytree(config_dir, configs)
-    text = (configs / "data.yaml").read_text()
-    text = (text.replace("clients: 20000", f"clients: {clients}").replace("months: 36", f"months: {months}")
-            .replace("pairs: 5000", f"pairs: {pairs}"))
-    (configs / "data.yaml").write_text(text)
-    return configs, text
 
 
 def test_demo_generates_validates_and_summarises(tmp_path, config_dir):
@@ -42,27 +31,23 @@ def test_demo_generates_validates_and_summarises(tmp_path, config_dir):
 
 
 @pytest.mark.slow
-def test_demo_runs_the_monthly_job_end_to_end(tmp_path, config_dir, monkeypatch):
-    configs, _ = small_configs(tmp_path, config_dir, 2500, 30, 600)
-    for task in ("churn", "default", "growth"):  # keep the test quick: no tuning trials
-        path = configs / "models" / f"{task}.yaml"
-        path.write_text(path.read_text().replace("max_trials: 2", "max_trials: 0"))
-    monkeypatch.chdir(tmp_path)
-    result = runner.invoke(app, ["demo", "--config-dir", str(configs)], terminal_width=200)
-    assert result.exit_code == 0, result.output
-    outputs = tmp_path / "outputs"
+def test_demo_runs_the_monthly_job_end_to_end(demo_run):
+    # the run itself (a session fixture, tests/tierwise/conftest.py) is shared with the checks of
+    # its RM report and monitor against the recommendations (reports/test_demo_reports.py)
+    output = demo_run.output
+    outputs = demo_run.outputs
     recs = pd.read_parquet(outputs / "recommendations.parquet")
     months = sorted(pd.to_datetime(recs["month"]).dt.strftime("%Y-%m").unique())
     assert len(months) == 2
     assert set(recs["tier"]) <= {"Premier", "Excellence", "Potential", "General"}
     assert recs["reason_churn_1_en"].notna().mean() > 0.9
     latest = recs[pd.to_datetime(recs["month"]).dt.strftime("%Y-%m") == months[-1]]
-    assert f"{len(latest)}" in result.output.replace(",", "")  # the tier table counts the latest month
+    assert f"{len(latest)}" in output.replace(",", "")  # the tier table counts the latest month
     for word in ("尊享", "流失可能", "churn likelihood"):  # cards in both languages
-        assert word in result.output
+        assert word in output
     page = (outputs / "rm_report_zh.html").read_text(encoding="utf-8")
     assert 'lang="zh-CN"' in page
     assert (outputs / "monitor" / "monitor.json").is_file()
-    client = MlflowClient()
+    client = MlflowClient(tracking_uri=demo_run.tracking_uri, registry_uri=demo_run.tracking_uri)
     for name in ("tierwise-churn", "tierwise-default", "tierwise-growth", "tierwise-recommender"):
         assert client.get_model_version_by_alias(name, "champion") is not None

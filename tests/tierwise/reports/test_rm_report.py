@@ -123,3 +123,31 @@ def test_missing_flags_read_as_not_flagged(bank):
     nullable.loc[0, "flag_growth_lead"] = pd.NA
     checked = check_recommendations(nullable, source="recs.parquet")
     assert checked["flag_growth_lead"].dtype == bool and not checked.loc[0, "flag_growth_lead"]
+
+
+def test_chinese_page_uses_the_tables_own_words(bank):
+    # tier_zh, channel_zh and cost_review_reason_zh are what the recommendations say; the Chinese
+    # page shows them (it once showed its own '柜员 / 线上' and the English cost reason)
+    recs, _, monthly = bank
+    mine = recs[(recs["month"] == MONTH) & recs["rm_id"].notna()]
+    row = mine[mine["channel"] == "teller_digital"].iloc[0]
+    tagged = recs.copy()
+    target = (tagged["month"] == MONTH) & (tagged["client_id"] == row["client_id"])
+    tagged.loc[target, "flag_cost_review"] = True
+    tagged.loc[target, "cost_review_reason"] = "contribution of ¥14 a month is below the cost to serve of ¥53"
+    tagged["cost_review_reason_zh"] = None
+    tagged.loc[target, "cost_review_reason_zh"] = "月贡献¥14低于服务成本¥53"
+    html = render_rm_report(tagged, monthly, row["rm_id"], MONTH, "zh")
+    block = html.split(f'<tr id="client-{row["client_id"]}"')[1].split("</tr>")[0]
+    assert f'data-field="channel">{row["channel_zh"]}<' in block and row["channel_zh"] == "柜员"
+    assert f'data-field="tier">{row["tier_zh"]}<' in block
+    assert "月贡献¥14低于服务成本¥53" in block and "contribution of" not in block
+    english = render_rm_report(tagged, monthly, row["rm_id"], MONTH, "en")
+    block = english.split(f'<tr id="client-{row["client_id"]}"')[1].split("</tr>")[0]
+    assert "contribution of ¥14 a month" in block and "Teller / digital" in block
+
+
+def test_small_probabilities_keep_two_decimals():
+    from tierwise.reports._rm_report import _pct
+
+    assert (_pct(0.0003), _pct(0.0123), _pct(0.456)) == ("0.03%", "1.2%", "46%")
