@@ -36,6 +36,7 @@ from models import (
 )
 from tierwise import tracking
 from tierwise.config import load_config
+from tierwise.governance import record_review, write_training_record
 
 logger = logging.getLogger(__name__)
 
@@ -234,6 +235,7 @@ def _write_artifacts(folder: Path, result: TrainResult, frame: ModelFrame, title
         metrics=result.metrics, metrics_scope=scope, intended_use=cfg.intended_use,
         limitations=cfg.limitations, grades=result.grades)
     (folder / "model_card.md").write_text(card, encoding="utf-8")
+    write_training_record(folder, result, frame)  # scored rows + data window for the governance pack
 
 
 def log_and_register(result: TrainResult, frame: ModelFrame, *, name: str, experiment: str,
@@ -405,7 +407,9 @@ def promote(name: str, data: pd.DataFrame, *, metric: str | None = None) -> Prom
     rows = int(data[target].notna().sum())
     logger.info("%s: challenger v%s %s=%.4f, champion v%s %s -> %s", name, chal_v, metric, chal_value, champ_v,
                 f"{champ_value:.4f}" if champ_value is not None else "-", "promoted" if promoted else "kept")
-    return Promotion(name, metric, chal_v, chal_value, champ_v, champ_value, promoted, rows)
+    outcome = Promotion(name, metric, chal_v, chal_value, champ_v, champ_value, promoted, rows)
+    record_review(client, outcome, data=data)  # who reviewed it, when, the figures: model-version tags
+    return outcome
 
 
 def promotion_data_task(task: str, *, data_dir: Path, config_dir: Path, n_snapshots: int = 8) -> pd.DataFrame:

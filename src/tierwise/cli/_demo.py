@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -126,6 +127,8 @@ def run_pipeline(bank: Path, config: Path | None, *, console: Console) -> None:
     for task in TASKS:
         _step(console, f"promote {task}", ["promote", "--task", task, "--data", str(bank), *cfg_args])
     _step(console, "recommender", ["recommend", "--data", str(bank), "--month", _month(latest), *cfg_args])
+    _step(console, "governance pack", ["governance", "--model", "tierwise-recommender", "--out",
+                                       str(OUTPUTS / "governance"), *cfg_args])  # the task cards: by `promote`
 
     scores = OUTPUTS / "scores"
     parts = []
@@ -155,7 +158,7 @@ def run_pipeline(bank: Path, config: Path | None, *, console: Console) -> None:
                                          "--recommendations", str(recommendations), "--data", str(bank),
                                          "--out", str(OUTPUTS / "monitor"), *cfg_args])
     console.rule("[bold green]demo finished[/]")
-    console.print(f"outputs in {OUTPUTS}/: recommendations.parquet, scores/, rm_report_zh.html, monitor/; "
+    console.print(f"outputs in {OUTPUTS}/: recommendations.parquet, scores/, rm_report_zh.html, monitor/, governance/; "
                   "MLflow runs and models: `mlflow ui --backend-store-uri sqlite:///mlflow.db`", highlight=False)
 
 
@@ -199,7 +202,7 @@ def client_card(row: pd.Series, lang: str) -> str:
     pd_text = "—" if pd.isna(row["p_default"]) else f"{row['p_default']:.1%}"
     labels = (("流失可能", "违约风险", "增长潜力") if zh else ("churn likelihood", "default risk", "growth potential"))
     lines = [f"[bold]{row['client_id']}[/]  {tier} · {channel}",
-             f"  {labels[0]} {row['p_churn']:.0%} | {labels[1]} {pd_text} | {labels[2]} {row['growth']:+.0%}",
+             f"  {labels[0]} {row['p_churn']:.0%} | {labels[1]} {pd_text} | {labels[2]} {math.expm1(row['growth']):+.0%}",
              f"  {row['tier_reason_zh'] if zh else row['tier_reason_en']}"]
     for task, label in zip(TASKS, labels, strict=True):
         reasons = [row.get(f"reason_{task}_{k}_{lang}") for k in (1, 2, 3)]

@@ -96,9 +96,11 @@ def promote(
     dataset: Annotated[Path | None, typer.Option("--dataset", help="A flat-table dataset YAML.")] = None,
     data: Annotated[Path | None, typer.Option("--data", help="Bank folder (for --task; default outputs/bank) or table file.")] = None,
     snapshots: int = typer.Option(8, "--snapshots", min=3, help="Snapshot months, as in training (--task)."),
+    card_out: Annotated[Path, typer.Option("--card-out", help="Folder for the approved version's governance card.")] = Path("outputs/governance"),
     config_dir_opt: Path = ConfigDirOption,
 ) -> None:
-    """Compare challenger and champion on the same latest out-of-time data; promote only a better model."""
+    """Compare challenger and champion on the same latest out-of-time data; promote only a better model.
+    The reviewer ($TIERWISE_APPROVER or the OS user) and time are recorded as model-version tags."""
     from tierwise import tracking, training
 
     cfg_dir = _checked_target(task, dataset, config_dir_opt)
@@ -120,6 +122,25 @@ def promote(
         console.print(f"[green]promoted[/] v{result.challenger_version} to champion")
     else:
         console.print(f"[yellow]kept[/] champion v{result.champion_version} (challenger is not better)")
+    _governance_card(name, result, card_out, cfg_dir)
+
+
+def _governance_card(name: str, result, out: Path, cfg_dir: Path) -> None:  # noqa: ANN001 - training.Promotion
+    """The approved (promoted or confirmed) version's governance pack; a failure here is a warning,
+    the promotion itself stands."""
+    from features import TierwiseError
+    from tierwise import governance
+
+    decision = governance.review_decision(result)
+    console.print(f"review recorded on v{result.challenger_version}: {decision} by {governance.approver()}")
+    if decision == "refused":
+        return
+    try:
+        pack = governance.write_pack(name, version=result.challenger_version, out_dir=out, config_dir=cfg_dir)
+    except TierwiseError as exc:
+        console.print(f"[yellow]governance card not written[/]: {exc}; run `tierwise governance --model {name}`")
+        return
+    console.print(f"governance card: {pack.html}", highlight=False)
 
 
 @app.command("predict")

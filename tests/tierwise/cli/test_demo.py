@@ -51,3 +51,4 @@ def test_demo_runs_the_monthly_job_end_to_end(demo_run):
     client = MlflowClient(tracking_uri=demo_run.tracking_uri, registry_uri=demo_run.tracking_uri)
     for name in ("tierwise-churn", "tierwise-default", "tierwise-growth", "tierwise-recommender"):
         assert client.get_model_version_by_alias(name, "champion") is not None
+        assert (outputs / "governance" / name / "v1" / "card.html").is_file(), name  # the governance pack

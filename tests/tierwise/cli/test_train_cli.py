@@ -56,9 +56,11 @@ def test_train_a_new_flat_table_then_predict_held_out_rows(tmp_path):
     assert list(scores.columns) == ["member_no", "score"]
     assert scores["member_no"].tolist() == held_out["member_no"].tolist()
     assert scores["score"].between(0, 1).all()
-    result = runner.invoke(app, ["promote", "--dataset", str(tmp_path / "members.yaml")])
+    result = runner.invoke(app, ["promote", "--dataset", str(tmp_path / "members.yaml"),
+                                 "--card-out", str(tmp_path / "cards")])
     assert result.exit_code == 0, result.output
     assert "challenger v1" in result.output and "champion v1" in result.output
+    assert (tmp_path / "cards" / "tierwise-members" / "v1" / "card.html").is_file()  # the approved version's card
 
 
 def test_train_needs_task_or_dataset():
