@@ -263,8 +263,8 @@ def validate_tables(clients: pd.DataFrame, monthly: pd.DataFrame, *, rules: Cont
     rest = m_typed[~m_typed[ROW_ID].isin(m_bad)]
     known = set(clients[CLIENT_KEY].astype("str"))
     kept_ids = set(c_kept[CLIENT_KEY])
-    orphan = ~rest[CLIENT_KEY].isin(kept_ids)
-    in_file = rest[CLIENT_KEY].isin(known)
+    orphan = ~_is_in(rest[CLIENT_KEY], kept_ids)
+    in_file = _is_in(rest[CLIENT_KEY], known)
     m_fail.append(_failure_rows(rest, CLIENT_KEY, "client not in clients", orphan & ~in_file))
     m_fail.append(_failure_rows(rest, CLIENT_KEY, "client row rejected", orphan & in_file))
     rest = rest[~orphan]
@@ -292,6 +292,12 @@ def validate_tables(clients: pd.DataFrame, monthly: pd.DataFrame, *, rules: Cont
             why = f"; most common problem: {top['column'].iat[0]}: {top['rule'].iat[0]}" if len(top) else ""
             raise DataError(f"{source}: no usable rows ({report.rows_in[name]} rejected){why}")
     return report
+
+
+def _is_in(values: pd.Series, allowed: set[str]) -> pd.Series:
+    """`values.isin(allowed)` through pandas' hash table on objects: the Arrow-string `isin` turns
+    each allowed value into a pyarrow scalar one by one (seconds for a chunk of 50,000 clients)."""
+    return pd.Series(values.to_numpy(dtype=object, na_value=None), index=values.index).isin(allowed)
 
 
 def _not_already(failures: pd.DataFrame, earlier: pd.DataFrame) -> pd.DataFrame:
