@@ -32,6 +32,8 @@ _TEMPLATE = """\
 {% endfor %}
 {% if grades is not none %}
 ## Calibration by grade
+{{ grades_summary }}
+
 {{ grades }}
 {% endif %}
 ## Limitations
@@ -64,4 +66,28 @@ def model_card(*, title: str, task: str, kind: str, target: str, candidate: str,
         intended_use=intended_use or "Not stated.",
         limitations=list(limitations) or ["Not stated."],
         grades=_markdown_table(grades) if grades is not None else None,
+        grades_summary=grades_summary(grades) if grades is not None else None,
+    )
+
+
+def grades_summary(grades: pd.DataFrame, *, alpha: float = 0.05) -> str:
+    """One paragraph above the grade table: how many grades fail, what the test means, how many
+    failures chance alone would give, and the overall PD level against the observed rate."""
+    tested = grades[grades["n"] > 0]
+    failing = tested.loc[~tested["passed"].astype(bool), "grade"].tolist()
+    bonferroni = tested.loc[tested["jeffreys_p"] < alpha / max(len(tested), 1), "grade"].tolist()
+    binomial = int((tested["binomial_p"] < alpha).sum()) if "binomial_p" in tested else 0
+    n, d = int(tested["n"].sum()), int(tested["defaults"].sum())
+    mean_pd = float((tested["mean_pd"] * tested["n"]).sum() / n) if n else float("nan")
+    observed = d / n if n else float("nan")
+    return (
+        f"{len(failing)} of {len(tested)} grades fail the one-sided Jeffreys test at {alpha:g} "
+        f"(PD too low){': ' + ', '.join(failing) if failing else ''}; with {len(tested)} tests about "
+        f"{alpha * len(tested):.1f} would fail by chance alone, and {len(bonferroni)} fail at the "
+        f"Bonferroni level {alpha / max(len(tested), 1):.3g}. The two-sided binomial test, which also "
+        f"flags a PD that is too high, rejects in {binomial} grade(s). Overall: mean PD {mean_pd:.4f} against an "
+        f"observed rate {observed:.4f} ({d} defaults in {n} clients)."
+        + (" Most grades failing together is a shift of the whole PD scale between the calibration "
+           "data and these data, not noise in one grade."
+           if 2 * len(failing) > len(tested) else "")
     )
