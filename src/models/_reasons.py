@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -48,9 +49,10 @@ def shap_values(booster, X: pd.DataFrame, *, n_threads: int | None = None) -> np
     return tree_shap(booster, X, n_threads=n_threads)
 
 
-def family_contributions(contrib: np.ndarray, features: list[str], families: Mapping[str, str],
-                         excluded: set[str]) -> tuple[list[str], np.ndarray]:
-    """Family names and the (rows x families) sums of `contrib` (protected features left out)."""
+def family_matrix(features: list[str], families: Mapping[str, str], excluded: set[str]
+                  ) -> tuple[list[str], np.ndarray]:
+    """Family names and the (features x families) 0/1 matrix that sums contributions by family
+    (protected features left out)."""
     names: list[str] = []
     index: dict[str, int] = {}
     columns = np.full(len(features), -1, dtype=np.int64)
@@ -65,7 +67,46 @@ def family_contributions(contrib: np.ndarray, features: list[str], families: Map
     aggregate = np.zeros((len(features), len(names)), dtype=np.float64)
     used = columns >= 0
     aggregate[np.flatnonzero(used), columns[used]] = 1.0
+    return names, aggregate
+
+
+def family_contributions(contrib: np.ndarray, features: list[str], families: Mapping[str, str],
+                         excluded: set[str]) -> tuple[list[str], np.ndarray]:
+    """Family names and the (rows x families) sums of `contrib` (protected features left out)."""
+    names, aggregate = family_matrix(features, families, excluded)
     return names, contrib @ aggregate
+
+
+@dataclass(frozen=True)
+class ReasonPlan:
+    """What `reason_codes` works out from the feature list alone, once: the family names and
+    the matrix that sums contributions by family, and per (language, family) the features
+    whose template may phrase it, with their column positions."""
+
+    features: tuple[str, ...]
+    names: list[str]
+    aggregate: np.ndarray
+    candidates: Mapping[tuple[str, str], tuple[tuple[str, ...], list[int]]]
+
+
+def reason_plan(features: Sequence[str], families: Mapping[str, str],
+                catalogues: Mapping[str, ReasonCatalogue]) -> ReasonPlan:
+    """Check that the catalogues cover `features` (`ConfigError` otherwise) and plan the
+    phrasing (see `ReasonPlan`)."""
+    features = [str(f) for f in features]
+    check_catalogue_coverage(features, families, catalogues)
+    families = merged_families(families, features, catalogues)
+    excluded = {f for f in features for cat in catalogues.values()
+                if cat.is_protected(f) or cat.is_protected(families.get(f, f))}
+    names, aggregate = family_matrix(features, families, excluded)
+    position = {f: j for j, f in enumerate(features)}
+    candidates = {}
+    for lang, catalogue in catalogues.items():
+        for family in names:
+            chosen = tuple(f for f in catalogue.families[family]
+                           if f in position and families.get(f, f) == family)
+            candidates[(lang, family)] = chosen, [position[f] for f in chosen]
+    return ReasonPlan(tuple(features), names, aggregate, candidates)
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -90,18 +131,25 @@ def reason_codes(contrib: np.ndarray, X: pd.DataFrame, families: Mapping[str, st
     Raises `ConfigError` when a catalogue misses a family, `DataError` on a shape mismatch.
     """
     features = [str(c) for c in X.columns]
-    if contrib.ndim != 2 or contrib.shape[0] != len(X) or contrib.shape[1] not in (len(features), len(features) + 1):
-        raise DataError(f"reason codes: SHAP values of shape {contrib.shape} do not match {len(X)} rows x "
-                        f"{len(features)} features (+1 expected value)")
+    _check_shapes(contrib, len(X), len(features), k)
+    return phrase_reasons(reason_plan(features, families, catalogues), contrib, X, catalogues,
+                          model=model, k=k, direction=direction)
+
+
+def _check_shapes(contrib: np.ndarray, n_rows: int, n_features: int, k: int) -> None:
+    if contrib.ndim != 2 or contrib.shape[0] != n_rows or contrib.shape[1] not in (n_features, n_features + 1):
+        raise DataError(f"reason codes: SHAP values of shape {contrib.shape} do not match {n_rows} rows x "
+                        f"{n_features} features (+1 expected value)")
     if k < 1:
         raise DataError(f"reason codes: k must be at least 1, got {k}")
-    check_catalogue_coverage(features, families, catalogues)
-    families = merged_families(families, features, catalogues)
-    excluded = {f for f in features for cat in catalogues.values()
-                if cat.is_protected(f) or cat.is_protected(families.get(f, f))}
-    contrib = np.asarray(contrib[:, :len(features)], dtype=np.float64)
-    names, by_family = family_contributions(contrib, features, families, excluded)
-    position = {f: j for j, f in enumerate(features)}
+
+
+def phrase_reasons(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
+                   catalogues: Mapping[str, ReasonCatalogue], *, model: str, k: int = 3,
+                   direction: Direction = "up") -> pd.DataFrame:
+    """`reason_codes` with the feature list already planned (`reason_plan` of `X.columns`)."""
+    contrib = np.asarray(contrib[:, :len(plan.features)], dtype=np.float64)
+    names, by_family = plan.names, contrib @ plan.aggregate
     values: dict[str, np.ndarray] = {}
     n = len(X)
     out: dict[str, object] = {}
@@ -126,11 +174,9 @@ def reason_codes(contrib: np.ndarray, X: pd.DataFrame, families: Mapping[str, st
                     rows = rows_all[group]
                     family_col[rows] = family
                     chosen: dict[tuple[str, ...], np.ndarray] = {}
-                    for lang, catalogue in catalogues.items():
-                        candidates = tuple(f for f in catalogue.families[family]
-                                           if f in position and families.get(f, f) == family)
+                    for lang in catalogues:
+                        candidates, cols = plan.candidates[(lang, family)]
                         if candidates not in chosen:
-                            cols = [position[f] for f in candidates]
                             chosen[candidates] = (np.argmax(sign * contrib[np.ix_(rows, cols)], axis=1)
                                                   if len(cols) > 1 else np.zeros(rows.size, dtype=np.int64))
                         best = chosen[candidates]
@@ -176,7 +222,7 @@ def render(template: Template, values: np.ndarray, lang: str, *, effect: str = "
         shown = keys.astype(str).to_numpy(dtype=object)
         kinds = np.where(missing, "missing", "text" if template.text is not None else "up")
     else:
-        numbers = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
+        numbers = _as_numbers(values)
         missing = ~np.isfinite(numbers)
         shown = _display_keys(template.format, numbers, signed=template.signed)
         if template.signed:
@@ -200,6 +246,14 @@ def render(template: Template, values: np.ndarray, lang: str, *, effect: str = "
                           for u in uniques], dtype=object)
         out[rows] = words[inverse]
     return out
+
+
+def _as_numbers(values: np.ndarray) -> np.ndarray:
+    """Values as float64, NaN where not a number (`pd.to_numeric(errors="coerce")`)."""
+    values = np.asarray(values)
+    if values.dtype.kind in "biuf":
+        return values.astype(np.float64)
+    return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
 
 
 def _display_keys(fmt: str, numbers: np.ndarray, *, signed: bool) -> np.ndarray:
@@ -293,6 +347,12 @@ class CatalogueReasons:
         self.families = dict(families)
         self.catalogues = dict(catalogues)
         self.k = k
+        self._plans: dict[tuple[str, ...], ReasonPlan] = {}
 
     def __call__(self, key: str, contrib: np.ndarray, X: pd.DataFrame) -> pd.DataFrame:
-        return reason_codes(contrib, X, self.families, self.catalogues, model=key, k=self.k)
+        features = tuple(str(c) for c in X.columns)
+        plan = self._plans.get(features)
+        if plan is None:  # checked and planned once per feature list
+            plan = self._plans[features] = reason_plan(features, self.families, self.catalogues)
+        _check_shapes(contrib, len(X), len(features), self.k)
+        return phrase_reasons(plan, contrib, X, self.catalogues, model=key, k=self.k)

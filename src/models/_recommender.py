@@ -16,6 +16,7 @@ churn, default, growth and rank k in 1..3 `reason_{m}_{k}_family`, `_en`, `_zh`,
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from models._policy import OUTPUT_COLUMNS, ResolvedPolicy, recommend, resolve_th
 from models._policy_config import PolicyConfig
 from models._policy_inputs import OPTIONAL_COLUMNS as POLICY_OPTIONAL
 from models._policy_inputs import REQUIRED_COLUMNS as POLICY_REQUIRED
-from models._train import TierwiseModel
+from models._train import TierwiseModel, matrix_frame
 from models._treeshap import tree_shap
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ MODEL_KEYS: tuple[str, ...] = ("churn", "default", "growth")
 SCORE_COLUMNS: dict[str, str] = {"churn": "p_churn", "default": "p_default", "growth": "growth"}
 TOP_K = 3
 SMALL_BATCH = 1024
+"""Batches smaller than this (a served request) run LightGBM and TreeSHAP on one thread: waking
+a thread pool costs more than explaining a few rows. The numbers do not depend on it."""
 REASON_PARTS: tuple[str, ...] = ("family", "en", "zh", "shap")
 
 CARRIED_INPUTS: tuple[str, ...] = ("snapshot_month", "region", "industry", "branch", "rm_id")
@@ -192,14 +195,22 @@ class Recommender:
     def models(self) -> dict[str, TierwiseModel]:
         return {"churn": self.churn, "default": self.default, "growth": self.growth}
 
-    @property
-    def required_inputs(self) -> list[str]:
+    @functools.cached_property
+    def required_inputs(self) -> tuple[str, ...]:
         """Columns every input row must have: the models' inputs and the policy's value inputs."""
         cols: list[str] = ["client_id"]
         for model in self.models.values():
             cols += model.input_columns_
         cols += [c for c in POLICY_REQUIRED if c not in SCORE_COLUMNS.values()]
-        return list(dict.fromkeys(cols))
+        return tuple(dict.fromkeys(cols))
+
+    @functools.cached_property
+    def text_inputs(self) -> frozenset[str]:
+        """Required inputs that are text: the ids, the segment and the models' categories."""
+        text = {"client_id", "segment"}
+        for model in self.models.values():
+            text |= set(model.categories_)
+        return frozenset(text)
 
     @property
     def optional_inputs(self) -> list[str]:
@@ -214,31 +225,33 @@ class Recommender:
 
     def scores(self, features: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str, pd.DataFrame]]:
         """Per model: the score and the reason columns. Models with the same inputs share one
-        prepared input frame."""
+        input matrix. Whatever the batch size, the numbers are the same (each row is computed
+        alone); a small batch (a served request) runs on one thread."""
+        threads = 1 if len(features) < SMALL_BATCH else None
         scores: dict[str, np.ndarray] = {}
         reasons: dict[str, pd.DataFrame] = {}
-        prepared: dict[tuple, pd.DataFrame] = {}
+        prepared: dict[tuple, tuple[np.ndarray, pd.DataFrame]] = {}
         for key, model in self.models.items():
-            same = (tuple(model.input_columns_), tuple(model.feature_names_),
-                    tuple((k, tuple(v)) for k, v in model.categories_.items()))
-            if model.preprocessor_ is None and same in prepared:
-                X = prepared[same]
-            else:
-                X = model.model_inputs(features)
-                if model.preprocessor_ is None:
-                    prepared[same] = X
-            scores[key] = _predict(model, X)
-            booster = model.booster_
-            if booster is None:
+            if model.booster_ is None:
                 logger.warning("%s: the model has no LightGBM booster; no reasons", key)
-                contrib = np.zeros((len(X), X.shape[1] + 1))
-            else:
-                contrib = exact_shap(booster, X, n_threads=self.n_threads)
-            reasons[key] = self.reasons(key, contrib, X.set_axis(features.index))
+                X = model.model_inputs(features).set_axis(features.index)
+                scores[key] = _predict(model, X)
+                reasons[key] = self.reasons(key, np.zeros((len(X), X.shape[1] + 1)), X)
+                continue
+            same = _input_key(model)
+            if same not in prepared:
+                matrix = model.model_matrix(features)
+                prepared[same] = matrix, matrix_frame(matrix, model.feature_names_, model.categories_,
+                                                      features.index)
+            matrix, X = prepared[same]
+            scores[key] = model.predict_matrix(matrix, num_threads=threads)
+            contrib = tree_shap(model.booster_, matrix, n_threads=threads or self.n_threads)
+            reasons[key] = self.reasons(key, contrib, X)
         return scores, reasons
 
-    def recommend(self, features: pd.DataFrame) -> pd.DataFrame:
-        """One recommendation row per input row (same order); see the module docstring."""
+    def recommend(self, features: pd.DataFrame, columns: Sequence[str] = RECOMMENDATION_COLUMNS) -> pd.DataFrame:
+        """One recommendation row per input row (same order); see the module docstring.
+        `columns`: the output columns, in order (default: the whole contract)."""
         self.check_inputs(features)
         features = features.reset_index(drop=True)
         n = len(features)
@@ -266,23 +279,28 @@ class Recommender:
                 cols[col] = decided[col].to_numpy() if decided[col].dtype == bool else decided[col].array
         for key in MODEL_KEYS:
             frame = reasons[key]
+            blank = no_credit if key == "default" else None  # no PD, so no default reasons
             for col in frame.columns:
-                values = frame[col]
-                if key == "default" and no_credit.any():  # no PD, so no default reasons
-                    values = values.mask(no_credit)
+                values = _blanked(frame[col], blank)
                 cols[col] = values.to_numpy() if col.endswith("_shap") else as_str(values).array
-        out = pd.DataFrame(cols, index=features.index)
-        return out.loc[:, list(RECOMMENDATION_COLUMNS)]
+        return pd.DataFrame({c: cols[c] for c in columns}, index=features.index)
 
 
-def exact_shap(booster, X: pd.DataFrame, *, n_threads: int | None = None) -> np.ndarray:  # noqa: ANN001
-    """Exact path-dependent TreeSHAP, (rows, features + 1). Batches use the numba kernel
-    (`tree_shap`); a few rows (a served request) use LightGBM's own `pred_contrib`, the same
-    algorithm without the kernel's per-call set-up (flattening the model, building its
-    tables), which dominates for one client. Both give the same values up to float rounding."""
-    if len(X) < SMALL_BATCH:
-        return np.asarray(booster.predict(X, pred_contrib=True, num_threads=1), dtype=float)
-    return tree_shap(booster, X, n_threads=n_threads)
+def _input_key(model: TierwiseModel) -> tuple:
+    """Models with equal keys read the same input matrix (a model with its own preprocessor
+    never shares one)."""
+    if model.preprocessor_ is not None:
+        return ("own", id(model))
+    return (tuple(model.feature_names_), tuple((k, tuple(v)) for k, v in model.categories_.items()))
+
+
+def _blanked(values: pd.Series, rows: np.ndarray | None) -> pd.Series:
+    """`values`, missing where `rows` (boolean) is True."""
+    if rows is None or not rows.any():
+        return values
+    if rows.all():  # e.g. a served client without credit: no masking work
+        return pd.Series(np.nan, index=values.index, dtype=values.dtype)
+    return values.mask(rows)
 
 
 def as_str(values: pd.Series) -> pd.Series:

@@ -104,10 +104,9 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
             self.load_context(context)
         frame = check_request(model_input, self.recommender)
         try:
-            out = self.recommender.recommend(frame)
+            return self.recommender.recommend(frame, columns=PYFUNC_OUTPUT_COLUMNS)
         except TierwiseError as exc:
             raise _bad_request(str(exc)) from None
-        return out.loc[:, list(PYFUNC_OUTPUT_COLUMNS)]
 
 
 def check_request(model_input: Any, recommender: Recommender) -> pd.DataFrame:
@@ -127,16 +126,13 @@ def check_request(model_input: Any, recommender: Recommender) -> pd.DataFrame:
     ids = frame["client_id"]
     if ids.isna().any():
         raise _bad_request(f"field 'client_id' is empty in row {int(np.flatnonzero(ids.isna())[0])}")
-    categorical = set()
-    for model in recommender.models.values():
-        categorical |= set(model.categories_)
-    categorical |= {"client_id", "segment"}
+    dtypes = dict(zip(frame.columns, frame.dtypes, strict=True))
     for col in recommender.required_inputs:
-        if col in categorical:
+        dtype = dtypes[col]
+        if col in recommender.text_inputs or (
+                pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)):
             continue
         values = frame[col]
-        if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
-            continue
         numbers = pd.to_numeric(values, errors="coerce")
         bad = numbers.isna() & values.notna()
         if bad.any():

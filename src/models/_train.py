@@ -15,6 +15,7 @@ Two modes:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -77,14 +78,35 @@ class TierwiseModel:
 
     def model_inputs(self, X: pd.DataFrame) -> pd.DataFrame:
         """The frame the estimator (and TreeSHAP on `booster_`) sees."""
-        missing = [c for c in self.input_columns_ if c not in X.columns]
-        if missing:
-            shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
-            raise DataError(f"input is missing {len(missing)} column(s) the model needs: {shown}")
+        self._check_inputs(X)
         data = X.loc[:, self.input_columns_]
         if self.preprocessor_ is not None:
             data = self.preprocessor_.transform(data)
         return coerce_categories(data.loc[:, self.feature_names_], self.categories_)
+
+    def model_matrix(self, X: pd.DataFrame) -> np.ndarray:
+        """The model inputs as LightGBM and TreeSHAP read `model_inputs(X)`, without building
+        that frame: a C-contiguous float64 (rows, features) matrix, a category as its code in
+        the fixed list (unseen or missing: NaN), a number as float64."""
+        if self.preprocessor_ is not None:
+            X = self.model_inputs(X)
+        else:
+            self._check_inputs(X)
+        return input_matrix(X, self.feature_names_, self.categories_)
+
+    def predict_matrix(self, matrix: np.ndarray, *, num_threads: int | None = None) -> np.ndarray:
+        """`predict` on `model_matrix` rows (LightGBM models only); `num_threads` defaults to
+        the training setting (a few rows are fastest on one thread)."""
+        if num_threads is None:
+            num_threads = self.estimator_.params_["num_threads"]
+        raw = np.asarray(self.booster_.predict(matrix, num_threads=num_threads))
+        return self.calibrator_.transform(raw) if self.calibrator_ is not None else raw
+
+    def _check_inputs(self, X: pd.DataFrame) -> None:
+        missing = [c for c in self.input_columns_ if c not in X.columns]
+        if missing:
+            shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+            raise DataError(f"input is missing {len(missing)} column(s) the model needs: {shown}")
 
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         return self.estimator_.predict_raw(self.model_inputs(X))
@@ -110,6 +132,47 @@ def coerce_categories(X: pd.DataFrame, categories: Mapping[str, list]) -> pd.Dat
             continue
         X[col] = pd.Categorical(values.astype(object).where(values.notna(), None), categories=cats)
     return X
+
+
+@functools.lru_cache(maxsize=256)
+def _category_index(categories: tuple) -> pd.Index:
+    return pd.Index(list(categories))
+
+
+def category_codes(values: pd.Series, categories: Sequence) -> np.ndarray:
+    """Position of each value in `categories`, -1 when missing or unseen: the codes of
+    `coerce_categories` (a `pd.Categorical` with that fixed list)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype(object)
+    return _category_index(tuple(categories)).get_indexer(values.to_numpy(dtype=object, na_value=None))
+
+
+def input_matrix(X: pd.DataFrame, columns: Sequence[str], categories: Mapping[str, list]) -> np.ndarray:
+    """`X[columns]` as LightGBM reads the frame `coerce_categories` makes of it: float64,
+    categories as codes with NaN for missing or unseen (see `TierwiseModel.model_matrix`)."""
+    out = np.empty((len(X), len(columns)), dtype=np.float64)
+    numeric = [j for j, col in enumerate(columns) if col not in categories]
+    if numeric:  # one conversion for all numbers (a served row has a hundred columns)
+        out[:, numeric] = X[[columns[j] for j in numeric]].to_numpy(dtype=np.float64, na_value=np.nan)
+    for j, col in enumerate(columns):
+        if col in categories:
+            codes = category_codes(X[col], categories[col])
+            out[:, j] = np.where(codes < 0, np.nan, codes)
+    return out
+
+
+def matrix_frame(matrix: np.ndarray, columns: Sequence[str], categories: Mapping[str, list],
+                 index: pd.Index | None = None) -> pd.DataFrame:
+    """The frame `coerce_categories` gives, rebuilt from an `input_matrix`: numbers as float64,
+    categories decoded with their fixed lists."""
+    data: dict[str, Any] = {}
+    for j, col in enumerate(columns):
+        if col in categories:
+            codes = np.nan_to_num(matrix[:, j], nan=-1.0).astype(np.int64)
+            data[col] = pd.Categorical.from_codes(codes, categories=categories[col])
+        else:
+            data[col] = matrix[:, j]
+    return pd.DataFrame(data, index=index)
 
 
 def learn_categories(X: pd.DataFrame) -> dict[str, list]:

@@ -177,18 +177,36 @@ def test_numbers_sent_as_text_are_accepted(setup):
 
 
 def test_batch_and_single_client_paths_agree(setup):
-    """Large batches use the numba TreeSHAP kernel, a few rows LightGBM's pred_contrib: same
-    reasons, contributions equal up to float rounding."""
+    """A served client (one row, one thread) gets exactly the row a large multi-threaded batch
+    gives it: the same scores to 1e-12, the same tiers, flags and reasons."""
     from models._recommender import SMALL_BATCH
 
     rec, _ = setup
     frame = _frame(SMALL_BATCH + 50, seed=9)
     batch = rec.recommend(frame)
-    pieces = pd.concat([rec.recommend(frame.iloc[a:a + 200]) for a in range(0, len(frame), 200)],
-                       ignore_index=True)
+    picked = [0, 1, 7, 500, SMALL_BATCH + 49]
+    singles = pd.concat([rec.recommend(frame.iloc[[i]]) for i in picked], ignore_index=True)
+    expected = batch.iloc[picked].reset_index(drop=True)
     for col in batch.columns:
-        if col.endswith("_shap") or pd.api.types.is_float_dtype(batch[col].dtype):
-            np.testing.assert_allclose(pieces[col].to_numpy(), batch[col].to_numpy(), rtol=0, atol=1e-9,
+        if pd.api.types.is_float_dtype(batch[col].dtype):
+            np.testing.assert_allclose(singles[col].to_numpy(), expected[col].to_numpy(), rtol=0, atol=1e-12,
                                        err_msg=col)
         else:
-            pd.testing.assert_series_equal(pieces[col], batch[col], obj=col)
+            pd.testing.assert_series_equal(singles[col], expected[col], obj=col)
+
+
+def test_model_matrix_reads_inputs_as_lightgbm_does(setup):
+    """The input matrix gives the booster and TreeSHAP the numbers of the category frame:
+    unseen and missing categories are NaN, numbers float64."""
+    rec, frame = setup
+    model = rec.churn
+    sent = frame.head(20).copy()
+    sent.loc[0, "region"] = "nowhere"
+    sent.loc[1, "segment"] = None
+    matrix = model.model_matrix(sent)
+    X = model.model_inputs(sent)
+    assert matrix.dtype == np.float64 and matrix.flags.c_contiguous
+    assert np.isnan(matrix[0, model.feature_names_.index("region")])
+    assert np.isnan(matrix[1, model.feature_names_.index("segment")])
+    np.testing.assert_array_equal(model.booster_.predict(matrix), model.booster_.predict(X))
+    np.testing.assert_array_equal(model.predict_matrix(matrix, num_threads=1), model.predict(sent))
