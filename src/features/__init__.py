@@ -35,7 +35,7 @@ from features._io import (
 from features._labels import TASKS, build_labels, label_column
 from features._leakage import LeakReport, LeakSuspect, screen_leaks
 from features._snapshot import snapshot_features
-from features._trainset import build_training_table, task_frame
+from features._trainset import UNUSED, build_training_table, client_groups, task_frame
 from features._validation import ContractRules, ValidationReport, validate_tables, write_rejects
 
 __all__ = [
@@ -81,5 +81,7 @@ __all__ = [
     "build_labels",
     "label_column",
     "build_training_table",
+    "client_groups",
     "task_frame",
+    "UNUSED",
 ]

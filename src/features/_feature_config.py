@@ -103,18 +103,44 @@ class LabelConfig(FrozenConfig):
     growth: GrowthLabelConfig = GrowthLabelConfig()
 
 
-class SplitConfig(FrozenConfig):
-    """Out-of-time split of stacked snapshots.
+class ClientGroups(FrozenConfig):
+    """Shares of clients in the train / valid / test groups (all three given, each > 0,
+    summing to 1)."""
 
-    With `valid_from` / `test_from` (YYYY-MM-01) the split is by date; otherwise the latest
-    `test_snapshots` snapshot months are "test", the `valid_snapshots` before them "valid",
-    and all earlier ones "train".
+    train: float = Field(gt=0, lt=1)
+    valid: float = Field(gt=0, lt=1)
+    test: float = Field(gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> ClientGroups:
+        total = self.train + self.valid + self.test
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"client_groups shares must sum to 1, got {total:g}")
+        return self
+
+
+class SplitConfig(FrozenConfig):
+    """Split of stacked snapshots: out of time by snapshot month AND disjoint by client.
+
+    Periods: with `valid_from` / `test_from` (YYYY-MM-01) the split is by date; otherwise the
+    latest `test_snapshots` snapshot months are the test period, the `valid_snapshots` before
+    them the valid period, and all earlier ones the train period.
+
+    Clients: each client is in one group (train, valid or test) with the shares of
+    `client_groups`, drawn from a seeded hash of its `client_id` (`client_seed`), so a
+    client's group never depends on the other clients. A row is in a split only when its
+    client's group and its snapshot month's period agree; every other row is "unused" (kept
+    in the table, never trained or evaluated on). `client_groups: null` turns this off: every
+    row of a period is in that period's split, which is leaky when label horizons overlap
+    across periods (one default event is then a positive in train, valid and test).
     """
 
     valid_snapshots: int = Field(2, ge=0)
     test_snapshots: int = Field(2, ge=0)
     valid_from: dt.date | None = None
     test_from: dt.date | None = None
+    client_groups: ClientGroups | None = ClientGroups(train=0.5, valid=0.25, test=0.25)
+    client_seed: int = 0
 
     @model_validator(mode="after")
     def _ordered(self) -> SplitConfig:

@@ -20,8 +20,9 @@ class ModelFrame:
     - `features` are the model inputs, in order; `categorical` is the subset with
       `category` dtype (LightGBM takes them natively).
     - `kind` is "binary" (target 0/1) or "regression".
-    - `split_column`, when set, holds "train" / "valid" / "test" (out of time for snapshot
-      data); when None the trainer cross-validates (flat tables).
+    - `split_column`, when set, holds "train" / "valid" / "test" (out of time and
+      client-disjoint for snapshot data; `task_frame` drops the "unused" rows); when None the
+      trainer cross-validates (flat tables).
     """
 
     data: pd.DataFrame

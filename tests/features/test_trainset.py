@@ -1,4 +1,4 @@
-"""Training tables: stacked snapshots, out-of-time split, task frames and the leakage screen."""
+"""Training tables: stacked snapshots, out-of-time and client-disjoint split, task frames and the leakage screen."""
 
 from __future__ import annotations
 
@@ -12,13 +12,18 @@ from feature_bank import make_bank, month_at
 
 from features import (
     PROTECTED_ATTRIBUTES,
+    SPLITS,
+    UNUSED,
+    ConfigError,
     DataError,
     FeatureConfig,
     ModelFrame,
     build_training_table,
+    client_groups,
     snapshot_features,
     task_frame,
 )
+from tierwise.config import parse_config
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +51,77 @@ def test_split_is_out_of_time(table):
     assert by_split.loc["train", "max"] < by_split.loc["valid", "min"]
     assert by_split.loc["valid", "max"] < by_split.loc["test", "min"]
     assert by_split.loc["valid", "nunique"] == 2 and by_split.loc["test", "nunique"] == 2
+
+
+def test_no_client_in_two_splits(table):
+    used = table[table["split"] != UNUSED]
+    assert set(table["split"].unique()) == {*SPLITS, UNUSED}
+    assert (used.groupby("client_id")["split"].nunique() == 1).all()
+    groups = pd.Series(client_groups(table["client_id"], FeatureConfig()), index=table.index)
+    assert (groups[used.index] == used["split"]).all()  # the split of a used row is its client's group
+    assert (table.groupby("client_id").apply(lambda g: groups[g.index].nunique()) == 1).all()
+
+
+def test_client_group_does_not_depend_on_the_other_clients():
+    ids = pd.Series([f"C{i:06d}" for i in range(2000)])
+    config = FeatureConfig()
+    base = pd.Series(client_groups(ids, config), index=ids)
+    shuffled = ids.sample(frac=1, random_state=3)
+    assert (pd.Series(client_groups(shuffled, config), index=shuffled)[ids].to_numpy() == base.to_numpy()).all()
+    subset = ids[::7]
+    assert (client_groups(subset, config) == base[subset].to_numpy()).all()
+    more = pd.concat([ids, pd.Series([f"N{i}" for i in range(500)])], ignore_index=True)
+    assert (client_groups(more, config)[:len(ids)] == base.to_numpy()).all()
+    repeated = pd.concat([ids, ids[::-1]], ignore_index=True)  # many rows per client
+    assert (client_groups(repeated, config) == np.concatenate([base.to_numpy(), base.to_numpy()[::-1]])).all()
+    other_seed = client_groups(ids, FeatureConfig(split={"client_seed": 1}))
+    assert (other_seed != base.to_numpy()).mean() > 0.3
+
+
+def test_client_group_shares_as_configured():
+    ids = pd.Series([f"C{i:07d}" for i in range(100_000)])
+    config = FeatureConfig(split={"client_groups": {"train": 0.6, "valid": 0.15, "test": 0.25}})
+    shares = pd.Series(client_groups(ids, config)).value_counts(normalize=True)
+    assert shares["train"] == pytest.approx(0.6, abs=0.006)
+    assert shares["valid"] == pytest.approx(0.15, abs=0.006)
+    assert shares["test"] == pytest.approx(0.25, abs=0.006)
+
+
+def test_client_groups_off_gives_the_split_by_period(big_bank, table):
+    clients, monthly = big_bank
+    config = FeatureConfig(split={"client_groups": None})
+    old = build_training_table(clients, monthly, [month_at(i) for i in range(6, 18)], config)
+    assert UNUSED not in set(old["split"])
+    pd.testing.assert_frame_equal(old.drop(columns="split"), table.drop(columns="split"))
+    used = table["split"] != UNUSED
+    assert (old.loc[used, "split"] == table.loc[used, "split"]).all()  # same periods
+    by_split = old.groupby("split")["client_id"].nunique()
+    assert (by_split == old["client_id"].nunique()).all()  # every client in every split: the leak
+
+
+@pytest.mark.parametrize("task", ["churn", "default", "growth"])
+def test_task_frame_drops_unused_rows(table, task, caplog):
+    with caplog.at_level(logging.INFO):
+        frame = task_frame(table, task, FeatureConfig())
+    assert set(frame.data["split"].unique()) <= set(SPLITS)
+    unused = int((table["split"] == UNUSED).sum())
+    assert f"{task}: {unused} of {len(table)} rows unused" in caplog.text
+
+
+@pytest.mark.parametrize(("split", "message"), [
+    ({"client_groups": {"train": 0.5, "valid": 0.3, "test": 0.3}},
+     r"key 'split.client_groups' = dict: Value error, client_groups shares must sum to 1, got 1.1$"),
+    ({"client_groups": {"train": 1.0, "valid": 0.0, "test": 0.0}},
+     r"key 'split.client_groups.train' = 1.0: Input should be less than 1"),
+    ({"client_groups": {"train": 0.5, "valid": 0.5}}, r"missing required key 'split.client_groups.test'$"),
+    ({"client_groups": {"train": 0.5, "vaild": 0.25, "test": 0.25}},
+     r"missing required key 'split.client_groups.valid' \(and 1 more problem\)$"),
+    ({"client_seed": "x"}, r"key 'split.client_seed' = 'x'"),
+])
+def test_split_config_errors_are_one_line(split, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        parse_config({"split": split}, FeatureConfig, source="features.yaml")
+    assert "\n" not in str(info.value) and str(info.value).startswith("features.yaml: ")
 
 
 def test_split_by_dates(big_bank):

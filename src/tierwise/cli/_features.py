@@ -88,7 +88,7 @@ def trainset_command(
     quarantine: QuarantineOpt = False,
     config_dir_opt: Path = ConfigDirOption,
 ) -> None:
-    """Features and labels stacked over monthly snapshots, split out of time (train/valid/test)."""
+    """Features and labels stacked over monthly snapshots, split out of time and by client (train/valid/test/unused)."""
     from features import build_training_table
 
     t0, t1 = parse_month(first, option="--from"), parse_month(last, option="--to")
@@ -102,5 +102,5 @@ def trainset_command(
         table = build_training_table(clients, monthly, months, config, progress=advance)
     write_table(table, out)
     counts = table["split"].value_counts()
-    shown = ", ".join(f"{s} {counts.get(s, 0):,}" for s in ("train", "valid", "test"))
+    shown = ", ".join(f"{s} {counts.get(s, 0):,}" for s in ("train", "valid", "test", "unused"))
     typer.echo(f"wrote {out}: {len(table):,} rows from {table['snapshot_month'].nunique()} snapshots ({shown})")

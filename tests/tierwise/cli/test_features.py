@@ -52,7 +52,9 @@ def test_trainset_writes_stacked_snapshots(bank_dir, tmp_path, monkeypatch, caps
     assert code == 0, stdout
     table = pd.read_parquet(out)
     assert table["snapshot_month"].nunique() == 10
-    assert set(table["split"]) == {"train", "valid", "test"}
+    assert set(table["split"]) <= {"train", "valid", "test", "unused"} and "unused" in set(table["split"])
+    assert (table[table["split"] != "unused"].groupby("client_id")["split"].nunique() == 1).all()
+    assert f"unused {(table['split'] == 'unused').sum():,}" in stdout
     assert {"churn_6m", "default_12m", "growth_12m"} <= set(table.columns)
 
 
