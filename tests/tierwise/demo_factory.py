@@ -18,7 +18,7 @@ def small_configs(tmp_path: Path, config_dir: Path, clients: int, months: int, p
     shutil.copytree(config_dir, configs)
     text = (configs / "data.yaml").read_text()
     text = (text.replace("clients: 20000", f"clients: {clients}").replace("months: 36", f"months: {months}")
-            .replace("pairs: 5000", f"pairs: {pairs}"))
+            .replace("pairs: 20000", f"pairs: {pairs}"))
     (configs / "data.yaml").write_text(text)
     return configs, text
 

@@ -497,14 +497,17 @@ def _shift_drain(shift: ShiftConfig | None, shifted: int, industry: np.ndarray, 
 
 
 def _snapshot_months(months: int, cfg: DataConfig) -> list[int]:
+    """The oracle's snapshot months: the latest `oracle.snapshots` months whose every label
+    horizon is inside the data -- the months the training split holds out as its out-of-time
+    test period, where the model is compared with the oracle (never earlier than month 12, when
+    a client's year of history is complete, unless the data is shorter)."""
     horizon = max(cfg.labels.churn_horizon_months, cfg.labels.default_horizon_months,
                   cfg.labels.growth_horizon_months)
     last = months - 1 - horizon
     if last < 0 or cfg.oracle.pairs == 0:
         return []
-    first = min(12, last)
-    k = min(cfg.oracle.snapshots, last - first + 1)
-    return sorted({int(round(x)) for x in np.linspace(first, last, k)})
+    first = max(min(12, last), last - cfg.oracle.snapshots + 1)
+    return list(range(first, last + 1))
 
 
 def generate_bank(cfg: DataConfig, *, clients: int | None = None, months: int | None = None,

@@ -77,8 +77,8 @@ class LabelsConfig(FrozenConfig):
 class OracleConfig(FrozenConfig):
     """The Bayes oracle: how many (client, snapshot) pairs, snapshots and re-simulated futures."""
 
-    pairs: int = Field(5000, ge=0)
-    snapshots: int = Field(4, ge=1)
+    pairs: int = Field(20000, ge=0)
+    snapshots: int = Field(2, ge=1)  # the latest usable months: the training split's test period
     futures: int = Field(64, ge=64)
     elevated_ratio: float = Field(1.5, ge=1)  # a driver is named when p >= ratio x base rate
 
