@@ -24,13 +24,16 @@ def _logit(p: np.ndarray) -> np.ndarray:
 class Calibrator:
     """Maps raw scores (probabilities) to calibrated probabilities.
 
-    `method`: "isotonic", "platt" or "none"; `fit` stores `method_` (the one actually used)."""
+    `method`: "isotonic", "platt" or "none"; `fit` stores `method_` (the one actually used).
+    `floor`: the lowest probability given out (e.g. a regulatory PD floor); the calibrated scale
+    is mapped affinely onto [floor, 1 - floor], so the ranking (and the AUC) never changes."""
 
     def __init__(self, method: str = "auto", *, min_isotonic_rows: int = 1000,
-                 min_isotonic_positives: int = 50) -> None:
+                 min_isotonic_positives: int = 50, floor: float = 0.0) -> None:
         self.method = method
         self.min_isotonic_rows = min_isotonic_rows
         self.min_isotonic_positives = min_isotonic_positives
+        self.floor = floor
 
     def fit(self, p: np.ndarray, y: np.ndarray) -> Calibrator:
         p = np.asarray(p, dtype=float)
@@ -54,7 +57,11 @@ class Calibrator:
         return self
 
     def transform(self, p: np.ndarray) -> np.ndarray:
-        p = np.asarray(p, dtype=float)
+        out = self._calibrated(np.asarray(p, dtype=float))
+        floor = getattr(self, "floor", 0.0)  # models pickled before the floor existed have none
+        return floor + (1 - 2 * floor) * out if floor > 0 else out
+
+    def _calibrated(self, p: np.ndarray) -> np.ndarray:
         if self.method_ == "isotonic":
             # isotonic regression is a step function: break its ties by the raw score (a shift
             # of at most 1e-6) so that calibration never changes the ranking, hence the AUC

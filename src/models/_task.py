@@ -35,6 +35,7 @@ class CalibrationConfig(FrozenConfig):
     min_isotonic_positives: int = Field(50, ge=1)
     ece_bins: int = Field(10, ge=2)
     holdout_share: float = Field(0.25, gt=0, lt=1)  # flat tables: share of a training fold held out
+    probability_floor: float = Field(0.0, ge=0, lt=0.01)  # lowest probability given out (a PD floor)
 
 
 class Grade(FrozenConfig):

@@ -312,7 +312,8 @@ def _fit_procedure(
         cal = config.calibration
         calibrator = Calibrator(cal.method if cal.method != "none" else "none",
                                 min_isotonic_rows=cal.min_isotonic_rows,
-                                min_isotonic_positives=cal.min_isotonic_positives)
+                                min_isotonic_positives=cal.min_isotonic_positives,
+                                floor=cal.probability_floor)
         calibrator.fit(best.predict_raw(X_hold), y_hold)
     return best, calibrator, scores, params, trials, scorecard
 

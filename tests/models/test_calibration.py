@@ -56,3 +56,15 @@ def test_grades_and_jeffreys_test_flag_an_underestimated_grade():
 def test_assign_grades_uses_upper_bounds():
     grades = assign_grades(np.array([0.0, 0.01, 0.010001, 0.5, 1.0]), [0.01, 0.1, 1.0], ["A", "B", "C"])
     assert list(grades) == ["A", "A", "B", "C", "C"]
+
+
+def test_probability_floor_keeps_every_pd_above_it_and_the_ranking():
+    raw, y, rng = _miscalibrated(5000, 3)
+    fresh = np.concatenate([np.zeros(10), rng.uniform(0, 1, 500)])
+    plain = Calibrator("isotonic").fit(raw, y)
+    floored = Calibrator("isotonic", floor=0.0003).fit(raw, y)
+    assert plain.transform(fresh).min() < 0.0003  # isotonic's lowest step is (close to) zero
+    out = floored.transform(fresh)
+    assert out.min() >= 0.0003 and out.max() <= 1 - 0.0003
+    assert np.array_equal(rankdata(out), rankdata(fresh))
+    assert np.max(np.abs(out - plain.transform(fresh))) <= 0.0003 * 2  # a shift, not a recalibration
