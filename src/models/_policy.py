@@ -412,6 +412,14 @@ def recommend(frame: pd.DataFrame, resolved: ResolvedPolicy) -> pd.DataFrame:
     `frame` holds one row per client with the columns of `REQUIRED_COLUMNS` and optionally
     `p_default_prev` and `tier_prev`; see the module docstring for the rules.
     """
+    result = pd.DataFrame(recommendation_columns(frame, resolved), index=frame.index)
+    logger.debug("recommended tiers for %d clients", len(result))
+    return result
+
+
+def recommendation_columns(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dict[str, object]:
+    """`recommend`'s columns (`OUTPUT_COLUMNS`, in order) as arrays, without the frame: text
+    as `str` arrays, amounts as float64, flags as bool (what a served client needs)."""
     validate_policy_inputs(frame)
     d = _decide(frame, resolved)
     policy = resolved.policy
@@ -421,12 +429,11 @@ def recommend(frame: pd.DataFrame, resolved: ResolvedPolicy) -> pd.DataFrame:
     codes = _reason_codes(d)
     en = _reasons(d, codes, resolved, "en")
     zh = _reasons(d, codes, resolved, "zh")
-    index = frame.index
 
-    def labels(values: list[str] | tuple[str, ...], codes: np.ndarray) -> pd.Series:
-        return text.to_series(text.take_labels(values, codes), index)
+    def labels(values: list[str] | tuple[str, ...], codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+        return text.to_array(text.take_labels(values, codes))
 
-    out = {
+    return {
         "client_id": frame["client_id"].array,
         "tier": labels(TIERS, tier_rank),
         "tier_zh": labels([TIER_ZH[t] for t in TIERS], tier_rank),
@@ -441,14 +448,11 @@ def recommend(frame: pd.DataFrame, resolved: ResolvedPolicy) -> pd.DataFrame:
         "flag_cost_review": d["cost_review"],
         "flag_growth_lead": d["growth_lead"],
         "flag_rm_overflow": np.zeros(len(frame), dtype=bool),
-        "cost_review_reason": text.to_series(en["cost"], index),
-        "cost_review_reason_zh": text.to_series(zh["cost"], index),
-        "tier_reason_en": text.to_series(en["tier"], index),
-        "tier_reason_zh": text.to_series(zh["tier"], index),
+        "cost_review_reason": text.to_array(en["cost"]),
+        "cost_review_reason_zh": text.to_array(zh["cost"]),
+        "tier_reason_en": text.to_array(en["tier"]),
+        "tier_reason_zh": text.to_array(zh["tier"]),
     }
-    result = pd.DataFrame(out, index=index)
-    logger.debug("recommended tiers for %d clients", len(result))
-    return result
 
 
 def rm_capacity(resolved: ResolvedPolicy, n_rms: int | None = None) -> int | None:

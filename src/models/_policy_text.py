@@ -113,6 +113,11 @@ def to_series(values: pa.Array, index: pd.Index) -> pd.Series:
     return pd.Series(_as_string(values), index=index, dtype=STR_DTYPE)
 
 
+def to_array(values: pa.Array) -> pd.api.extensions.ExtensionArray:
+    """`values` as a pandas `str` array (what `to_series` holds)."""
+    return pd.array(_as_string(values), dtype=STR_DTYPE)
+
+
 def _by_distinct(values: np.ndarray, label: Callable[[float], str]) -> pa.Array:
     """Format each distinct value once, then gather."""
     inverse, distinct = pd.factorize(np.asarray(values, dtype=float), use_na_sentinel=False)

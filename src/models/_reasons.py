@@ -148,11 +148,27 @@ def phrase_reasons(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
                    catalogues: Mapping[str, ReasonCatalogue], *, model: str, k: int = 3,
                    direction: Direction = "up") -> pd.DataFrame:
     """`reason_codes` with the feature list already planned (`reason_plan` of `X.columns`)."""
+    return reason_frame(reason_arrays(plan, contrib, X, catalogues, model=model, k=k, direction=direction),
+                        X.index)
+
+
+def reason_frame(columns: Mapping[str, np.ndarray], index: pd.Index) -> pd.DataFrame:
+    """The frame of `reason_arrays` columns: texts and families as `str`, SHAP as float."""
+    return pd.DataFrame({c: pd.array(v, dtype="str") if v.dtype == object else v for c, v in columns.items()},
+                        index=index)
+
+
+def reason_arrays(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
+                  catalogues: Mapping[str, ReasonCatalogue], *, model: str, k: int = 3,
+                  direction: Direction = "up") -> dict[str, np.ndarray]:
+    """`phrase_reasons`' columns, in order, as numpy arrays: object arrays of text (None where
+    there is no reason) and float SHAP sums (NaN there); no pandas work per column, which is
+    what a single served client pays for."""
     contrib = np.asarray(contrib[:, :len(plan.features)], dtype=np.float64)
     names, by_family = plan.names, contrib @ plan.aggregate
     values: dict[str, np.ndarray] = {}
     n = len(X)
-    out: dict[str, object] = {}
+    out: dict[str, np.ndarray] = {}
     for way in (("up", "down") if direction == "both" else (direction,)):
         sign = 1.0 if way == "up" else -1.0
         idx, val = top_k(sign * by_family, k)
@@ -185,7 +201,7 @@ def phrase_reasons(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
                             if pick.size:
                                 jobs.setdefault((lang, family, feature), []).append((r, pick))
                 shap_col[rows_all] = sign * val[rows_all, r]
-            out[f"{prefix}_family"] = pd.array(family_col, dtype="str")
+            out[f"{prefix}_family"] = family_col
             out[f"{prefix}_shap"] = shap_col
         for (lang, family, feature), parts in jobs.items():
             catalogue = catalogues[lang]
@@ -200,14 +216,18 @@ def phrase_reasons(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
                 start += pick.size
         for r in range(k):
             for lang in catalogues:
-                out[f"{PREFIX[way]}_{model}_{r + 1}_{lang}"] = pd.array(texts[(r, lang)], dtype="str")
+                out[f"{PREFIX[way]}_{model}_{r + 1}_{lang}"] = texts[(r, lang)]
     order_cols = [f"{PREFIX[w]}_{model}_{r + 1}_{part}" for w in (("up", "down") if direction == "both" else (direction,))
                   for r in range(k) for part in ("family", *catalogues, "shap")]
-    out = {c: out[c] for c in order_cols}
-    return pd.DataFrame(out, index=X.index)
+    return {c: out[c] for c in order_cols}
 
 
 # -- rendering ---------------------------------------------------------------------------
+
+
+_KINDS: tuple[str, ...] = ("missing", "zero", "up", "down", "text")
+"""The template phrases, by kind code (`render`)."""
+_MISSING, _ZERO, _UP, _DOWN, _TEXT = range(len(_KINDS))
 
 
 def render(template: Template, values: np.ndarray, lang: str, *, effect: str = "",
@@ -215,32 +235,28 @@ def render(template: Template, values: np.ndarray, lang: str, *, effect: str = "
     """Phrase `template` for each value; each distinct displayed value is formatted once."""
     n = len(values)
     out = np.empty(n, dtype=object)
-    category = template.format == "category"
-    if category:
+    if template.format == "category":
         keys = pd.Series(values, dtype=object)
         missing = keys.isna().to_numpy()
         shown = keys.astype(str).to_numpy(dtype=object)
-        kinds = np.where(missing, "missing", "text" if template.text is not None else "up")
+        kinds = np.where(missing, _MISSING, _TEXT if template.text is not None else _UP)
     else:
         numbers = _as_numbers(values)
-        missing = ~np.isfinite(numbers)
         shown = _display_keys(template.format, numbers, signed=template.signed)
-        if template.signed:
-            kinds = np.where(numbers < 0, "down", "up")
-        else:
-            kinds = np.full(n, "text", dtype=object)
+        kinds = np.where(numbers < 0, _DOWN, _UP) if template.signed else np.full(n, _TEXT)
         if template.zero is not None:
-            kinds = np.where(shown == 0, "zero", kinds)
-        kinds = np.where(missing, "missing", kinds)
-    for kind in ("missing", "zero", "up", "down", "text"):
-        rows = np.flatnonzero(kinds == kind)
-        if rows.size == 0:
-            continue
-        if kind == "missing":
+            kinds = np.where(shown == 0, _ZERO, kinds)
+        kinds = np.where(~np.isfinite(numbers), _MISSING, kinds)
+    for kind in (np.unique(kinds) if n > 1 else kinds):
+        rows = np.flatnonzero(kinds == kind) if n > 1 else np.zeros(1, dtype=np.int64)
+        if kind == _MISSING:
             phrase = template.missing or template.text or template.up
             out[rows] = phrase.format(value=missing_value, effect=effect)
             continue
-        phrase = getattr(template, kind)
+        phrase = getattr(template, _KINDS[kind])
+        if rows.size == 1:  # a served client: no distinct-value pass
+            out[rows] = phrase.format(value=format_value(template, shown[rows[0]], lang), effect=effect)
+            continue
         uniques, inverse = np.unique(shown[rows], return_inverse=True)
         words = np.array([phrase.format(value=format_value(template, u, lang), effect=effect)
                           for u in uniques], dtype=object)
@@ -350,9 +366,13 @@ class CatalogueReasons:
         self._plans: dict[tuple[str, ...], ReasonPlan] = {}
 
     def __call__(self, key: str, contrib: np.ndarray, X: pd.DataFrame) -> pd.DataFrame:
+        return reason_frame(self.arrays(key, contrib, X), X.index)
+
+    def arrays(self, key: str, contrib: np.ndarray, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The same columns as numpy arrays (`reason_arrays`): the recommender's fast path."""
         features = tuple(str(c) for c in X.columns)
         plan = self._plans.get(features)
         if plan is None:  # checked and planned once per feature list
             plan = self._plans[features] = reason_plan(features, self.families, self.catalogues)
         _check_shapes(contrib, len(X), len(features), self.k)
-        return phrase_reasons(plan, contrib, X, self.catalogues, model=key, k=self.k)
+        return reason_arrays(plan, contrib, X, self.catalogues, model=key, k=self.k)

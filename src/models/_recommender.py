@@ -27,7 +27,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features import DataError
-from models._policy import OUTPUT_COLUMNS, ResolvedPolicy, recommend, resolve_thresholds
+from models._policy import (
+    OUTPUT_COLUMNS,
+    ResolvedPolicy,
+    recommendation_columns,
+    resolve_thresholds,
+)
 from models._policy_config import PolicyConfig
 from models._policy_inputs import OPTIONAL_COLUMNS as POLICY_OPTIONAL
 from models._policy_inputs import REQUIRED_COLUMNS as POLICY_REQUIRED
@@ -65,7 +70,9 @@ RECOMMENDATION_COLUMNS: tuple[str, ...] = (
 
 ReasonWriter = Callable[[str, np.ndarray, pd.DataFrame], pd.DataFrame]
 """(model key, SHAP contributions (n, features + 1), model inputs) -> the `reason_{m}_{k}_*`
-columns of that model, same index as the inputs."""
+columns of that model, same index as the inputs. A writer may also offer `arrays(key, contrib, X)`
+giving those columns as numpy arrays (text: object, None where missing), which the
+recommender then uses instead: no frame per model for a served client."""
 
 
 # --------------------------------------------------------------------------- reasons
@@ -223,20 +230,21 @@ class Recommender:
             shown = ", ".join(missing[:5]) + (f" (and {len(missing) - 5} more)" if len(missing) > 5 else "")
             raise DataError(f"recommender input: missing column(s) {shown}")
 
-    def scores(self, features: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str, pd.DataFrame]]:
-        """Per model: the score and the reason columns. Models with the same inputs share one
-        input matrix. Whatever the batch size, the numbers are the same (each row is computed
-        alone); a small batch (a served request) runs on one thread."""
+    def scores(self, features: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+        """Per model: the score and the reason columns (as numpy arrays, see `_reason_columns`).
+        Models with the same inputs share one input matrix. Whatever the batch size, the numbers
+        are the same (each row is computed alone); a small batch (a served request) runs on one
+        thread."""
         threads = 1 if len(features) < SMALL_BATCH else None
         scores: dict[str, np.ndarray] = {}
-        reasons: dict[str, pd.DataFrame] = {}
+        reasons: dict[str, dict[str, np.ndarray]] = {}
         prepared: dict[tuple, tuple[np.ndarray, pd.DataFrame]] = {}
         for key, model in self.models.items():
             if model.booster_ is None:
                 logger.warning("%s: the model has no LightGBM booster; no reasons", key)
                 X = model.model_inputs(features).set_axis(features.index)
                 scores[key] = _predict(model, X)
-                reasons[key] = self.reasons(key, np.zeros((len(X), X.shape[1] + 1)), X)
+                reasons[key] = _reason_columns(self.reasons, key, np.zeros((len(X), X.shape[1] + 1)), X)
                 continue
             same = _input_key(model)
             if same not in prepared:
@@ -246,7 +254,7 @@ class Recommender:
             matrix, X = prepared[same]
             scores[key] = model.predict_matrix(matrix, num_threads=threads)
             contrib = tree_shap(model.booster_, matrix, n_threads=threads or self.n_threads)
-            reasons[key] = self.reasons(key, contrib, X)
+            reasons[key] = _reason_columns(self.reasons, key, contrib, X)
         return scores, reasons
 
     def recommend(self, features: pd.DataFrame, columns: Sequence[str] = RECOMMENDATION_COLUMNS) -> pd.DataFrame:
@@ -257,7 +265,7 @@ class Recommender:
         n = len(features)
         scores, reasons = self.scores(features)
         policy_in = policy_inputs(features, scores)
-        decided = recommend(policy_in, self.policy)
+        decided = recommendation_columns(policy_in, self.policy)
         no_credit = ~(policy_in["credit_exposure"].to_numpy() > 0)
         cols: dict[str, object] = {"client_id": policy_in["client_id"].astype("str").array}
         if "snapshot_month" in features.columns:
@@ -271,18 +279,19 @@ class Recommender:
         cols["p_default"] = policy_in["p_default"].to_numpy()
         cols["growth"] = policy_in["growth"].to_numpy()
         for col in ("expected_value_12m", "value_if_retained_12m", "expected_credit_loss_12m"):
-            cols[col] = decided[col].to_numpy()
+            cols[col] = decided[col]
         for col in ("assets_total", "credit_exposure", "contribution_monthly", "cost_to_serve_monthly"):
             cols[col] = policy_in[col].to_numpy()
         for col in OUTPUT_COLUMNS:
             if col not in cols:
-                cols[col] = decided[col].to_numpy() if decided[col].dtype == bool else decided[col].array
+                cols[col] = decided[col]
         for key in MODEL_KEYS:
-            frame = reasons[key]
-            blank = no_credit if key == "default" else None  # no PD, so no default reasons
-            for col in frame.columns:
-                values = _blanked(frame[col], blank)
-                cols[col] = values.to_numpy() if col.endswith("_shap") else as_str(values).array
+            blank = no_credit if key == "default" and no_credit.any() else None  # no PD, no default reasons
+            for col, values in reasons[key].items():
+                if values.dtype == object:
+                    cols[col] = pd.array(_blanked(values, blank, None), dtype="str")
+                else:
+                    cols[col] = _blanked(np.asarray(values, dtype=np.float64), blank, np.nan)
         return pd.DataFrame({c: cols[c] for c in columns}, index=features.index)
 
 
@@ -294,13 +303,24 @@ def _input_key(model: TierwiseModel) -> tuple:
     return (tuple(model.feature_names_), tuple((k, tuple(v)) for k, v in model.categories_.items()))
 
 
-def _blanked(values: pd.Series, rows: np.ndarray | None) -> pd.Series:
-    """`values`, missing where `rows` (boolean) is True."""
-    if rows is None or not rows.any():
+def _reason_columns(writer: ReasonWriter, key: str, contrib: np.ndarray, X: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The writer's reason columns as numpy arrays: text as object arrays (None where missing),
+    SHAP as float. Writers with an `arrays` method (`models.CatalogueReasons`) skip the frame."""
+    arrays = getattr(writer, "arrays", None)
+    if arrays is not None:
+        return arrays(key, contrib, X)
+    frame = writer(key, contrib, X)
+    return {c: (frame[c].to_numpy(dtype=np.float64, na_value=np.nan) if c.endswith("_shap")
+                else as_str(frame[c]).to_numpy(dtype=object, na_value=None)) for c in frame.columns}
+
+
+def _blanked(values: np.ndarray, rows: np.ndarray | None, missing: object) -> np.ndarray:
+    """`values`, `missing` where `rows` (boolean) is True (a copy then)."""
+    if rows is None:
         return values
-    if rows.all():  # e.g. a served client without credit: no masking work
-        return pd.Series(np.nan, index=values.index, dtype=values.dtype)
-    return values.mask(rows)
+    out = values.copy()
+    out[rows] = missing
+    return out
 
 
 def as_str(values: pd.Series) -> pd.Series:

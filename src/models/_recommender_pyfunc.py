@@ -132,11 +132,14 @@ def check_request(model_input: Any, recommender: Recommender) -> pd.DataFrame:
         if col in recommender.text_inputs or (
                 pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)):
             continue
-        values = frame[col]
-        numbers = pd.to_numeric(values, errors="coerce")
-        bad = numbers.isna() & values.notna()
+        values = frame[col].to_numpy(dtype=object)
+        given = ~pd.isna(values)
+        numbers = np.full(len(values), np.nan)
+        if given.any():  # a field left empty (JSON null) needs no parsing
+            numbers[given] = pd.to_numeric(values[given], errors="coerce")
+        bad = given & np.isnan(numbers)
         if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise _bad_request(f"field '{col}' must be a number, got {values.iloc[row]!r} in row {row}")
-        frame[col] = numbers.astype(float)
+            row = int(np.flatnonzero(bad)[0])
+            raise _bad_request(f"field '{col}' must be a number, got {values[row]!r} in row {row}")
+        frame[col] = numbers
     return frame

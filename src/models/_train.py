@@ -139,6 +139,12 @@ def _category_index(categories: tuple) -> pd.Index:
     return pd.Index(list(categories))
 
 
+@functools.lru_cache(maxsize=256)
+def _category_dtype(categories: tuple) -> pd.CategoricalDtype:
+    """The (validated once) dtype of a fixed category list."""
+    return pd.CategoricalDtype(list(categories))
+
+
 def category_codes(values: pd.Series, categories: Sequence) -> np.ndarray:
     """Position of each value in `categories`, -1 when missing or unseen: the codes of
     `coerce_categories` (a `pd.Categorical` with that fixed list)."""
@@ -169,7 +175,7 @@ def matrix_frame(matrix: np.ndarray, columns: Sequence[str], categories: Mapping
     for j, col in enumerate(columns):
         if col in categories:
             codes = np.nan_to_num(matrix[:, j], nan=-1.0).astype(np.int64)
-            data[col] = pd.Categorical.from_codes(codes, categories=categories[col])
+            data[col] = pd.Categorical.from_codes(codes, dtype=_category_dtype(tuple(categories[col])))
         else:
             data[col] = matrix[:, j]
     return pd.DataFrame(data, index=index)

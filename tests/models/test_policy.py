@@ -295,6 +295,15 @@ def test_recommend_returns_the_documented_columns_on_the_same_index(resolved):
     assert not recs["flag_rm_overflow"].any()
 
 
+def test_recommendation_columns_are_the_recommend_frame_without_the_frame(resolved):
+    from models._policy import recommendation_columns
+
+    data = frame(client(), rich(2 * CUTS["Premier"]), client(growth=1.0))
+    columns = recommendation_columns(data, resolved)
+    assert tuple(columns) == OUTPUT_COLUMNS
+    pd.testing.assert_frame_equal(pd.DataFrame(columns, index=data.index), recommend(data, resolved))
+
+
 # --------------------------------------------------------------------------- reasons text
 
 

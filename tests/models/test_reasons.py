@@ -183,3 +183,17 @@ def test_catalogue_reasons_is_a_reason_writer(X, catalogues):
     assert list(out.columns[:4]) == ["reason_churn_1_family", "reason_churn_1_en", "reason_churn_1_zh",
                                      "reason_churn_1_shap"]
     assert out["reason_churn_1_family"].tolist() == ["complaints"] * 3
+
+
+def test_catalogue_reasons_arrays_are_its_frame_as_numpy(X, catalogues):
+    from models import CatalogueReasons
+
+    contrib = np.zeros((3, 7))
+    contrib[:, 2] = 0.2
+    writer = CatalogueReasons(FAMILIES, catalogues, k=2)
+    arrays, frame = writer.arrays("churn", contrib, X), writer("churn", contrib, X)
+    assert list(arrays) == list(frame.columns)
+    for col, values in arrays.items():
+        assert values.dtype == (np.float64 if col.endswith("_shap") else object), col
+        expected = frame[col].to_numpy(dtype=values.dtype, na_value=np.nan if values.dtype != object else None)
+        np.testing.assert_array_equal(values, expected, err_msg=col)

@@ -176,6 +176,20 @@ def test_numbers_sent_as_text_are_accepted(setup):
     pd.testing.assert_frame_equal(rec.recommend(checked), rec.recommend(frame.head(3)))
 
 
+def test_empty_numeric_fields_are_missing_numbers(setup):
+    """A JSON null in a numeric field (an object column) reads as NaN, a number sent as text
+    next to it as that number."""
+    rec, frame = setup
+    sent = frame.head(3).astype({"logins": object, "dpd": object})
+    sent["logins"] = None
+    sent["dpd"] = [None, "2", 0]
+    checked = check_request(sent, rec)
+    assert checked["logins"].dtype == np.float64 and checked["logins"].isna().all()
+    assert checked["dpd"].tolist()[1:] == [2.0, 0.0] and np.isnan(checked["dpd"].iloc[0])
+    expected = frame.head(3).assign(logins=np.nan, dpd=[np.nan, 2.0, 0.0])
+    pd.testing.assert_frame_equal(rec.recommend(checked), rec.recommend(expected))
+
+
 def test_batch_and_single_client_paths_agree(setup):
     """A served client (one row, one thread) gets exactly the row a large multi-threaded batch
     gives it: the same scores to 1e-12, the same tiers, flags and reasons."""
