@@ -50,6 +50,11 @@ def serve_env(n_threads: int | None = None) -> dict[str, str]:
     if n_threads is not None:
         for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS"):
             env[name] = str(n_threads)
+    # A request is one client or a few: the TreeSHAP kernel runs them on one thread anyway, and
+    # launching its parallel region from the server's concurrent worker threads costs more than
+    # it saves (measured: 20 concurrent single-client calls, 42 -> 36 ms each). Override by
+    # setting NUMBA_NUM_THREADS (or n_threads) for a server that scores large batches.
+    env.setdefault("NUMBA_NUM_THREADS", "1")
     return env
 
 

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # recommender_factory
 
 import recommender_factory as factory  # noqa: E402
 
-from tierwise.serving import serve_command, start_server  # noqa: E402
+from tierwise.serving import serve_command, serve_env, start_server  # noqa: E402
 
 
 def _post(url: str, body: bytes) -> tuple[int, dict]:
@@ -51,6 +51,15 @@ def test_serve_command_is_local_and_loopback():
 
 
 @pytest.mark.slow
+def test_server_runs_the_shap_kernel_on_one_thread_unless_told_otherwise(monkeypatch):
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    assert serve_env()["NUMBA_NUM_THREADS"] == "1"
+    assert serve_env(n_threads=2)["NUMBA_NUM_THREADS"] == "2"
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "4")
+    assert serve_env()["NUMBA_NUM_THREADS"] == "4"
+    assert serve_env().get("OMP_NUM_THREADS") == os.environ.get("OMP_NUM_THREADS")  # LightGBM's threads untouched
+
+
 def test_served_recommender_answers_and_rejects_bad_requests(tmp_path):
     from tierwise.recommender import load_recommender, request_frame
 
