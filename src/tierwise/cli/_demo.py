@@ -196,13 +196,16 @@ def sample_clients(recs: pd.DataFrame) -> pd.DataFrame:
 
 
 def client_card(row: pd.Series, lang: str) -> str:
+    # the RM page's rounding; imported here because the reports package is slow to load
+    from tierwise.reports import score_percent
+
     zh = lang == "zh"
     tier = row["tier_zh"] if zh else row["tier"]
     channel = row["channel_zh"] if zh else str(row["channel"]).replace("_", " ")
-    pd_text = "—" if pd.isna(row["p_default"]) else f"{row['p_default']:.1%}"
+    pd_text = "—" if pd.isna(row["p_default"]) else score_percent(row["p_default"])
     labels = (("流失可能", "违约风险", "增长潜力") if zh else ("churn likelihood", "default risk", "growth potential"))
     lines = [f"[bold]{row['client_id']}[/]  {tier} · {channel}",
-             f"  {labels[0]} {row['p_churn']:.0%} | {labels[1]} {pd_text} | {labels[2]} {math.expm1(row['growth']):+.0%}",
+             f"  {labels[0]} {score_percent(row['p_churn'])} | {labels[1]} {pd_text} | {labels[2]} {math.expm1(row['growth']):+.0%}",
              f"  {row['tier_reason_zh'] if zh else row['tier_reason_en']}"]
     for task, label in zip(TASKS, labels, strict=True):
         reasons = [row.get(f"reason_{task}_{k}_{lang}") for k in (1, 2, 3)]

@@ -37,7 +37,7 @@ from tierwise.reports._monitor import (
     top_n_share,
 )
 from tierwise.reports._monitor_page import log_monitor_run, render_monitor_html, write_monitor
-from tierwise.reports._rm_report import render_rm_report
+from tierwise.reports._rm_report import render_rm_report, score_percent
 
 __all__ = [
     "CORE_COLUMNS",
@@ -73,6 +73,7 @@ __all__ = [
     "realised_vs_predicted",
     "render_monitor_html",
     "render_rm_report",
+    "score_percent",
     "tier_counts",
     "top_n_share",
     "write_monitor",

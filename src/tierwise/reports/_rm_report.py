@@ -64,7 +64,7 @@ def select_rm_clients(recs: pd.DataFrame, rm_id: str, month: pd.Timestamp) -> pd
                              ascending=[True, False, True]).drop(columns="_rank")
 
 
-def _pct(value: float) -> str:
+def score_percent(value: float) -> str:
     """Two decimals below 1% (a PD of 0.03% is not 0.0%), one below 10%, none above."""
     return f"{value:.2%}" if abs(value) < 0.01 else f"{value:.1%}" if abs(value) < 0.1 else f"{value:.0%}"
 
@@ -108,11 +108,11 @@ def client_card(row: pd.Series, lang: str, cfg: ReportConfig) -> dict[str, Any]:
         "tier_reason": _text(row.get(f"tier_reason_{lang}")),
         "channel": channel_label,
         "churn": {"value": p_churn, "band": churn_band,
-                  "text": f"{_pct(p_churn)} ({text[churn_band]})"},
+                  "text": f"{score_percent(p_churn)} ({text[churn_band]})"},
         "default": {"value": -1.0 if p_default is None else p_default,
                     "band": "none" if p_default is None else band(p_default, cfg.default_bands),
                     "text": text["no_exposure"] if p_default is None
-                    else f"{_pct(p_default)} ({text[band(p_default, cfg.default_bands)]})"},
+                    else f"{score_percent(p_default)} ({text[band(p_default, cfg.default_bands)]})"},
         "growth": {"value": growth, "band": growth_band,
                    "text": f"{growth_pct:+.0%} ({text[growth_band]})"},
         "value": float(row["expected_value_12m"]),

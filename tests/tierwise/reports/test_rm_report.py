@@ -148,6 +148,6 @@ def test_chinese_page_uses_the_tables_own_words(bank):
 
 
 def test_small_probabilities_keep_two_decimals():
-    from tierwise.reports._rm_report import _pct
+    from tierwise.reports import score_percent
 
-    assert (_pct(0.0003), _pct(0.0123), _pct(0.456)) == ("0.03%", "1.2%", "46%")
+    assert (score_percent(0.0003), score_percent(0.0123), score_percent(0.456)) == ("0.03%", "1.2%", "46%")
