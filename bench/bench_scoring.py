@@ -128,21 +128,15 @@ def _load(port: int, bodies: list[bytes], concurrency: int = 20) -> tuple[int, n
 
 
 def _served(ctx: BenchContext, model_uri: str, bodies: list[bytes], log: Path) -> tuple[int, np.ndarray]:
-    from tierwise.serving import start_server
+    from features import TierwiseError
+    from tierwise.serving import start_server, wait_until_ready
 
     proc, port = start_server(model_uri, log_file=log)
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{model_uri}: server exited ({proc.returncode}); see {log}")
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{model_uri}: server did not start; see {log}") from None
-                time.sleep(0.5)
+        try:
+            wait_until_ready(proc, port, seconds=300)
+        except TierwiseError as exc:
+            raise RuntimeError(f"{model_uri}: {exc}; see {log}") from None
         _load(port, bodies[:20])  # warm-up (numba kernels, first imports)
         return _load(port, bodies)
     finally:

@@ -14,6 +14,8 @@ import os
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 from features import TierwiseError
@@ -69,6 +71,22 @@ def start_server(model_uri: str = DEFAULT_MODEL, *, host: str = "127.0.0.1", por
                             env=serve_env(n_threads), stdout=out, stderr=subprocess.STDOUT,
                             start_new_session=True)
     return proc, port
+
+
+def wait_until_ready(proc: subprocess.Popen, port: int, *, host: str = "127.0.0.1", seconds: float = 180.0) -> None:
+    """Block until the server started by `start_server` answers `GET /ping`; a server that
+    exits, or does not answer within `seconds`, is a `TierwiseError`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if proc.poll() is not None:
+            raise TierwiseError(f"the model server exited with code {proc.returncode}")
+        try:
+            urllib.request.urlopen(f"http://{host}:{port}/ping", timeout=2).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TierwiseError(f"the model server did not answer /ping within {seconds:.0f} s") from None
+            time.sleep(0.5)
 
 
 def serve(model_uri: str = DEFAULT_MODEL, *, host: str = "127.0.0.1", port: int = 5000, workers: int = 1) -> int:

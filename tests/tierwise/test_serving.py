@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -18,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # recommender_factory
 
 import recommender_factory as factory  # noqa: E402
 
-from tierwise.serving import serve_command, serve_env, start_server  # noqa: E402
+from tierwise.serving import serve_command, serve_env, start_server, wait_until_ready  # noqa: E402
 
 
 def _post(url: str, body: bytes) -> tuple[int, dict]:
@@ -28,19 +27,6 @@ def _post(url: str, body: bytes) -> tuple[int, dict]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read() or b"{}")
-
-
-def _wait_up(proc, port: int, seconds: float = 180) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the server exited with code {proc.returncode}")
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2).close()
-            return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError("the server did not answer /ping in time")
 
 
 def test_serve_command_is_local_and_loopback():
@@ -71,7 +57,7 @@ def test_served_recommender_answers_and_rejects_bad_requests(tmp_path):
     proc, port = start_server(uri, log_file=tmp_path / "server.log")
     url = f"http://127.0.0.1:{port}/invocations"
     try:
-        _wait_up(proc, port)
+        wait_until_ready(proc, port)
         status, body = _post(url, json.dumps({"dataframe_records": rows[:1]}).encode())
         assert status == 200, body
         answer = body["predictions"][0]
