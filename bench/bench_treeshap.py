@@ -26,6 +26,7 @@ from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
+import pandas as pd
 import shap
 from bench_harness import BenchContext, Figure
 
@@ -66,16 +67,27 @@ def _compare(ctx: BenchContext, max_depth: int) -> dict[str, float]:
         n_rows, n_features, n_trees, n_contrib, n_shap = 20_000, 60, 300, 3_000, 1_000
     X, y = _data(n_rows, n_features, seed=20)
     booster = _model(X, y, n_trees, 31, max_depth)
-    tree_shap(booster, X[:100], n_threads=THREADS)  # compile (or load the compiled kernels)
+    return _timings(booster, X, n_contrib, n_shap)
+
+
+def _head(X, n: int):
+    return X.iloc[:n] if isinstance(X, pd.DataFrame) else X[:n]
+
+
+def _timings(booster: lgb.Booster, X, n_contrib: int, n_shap: int) -> dict[str, float]:
+    """Rows per second of our TreeSHAP on all of X (model parsing included, compilation not),
+    of `pred_contrib` on the first `n_contrib` rows and of shap.TreeExplainer on the first
+    `n_shap`; the largest difference between ours and `pred_contrib`."""
+    tree_shap(booster, _head(X, 100), n_threads=THREADS)  # warm-up: compile (or load) the kernels
     treeshap_impl._prepared.cache_clear()  # the timed call starts from the bare booster
     treeshap_impl._BY_BOOSTER.clear()
-    ours_rate, ours = _rate(n_rows, lambda: tree_shap(booster, X, n_threads=THREADS))
+    ours_rate, ours = _rate(len(X), lambda: tree_shap(booster, X, n_threads=THREADS))
     lgb_rate, theirs = _rate(n_contrib, lambda: booster.predict(
-        X[:n_contrib], pred_contrib=True, num_threads=THREADS))
+        _head(X, n_contrib), pred_contrib=True, num_threads=THREADS))
     explainer = shap.TreeExplainer(booster)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        shap_rate, _ = _rate(n_shap, lambda: explainer.shap_values(X[:n_shap]))
+        shap_rate, _ = _rate(n_shap, lambda: explainer.shap_values(_head(X, n_shap)))
     return {
         "ours": ours_rate,
         "pred_contrib": lgb_rate,
@@ -147,22 +159,7 @@ def _compare_own(ctx: BenchContext, booster: lgb.Booster, X) -> dict[str, float]
     n_ours, n_contrib, n_shap = (len(X), 500, 200) if ctx.small else (min(len(X), 20_000), 3_000, 1_000)
     X = X.iloc[:n_ours]
     n_contrib, n_shap = min(n_contrib, len(X)), min(n_shap, len(X))
-    tree_shap(booster, X.iloc[:100], n_threads=THREADS)  # warm-up: compile (or load) the kernels
-    treeshap_impl._prepared.cache_clear()  # the timed call starts from the bare booster
-    treeshap_impl._BY_BOOSTER.clear()
-    ours_rate, ours = _rate(len(X), lambda: tree_shap(booster, X, n_threads=THREADS))
-    lgb_rate, theirs = _rate(n_contrib, lambda: booster.predict(
-        X.iloc[:n_contrib], pred_contrib=True, num_threads=THREADS))
-    explainer = shap.TreeExplainer(booster)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        shap_rate, _ = _rate(n_shap, lambda: explainer.shap_values(X.iloc[:n_shap]))
-    return {
-        "ours": ours_rate,
-        "pred_contrib": lgb_rate,
-        "shap": shap_rate,
-        "diff": float(np.abs(ours[:n_contrib] - theirs).max()),
-    }
+    return _timings(booster, X, n_contrib, n_shap)
 
 
 def bench_treeshap_own_models(ctx: BenchContext) -> list[Figure]:
