@@ -332,9 +332,7 @@ def as_str(values: pd.Series) -> pd.Series:
 
 def _predict(model: TierwiseModel, X: pd.DataFrame) -> np.ndarray:
     """Calibrated score from already-prepared model inputs (no second `model_inputs` pass)."""
-    raw = model.estimator_.predict_raw(X)
-    out = model.calibrator_.transform(raw) if model.calibrator_ is not None else raw
-    return np.asarray(out, dtype=float)
+    return np.asarray(model.calibrated(model.estimator_.predict_raw(X)), dtype=float)
 
 
 def policy_inputs(features: pd.DataFrame, scores: Mapping[str, np.ndarray]) -> pd.DataFrame:

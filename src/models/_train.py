@@ -99,8 +99,7 @@ class TierwiseModel:
         the training setting (a few rows are fastest on one thread)."""
         if num_threads is None:
             num_threads = self.estimator_.params_["num_threads"]
-        raw = np.asarray(self.booster_.predict(matrix, num_threads=num_threads))
-        return self.calibrator_.transform(raw) if self.calibrator_ is not None else raw
+        return self.calibrated(np.asarray(self.booster_.predict(matrix, num_threads=num_threads)))
 
     def _check_inputs(self, X: pd.DataFrame) -> None:
         missing = [c for c in self.input_columns_ if c not in X.columns]
@@ -113,7 +112,10 @@ class TierwiseModel:
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of the positive label (binary) or the prediction (regression)."""
-        raw = self.predict_raw(X)
+        return self.calibrated(self.predict_raw(X))
+
+    def calibrated(self, raw: np.ndarray) -> np.ndarray:
+        """Raw estimator output -> calibrated probability (binary) or unchanged (regression)."""
         return self.calibrator_.transform(raw) if self.calibrator_ is not None else raw
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
