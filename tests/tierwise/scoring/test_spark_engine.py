@@ -10,6 +10,7 @@ import pytest
 from models import RECOMMENDATION_COLUMNS
 from tierwise.recommender import load_recommender
 from tierwise.scoring import rejects_path, score_pandas
+from tierwise.serving import free_port
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -52,14 +53,6 @@ def test_local_masters_are_recognised():
     assert not is_local_master("yarn") and not is_local_master("k8s://https://api:6443")
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _spark_daemon(role: str, args: list[str], log, env: dict):  # noqa: ANN001, ANN202
     import subprocess
     from pathlib import Path
@@ -68,7 +61,7 @@ def _spark_daemon(role: str, args: list[str], log, env: dict):  # noqa: ANN001, 
 
     spark_class = Path(pyspark.__file__).parent / "bin" / "spark-class"
     return subprocess.Popen([str(spark_class), f"org.apache.spark.deploy.{role}", *args, "--host", "127.0.0.1",
-                             "--webui-port", str(_free_port())],
+                             "--webui-port", str(free_port())],
                             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -83,7 +76,7 @@ def standalone_cluster(monkeypatch, tmp_path):
 
     monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")
     env = {**os.environ, "SPARK_WORKER_DIR": str(tmp_path / "work")}
-    port = _free_port()
+    port = free_port()
     url = f"spark://127.0.0.1:{port}"
     worker_log = tmp_path / "worker.log"
     with ExitStack() as stack:
