@@ -163,11 +163,13 @@ def reason_arrays(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
                   direction: Direction = "up") -> dict[str, np.ndarray]:
     """`phrase_reasons`' columns, in order, as numpy arrays: object arrays of text (None where
     there is no reason) and float SHAP sums (NaN there); no pandas work per column, which is
-    what a single served client pays for."""
+    what a single served client pays for. `X` is the model inputs' frame, or anything with its
+    `shape` and `X[feature]` (`models._train.MatrixColumns`: only the features phrased are
+    decoded)."""
     contrib = np.asarray(contrib[:, :len(plan.features)], dtype=np.float64)
     names, by_family = plan.names, contrib @ plan.aggregate
     values: dict[str, np.ndarray] = {}
-    n = len(X)
+    n = X.shape[0]
     out: dict[str, np.ndarray] = {}
     for way in (("up", "down") if direction == "both" else (direction,)):
         sign = 1.0 if way == "up" else -1.0
@@ -207,7 +209,7 @@ def reason_arrays(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
             catalogue = catalogues[lang]
             picks = np.concatenate([p for _, p in parts])
             if feature not in values:
-                values[feature] = X[feature].to_numpy()
+                values[feature] = np.asarray(X[feature])
             words = render(catalogue.families[family][feature], values[feature][picks], lang,
                            effect=catalogue.effect(model, way), missing_value=catalogue.missing_value)
             start = 0
@@ -374,5 +376,5 @@ class CatalogueReasons:
         plan = self._plans.get(features)
         if plan is None:  # checked and planned once per feature list
             plan = self._plans[features] = reason_plan(features, self.families, self.catalogues)
-        _check_shapes(contrib, len(X), len(features), self.k)
+        _check_shapes(contrib, X.shape[0], len(features), self.k)
         return reason_arrays(plan, contrib, X, self.catalogues, model=key, k=self.k)

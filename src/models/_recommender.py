@@ -36,7 +36,8 @@ from models._policy import (
 from models._policy_config import PolicyConfig
 from models._policy_inputs import OPTIONAL_COLUMNS as POLICY_OPTIONAL
 from models._policy_inputs import REQUIRED_COLUMNS as POLICY_REQUIRED
-from models._train import TierwiseModel, matrix_frame
+from models._policy_text import STR_DTYPE
+from models._train import MatrixColumns, TierwiseModel
 from models._treeshap import tree_shap
 
 logger = logging.getLogger(__name__)
@@ -66,13 +67,14 @@ RECOMMENDATION_COLUMNS: tuple[str, ...] = (
                                              "expected_credit_loss_12m")],
     *reason_columns(),
 )
-"""The recommendations table, in order (see /tmp contract in the module docstring)."""
+"""The recommendations table, in order (see the contract in the module docstring)."""
 
 ReasonWriter = Callable[[str, np.ndarray, pd.DataFrame], pd.DataFrame]
 """(model key, SHAP contributions (n, features + 1), model inputs) -> the `reason_{m}_{k}_*`
 columns of that model, same index as the inputs. A writer may also offer `arrays(key, contrib, X)`
 giving those columns as numpy arrays (text: object, None where missing), which the
-recommender then uses instead: no frame per model for a served client."""
+recommender then uses instead, with a `models._train.MatrixColumns` for the inputs: no frame
+per model for a served client."""
 
 
 # --------------------------------------------------------------------------- reasons
@@ -249,8 +251,8 @@ class Recommender:
             same = _input_key(model)
             if same not in prepared:
                 matrix = model.model_matrix(features)
-                prepared[same] = matrix, matrix_frame(matrix, model.feature_names_, model.categories_,
-                                                      features.index)
+                prepared[same] = matrix, MatrixColumns(matrix, model.feature_names_, model.categories_,
+                                                       features.index)
             matrix, X = prepared[same]
             scores[key] = model.predict_matrix(matrix, num_threads=threads)
             contrib = tree_shap(model.booster_, matrix, n_threads=threads or self.n_threads)
@@ -267,14 +269,14 @@ class Recommender:
         policy_in = policy_inputs(features, scores)
         decided = recommendation_columns(policy_in, self.policy)
         no_credit = ~(policy_in["credit_exposure"].to_numpy() > 0)
-        cols: dict[str, object] = {"client_id": policy_in["client_id"].astype("str").array}
+        cols: dict[str, object] = {"client_id": policy_in["client_id"].astype(STR_DTYPE).array}
         if "snapshot_month" in features.columns:
             cols["month"] = pd.to_datetime(features["snapshot_month"]).astype("datetime64[ns]").to_numpy()
         else:
             cols["month"] = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
         for col in ("segment", "region", "industry", "branch", "rm_id"):
             cols[col] = (as_str(features[col]).array if col in features.columns
-                         else pd.array([None] * n, dtype="str"))
+                         else pd.array([None] * n, dtype=STR_DTYPE))
         cols["p_churn"] = policy_in["p_churn"].to_numpy()
         cols["p_default"] = policy_in["p_default"].to_numpy()
         cols["growth"] = policy_in["growth"].to_numpy()
@@ -289,7 +291,7 @@ class Recommender:
             blank = no_credit if key == "default" and no_credit.any() else None  # no PD, no default reasons
             for col, values in reasons[key].items():
                 if values.dtype == object:
-                    cols[col] = pd.array(_blanked(values, blank, None), dtype="str")
+                    cols[col] = pd.array(_blanked(values, blank, None), dtype=STR_DTYPE)
                 else:
                     cols[col] = _blanked(np.asarray(values, dtype=np.float64), blank, np.nan)
         return pd.DataFrame({c: cols[c] for c in columns}, index=features.index)
@@ -303,13 +305,14 @@ def _input_key(model: TierwiseModel) -> tuple:
     return (tuple(model.feature_names_), tuple((k, tuple(v)) for k, v in model.categories_.items()))
 
 
-def _reason_columns(writer: ReasonWriter, key: str, contrib: np.ndarray, X: pd.DataFrame) -> dict[str, np.ndarray]:
+def _reason_columns(writer: ReasonWriter, key: str, contrib: np.ndarray, X: pd.DataFrame | MatrixColumns
+                    ) -> dict[str, np.ndarray]:
     """The writer's reason columns as numpy arrays: text as object arrays (None where missing),
     SHAP as float. Writers with an `arrays` method (`models.CatalogueReasons`) skip the frame."""
     arrays = getattr(writer, "arrays", None)
     if arrays is not None:
         return arrays(key, contrib, X)
-    frame = writer(key, contrib, X)
+    frame = writer(key, contrib, X.frame() if isinstance(X, MatrixColumns) else X)
     return {c: (frame[c].to_numpy(dtype=np.float64, na_value=np.nan) if c.endswith("_shap")
                 else as_str(frame[c]).to_numpy(dtype=object, na_value=None)) for c in frame.columns}
 
@@ -327,7 +330,7 @@ def as_str(values: pd.Series) -> pd.Series:
     """Text (`str` dtype) with missing values kept missing (never the text "nan" or "None")."""
     if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype):
         return values
-    return values.astype("str").mask(values.isna())
+    return values.astype(STR_DTYPE).mask(values.isna())
 
 
 def _predict(model: TierwiseModel, X: pd.DataFrame) -> np.ndarray:

@@ -158,6 +158,10 @@ def category_codes(values: pd.Series, categories: Sequence) -> np.ndarray:
 def input_matrix(X: pd.DataFrame, columns: Sequence[str], categories: Mapping[str, list]) -> np.ndarray:
     """`X[columns]` as LightGBM reads the frame `coerce_categories` makes of it: float64,
     categories as codes with NaN for missing or unseen (see `TierwiseModel.model_matrix`)."""
+    if len(X) <= FEW_ROWS:
+        few = _few_rows_matrix(X, columns, categories)
+        if few is not None:
+            return few
     out = np.empty((len(X), len(columns)), dtype=np.float64)
     numeric = [j for j, col in enumerate(columns) if col not in categories]
     if numeric:  # one conversion for all numbers (a served row has a hundred columns)
@@ -166,6 +170,34 @@ def input_matrix(X: pd.DataFrame, columns: Sequence[str], categories: Mapping[st
         if col in categories:
             codes = category_codes(X[col], categories[col])
             out[:, j] = np.where(codes < 0, np.nan, codes)
+    return out
+
+
+FEW_ROWS = 64
+"""Up to this many rows (a served request), `input_matrix` reads the frame in one object pass."""
+
+
+def _few_rows_matrix(X: pd.DataFrame, columns: Sequence[str], categories: Mapping[str, list]) -> np.ndarray | None:
+    """`input_matrix` of a few rows: one `to_numpy` over all of the frame's blocks (a request
+    parsed by MLflow holds a block per column, and taking a hundred of them costs more than the
+    model). The values are the same: a number goes to float64 through a Python float or int.
+    None (use the general path) when a column is missing, or a number column is not a plain
+    numpy number (a nullable or text column, which the general path converts or rejects)."""
+    pos = X.columns.get_indexer(list(columns))
+    if (pos < 0).any():
+        return None
+    numeric = np.array([col not in categories for col in columns], dtype=bool)
+    dtypes = X.dtypes.to_numpy()[pos[numeric]]
+    if not all(isinstance(d, np.dtype) and d.kind in "biuf" for d in dtypes):
+        return None
+    values = X.to_numpy(dtype=object)[:, pos]
+    out = np.empty(values.shape, dtype=np.float64)
+    out[:, numeric] = values[:, numeric].astype(np.float64)
+    for j in np.flatnonzero(~numeric):
+        cats = categories[columns[j]]
+        column = np.array([None if pd.isna(v) else v for v in values[:, j]], dtype=object)
+        codes = _category_index(tuple(cats)).get_indexer(column)
+        out[:, j] = np.where(codes < 0, np.nan, codes)
     return out
 
 
@@ -181,6 +213,33 @@ def matrix_frame(matrix: np.ndarray, columns: Sequence[str], categories: Mapping
         else:
             data[col] = matrix[:, j]
     return pd.DataFrame(data, index=index)
+
+
+class MatrixColumns:
+    """The columns of an `input_matrix` by feature name, as `matrix_frame` would hold them
+    (numbers as float64; a category as its label, NaN when missing), decoded only when read: a
+    reason writer reads a few features of a hundred, and building the whole frame for one served
+    client costs more than explaining it. Has a frame's `columns` and `shape`; `frame()` builds
+    the frame itself."""
+
+    def __init__(self, matrix: np.ndarray, columns: Sequence[str], categories: Mapping[str, list],
+                 index: pd.Index | None = None) -> None:
+        self.matrix = matrix
+        self.columns = list(columns)
+        self.categories = categories
+        self.index = index
+        self.shape = (matrix.shape[0], len(self.columns))
+        self._position = {col: j for j, col in enumerate(self.columns)}
+
+    def __getitem__(self, col: str) -> np.ndarray:
+        values = self.matrix[:, self._position[col]]
+        if col not in self.categories:
+            return values
+        codes = np.nan_to_num(values, nan=-1.0).astype(np.int64)
+        return np.asarray(pd.Categorical.from_codes(codes, dtype=_category_dtype(tuple(self.categories[col]))))
+
+    def frame(self) -> pd.DataFrame:
+        return matrix_frame(self.matrix, self.columns, self.categories, self.index)
 
 
 def learn_categories(X: pd.DataFrame) -> dict[str, list]:

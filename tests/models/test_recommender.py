@@ -224,3 +224,47 @@ def test_model_matrix_reads_inputs_as_lightgbm_does(setup):
     assert np.isnan(matrix[1, model.feature_names_.index("segment")])
     np.testing.assert_array_equal(model.booster_.predict(matrix), model.booster_.predict(X))
     np.testing.assert_array_equal(model.predict_matrix(matrix, num_threads=1), model.predict(sent))
+
+
+def test_few_rows_matrix_equals_the_general_path(setup, monkeypatch):
+    """A served request (a few rows, a block per column as MLflow parses it) reads the same
+    matrix as a batch chunk; a nullable number column falls back to the general path."""
+    import models._train as train
+
+    rec, frame = setup
+    model = rec.churn
+    sent = frame.head(5).copy()
+    sent.loc[0, "region"] = "nowhere"
+    sent.loc[1, "segment"] = None
+    numbers = [c for c in model.feature_names_ if c not in model.categories_]
+    sent.loc[2, numbers[0]] = np.nan
+    per_column = pd.DataFrame({c: sent[c].to_numpy() for c in sent.columns})  # a block per column
+    nullable = sent.assign(**{numbers[1]: pd.array([1, None, 3, 4, 5], dtype="Int64")})
+    few = {name: model.model_matrix(x) for name, x in
+           (("sent", sent), ("per_column", per_column), ("nullable", nullable))}
+    monkeypatch.setattr(train, "FEW_ROWS", 0)
+    for name, x in (("sent", sent), ("per_column", per_column), ("nullable", nullable)):
+        np.testing.assert_array_equal(few[name], model.model_matrix(x), err_msg=name)
+    assert np.isnan(few["nullable"][1, model.feature_names_.index(numbers[1])])
+    assert np.isnan(few["sent"][0, model.feature_names_.index("region")])
+
+
+def test_matrix_columns_read_as_the_frame_does(setup):
+    """`MatrixColumns` (what the reason writer reads for a served client) gives each column
+    as `matrix_frame` holds it: numbers as they are, categories as labels with NaN."""
+    from models._train import MatrixColumns, matrix_frame
+
+    rec, frame = setup
+    model = rec.churn
+    sent = frame.head(30).copy()
+    sent.loc[3, "segment"] = None
+    matrix = model.model_matrix(sent)
+    view = MatrixColumns(matrix, model.feature_names_, model.categories_, sent.index)
+    full = matrix_frame(matrix, model.feature_names_, model.categories_, sent.index)
+    assert view.shape == full.shape and list(view.columns) == list(full.columns)
+    for col in full.columns:
+        expected = full[col].to_numpy()
+        got = view[col]
+        assert got.dtype == expected.dtype, col
+        pd.testing.assert_series_equal(pd.Series(got), pd.Series(expected), obj=col)
+    pd.testing.assert_frame_equal(view.frame(), full)
