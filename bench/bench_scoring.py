@@ -16,6 +16,12 @@ Figures:
 - `serve_p99_ratio_vs_plain_mlflow`: the recommender's p99 over the p99 of a plain single
   LightGBM model (`tierwise-churn@champion`, an `mlflow.sklearn` model) served the same way
   under the same load in the same run.
+
+Both servers run side by side and take the load in turns, in blocks of a quarter of the
+requests in the order recommender, plain, plain, recommender, recommender, plain, plain,
+recommender (ABBA twice): a machine that gets slower or faster during the run (another
+tenant, the clock) weighs on both equally instead of on whichever went second. Only one server
+is under load at a time; the idle one waits on its socket.
 """
 
 from __future__ import annotations
@@ -127,29 +133,55 @@ def _load(port: int, bodies: list[bytes], concurrency: int = 20) -> tuple[int, n
     return errors, np.array([ms for _, ms in results])
 
 
-def _served(ctx: BenchContext, model_uri: str, bodies: list[bytes], log: Path) -> tuple[int, np.ndarray]:
+def _started(model_uri: str, log: Path):  # noqa: ANN202 - (process, port)
     from features import TierwiseError
     from tierwise.serving import start_server, wait_until_ready
 
     proc, port = start_server(model_uri, log_file=log)
     try:
-        try:
-            wait_until_ready(proc, port, seconds=300)
-        except TierwiseError as exc:
-            raise RuntimeError(f"{model_uri}: {exc}; see {log}") from None
-        _load(port, bodies[:20])  # warm-up (numba kernels, first imports)
-        return _load(port, bodies)
+        wait_until_ready(proc, port, seconds=300)
+    except TierwiseError as exc:
+        _stop(proc)
+        raise RuntimeError(f"{model_uri}: {exc}; see {log}") from None
+    return proc, port
+
+
+def _stop(proc) -> None:  # noqa: ANN001 - subprocess.Popen
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=60)
+
+
+ABBA = ("rec", "plain", "plain", "rec", "rec", "plain", "plain", "rec")
+"""The turns of the two servers (see the module docstring): each gets 4 blocks of n/4."""
+
+
+def _served_in_turns(ctx: BenchContext, bodies: dict[str, list[bytes]]) -> dict[str, tuple[int, np.ndarray]]:
+    """Errors and latencies (ms) of each server, over its blocks of `ABBA`."""
+    uris = {"rec": "models:/tierwise-recommender@champion", "plain": "models:/tierwise-churn@champion"}
+    servers: dict[str, tuple] = {}
+    try:
+        for key, uri in uris.items():
+            servers[key] = _started(uri, ctx.workdir / f"serve_{key}.log")
+            _load(servers[key][1], bodies[key][:20])  # warm-up (numba kernels, first imports)
+        blocks = {key: np.array_split(np.arange(len(bodies[key])), ABBA.count(key)) for key in uris}
+        errors = {key: 0 for key in uris}
+        ms: dict[str, list[np.ndarray]] = {key: [] for key in uris}
+        for key in ABBA:
+            rows = blocks[key][len(ms[key])]
+            failed, took = _load(servers[key][1], [bodies[key][i] for i in rows])
+            errors[key] += failed
+            ms[key].append(took)
+        return {key: (errors[key], np.concatenate(ms[key])) for key in uris}
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=60)
+        for proc, _ in servers.values():
+            _stop(proc)
 
 
 def _serve_figures(ctx: BenchContext, bank: Path, month: str) -> list[Figure]:
     n = 200 if ctx.small else 2000
     rec_bodies, plain_bodies = _requests(ctx, bank, month, n)
-    errors, ms = _served(ctx, "models:/tierwise-recommender@champion", rec_bodies, ctx.workdir / "serve_rec.log")
-    plain_errors, plain_ms = _served(ctx, "models:/tierwise-churn@champion", plain_bodies,
-                                     ctx.workdir / "serve_plain.log")
+    served = _served_in_turns(ctx, {"rec": rec_bodies, "plain": plain_bodies})
+    (errors, ms), (plain_errors, plain_ms) = served["rec"], served["plain"]
     p99, plain_p99 = float(np.percentile(ms, 99)), float(np.percentile(plain_ms, 99))
     return [Figure("serve_errors", float(errors), "requests", "0"),
             Figure("serve_p50_ms", round(float(np.percentile(ms, 50)), 1), "ms"),

@@ -99,6 +99,8 @@ def repeat(text: str, n: int) -> pa.Array:
 
 def take_labels(labels: Sequence[str], codes: np.ndarray) -> pa.Array:
     """`labels[codes[i]]` for every i."""
+    if len(codes) == 1:  # a served client
+        return pa.array([labels[int(codes[0])]], type=pa.string())
     return pa.array(list(labels), type=pa.string()).take(pa.array(codes.astype(np.int64)))
 
 
@@ -120,6 +122,8 @@ def to_array(values: pa.Array) -> pd.api.extensions.ExtensionArray:
 
 def _by_distinct(values: np.ndarray, label: Callable[[float], str]) -> pa.Array:
     """Format each distinct value once, then gather."""
+    if len(values) == 1:  # a served client
+        return pa.array([label(float(values[0]))], type=pa.string())
     inverse, distinct = pd.factorize(np.asarray(values, dtype=float), use_na_sentinel=False)
     labels = pa.array([label(float(v)) for v in distinct], type=pa.string())
     return labels.take(pa.array(inverse.astype(np.int64)))
