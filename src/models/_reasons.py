@@ -168,6 +168,8 @@ def reason_arrays(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
     decoded)."""
     contrib = np.asarray(contrib[:, :len(plan.features)], dtype=np.float64)
     names, by_family = plan.names, contrib @ plan.aggregate
+    if X.shape[0] == 1:
+        return _one_client(plan, contrib, by_family, X, catalogues, model=model, k=k, direction=direction)
     values: dict[str, np.ndarray] = {}
     n = X.shape[0]
     out: dict[str, np.ndarray] = {}
@@ -224,6 +226,35 @@ def reason_arrays(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
     return {c: out[c] for c in order_cols}
 
 
+def _one_client(plan: ReasonPlan, contrib: np.ndarray, by_family: np.ndarray, X: pd.DataFrame,
+                catalogues: Mapping[str, ReasonCatalogue], *, model: str, k: int,
+                direction: Direction) -> dict[str, np.ndarray]:
+    """`reason_arrays` of a single row (a served client): the same choices (the same `top_k`,
+    the first of equal contributions), without the grouping that batches need."""
+    out: dict[str, np.ndarray] = {}
+    for way in (("up", "down") if direction == "both" else (direction,)):
+        sign = 1.0 if way == "up" else -1.0
+        idx, val = top_k(sign * by_family, k)
+        for r in range(k):
+            prefix = f"{PREFIX[way]}_{model}_{r + 1}"
+            family, shap = None, np.nan
+            texts: dict[str, str | None] = dict.fromkeys(catalogues)
+            if r < idx.shape[1] and val[0, r] > 0:
+                family, shap = plan.names[int(idx[0, r])], sign * val[0, r]
+                for lang, catalogue in catalogues.items():
+                    candidates, cols = plan.candidates[(lang, family)]
+                    best = int(np.argmax(sign * contrib[0, cols])) if len(cols) > 1 else 0
+                    feature = candidates[best]
+                    texts[lang] = render(catalogue.families[family][feature], np.asarray(X[feature])[:1], lang,
+                                         effect=catalogue.effect(model, way),
+                                         missing_value=catalogue.missing_value)[0]
+            out[f"{prefix}_family"] = np.array([family], dtype=object)
+            for lang in catalogues:
+                out[f"{prefix}_{lang}"] = np.array([texts[lang]], dtype=object)
+            out[f"{prefix}_shap"] = np.array([shap], dtype=np.float64)
+    return out
+
+
 # -- rendering ---------------------------------------------------------------------------
 
 
@@ -237,7 +268,11 @@ def render(template: Template, values: np.ndarray, lang: str, *, effect: str = "
     """Phrase `template` for each value; each distinct displayed value is formatted once."""
     n = len(values)
     out = np.empty(n, dtype=object)
-    if template.format == "category":
+    if template.format == "category" and n == 1:  # a served client: no Series for one label
+        missing = np.array([pd.isna(values[0])])
+        shown = np.array([None if missing[0] else str(values[0])], dtype=object)
+        kinds = np.where(missing, _MISSING, _TEXT if template.text is not None else _UP)
+    elif template.format == "category":
         keys = pd.Series(values, dtype=object)
         missing = keys.isna().to_numpy()
         shown = keys.astype(str).to_numpy(dtype=object)

@@ -197,3 +197,35 @@ def test_catalogue_reasons_arrays_are_its_frame_as_numpy(X, catalogues):
         assert values.dtype == (np.float64 if col.endswith("_shap") else object), col
         expected = frame[col].to_numpy(dtype=values.dtype, na_value=np.nan if values.dtype != object else None)
         np.testing.assert_array_equal(values, expected, err_msg=col)
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.sampled_from(["up", "down", "both"]))
+def test_a_single_client_gets_the_reasons_of_its_row_in_a_batch(seed, way):
+    """A served client (one row, `reason_arrays`' single-row path) reads exactly what its row
+    reads in a batch: families and texts in both languages, missing values included; SHAP sums
+    to the last bit or two (the family sums are a matrix product, which BLAS blocks differently
+    for one row and for many)."""
+    from models._reasons import reason_arrays, reason_plan
+
+    catalog, families, cats = _full_setup()
+    rng = np.random.default_rng(seed)
+    n = 25
+    X = pd.DataFrame({k: (np.where(rng.random(n) < 0.2, np.nan, rng.normal(size=n) * 1e4) if v.kind == "numeric"
+                          else pd.Categorical(rng.choice(["a", "b", None], n)))
+                      for k, v in catalog.items()})
+    contrib = rng.normal(size=(n, len(catalog) + 1)) * (rng.random((n, len(catalog) + 1)) < 0.3)
+    contrib[0] = 0.0  # a client with nothing pushing: no reasons at all
+    contrib[1, :2] = 0.5  # equal pushes: the first wins in both
+    plan = reason_plan(list(X.columns), families, cats)
+    batch = reason_arrays(plan, contrib, X, cats, model="m", k=3, direction=way)
+    for i in range(n):
+        single = reason_arrays(plan, contrib[i:i + 1], X.iloc[[i]].reset_index(drop=True), cats,
+                               model="m", k=3, direction=way)
+        assert list(single) == list(batch)
+        for col, values in batch.items():
+            assert single[col].dtype == values.dtype, col
+            if col.endswith("_shap"):
+                np.testing.assert_allclose(single[col], values[i:i + 1], rtol=1e-13, atol=0, err_msg=f"row {i} {col}")
+            else:
+                np.testing.assert_array_equal(single[col], values[i:i + 1], err_msg=f"row {i} {col}")
