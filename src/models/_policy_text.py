@@ -106,6 +106,11 @@ def take_labels(labels: Sequence[str], codes: np.ndarray) -> pa.Array:
 
 def codes_of(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
     """Position of each value in `categories`; -1 for missing values and any other value."""
+    if len(values) == 1:  # a served client: no Arrow round trip for one value
+        value = values.iloc[0]
+        text = None if pd.isna(value) else str(value)
+        names = list(categories)
+        return np.array([names.index(text) if text in names else -1], dtype=np.int8)
     strings = pa.array(values.astype(STR_DTYPE), type=pa.string(), from_pandas=True)
     found = pc.index_in(strings, value_set=pa.array(list(categories), type=pa.string()))
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int8)

@@ -227,7 +227,8 @@ class Recommender:
         return [c for c in (*CARRIED_INPUTS, *POLICY_OPTIONAL) if c not in required]
 
     def check_inputs(self, features: pd.DataFrame) -> None:
-        missing = [c for c in self.required_inputs if c not in features.columns]
+        given = set(features.columns)
+        missing = [c for c in self.required_inputs if c not in given]
         if missing:
             shown = ", ".join(missing[:5]) + (f" (and {len(missing) - 5} more)" if len(missing) > 5 else "")
             raise DataError(f"recommender input: missing column(s) {shown}")

@@ -118,7 +118,8 @@ def check_request(model_input: Any, recommender: Recommender) -> pd.DataFrame:
             raise _bad_request(f"input must be a table of feature rows, got {type(model_input).__name__}") from None
     if len(model_input) == 0:
         raise _bad_request("the request has no rows; send at least one client's feature row")
-    missing = [c for c in recommender.required_inputs if c not in model_input.columns]
+    given = set(model_input.columns)  # one pass; `in` on a fresh Index builds its hash table
+    missing = [c for c in recommender.required_inputs if c not in given]
     if missing:
         shown = ", ".join(missing[:5]) + (f" (and {len(missing) - 5} more)" if len(missing) > 5 else "")
         raise _bad_request(f"missing field(s): {shown}")

@@ -102,7 +102,8 @@ class TierwiseModel:
         return self.calibrated(np.asarray(self.booster_.predict(matrix, num_threads=num_threads)))
 
     def _check_inputs(self, X: pd.DataFrame) -> None:
-        missing = [c for c in self.input_columns_ if c not in X.columns]
+        given = set(X.columns)
+        missing = [c for c in self.input_columns_ if c not in given]
         if missing:
             shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
             raise DataError(f"input is missing {len(missing)} column(s) the model needs: {shown}")
@@ -235,8 +236,11 @@ class MatrixColumns:
         values = self.matrix[:, self._position[col]]
         if col not in self.categories:
             return values
-        codes = np.nan_to_num(values, nan=-1.0).astype(np.int64)
-        return np.asarray(pd.Categorical.from_codes(codes, dtype=_category_dtype(tuple(self.categories[col]))))
+        labels = np.asarray(_category_dtype(tuple(self.categories[col])).categories, dtype=object)
+        out = np.full(len(values), np.nan, dtype=object)  # np.asarray of the Categorical, without it
+        given = ~np.isnan(values)
+        out[given] = labels[values[given].astype(np.int64)]
+        return out
 
     def frame(self) -> pd.DataFrame:
         return matrix_frame(self.matrix, self.columns, self.categories, self.index)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -86,3 +87,16 @@ def test_template_fields_must_be_plain_names():
     assert template_fields("{tier}: {ev} and {pd}") == ["tier", "ev", "pd"]
     with pytest.raises(ValueError, match="plain name"):
         template_fields("{ev:.2f}")
+
+
+def test_codes_of_one_value_is_its_code_in_a_batch():
+    """A served client's segment or previous tier gets the code it gets in a batch: missing,
+    unknown and non-text values included."""
+    from models._policy_text import codes_of
+
+    values = pd.Series(["Premier", None, "nowhere", 1.0, "General", np.nan, "1.0"], dtype=object)
+    categories = ["General", "Potential", "Excellence", "Premier", "1.0"]
+    batch = codes_of(values, categories)
+    assert batch.tolist() == [3, -1, -1, 4, 0, -1, 4]
+    for i in range(len(values)):
+        assert codes_of(values.iloc[[i]], categories).tolist() == [batch[i]], values.iloc[i]
