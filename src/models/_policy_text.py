@@ -56,6 +56,9 @@ def render(template: str, fields: Mapping[str, Field], rows: np.ndarray) -> pa.A
         return repeat("".join(merged), len(rows))  # type: ignore[arg-type]
     if len(merged) == 1:
         return merged[0]  # type: ignore[return-value]
+    if len(rows) == 1:  # a served client: join in Python (a missing part makes it missing, as in Arrow)
+        texts = [p if isinstance(p, str) else p[0].as_py() for p in merged]
+        return pa.array([None if None in texts else "".join(texts)], type=pa.string())
     return pc.binary_join_element_wise(*merged, "")
 
 

@@ -100,3 +100,20 @@ def test_codes_of_one_value_is_its_code_in_a_batch():
     assert batch.tolist() == [3, -1, -1, 4, 0, -1, 4]
     for i in range(len(values)):
         assert codes_of(values.iloc[[i]], categories).tolist() == [batch[i]], values.iloc[i]
+
+
+def test_one_client_renders_as_its_row_in_a_batch():
+    """A single row (a served client) is joined in Python, not by Arrow: the same text, and a
+    missing field still makes the text missing."""
+    from models._policy_text import render
+
+    values = np.array([10.0, np.nan, 2.5])
+    fields = {
+        "x": lambda rows: pa.array([None if np.isnan(v) else f"{v:g}" for v in values[rows]], type=pa.string()),
+        "unit": "kg",
+    }
+    template = "about {x} {unit}, {x} again"
+    batch = render(template, fields, np.arange(3))
+    assert batch.to_pylist() == ["about 10 kg, 10 again", None, "about 2.5 kg, 2.5 again"]
+    for i in range(3):
+        assert render(template, fields, np.array([i])).to_pylist() == [batch[i].as_py()]
