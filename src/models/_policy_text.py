@@ -119,12 +119,8 @@ def codes_of(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int8)
 
 
-def to_series(values: pa.Array, index: pd.Index) -> pd.Series:
-    return pd.Series(_as_string(values), index=index, dtype=STR_DTYPE)
-
-
 def to_array(values: pa.Array) -> pd.api.extensions.ExtensionArray:
-    """`values` as a pandas `str` array (what `to_series` holds)."""
+    """`values` as a pandas `str` array."""
     return pd.array(_as_string(values), dtype=STR_DTYPE)
 
 
