@@ -158,6 +158,10 @@ def reason_frame(columns: Mapping[str, np.ndarray], index: pd.Index) -> pd.DataF
                         index=index)
 
 
+def _ways(direction: Direction) -> tuple[str, ...]:
+    return ("up", "down") if direction == "both" else (direction,)
+
+
 def reason_arrays(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
                   catalogues: Mapping[str, ReasonCatalogue], *, model: str, k: int = 3,
                   direction: Direction = "up") -> dict[str, np.ndarray]:
@@ -173,7 +177,7 @@ def reason_arrays(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
     values: dict[str, np.ndarray] = {}
     n = X.shape[0]
     out: dict[str, np.ndarray] = {}
-    for way in (("up", "down") if direction == "both" else (direction,)):
+    for way in _ways(direction):
         sign = 1.0 if way == "up" else -1.0
         idx, val = top_k(sign * by_family, k)
         texts = {(r, lang): np.full(n, None, dtype=object) for r in range(k) for lang in catalogues}
@@ -221,7 +225,7 @@ def reason_arrays(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
         for r in range(k):
             for lang in catalogues:
                 out[f"{PREFIX[way]}_{model}_{r + 1}_{lang}"] = texts[(r, lang)]
-    order_cols = [f"{PREFIX[w]}_{model}_{r + 1}_{part}" for w in (("up", "down") if direction == "both" else (direction,))
+    order_cols = [f"{PREFIX[w]}_{model}_{r + 1}_{part}" for w in _ways(direction)
                   for r in range(k) for part in ("family", *catalogues, "shap")]
     return {c: out[c] for c in order_cols}
 
@@ -232,7 +236,7 @@ def _one_client(plan: ReasonPlan, contrib: np.ndarray, by_family: np.ndarray, X:
     """`reason_arrays` of a single row (a served client): the same choices (the same `top_k`,
     the first of equal contributions), without the grouping that batches need."""
     out: dict[str, np.ndarray] = {}
-    for way in (("up", "down") if direction == "both" else (direction,)):
+    for way in _ways(direction):
         sign = 1.0 if way == "up" else -1.0
         idx, val = top_k(sign * by_family, k)
         for r in range(k):
@@ -268,14 +272,14 @@ def render(template: Template, values: np.ndarray, lang: str, *, effect: str = "
     """Phrase `template` for each value; each distinct displayed value is formatted once."""
     n = len(values)
     out = np.empty(n, dtype=object)
-    if template.format == "category" and n == 1:  # a served client: no Series for one label
-        missing = np.array([pd.isna(values[0])])
-        shown = np.array([None if missing[0] else str(values[0])], dtype=object)
-        kinds = np.where(missing, _MISSING, _TEXT if template.text is not None else _UP)
-    elif template.format == "category":
-        keys = pd.Series(values, dtype=object)
-        missing = keys.isna().to_numpy()
-        shown = keys.astype(str).to_numpy(dtype=object)
+    if template.format == "category":
+        if n == 1:  # a served client: no Series for one label
+            missing = np.array([pd.isna(values[0])])
+            shown = np.array([None if missing[0] else str(values[0])], dtype=object)
+        else:
+            keys = pd.Series(values, dtype=object)
+            missing = keys.isna().to_numpy()
+            shown = keys.astype(str).to_numpy(dtype=object)
         kinds = np.where(missing, _MISSING, _TEXT if template.text is not None else _UP)
     else:
         numbers = _as_numbers(values)
