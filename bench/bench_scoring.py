@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 import urllib.error
@@ -133,7 +134,7 @@ def _load(port: int, bodies: list[bytes], concurrency: int = 20) -> tuple[int, n
     return errors, np.array([ms for _, ms in results])
 
 
-def _started(model_uri: str, log: Path):  # noqa: ANN202 - (process, port)
+def _started(model_uri: str, log: Path) -> tuple[subprocess.Popen, int]:
     from features import TierwiseError
     from tierwise.serving import start_server, wait_until_ready
 
@@ -146,7 +147,7 @@ def _started(model_uri: str, log: Path):  # noqa: ANN202 - (process, port)
     return proc, port
 
 
-def _stop(proc) -> None:  # noqa: ANN001 - subprocess.Popen
+def _stop(proc: subprocess.Popen) -> None:
     os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(timeout=60)
 
@@ -158,7 +159,7 @@ ABBA = ("rec", "plain", "plain", "rec", "rec", "plain", "plain", "rec")
 def _served_in_turns(ctx: BenchContext, bodies: dict[str, list[bytes]]) -> dict[str, tuple[int, np.ndarray]]:
     """Errors and latencies (ms) of each server, over its blocks of `ABBA`."""
     uris = {"rec": "models:/tierwise-recommender@champion", "plain": "models:/tierwise-churn@champion"}
-    servers: dict[str, tuple] = {}
+    servers: dict[str, tuple[subprocess.Popen, int]] = {}
     try:
         for key, uri in uris.items():
             servers[key] = _started(uri, ctx.workdir / f"serve_{key}.log")
