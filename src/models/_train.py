@@ -143,6 +143,12 @@ def _category_index(categories: tuple) -> pd.Index:
 
 
 @functools.lru_cache(maxsize=256)
+def _category_codes(categories: tuple) -> dict[Any, float]:
+    """Label -> code of a fixed category list, for a few values (a lookup per value, no Index)."""
+    return {label: float(code) for code, label in enumerate(categories)}
+
+
+@functools.lru_cache(maxsize=256)
 def _category_dtype(categories: tuple) -> pd.CategoricalDtype:
     """The (validated once) dtype of a fixed category list."""
     return pd.CategoricalDtype(list(categories))
@@ -184,9 +190,10 @@ def _few_rows_matrix(X: pd.DataFrame, columns: Sequence[str], categories: Mappin
     model). The values are the same: a number goes to float64 through a Python float or int.
     None (use the general path) when a column is missing, or a number column is not a plain
     numpy number (a nullable or text column, which the general path converts or rejects)."""
-    pos = X.columns.get_indexer(list(columns))
-    if (pos < 0).any():
-        return None
+    where = {name: j for j, name in enumerate(X.columns)}  # a dict: no hash table per request Index
+    if len(where) != X.shape[1] or not all(col in where for col in columns):
+        return None  # a missing or repeated column: the general path names it
+    pos = np.array([where[col] for col in columns], dtype=np.intp)
     numeric = np.array([col not in categories for col in columns], dtype=bool)
     dtypes = X.dtypes.to_numpy()[pos[numeric]]
     if not all(isinstance(d, np.dtype) and d.kind in "biuf" for d in dtypes):
@@ -196,9 +203,8 @@ def _few_rows_matrix(X: pd.DataFrame, columns: Sequence[str], categories: Mappin
     out[:, numeric] = values[:, numeric].astype(np.float64)
     for j in np.flatnonzero(~numeric):
         cats = categories[columns[j]]
-        column = np.array([None if pd.isna(v) else v for v in values[:, j]], dtype=object)
-        codes = _category_index(tuple(cats)).get_indexer(column)
-        out[:, j] = np.where(codes < 0, np.nan, codes)
+        code_of = _category_codes(tuple(cats))
+        out[:, j] = [np.nan if pd.isna(v) else code_of.get(v, np.nan) for v in values[:, j]]
     return out
 
 
