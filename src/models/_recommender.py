@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pandas.api.internals import create_dataframe_from_blocks
 
 from features import DataError
 from models._policy import (
@@ -264,7 +265,7 @@ class Recommender:
         """One recommendation row per input row (same order); see the module docstring.
         `columns`: the output columns, in order (default: the whole contract)."""
         self.check_inputs(features)
-        features = features.reset_index(drop=True)
+        features = renumbered(features)
         n = len(features)
         scores, reasons = self.scores(features)
         policy_in = policy_inputs(features, scores)
@@ -295,7 +296,34 @@ class Recommender:
                     cols[col] = pd.array(_blanked(values, blank, None), dtype=STR_DTYPE)
                 else:
                     cols[col] = _blanked(np.asarray(values, dtype=np.float64), blank, np.nan)
-        return pd.DataFrame({c: cols[c] for c in columns}, index=features.index)
+        return frame_of_columns({c: cols[c] for c in columns}, features.index)
+
+
+def renumbered(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with the index 0..n-1 (itself when it has it: a served request does)."""
+    index = frame.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return frame
+    return frame.reset_index(drop=True)
+
+
+def frame_of_columns(columns: Mapping[str, object], index: pd.Index) -> pd.DataFrame:
+    """The frame of these equally long columns, taken as they are: numpy columns in one block
+    per dtype, each pandas array (`str`) in its own, no type inference. What
+    `pd.DataFrame(columns, index=index)` gives for them, at a third of the cost for a served
+    client (66 columns)."""
+    names = list(columns)
+    by_dtype: dict[np.dtype, list[int]] = {}
+    blocks: list[tuple[object, np.ndarray]] = []
+    for j, name in enumerate(names):
+        values = columns[name]
+        if isinstance(values, np.ndarray):
+            by_dtype.setdefault(values.dtype, []).append(j)
+        else:
+            blocks.append((values, np.array([j], dtype=np.intp)))
+    blocks += [(np.stack([columns[names[j]] for j in where]), np.array(where, dtype=np.intp))
+               for where in by_dtype.values()]
+    return create_dataframe_from_blocks(blocks, index=index, columns=pd.Index(names))
 
 
 def _input_key(model: TierwiseModel) -> tuple:
@@ -331,6 +359,8 @@ def as_str(values: pd.Series) -> pd.Series:
     """Text (`str` dtype) with missing values kept missing (never the text "nan" or "None")."""
     if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype):
         return values
+    if values.dtype == object and values.isna().all():  # e.g. a served client without an RM
+        return pd.Series(pd.array(np.full(len(values), None, dtype=object), dtype=STR_DTYPE), index=values.index)
     return values.astype(STR_DTYPE).mask(values.isna())
 
 

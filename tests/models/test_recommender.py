@@ -173,6 +173,7 @@ def test_numbers_sent_as_text_are_accepted(setup):
     rec, frame = setup
     sent = frame.head(3).astype({"logins": "str"})
     checked = check_request(sent, rec)
+    assert sent["logins"].dtype == "str"  # the request itself is left as it was sent
     pd.testing.assert_frame_equal(rec.recommend(checked), rec.recommend(frame.head(3)))
 
 
@@ -268,3 +269,28 @@ def test_matrix_columns_read_as_the_frame_does(setup):
         assert got.dtype == expected.dtype, col
         pd.testing.assert_series_equal(pd.Series(got), pd.Series(expected), obj=col)
     pd.testing.assert_frame_equal(view.frame(), full)
+
+
+
+def test_frame_of_columns_is_the_frame_pandas_builds():
+    from models._recommender import frame_of_columns
+
+    columns = {"id": pd.array(["a", None], dtype="str"), "x": np.array([1.5, np.nan]),
+               "flag": np.array([True, False]), "n": np.array([1, 2]), "y": np.array([0.0, 2.0]),
+               "month": np.array(["2025-06-01", "NaT"], dtype="datetime64[ns]"),
+               "text": pd.array([None, "b"], dtype="str"), "other": np.array([None, "c"], dtype=object)}
+    index = pd.RangeIndex(2)
+    out = frame_of_columns(columns, index)
+    pandas_own = {k: v for k, v in columns.items() if k != "other"}
+    pd.testing.assert_frame_equal(out.drop(columns="other"), pd.DataFrame(pandas_own, index=index))
+    assert out["other"].dtype == object and out["other"].tolist() == [None, "c"]  # taken as it is
+    assert list(out.columns) == list(columns)
+
+def test_renumbered_keeps_a_numbered_frame_and_renumbers_others():
+    from models._recommender import renumbered
+
+    frame = pd.DataFrame({"a": [1, 2, 3]})
+    assert renumbered(frame) is frame
+    moved = frame.set_axis([5, 6, 7])
+    assert renumbered(moved).index.tolist() == [0, 1, 2] and moved.index.tolist() == [5, 6, 7]
+    assert renumbered(frame.iloc[1:]).index.tolist() == [0, 1]
