@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # recommender_factory
@@ -65,6 +66,15 @@ def test_served_recommender_answers_and_rejects_bad_requests(tmp_path):
         assert answer["tier"] == expected["tier"].iat[0]
         assert answer["p_churn"] == pytest.approx(expected["p_churn"].iat[0], abs=1e-12)
         assert answer["reason_churn_1_en"] == expected["reason_churn_1_en"].iat[0]
+        assert set(answer) == set(expected.columns) - {"month"}
+        for col, value in answer.items():  # every field, missing ones included
+            wanted = expected[col].iat[0]
+            if pd.isna(wanted):
+                assert value is None or pd.isna(value), col
+            elif isinstance(wanted, str):
+                assert value == wanted, col
+            else:
+                assert value == pytest.approx(wanted, rel=1e-9, abs=1e-12), col  # rows sent with 10 digits
 
         missing = {k: v for k, v in rows[0].items() if k != "assets_total"}
         status, body = _post(url, json.dumps({"dataframe_records": [missing]}).encode())
