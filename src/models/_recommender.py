@@ -38,7 +38,7 @@ from models._policy_config import PolicyConfig
 from models._policy_inputs import OPTIONAL_COLUMNS as POLICY_OPTIONAL
 from models._policy_inputs import REQUIRED_COLUMNS as POLICY_REQUIRED
 from models._policy_text import STR_DTYPE
-from models._train import MatrixColumns, TierwiseModel
+from models._train import FEW_ROWS, MatrixColumns, TierwiseModel
 from models._treeshap import tree_shap
 
 logger = logging.getLogger(__name__)
@@ -289,13 +289,15 @@ class Recommender:
         for col in OUTPUT_COLUMNS:
             if col not in cols:
                 cols[col] = decided[col]
+        texts: dict[str, np.ndarray] = {}
         for key in MODEL_KEYS:
             blank = no_credit if key == "default" and no_credit.any() else None  # no PD, no default reasons
             for col, values in reasons[key].items():
                 if values.dtype == object:
-                    cols[col] = pd.array(_blanked(values, blank, None), dtype=STR_DTYPE)
+                    texts[col] = _blanked(values, blank, None)
                 else:
                     cols[col] = _blanked(np.asarray(values, dtype=np.float64), blank, np.nan)
+        cols.update(str_columns(texts, n))
         return frame_of_columns({c: cols[c] for c in columns}, features.index)
 
 
@@ -305,6 +307,16 @@ def renumbered(frame: pd.DataFrame) -> pd.DataFrame:
     if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
         return frame
     return frame.reset_index(drop=True)
+
+
+def str_columns(texts: Mapping[str, np.ndarray], n: int) -> dict[str, pd.api.extensions.ExtensionArray]:
+    """Object text columns of `n` rows (None where missing) as `str` arrays. A few rows (a
+    served client's 36 reason texts) become slices of one array: one conversion, not one per
+    column."""
+    if n > FEW_ROWS or not texts:
+        return {col: pd.array(values, dtype=STR_DTYPE) for col, values in texts.items()}
+    whole = pd.array(np.concatenate(list(texts.values())), dtype=STR_DTYPE)
+    return {col: whole[i * n:(i + 1) * n] for i, col in enumerate(texts)}
 
 
 def frame_of_columns(columns: Mapping[str, object], index: pd.Index) -> pd.DataFrame:

@@ -144,7 +144,7 @@ def plain_records(frame: pd.DataFrame) -> list[dict[str, Any]] | None:
                     column[i] = v.item()
             values.append(column)
         elif isinstance(array.dtype, pd.StringDtype) and array.dtype.na_value is np.nan:
-            values.append(array.to_numpy(dtype=object).tolist())
+            values.append(list(array))  # str, NaN where missing
         else:
             return None
     names = frame.columns.tolist()

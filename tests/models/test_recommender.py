@@ -294,3 +294,17 @@ def test_renumbered_keeps_a_numbered_frame_and_renumbers_others():
     moved = frame.set_axis([5, 6, 7])
     assert renumbered(moved).index.tolist() == [0, 1, 2] and moved.index.tolist() == [5, 6, 7]
     assert renumbered(frame.iloc[1:]).index.tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("n", [1, 3, 64, 65])
+def test_str_columns_are_the_text_columns(n):
+    """A few rows as slices of one array, more one array per column: the same `str` columns."""
+    from models._policy_text import STR_DTYPE
+    from models._recommender import str_columns
+
+    rng = np.random.default_rng(n)
+    texts = {f"t{i}": rng.choice(np.array(["a", "bé 1", None], dtype=object), n) for i in range(4)}
+    out = str_columns(texts, n)
+    assert list(out) == list(texts)
+    for col, values in texts.items():
+        pd.testing.assert_extension_array_equal(out[col], pd.array(values, dtype=STR_DTYPE))
