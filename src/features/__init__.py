@@ -12,7 +12,7 @@ from features._contract import (
     RawColumn,
     column_names,
 )
-from features._errors import ConfigError, DataError, TierwiseError
+from features._errors import ConfigError, DataError, TierwiseError, first_names, missing_columns
 from features._feature_config import FeatureConfig
 from features._flat import (
     DatasetConfig,
@@ -84,4 +84,6 @@ __all__ = [
     "client_groups",
     "task_frame",
     "UNUSED",
+    "first_names",
+    "missing_columns",
 ]

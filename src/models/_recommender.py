@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.internals import create_dataframe_from_blocks
 
-from features import DataError
+from features import DataError, first_names, missing_columns
 from models._policy import (
     OUTPUT_COLUMNS,
     ResolvedPolicy,
@@ -228,11 +228,9 @@ class Recommender:
         return [c for c in (*CARRIED_INPUTS, *POLICY_OPTIONAL) if c not in required]
 
     def check_inputs(self, features: pd.DataFrame) -> None:
-        given = set(features.columns)
-        missing = [c for c in self.required_inputs if c not in given]
+        missing = missing_columns(features.columns, self.required_inputs)
         if missing:
-            shown = ", ".join(missing[:5]) + (f" (and {len(missing) - 5} more)" if len(missing) > 5 else "")
-            raise DataError(f"recommender input: missing column(s) {shown}")
+            raise DataError(f"recommender input: missing column(s) {first_names(missing)}")
 
     def scores(self, features: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
         """Per model: the score and the reason columns (as numpy arrays, see `_reason_columns`).

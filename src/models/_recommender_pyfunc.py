@@ -23,7 +23,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from features import TierwiseError
+from features import TierwiseError, first_names, missing_columns
 from models._policy import ResolvedPolicy
 from models._reason_catalogue import ReasonCatalogue
 from models._reasons import CatalogueReasons
@@ -170,11 +170,9 @@ def check_request(model_input: Any, recommender: Recommender) -> pd.DataFrame:
             raise _bad_request(f"input must be a table of feature rows, got {type(model_input).__name__}") from None
     if len(model_input) == 0:
         raise _bad_request("the request has no rows; send at least one client's feature row")
-    given = set(model_input.columns)  # one pass; `in` on a fresh Index builds its hash table
-    missing = [c for c in recommender.required_inputs if c not in given]
+    missing = missing_columns(model_input.columns, recommender.required_inputs)
     if missing:
-        shown = ", ".join(missing[:5]) + (f" (and {len(missing) - 5} more)" if len(missing) > 5 else "")
-        raise _bad_request(f"missing field(s): {shown}")
+        raise _bad_request(f"missing field(s): {first_names(missing)}")
     frame = renumbered(model_input)
     ids = frame["client_id"]
     if ids.isna().any():

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from features import ConfigError, DataError, ModelFrame
+from features import ConfigError, DataError, ModelFrame, missing_columns
 from models._calibration import Calibrator, grade_table
 from models._candidates import (
     LightGBMCandidate,
@@ -102,8 +102,7 @@ class TierwiseModel:
         return self.calibrated(np.asarray(self.booster_.predict(matrix, num_threads=num_threads)))
 
     def _check_inputs(self, X: pd.DataFrame) -> None:
-        given = set(X.columns)
-        missing = [c for c in self.input_columns_ if c not in given]
+        missing = missing_columns(X.columns, self.input_columns_)
         if missing:
             shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
             raise DataError(f"input is missing {len(missing)} column(s) the model needs: {shown}")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features import DataError
+from features import DataError, first_names, missing_columns
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +32,9 @@ CORE_COLUMNS: tuple[str, ...] = (
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], *, source: str) -> None:
     """One-line `DataError` naming the file and the first missing columns."""
-    missing = [c for c in columns if c not in frame.columns]
+    missing = missing_columns(frame.columns, columns)
     if missing:
-        shown = ", ".join(missing[:5]) + (f" (and {len(missing) - 5} more)" if len(missing) > 5 else "")
-        raise DataError(f"{source}: missing column(s) {shown}")
+        raise DataError(f"{source}: missing column(s) {first_names(missing)}")
 
 
 def read_recommendations(path: Path) -> pd.DataFrame:
