@@ -86,12 +86,12 @@ def _requests(ctx: BenchContext, bank: Path, month: str, n: int) -> tuple[list[b
 
     import pandas as pd
 
-    from features import read_raw_tables
+    from tierwise.features import read_raw_tables
     from tierwise.recommender import load_recommender, request_frame
     from tierwise.training import load_model
 
     recommender, _, configs = load_recommender("models:/tierwise-recommender@champion")
-    from features import FeatureConfig, snapshot_features
+    from tierwise.features import FeatureConfig, snapshot_features
     from tierwise.config import load_config
 
     clients, monthly = read_raw_tables(bank)
@@ -135,7 +135,7 @@ def _load(port: int, bodies: list[bytes], concurrency: int = 20) -> tuple[int, n
 
 
 def _started(model_uri: str, log: Path) -> tuple[subprocess.Popen, int]:
-    from features import TierwiseError
+    from tierwise.features import TierwiseError
     from tierwise.serving import start_server, wait_until_ready
 
     proc, port = start_server(model_uri, log_file=log)

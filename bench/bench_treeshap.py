@@ -30,8 +30,8 @@ import pandas as pd
 import shap
 from bench_harness import BenchContext, Figure
 
-import models._treeshap as treeshap_impl
-from models.treeshap import tree_shap
+import tierwise.models._treeshap as treeshap_impl
+from tierwise.models.treeshap import tree_shap
 
 THREADS = 2
 logger = logging.getLogger("bench")
@@ -128,7 +128,7 @@ def _own_models(ctx: BenchContext) -> dict[str, tuple[lgb.Booster, object]]:
     (8 latest snapshots, out-of-time split), without tuning (the task configs' starting
     LightGBM parameters) and without the scorecard candidate (it has no trees to explain).
     Returns each task's booster and its out-of-time test inputs (`model_inputs`)."""
-    from models import train_split
+    from tierwise.models import train_split
     from tierwise.training import load_task_config, synthetic_frames
 
     config_dir = Path(__file__).resolve().parents[1] / "configs"

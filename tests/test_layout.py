@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import features
-import models
+import tierwise.features as features
+import tierwise.models as models
 import tierwise
 
 SRC = Path(__file__).resolve().parents[1] / "src"

@@ -1,8 +1,8 @@
 """Raw tables to model-ready frames: contracts, validation, point-in-time features, labels."""
 
-from features._catalog import FeatureInfo, feature_catalog
-from features._config import FrozenConfig
-from features._contract import (
+from tierwise.features._catalog import FeatureInfo, feature_catalog
+from tierwise.features._config import FrozenConfig
+from tierwise.features._contract import (
     BALANCE_COLUMNS,
     CLIENT_COLUMNS,
     CLIENT_KEY,
@@ -12,9 +12,9 @@ from features._contract import (
     RawColumn,
     column_names,
 )
-from features._errors import ConfigError, DataError, TierwiseError, first_names, missing_columns
-from features._feature_config import FeatureConfig
-from features._flat import (
+from tierwise.features._errors import ConfigError, DataError, TierwiseError, first_names, missing_columns
+from tierwise.features._feature_config import FeatureConfig
+from tierwise.features._flat import (
     DatasetConfig,
     DroppedColumn,
     FlatReport,
@@ -22,9 +22,9 @@ from features._flat import (
     load_flat_table,
     read_flat_file,
 )
-from features._flat_preprocess import FlatTablePreprocessor
-from features._frame import SPLITS, ModelFrame
-from features._io import (
+from tierwise.features._flat_preprocess import FlatTablePreprocessor
+from tierwise.features._frame import SPLITS, ModelFrame
+from tierwise.features._io import (
     ROW_ID,
     read_raw_tables,
     read_table,
@@ -32,11 +32,11 @@ from features._io import (
     write_arrow_atomic,
     write_table,
 )
-from features._labels import TASKS, build_labels, label_column
-from features._leakage import LeakReport, LeakSuspect, screen_leaks
-from features._snapshot import snapshot_features
-from features._trainset import UNUSED, build_training_table, client_groups, task_frame
-from features._validation import ContractRules, ValidationReport, validate_tables, write_rejects
+from tierwise.features._labels import TASKS, build_labels, label_column
+from tierwise.features._leakage import LeakReport, LeakSuspect, screen_leaks
+from tierwise.features._snapshot import snapshot_features
+from tierwise.features._trainset import UNUSED, build_training_table, client_groups, task_frame
+from tierwise.features._validation import ContractRules, ValidationReport, validate_tables, write_rejects
 
 __all__ = [
     "BALANCE_COLUMNS",

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from features._feature_config import FeatureConfig
+from tierwise.features._feature_config import FeatureConfig
 
 Kind = Literal["numeric", "categorical"]
 

@@ -10,8 +10,8 @@ import datetime as dt
 
 from pydantic import Field, field_validator, model_validator
 
-from features._config import FrozenConfig
-from features._contract import MONTHLY_COLUMNS, PROTECTED_ATTRIBUTES
+from tierwise.features._config import FrozenConfig
+from tierwise.features._contract import MONTHLY_COLUMNS, PROTECTED_ATTRIBUTES
 
 _NUMERIC_MONTHLY = tuple(c.name for c in MONTHLY_COLUMNS if c.kind in ("int", "float"))
 

@@ -22,11 +22,11 @@ import pandas as pd
 import pyarrow as pa
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from features._config import FrozenConfig
-from features._errors import DataError
-from features._flat_preprocess import FlatTablePreprocessor, _labels
-from features._frame import ModelFrame
-from features._leakage import LeakReport, screen_leaks
+from tierwise.features._config import FrozenConfig
+from tierwise.features._errors import DataError
+from tierwise.features._flat_preprocess import FlatTablePreprocessor, _labels
+from tierwise.features._frame import ModelFrame
+from tierwise.features._leakage import LeakReport, screen_leaks
 
 logger = logging.getLogger(__name__)
 

@@ -34,8 +34,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from features._errors import DataError
-from features._flat_types import infer_role
+from tierwise.features._errors import DataError
+from tierwise.features._flat_types import infer_role
 
 logger = logging.getLogger(__name__)
 

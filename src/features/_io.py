@@ -20,8 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from features._contract import CLIENT_COLUMNS, MONTHLY_COLUMNS, RawColumn
-from features._errors import DataError
+from tierwise.features._contract import CLIENT_COLUMNS, MONTHLY_COLUMNS, RawColumn
+from tierwise.features._errors import DataError
 
 TABLES: dict[str, tuple[RawColumn, ...]] = {"clients": CLIENT_COLUMNS, "monthly": MONTHLY_COLUMNS}
 ROW_ID = "_row"

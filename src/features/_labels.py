@@ -24,9 +24,9 @@ import logging
 import numpy as np
 import pandas as pd
 
-from features._contract import BALANCE_COLUMNS, CLIENT_KEY
-from features._feature_config import FeatureConfig
-from features._snapshot import (
+from tierwise.features._contract import BALANCE_COLUMNS, CLIENT_KEY
+from tierwise.features._feature_config import FeatureConfig
+from tierwise.features._snapshot import (
     Dense,
     alive_in,
     check_month_inside,

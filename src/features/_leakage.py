@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from features._errors import DataError
+from tierwise.features._errors import DataError
 
 logger = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features._catalog import (
+from tierwise.features._catalog import (
     BALANCE_SERIES,
     CHANNELS,
     COUNT_SERIES,
@@ -40,14 +40,14 @@ from features._catalog import (
     carried_columns,
     feature_catalog,
 )
-from features._contract import (
+from tierwise.features._contract import (
     CLIENT_COLUMNS,
     CLIENT_KEY,
     MONTH_KEY,
     MONTHLY_COLUMNS,
 )
-from features._errors import DataError
-from features._feature_config import FeatureConfig
+from tierwise.features._errors import DataError
+from tierwise.features._feature_config import FeatureConfig
 
 logger = logging.getLogger(__name__)
 

@@ -68,14 +68,14 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from features._catalog import carried_columns, feature_catalog
-from features._contract import CLIENT_KEY, PROTECTED_ATTRIBUTES
-from features._errors import DataError
-from features._feature_config import FeatureConfig
-from features._frame import SPLITS, ModelFrame
-from features._labels import TASKS, complete_column, label_column, labels_from_dense
-from features._leakage import screen_leaks
-from features._snapshot import (
+from tierwise.features._catalog import carried_columns, feature_catalog
+from tierwise.features._contract import CLIENT_KEY, PROTECTED_ATTRIBUTES
+from tierwise.features._errors import DataError
+from tierwise.features._feature_config import FeatureConfig
+from tierwise.features._frame import SPLITS, ModelFrame
+from tierwise.features._labels import TASKS, complete_column, label_column, labels_from_dense
+from tierwise.features._leakage import screen_leaks
+from tierwise.features._snapshot import (
     check_month_inside,
     densify,
     features_from_dense,

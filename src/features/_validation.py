@@ -33,9 +33,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features._contract import CLIENT_COLUMNS, CLIENT_KEY, MONTH_KEY, MONTHLY_COLUMNS, RawColumn
-from features._errors import DataError
-from features._io import MONTH_DTYPE, ROW_ID, to_month_dtype, write_table
+from tierwise.features._contract import CLIENT_COLUMNS, CLIENT_KEY, MONTH_KEY, MONTHLY_COLUMNS, RawColumn
+from tierwise.features._errors import DataError
+from tierwise.features._io import MONTH_DTYPE, ROW_ID, to_month_dtype, write_table
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # pandera imports pyspark.pandas, which warns about pandas 3

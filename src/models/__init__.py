@@ -1,23 +1,23 @@
 """Model-ready frames to predictions and reasons: training, calibration, TreeSHAP, policy."""
 
-from models._calibration import Calibrator, assign_grades, grade_table
-from models._card import model_card
-from models._explain_plots import log_global_explanations
-from models._metrics import (
+from tierwise.models._calibration import Calibrator, assign_grades, grade_table
+from tierwise.models._card import model_card
+from tierwise.models._explain_plots import log_global_explanations
+from tierwise.models._metrics import (
     binary_metrics,
     expected_calibration_error,
     oracle_ratio,
     primary_score,
     regression_metrics,
 )
-from models._plots import (
+from tierwise.models._plots import (
     plot_calibration,
     plot_importance,
     plot_lift_gain,
     plot_regression,
     plot_roc,
 )
-from models._policy import (
+from tierwise.models._policy import (
     FLAG_COLUMNS,
     OUTPUT_COLUMNS,
     ResolvedPolicy,
@@ -28,22 +28,22 @@ from models._policy import (
     rm_capacity,
     summarise_tiers,
 )
-from models._policy_config import CHANNELS, TIERS, PolicyConfig
-from models._policy_inputs import REQUIRED_COLUMNS as POLICY_INPUT_COLUMNS
-from models._policy_inputs import validate_policy_inputs
-from models._reason_catalogue import (
+from tierwise.models._policy_config import CHANNELS, TIERS, PolicyConfig
+from tierwise.models._policy_inputs import REQUIRED_COLUMNS as POLICY_INPUT_COLUMNS
+from tierwise.models._policy_inputs import validate_policy_inputs
+from tierwise.models._reason_catalogue import (
     ReasonCatalogue,
     Template,
     check_catalogue_coverage,
     flat_catalogues,
     merged_families,
 )
-from models._reasons import CatalogueReasons, reason_codes
-from models._recommender import RECOMMENDATION_COLUMNS, FamilyReasons, Recommender, resolve_policy
-from models._task import TaskConfig
-from models._train import TierwiseModel, TrainResult, frame_fingerprint, train_flat, train_split
-from models._treeshap import tree_shap
-from models._truthfulness import DriverMap, measure_truthfulness
+from tierwise.models._reasons import CatalogueReasons, reason_codes
+from tierwise.models._recommender import RECOMMENDATION_COLUMNS, FamilyReasons, Recommender, resolve_policy
+from tierwise.models._task import TaskConfig
+from tierwise.models._train import TierwiseModel, TrainResult, frame_fingerprint, train_flat, train_split
+from tierwise.models._treeshap import tree_shap
+from tierwise.models._truthfulness import DriverMap, measure_truthfulness
 
 __all__: list[str] = [
     "CHANNELS",

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import DataError
+from tierwise.features import DataError
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def log_global_explanations(model: Any, X_sample: pd.DataFrame, out_dir: str | P
     import matplotlib.pyplot as plt
     import shap
 
-    from models.treeshap import tree_shap
+    from tierwise.models.treeshap import tree_shap
 
     out = Path(out_dir)
     if not out.is_dir():

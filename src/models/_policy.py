@@ -63,9 +63,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from features import DataError, FrozenConfig
-from models import _policy_text as text
-from models._policy_config import (
+from tierwise.features import DataError, FrozenConfig
+from tierwise.models import _policy_text as text
+from tierwise.models._policy_config import (
     CHANNEL_EN,
     CHANNEL_ZH,
     CHANNELS,
@@ -74,7 +74,7 @@ from models._policy_config import (
     PolicyConfig,
     ReasonTemplates,
 )
-from models._policy_inputs import validate_policy_inputs
+from tierwise.models._policy_inputs import validate_policy_inputs
 
 logger = logging.getLogger(__name__)
 

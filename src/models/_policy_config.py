@@ -10,8 +10,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from features import FrozenConfig
-from models._policy_text import template_fields
+from tierwise.features import FrozenConfig
+from tierwise.models._policy_text import template_fields
 
 TIERS: tuple[str, ...] = ("General", "Potential", "Excellence", "Premier")
 """The four tiers, lowest first (the position is the tier's rank)."""

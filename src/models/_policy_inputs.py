@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features import DataError
-from models._policy_config import TIERS
-from models._policy_text import codes_of
+from tierwise.features import DataError
+from tierwise.models._policy_config import TIERS
+from tierwise.models._policy_text import codes_of
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "client_id",

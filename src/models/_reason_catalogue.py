@@ -33,7 +33,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import Field, model_validator
 
-from features import ConfigError, FrozenConfig
+from tierwise.features import ConfigError, FrozenConfig
 
 Format = Literal["pct_change", "share", "points", "currency", "count", "days", "months", "ratio",
                  "number", "category"]

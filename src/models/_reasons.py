@@ -28,8 +28,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from features import DataError
-from models._reason_catalogue import (
+from tierwise.features import DataError
+from tierwise.models._reason_catalogue import (
     ReasonCatalogue,
     Template,
     check_catalogue_coverage,
@@ -44,7 +44,7 @@ PREFIX = {"up": "reason", "down": "protect"}
 
 def shap_values(booster, X: pd.DataFrame, *, n_threads: int | None = None) -> np.ndarray:  # noqa: ANN001
     """SHAP values of `booster` on `X` (features + expected value last): the project's kernel."""
-    from models.treeshap import tree_shap
+    from tierwise.models.treeshap import tree_shap
 
     return tree_shap(booster, X, n_threads=n_threads)
 

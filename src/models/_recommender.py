@@ -27,19 +27,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.internals import create_dataframe_from_blocks
 
-from features import DataError, first_names, missing_columns
-from models._policy import (
+from tierwise.features import DataError, first_names, missing_columns
+from tierwise.models._policy import (
     OUTPUT_COLUMNS,
     ResolvedPolicy,
     recommendation_columns,
     resolve_thresholds,
 )
-from models._policy_config import PolicyConfig
-from models._policy_inputs import OPTIONAL_COLUMNS as POLICY_OPTIONAL
-from models._policy_inputs import REQUIRED_COLUMNS as POLICY_REQUIRED
-from models._policy_text import STR_DTYPE
-from models._train import FEW_ROWS, MatrixColumns, TierwiseModel
-from models._treeshap import tree_shap
+from tierwise.models._policy_config import PolicyConfig
+from tierwise.models._policy_inputs import OPTIONAL_COLUMNS as POLICY_OPTIONAL
+from tierwise.models._policy_inputs import REQUIRED_COLUMNS as POLICY_REQUIRED
+from tierwise.models._policy_text import STR_DTYPE
+from tierwise.models._train import FEW_ROWS, MatrixColumns, TierwiseModel
+from tierwise.models._treeshap import tree_shap
 
 logger = logging.getLogger(__name__)
 

@@ -23,11 +23,11 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from features import TierwiseError, first_names, missing_columns
-from models._policy import ResolvedPolicy
-from models._reason_catalogue import ReasonCatalogue
-from models._reasons import CatalogueReasons
-from models._recommender import RECOMMENDATION_COLUMNS, FamilyReasons, Recommender, renumbered
+from tierwise.features import TierwiseError, first_names, missing_columns
+from tierwise.models._policy import ResolvedPolicy
+from tierwise.models._reason_catalogue import ReasonCatalogue
+from tierwise.models._reasons import CatalogueReasons
+from tierwise.models._recommender import RECOMMENDATION_COLUMNS, FamilyReasons, Recommender, renumbered
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from features import FrozenConfig
+from tierwise.features import FrozenConfig
 
 CandidateName = Literal["lightgbm", "lightgbm_monotone", "scorecard"]
 MetricName = Literal["roc_auc", "pr_auc", "ks", "spearman", "neg_rmse"]

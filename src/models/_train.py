@@ -26,18 +26,18 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from features import ConfigError, DataError, ModelFrame, missing_columns
-from models._calibration import Calibrator, grade_table
-from models._candidates import (
+from tierwise.features import ConfigError, DataError, ModelFrame, missing_columns
+from tierwise.models._calibration import Calibrator, grade_table
+from tierwise.models._candidates import (
     LightGBMCandidate,
     ScorecardCandidate,
     fit_lightgbm,
     fit_scorecard,
     refit_lightgbm,
 )
-from models._metrics import binary_metrics, primary_score, regression_metrics
-from models._task import TaskConfig
-from models._tuning import tune_lightgbm
+from tierwise.models._metrics import binary_metrics, primary_score, regression_metrics
+from tierwise.models._task import TaskConfig
+from tierwise.models._tuning import tune_lightgbm
 
 logger = logging.getLogger(__name__)
 

@@ -46,9 +46,9 @@ import numba
 import numpy as np
 import pandas as pd
 
-from features import DataError
-from models._treeshap_kernel import build_tables, shap_rows
-from models._treeshap_model import FlatModel, flatten_model
+from tierwise.features import DataError
+from tierwise.models._treeshap_kernel import build_tables, shap_rows
+from tierwise.models._treeshap_model import FlatModel, flatten_model
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from features import DataError
+from tierwise.features import DataError
 
 logger = logging.getLogger(__name__)
 

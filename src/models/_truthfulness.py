@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from features import ConfigError, DataError, FrozenConfig
+from tierwise.features import ConfigError, DataError, FrozenConfig
 
 logger = logging.getLogger(__name__)
 

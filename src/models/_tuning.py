@@ -17,15 +17,15 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from models._candidates import fit_lightgbm
-from models._metrics import primary_score
+from tierwise.models._candidates import fit_lightgbm
+from tierwise.models._metrics import primary_score
 
 logger = logging.getLogger(__name__)
 
 
 def suggest(trial: optuna.Trial, base: Mapping[str, Any]) -> dict[str, Any]:
     """The search space, centred on the configured starting parameters."""
-    from models._candidates import canonical_params
+    from tierwise.models._candidates import canonical_params
 
     return {
         **canonical_params(base),
@@ -55,7 +55,7 @@ def tune_lightgbm(
     study = optuna.create_study(direction="maximize", sampler=sampler)
     start_keys = ("learning_rate", "num_leaves", "min_child_samples", "feature_fraction",
                   "bagging_fraction", "lambda_l2")
-    from models._candidates import DEFAULT_LIGHTGBM, canonical_params
+    from tierwise.models._candidates import DEFAULT_LIGHTGBM, canonical_params
 
     start = {k: {**DEFAULT_LIGHTGBM, **canonical_params(base_params)}[k] for k in start_keys}
     study.enqueue_trial(start, skip_if_exists=True)

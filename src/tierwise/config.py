@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from features import ConfigError
+from tierwise.features import ConfigError
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 

@@ -76,10 +76,10 @@ CONFIG_FILES: tuple[ConfigFile, ...] = (
     ConfigFile("monitor.yaml", "tierwise.reports:MonitorConfig",
                "Portfolio monitor (PSI, concentration limits, matured labels), fairness thresholds and "
                "the relationship-manager report. Read by `tierwise monitor` and `tierwise report`."),
-    ConfigFile("reasons/*.yaml", "models._reason_catalogue:ReasonCatalogue",
+    ConfigFile("reasons/*.yaml", "tierwise.models._reason_catalogue:ReasonCatalogue",
                "Reason-code texts, one file per language (`en`, `zh`): one template per feature family. "
                "Read when training (coverage check) and when explaining."),
-    ConfigFile("drivers.yaml", "models._truthfulness:DriverMap",
+    ConfigFile("drivers.yaml", "tierwise.models._truthfulness:DriverMap",
                "Synthetic bank only: which reason families reveal each true churn/default driver "
                "(the truthfulness check)."),
 )
@@ -452,8 +452,7 @@ def unregistered_config_files(config_dir: Path) -> list[str]:
 
 def contract_markdown() -> str:
     """The raw-table contract (`features._contract`) as Markdown tables, one per table."""
-    import features
-
+    import tierwise.features as features
     out: list[str] = []
     for table, columns in (("clients", features.CLIENT_COLUMNS), ("monthly", features.MONTHLY_COLUMNS)):
         out += [f"**`{table}`**", "", "| column | kind | nulls allowed | description |", "|---|---|---|---|"]

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import CLIENT_KEY, DataError, FeatureConfig, feature_catalog, snapshot_features
-from models._reason_catalogue import LANGUAGES, ReasonCatalogue
-from models._reasons import reason_codes, shap_values
+from tierwise.features import CLIENT_KEY, DataError, FeatureConfig, feature_catalog, snapshot_features
+from tierwise.models._reason_catalogue import LANGUAGES, ReasonCatalogue
+from tierwise.models._reasons import reason_codes, shap_values
 from tierwise import tracking
 from tierwise.config import load_config
 
@@ -109,7 +109,7 @@ def load_task_model(task: str) -> tuple[Any, str]:
 
 def client_snapshot(client_id: str, month: dt.date, data_dir: Path, feature_config: FeatureConfig) -> pd.DataFrame:
     """The client's snapshot features at `month` (one row); one-line errors when there are none."""
-    from features import read_raw_tables
+    from tierwise.features import read_raw_tables
 
     clients, monthly = read_raw_tables(data_dir)
     ids = clients[CLIENT_KEY].astype(str)

@@ -38,12 +38,12 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from features import TASKS, DataError
+from tierwise.features import TASKS, DataError
 from tierwise import tracking
 
 if TYPE_CHECKING:
-    from features import ModelFrame
-    from models import TrainResult
+    from tierwise.features import ModelFrame
+    from tierwise.models import TrainResult
     from tierwise.training import Promotion
 
 logger = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ def record_review(client: Any, outcome: Promotion, *, data: pd.DataFrame | None 
                   when: str | None = None) -> dict[str, str]:
     """Tag the challenger version with the review (see `review_tags`); returns the tags. `data`:
     the rows both models were scored on (its fingerprint is recorded)."""
-    from models import frame_fingerprint
+    from tierwise.models import frame_fingerprint
 
     fingerprint = frame_fingerprint(data) if data is not None else ""
     tags = review_tags(outcome, user=user or approver(), when=when or utc_now(), data_fingerprint=fingerprint)
@@ -241,7 +241,7 @@ def data_window_from_card(markdown: str) -> dict[str, str]:
 def decile_calibration(label: np.ndarray, score: np.ndarray, kind: str) -> pd.DataFrame:
     """Calibration by score decile: for a binary score the grade test (Jeffreys and binomial) per
     decile; for a regression the mean prediction against the mean outcome."""
-    from models import grade_table
+    from tierwise.models import grade_table
 
     label, score = np.asarray(label, dtype=float), np.asarray(score, dtype=float)
     keep = np.isfinite(label) & np.isfinite(score)
@@ -691,7 +691,7 @@ def _fairness_settings(config_dir: Path | None) -> tuple[Any, Any, dict[str, flo
            else MonitorConfig())
     thresholds = {"churn": cfg.fairness.churn_threshold, "default": cfg.fairness.default_threshold}
     if (folder / "policy.yaml").is_file():
-        from models import PolicyConfig
+        from tierwise.models import PolicyConfig
 
         policy = load_config(folder / "policy.yaml", PolicyConfig)
         thresholds = {"churn": policy.retention.min_p_churn, "default": policy.risk.pd_limit}
@@ -699,7 +699,7 @@ def _fairness_settings(config_dir: Path | None) -> tuple[Any, Any, dict[str, flo
 
 
 def _catalog(config_dir: Path | None) -> dict[str, Any]:
-    from features import FeatureConfig, feature_catalog
+    from tierwise.features import FeatureConfig, feature_catalog
     from tierwise.config import default_config_dir, load_config
 
     folder = Path(config_dir) if config_dir is not None else default_config_dir()

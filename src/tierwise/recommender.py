@@ -3,8 +3,9 @@
 Wiring only: the three task models come from the registry (`models:/tierwise-<task>@champion`),
 the policy from `configs/policy.yaml`, the feature families from `configs/features.yaml`;
 quantile thresholds are resolved on the snapshot features of a reference month (the latest
-month of the data by default). The pyfunc is logged with `code_paths` for `src/features` and
-`src/models` and the configs folder as an artifact, so it runs from the registry alone.
+month of the data by default). The pyfunc is logged with the whole `tierwise` package as
+`code_paths` (its `features` and `models` subpackages included) and the configs folder as an
+artifact, so it runs from the registry alone.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from features import (
+from tierwise.features import (
     TASKS,
     DataError,
     FeatureConfig,
@@ -27,8 +28,8 @@ from features import (
     snapshot_features,
     validate_tables,
 )
-from features import read_raw_tables as read_tables
-from models import (
+from tierwise.features import read_raw_tables as read_tables
+from tierwise.models import (
     CatalogueReasons,
     FamilyReasons,
     PolicyConfig,
@@ -43,7 +44,25 @@ logger = logging.getLogger(__name__)
 
 NAME = "tierwise-recommender"
 EXPERIMENT = "tierwise-recommender"
-_SRC = Path(__file__).resolve().parents[1]
+
+
+def stage_package(folder: Path) -> Path:
+    """A copy of the installed `tierwise` package (with `tierwise.features` and
+    `tierwise.models`, wherever they live on disk) under `folder/tierwise`, for `code_paths`."""
+    import shutil
+
+    import tierwise
+    import tierwise.features
+    import tierwise.models
+
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    target = Path(folder) / "tierwise"
+    shutil.copytree(Path(tierwise.__file__).parent, target, ignore=ignore, dirs_exist_ok=True)
+    for sub in (tierwise.features, tierwise.models):
+        dest = target / sub.__name__.rsplit(".", 1)[-1]
+        if not dest.is_dir():
+            shutil.copytree(Path(sub.__file__).parent, dest, ignore=ignore)
+    return target
 
 
 @dataclass(frozen=True)
@@ -123,7 +142,7 @@ def log_recommender(recommender: Recommender, descriptions: dict[str, tuple[str,
 
     import mlflow
 
-    from models._recommender_pyfunc import PYFUNC_OUTPUT_COLUMNS, RecommenderPyfunc, write_artifacts
+    from tierwise.models._recommender_pyfunc import PYFUNC_OUTPUT_COLUMNS, RecommenderPyfunc, write_artifacts
 
     client = tracking.connect()
     exp_id = tracking.experiment_id(client, EXPERIMENT)
@@ -140,7 +159,7 @@ def log_recommender(recommender: Recommender, descriptions: dict[str, tuple[str,
             warnings.simplefilter("ignore")
             info = mlflow.pyfunc.log_model(
                 name="model", python_model=RecommenderPyfunc(), artifacts=artifacts,
-                code_paths=[str(_SRC / "features"), str(_SRC / "models")],
+                code_paths=[str(stage_package(Path(tmp) / "code"))],
                 signature=signature, input_example=example.head(1), registered_model_name=name,
                 pip_requirements=_pip_requirements(),
             )

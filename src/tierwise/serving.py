@@ -18,7 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from features import TierwiseError
+from tierwise.features import TierwiseError
 from tierwise import tracking
 
 logger = logging.getLogger(__name__)

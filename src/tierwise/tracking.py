@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
-from features import TierwiseError
+from tierwise.features import TierwiseError
 
 logger = logging.getLogger(__name__)
 

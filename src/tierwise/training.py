@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from features import TASKS, ConfigError, DataError, ModelFrame
-from models import (
+from tierwise.features import TASKS, ConfigError, DataError, ModelFrame
+from tierwise.models import (
     TaskConfig,
     TierwiseModel,
     TrainResult,
@@ -83,8 +83,7 @@ def flat_task_config(dataset: Any, config_dir: Path | None = None) -> TaskConfig
 
 def read_raw_tables(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`clients` and `monthly` of a bank extract folder (the feature layer's readers)."""
-    import features
-
+    import tierwise.features as features
     reader = getattr(features, "read_raw_tables", None) or getattr(features, "read_tables", None)
     if reader is not None:
         out = reader(data_dir)
@@ -114,7 +113,7 @@ def snapshot_months(monthly: pd.DataFrame, feature_config: Any, n_snapshots: int
 
 def synthetic_frames(data_dir: Path, tasks: Sequence[str], config_dir: Path, *, n_snapshots: int,
                      progress: Progress | None = None) -> dict[str, ModelFrame]:
-    from features import FeatureConfig, build_training_table, task_frame
+    from tierwise.features import FeatureConfig, build_training_table, task_frame
 
     feature_config = load_config(Path(config_dir) / "features.yaml", FeatureConfig)
     clients, monthly = read_raw_tables(Path(data_dir))
@@ -127,8 +126,8 @@ def synthetic_frames(data_dir: Path, tasks: Sequence[str], config_dir: Path, *, 
 def check_reason_coverage(config_dir: Path) -> None:
     """Every engineered feature must have a reason text in every language before training:
     a gap fails here, naming the missing entries, rather than when scoring."""
-    from features import FeatureConfig, feature_catalog
-    from models import check_catalogue_coverage
+    from tierwise.features import FeatureConfig, feature_catalog
+    from tierwise.models import check_catalogue_coverage
     from tierwise.explain import load_reason_catalogues
 
     catalog = feature_catalog(load_config(Path(config_dir) / "features.yaml", FeatureConfig))
@@ -339,11 +338,10 @@ def train_frame_and_register(frame: ModelFrame, config: TaskConfig, *, name: str
 
 def _flat_api() -> tuple[Any, Any]:
     """`features.DatasetConfig` and `features.load_flat_table`."""
-    import features
-
+    import tierwise.features as features
     if hasattr(features, "load_flat_table"):
         return features.DatasetConfig, features.load_flat_table
-    from features import _flat  # until the package exports them
+    from tierwise.features import _flat  # until the package exports them
 
     return _flat.DatasetConfig, _flat.load_flat_table
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from feature_bank import make_bank
 
-from features import FeatureConfig
+from tierwise.features import FeatureConfig
 
 
 @pytest.fixture

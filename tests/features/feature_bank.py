@@ -8,7 +8,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from features import CLIENT_COLUMNS, MONTHLY_COLUMNS
+from tierwise.features import CLIENT_COLUMNS, MONTHLY_COLUMNS
 
 START = dt.date(2022, 1, 1)
 

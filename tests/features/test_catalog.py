@@ -8,7 +8,7 @@ import re
 import pytest
 from feature_bank import month_at
 
-from features import FeatureConfig, FeatureInfo, feature_catalog, snapshot_features
+from tierwise.features import FeatureConfig, FeatureInfo, feature_catalog, snapshot_features
 
 UNITS = {"currency", "ratio", "log ratio", "share", "count", "months", "days", "currency per month", "category"}
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 
 def test_missing_columns_keep_the_required_order():
-    from features import missing_columns
+    from tierwise.features import missing_columns
 
     assert missing_columns(["b", "x"], ["a", "b", "c"]) == ["a", "c"]
     assert missing_columns(["a"], ["a"]) == []
 
 
 def test_first_names_count_the_rest():
-    from features import first_names
+    from tierwise.features import first_names
 
     assert first_names(["a", "b"]) == "a, b"
     assert first_names([f"c{i}" for i in range(5)]) == "c0, c1, c2, c3, c4"

@@ -17,15 +17,15 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from features import (
+from tierwise.features import (
     ConfigError,
     DataError,
     DatasetConfig,
     FlatTablePreprocessor,
     load_flat_table,
 )
-from features._flat_preprocess import MISSING, RARE, UNSEEN
-from features._flat_types import infer_role, looks_like_id_name
+from tierwise.features._flat_preprocess import MISSING, RARE, UNSEEN
+from tierwise.features._flat_types import infer_role, looks_like_id_name
 from tierwise.config import load_config
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from features import DataError, read_table, write_table
+from tierwise.features import DataError, read_table, write_table
 
 
 def _clients() -> pd.DataFrame:

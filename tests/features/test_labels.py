@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from feature_bank import make_bank, month_at
 
-from features import DataError, FeatureConfig, build_labels, label_column, snapshot_features
+from tierwise.features import DataError, FeatureConfig, build_labels, label_column, snapshot_features
 
 ASSETS = ["deposit_current", "deposit_time", "wealth_balance", "fund_balance", "insurance_balance"]
 ACTIVITY = ["branch_txn_count", "mobile_txn_count", "atm_txn_count", "mobile_logins"]

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
-from features import DataError, LeakReport, screen_leaks
-from features._leakage import (
+from tierwise.features import DataError, LeakReport, screen_leaks
+from tierwise.features._leakage import (
     _binary_score,
     _fold_of_rows,
     _missing_both_ends,
@@ -39,7 +39,7 @@ def _table(n: int = 2000, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
 
 def test_injected_copy_of_the_target_is_caught_by_name_and_auc(caplog):
     X, y = _table()
-    with caplog.at_level(logging.WARNING, logger="features._leakage"):
+    with caplog.at_level(logging.WARNING, logger="tierwise.features._leakage"):
         report = screen_leaks(X, y)
     assert [s.column for s in report.suspects] == ["account_status_flag"]
     suspect = report.suspects[0]

@@ -10,7 +10,7 @@ from feature_bank import make_bank, month_at
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features import MONTHLY_COLUMNS, FeatureConfig, snapshot_features
+from tierwise.features import MONTHLY_COLUMNS, FeatureConfig, snapshot_features
 
 N_MONTHS = 20
 CLIENTS, MONTHLY = make_bank(n_clients=6, n_months=N_MONTHS, seed=11)

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from feature_bank import make_bank, month_at
 
-from features import DataError, FeatureConfig, feature_catalog, snapshot_features
-from features._catalog import carried_columns
+from tierwise.features import DataError, FeatureConfig, feature_catalog, snapshot_features
+from tierwise.features._catalog import carried_columns
 
 ASSET_COLUMNS = ["deposit_current", "deposit_time", "wealth_balance", "fund_balance", "insurance_balance"]
 
@@ -83,7 +83,7 @@ def test_short_history_and_gap_months_give_nan_not_zero(bank, feature_config):
 
 def test_gap_months_are_logged(bank, feature_config, caplog):
     clients, monthly = bank
-    with caplog.at_level(logging.INFO, logger="features._snapshot"):
+    with caplog.at_level(logging.INFO, logger="tierwise.features._snapshot"):
         snapshot_features(clients, monthly, month_at(16), feature_config)
     assert "1 client(s) have gap months" in caplog.text
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from feature_bank import make_bank, month_at
 
-from features import (
+from tierwise.features import (
     PROTECTED_ATTRIBUTES,
     SPLITS,
     UNUSED,

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features import CLIENT_COLUMNS, ContractRules, DataError, validate_tables
-from features._validation import build_schema
+from tierwise.features import CLIENT_COLUMNS, ContractRules, DataError, validate_tables
+from tierwise.features._validation import build_schema
 
 RULES = ContractRules(branches=frozenset({"EA01", "NO02"}))
 

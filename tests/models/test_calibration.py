@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import rankdata
 
-from models import Calibrator, assign_grades, expected_calibration_error, grade_table
+from tierwise.models import Calibrator, assign_grades, expected_calibration_error, grade_table
 
 
 def _miscalibrated(n: int, seed: int = 0):

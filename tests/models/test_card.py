@@ -1,6 +1,6 @@
 import pandas as pd
 
-from models._card import grades_summary, model_card
+from tierwise.models._card import grades_summary, model_card
 
 
 def _grades(passed: list[bool]) -> pd.DataFrame:

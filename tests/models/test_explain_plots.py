@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import DataError
-from models._explain_plots import log_global_explanations, shap_explanation
+from tierwise.features import DataError
+from tierwise.models._explain_plots import log_global_explanations, shap_explanation
 
 
 @pytest.fixture(scope="module")

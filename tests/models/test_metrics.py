@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models import (
+from tierwise.models import (
     binary_metrics,
     expected_calibration_error,
     oracle_ratio,

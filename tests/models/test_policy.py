@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from features import ConfigError, DataError
-from models import (
+from tierwise.features import ConfigError, DataError
+from tierwise.models import (
     FLAG_COLUMNS,
     OUTPUT_COLUMNS,
     PolicyConfig,
@@ -296,7 +296,7 @@ def test_recommend_returns_the_documented_columns_on_the_same_index(resolved):
 
 
 def test_recommendation_columns_are_the_recommend_frame_without_the_frame(resolved):
-    from models._policy import recommendation_columns
+    from tierwise.models._policy import recommendation_columns
 
     data = frame(client(), rich(2 * CUTS["Premier"]), client(growth=1.0))
     columns = recommendation_columns(data, resolved)

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models import (
+from tierwise.models import (
     TIERS,
     PolicyConfig,
     ResolvedPolicy,

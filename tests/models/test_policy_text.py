@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models._policy_text import (
+from tierwise.models._policy_text import (
     format_growth,
     format_money,
     format_percent,
@@ -92,7 +92,7 @@ def test_template_fields_must_be_plain_names():
 def test_codes_of_one_value_is_its_code_in_a_batch():
     """A served client's segment or previous tier gets the code it gets in a batch: missing,
     unknown and non-text values included."""
-    from models._policy_text import codes_of
+    from tierwise.models._policy_text import codes_of
 
     values = pd.Series(["Premier", None, "nowhere", 1.0, "General", np.nan, "1.0"], dtype=object)
     categories = ["General", "Potential", "Excellence", "Premier", "1.0"]
@@ -105,7 +105,7 @@ def test_codes_of_one_value_is_its_code_in_a_batch():
 def test_one_client_renders_as_its_row_in_a_batch():
     """A single row (a served client) is joined in Python, not by Arrow: the same text, and a
     missing field still makes the text missing."""
-    from models._policy_text import render
+    from tierwise.models._policy_text import render
 
     values = np.array([10.0, np.nan, 2.5])
     fields = {

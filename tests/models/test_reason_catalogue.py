@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features import ConfigError, FeatureConfig, feature_catalog
-from models._reason_catalogue import (
+from tierwise.features import ConfigError, FeatureConfig, feature_catalog
+from tierwise.models._reason_catalogue import (
     ReasonCatalogue,
     Template,
     check_catalogue_coverage,

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features import ConfigError, DataError
-from models._reason_catalogue import ReasonCatalogue, Template
-from models._reasons import reason_codes, render, top_k
+from tierwise.features import ConfigError, DataError
+from tierwise.models._reason_catalogue import ReasonCatalogue, Template
+from tierwise.models._reasons import reason_codes, render, top_k
 from tierwise.config import load_config
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
@@ -144,7 +144,7 @@ def test_top_k_matches_a_full_sort(n, m, k, seed):
 
 @functools.cache
 def _full_setup():
-    from features import FeatureConfig, feature_catalog
+    from tierwise.features import FeatureConfig, feature_catalog
 
     catalog = feature_catalog(load_config(CONFIG_DIR / "features.yaml", FeatureConfig))
     families = {k: v.family for k, v in catalog.items()}
@@ -175,7 +175,7 @@ def test_reasons_are_positive_pushes_in_descending_order_and_a_function_of_the_i
 
 
 def test_catalogue_reasons_is_a_reason_writer(X, catalogues):
-    from models import CatalogueReasons
+    from tierwise.models import CatalogueReasons
 
     contrib = np.zeros((3, 7))
     contrib[:, 2] = 0.2
@@ -186,7 +186,7 @@ def test_catalogue_reasons_is_a_reason_writer(X, catalogues):
 
 
 def test_catalogue_reasons_arrays_are_its_frame_as_numpy(X, catalogues):
-    from models import CatalogueReasons
+    from tierwise.models import CatalogueReasons
 
     contrib = np.zeros((3, 7))
     contrib[:, 2] = 0.2
@@ -206,7 +206,7 @@ def test_a_single_client_gets_the_reasons_of_its_row_in_a_batch(seed, way):
     reads in a batch: families and texts in both languages, missing values included; SHAP sums
     to the last bit or two (the family sums are a matrix product, which BLAS blocks differently
     for one row and for many)."""
-    from models._reasons import reason_arrays, reason_plan
+    from tierwise.models._reasons import reason_arrays, reason_plan
 
     catalog, families, cats = _full_setup()
     rng = np.random.default_rng(seed)

@@ -12,8 +12,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features import DataError
-from models import (
+from tierwise.features import DataError
+from tierwise.models import (
     RECOMMENDATION_COLUMNS,
     TIERS,
     FamilyReasons,
@@ -22,9 +22,9 @@ from models import (
     TierwiseModel,
     resolve_policy,
 )
-from models._candidates import LightGBMCandidate
-from models._recommender_pyfunc import check_request
-from models._train import coerce_categories, learn_categories
+from tierwise.models._candidates import LightGBMCandidate
+from tierwise.models._recommender_pyfunc import check_request
+from tierwise.models._train import coerce_categories, learn_categories
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 NUMERIC = ["assets_total", "credit_exposure", "contribution_monthly", "cost_to_serve_monthly",
@@ -194,7 +194,7 @@ def test_empty_numeric_fields_are_missing_numbers(setup):
 def test_batch_and_single_client_paths_agree(setup):
     """A served client (one row, one thread) gets exactly the row a large multi-threaded batch
     gives it: the same scores to 1e-12, the same tiers, flags and reasons."""
-    from models._recommender import SMALL_BATCH
+    from tierwise.models._recommender import SMALL_BATCH
 
     rec, _ = setup
     frame = _frame(SMALL_BATCH + 50, seed=9)
@@ -230,7 +230,7 @@ def test_model_matrix_reads_inputs_as_lightgbm_does(setup):
 def test_few_rows_matrix_equals_the_general_path(setup, monkeypatch):
     """A served request (a few rows, a block per column as MLflow parses it) reads the same
     matrix as a batch chunk; a nullable number column falls back to the general path."""
-    import models._train as train
+    import tierwise.models._train as train
 
     rec, frame = setup
     model = rec.churn
@@ -253,7 +253,7 @@ def test_few_rows_matrix_equals_the_general_path(setup, monkeypatch):
 def test_matrix_columns_read_as_the_frame_does(setup):
     """`MatrixColumns` (what the reason writer reads for a served client) gives each column
     as `matrix_frame` holds it: numbers as they are, categories as labels with NaN."""
-    from models._train import MatrixColumns, matrix_frame
+    from tierwise.models._train import MatrixColumns, matrix_frame
 
     rec, frame = setup
     model = rec.churn
@@ -273,7 +273,7 @@ def test_matrix_columns_read_as_the_frame_does(setup):
 
 
 def test_frame_of_columns_is_the_frame_pandas_builds():
-    from models._recommender import frame_of_columns
+    from tierwise.models._recommender import frame_of_columns
 
     columns = {"id": pd.array(["a", None], dtype="str"), "x": np.array([1.5, np.nan]),
                "flag": np.array([True, False]), "n": np.array([1, 2]), "y": np.array([0.0, 2.0]),
@@ -287,7 +287,7 @@ def test_frame_of_columns_is_the_frame_pandas_builds():
     assert list(out.columns) == list(columns)
 
 def test_renumbered_keeps_a_numbered_frame_and_renumbers_others():
-    from models._recommender import renumbered
+    from tierwise.models._recommender import renumbered
 
     frame = pd.DataFrame({"a": [1, 2, 3]})
     assert renumbered(frame) is frame
@@ -299,8 +299,8 @@ def test_renumbered_keeps_a_numbered_frame_and_renumbers_others():
 @pytest.mark.parametrize("n", [1, 3, 64, 65])
 def test_str_columns_are_the_text_columns(n):
     """A few rows as slices of one array, more one array per column: the same `str` columns."""
-    from models._policy_text import STR_DTYPE
-    from models._recommender import str_columns
+    from tierwise.models._policy_text import STR_DTYPE
+    from tierwise.models._recommender import str_columns
 
     rng = np.random.default_rng(n)
     texts = {f"t{i}": rng.choice(np.array(["a", "bé 1", None], dtype=object), n) for i in range(4)}

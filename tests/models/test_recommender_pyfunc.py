@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from models._recommender_pyfunc import Recommendations, plain_records
+from tierwise.models._recommender_pyfunc import Recommendations, plain_records
 
 
 def _typed(records: list[dict]) -> str:

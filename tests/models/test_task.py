@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from features import ConfigError
-from models import TaskConfig
+from tierwise.features import ConfigError
+from tierwise.models import TaskConfig
 from tierwise.config import load_config
 
 

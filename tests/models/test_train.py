@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_classification, make_regression
 
-from features import ConfigError, DataError, ModelFrame
-from models import TaskConfig, TierwiseModel, train_flat, train_split
+from tierwise.features import ConfigError, DataError, ModelFrame
+from tierwise.models import TaskConfig, TierwiseModel, train_flat, train_split
 
 FEATURES = tuple(f"f{i}" for i in range(6)) + ("colour",)
 FAST = {"n_estimators": 200, "early_stopping_rounds": 20, "num_threads": 1,

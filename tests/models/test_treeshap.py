@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features import DataError
-from models import tree_shap
-from models.treeshap import tree_shap as public_tree_shap
+from tierwise.features import DataError
+from tierwise.models import tree_shap
+from tierwise.models.treeshap import tree_shap as public_tree_shap
 
 ATOL = 1e-6
 
@@ -230,7 +230,7 @@ def test_bad_thread_count_is_refused():
 
 def test_paths_too_long_for_a_bit_mask(monkeypatch):
     # leaves with more unique path features than MASK_BITS re-evaluate their path per row
-    import models._treeshap as impl
+    import tierwise.models._treeshap as impl
 
     monkeypatch.setattr(impl, "MASK_BITS", 0)
     booster, X = _random_model(17)
@@ -252,7 +252,7 @@ def test_uses_the_best_iteration_as_predict_does():
 
 
 def test_chunks_and_blocks_do_not_change_results(monkeypatch):
-    import models._treeshap as impl
+    import tierwise.models._treeshap as impl
 
     booster, X = _random_model(6)
     whole = tree_shap(booster, X)

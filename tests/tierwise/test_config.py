@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from features import ConfigError, FrozenConfig
+from tierwise.features import ConfigError, FrozenConfig
 from tierwise.config import load_config
 
 

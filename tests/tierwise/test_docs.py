@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import Field
 
-from features import FrozenConfig
+from tierwise.features import FrozenConfig
 from tierwise import docs
 from tierwise.config import load_config
 
@@ -166,7 +166,7 @@ def test_dataset_yaml_examples_in_flat_tables_page_parse():
 
     import yaml
 
-    from features import DatasetConfig
+    from tierwise.features import DatasetConfig
 
     blocks = re.findall(r"```yaml\n(.*?)```", _page("flat-tables.md"), re.S)
     assert len(blocks) >= 2
@@ -189,8 +189,7 @@ def test_relative_links_between_pages_resolve():
 
 
 def test_contract_table_lists_every_raw_column_and_is_current_in_data_model_page():
-    import features
-
+    import tierwise.features as features
     table = docs.contract_markdown()
     for col in (*features.CLIENT_COLUMNS, *features.MONTHLY_COLUMNS):
         assert f"| `{col.name}` | {col.kind} |" in table

@@ -11,8 +11,8 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from features import DataError, ModelFrame
-from models import TaskConfig
+from tierwise.features import DataError, ModelFrame
+from tierwise.models import TaskConfig
 from tierwise import governance, tracking, training
 from tierwise.cli import app
 

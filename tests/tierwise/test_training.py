@@ -8,8 +8,8 @@ import pytest
 from mlflow import MlflowClient
 from sklearn.datasets import make_classification
 
-from features import ConfigError, DataError, ModelFrame
-from models import TaskConfig
+from tierwise.features import ConfigError, DataError, ModelFrame
+from tierwise.models import TaskConfig
 from tierwise import tracking, training
 
 FEATURES = ("f0", "f1", "f2", "f3", "region")

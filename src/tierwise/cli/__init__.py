@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from features import TierwiseError
+from tierwise.features import TierwiseError
 from tierwise import __version__
 from tierwise._logging import configure_logging, stderr_console
 

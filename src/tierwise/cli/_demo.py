@@ -21,8 +21,8 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
-from features import TASKS, ContractRules, write_table
-from models import summarise_tiers
+from tierwise.features import TASKS, ContractRules, write_table
+from tierwise.models import summarise_tiers
 from tierwise.cli import app
 from tierwise.cli._common import ConfigDirOption, progress_bar
 from tierwise.cli._generate import load_data_config

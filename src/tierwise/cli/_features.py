@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from features import ROW_ID, ContractRules, read_raw_tables, write_table
+from tierwise.features import ROW_ID, ContractRules, read_raw_tables, write_table
 from tierwise.cli import app
 from tierwise.cli._common import (
     ConfigDirOption,
@@ -49,7 +49,7 @@ def _months(first: dt.date, last: dt.date) -> list[dt.date]:
 
 
 def _load_config(cfg_dir: Path):
-    from features import FeatureConfig
+    from tierwise.features import FeatureConfig
     from tierwise.config import load_config
 
     return load_config(cfg_dir / "features.yaml", FeatureConfig)
@@ -64,7 +64,7 @@ def features_command(
     config_dir_opt: Path = ConfigDirOption,
 ) -> None:
     """Point-in-time features of every client alive in one month, from history up to that month."""
-    from features import snapshot_features
+    from tierwise.features import snapshot_features
 
     t = parse_month(month, option="--month")
     existing_dir(data, option="--data")
@@ -89,7 +89,7 @@ def trainset_command(
     config_dir_opt: Path = ConfigDirOption,
 ) -> None:
     """Features and labels stacked over monthly snapshots, split out of time and by client (train/valid/test/unused)."""
-    from features import build_training_table
+    from tierwise.features import build_training_table
 
     t0, t1 = parse_month(first, option="--from"), parse_month(last, option="--to")
     if t1 < t0:

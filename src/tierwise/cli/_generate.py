@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from features import TierwiseError
+from tierwise.features import TierwiseError
 from tierwise.cli import app
 from tierwise.cli._common import ConfigDirOption, config_dir, parse_month, progress_bar
 from tierwise.config import load_config

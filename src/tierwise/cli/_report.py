@@ -38,7 +38,7 @@ def _with_policy_thresholds(cfg, folder: Path):  # noqa: ANN001, ANN202 - Monito
     path = folder / "policy.yaml"
     if not path.is_file():
         return cfg, None
-    from models import PolicyConfig
+    from tierwise.models import PolicyConfig
 
     policy = load_config(path, PolicyConfig)
     fairness = cfg.fairness.model_copy(update={"churn_threshold": policy.retention.min_p_churn,

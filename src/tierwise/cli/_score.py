@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from features import TierwiseError
+from tierwise.features import TierwiseError
 from tierwise.cli import app
 from tierwise.cli._common import (
     ConfigDirOption,

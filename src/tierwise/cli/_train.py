@@ -128,7 +128,7 @@ def promote(
 def _governance_card(name: str, result, out: Path, cfg_dir: Path) -> None:  # noqa: ANN001 - training.Promotion
     """The approved (promoted or confirmed) version's governance pack; a failure here is a warning,
     the promotion itself stands."""
-    from features import TierwiseError
+    from tierwise.features import TierwiseError
     from tierwise import governance
 
     decision = governance.review_decision(result)

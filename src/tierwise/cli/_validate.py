@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from features import (
+from tierwise.features import (
     ContractRules,
     ValidationReport,
     read_raw_tables,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from features import FrozenConfig
+from tierwise.features import FrozenConfig
 
 
 class PsiConfig(FrozenConfig):

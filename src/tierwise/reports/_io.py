@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features import DataError, first_names, missing_columns
+from tierwise.features import DataError, first_names, missing_columns
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import BALANCE_COLUMNS, DataError
+from tierwise.features import BALANCE_COLUMNS, DataError
 from tierwise.reports._config import ConcentrationConfig, LabelConfig, MonitorConfig, PsiConfig
 from tierwise.reports._fairness import fairness_report
 from tierwise.reports._io import TIERS, month_label

@@ -11,7 +11,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from features import BALANCE_COLUMNS, DataError
+from tierwise.features import BALANCE_COLUMNS, DataError
 from tierwise.reports._catalogue import ACTIONS, CHANNELS, FLAG_NAMES, LANGS, TEXT, TIER_NAMES
 from tierwise.reports._charts import sparkline
 from tierwise.reports._config import ReportConfig, ScoreBands

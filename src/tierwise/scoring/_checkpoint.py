@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from features import write_arrow_atomic
+from tierwise.features import write_arrow_atomic
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from features import (
+from tierwise.features import (
     CLIENT_KEY,
     MONTH_KEY,
     ROW_ID,
@@ -24,7 +24,7 @@ from features import (
     table_path,
     validate_tables,
 )
-from models import RECOMMENDATION_COLUMNS, Recommender, apply_rm_capacity, summarise_tiers
+from tierwise.models import RECOMMENDATION_COLUMNS, Recommender, apply_rm_capacity, summarise_tiers
 from tierwise import tracking
 from tierwise.config import load_config
 from tierwise.scoring._checkpoint import atomic_write_parquet, file_fingerprint

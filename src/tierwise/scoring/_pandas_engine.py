@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from features import (
+from tierwise.features import (
     CLIENT_KEY,
     MONTH_KEY,
     MONTHLY_COLUMNS,
@@ -45,7 +45,7 @@ from features import (
     table_path,
     validate_tables,
 )
-from models import RECOMMENDATION_COLUMNS, Recommender
+from tierwise.models import RECOMMENDATION_COLUMNS, Recommender
 from tierwise.scoring._checkpoint import PartStore, atomic_write_parquet, file_fingerprint
 from tierwise.scoring._job import (
     finish,

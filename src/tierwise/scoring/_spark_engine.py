@@ -25,8 +25,8 @@ from typing import Any
 
 import pandas as pd
 
-from features import CLIENT_KEY, FeatureConfig, snapshot_features
-from models._recommender import as_str
+from tierwise.features import CLIENT_KEY, FeatureConfig, snapshot_features
+from tierwise.models._recommender import as_str
 from tierwise.scoring._job import finish, log_run, model_configs, prepare_inputs
 from tierwise.scoring._pandas_engine import ScoreResult
 
@@ -116,7 +116,7 @@ def score_spark(data_dir: Path, month: dt.date, out: Path, *, model_uri: str, ma
     import mlflow.pyfunc
     from pyspark.sql import functions as F
 
-    from models._recommender_pyfunc import PYFUNC_OUTPUT_COLUMNS
+    from tierwise.models._recommender_pyfunc import PYFUNC_OUTPUT_COLUMNS
     from tierwise.recommender import load_recommender
 
     began = time.perf_counter()

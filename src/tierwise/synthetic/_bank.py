@@ -33,7 +33,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 import pandas as pd
 
-from features import CLIENT_COLUMNS, MONTHLY_COLUMNS, ConfigError, column_names
+from tierwise.features import CLIENT_COLUMNS, MONTHLY_COLUMNS, ConfigError, column_names
 from tierwise.synthetic._config import DataConfig, LabelsConfig, ShiftConfig
 
 logger = logging.getLogger(__name__)

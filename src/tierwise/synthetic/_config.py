@@ -7,7 +7,7 @@ import re
 
 from pydantic import Field, field_validator, model_validator
 
-from features import FrozenConfig
+from tierwise.features import FrozenConfig
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 

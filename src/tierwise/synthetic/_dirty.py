@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features import BALANCE_COLUMNS, CLIENT_KEY, MONTH_KEY
+from tierwise.features import BALANCE_COLUMNS, CLIENT_KEY, MONTH_KEY
 from tierwise.synthetic._config import DirtyConfig
 
 ROW_ID = "_row"

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features import CLIENT_COLUMNS, MONTHLY_COLUMNS, column_names
-from features._io import write_table
+from tierwise.features import CLIENT_COLUMNS, MONTHLY_COLUMNS, column_names
+from tierwise.features._io import write_table
 from tierwise.synthetic._bank import SyntheticBank
 from tierwise.synthetic._config import DataConfig
 from tierwise.synthetic._dirty import inject_defects

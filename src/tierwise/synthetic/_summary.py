@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from features import BALANCE_COLUMNS
+from tierwise.features import BALANCE_COLUMNS
 from tierwise.synthetic._config import LabelsConfig
 
 ASSET_BANDS = ((0.0, "< 50k"), (50_000.0, "50k - 500k"), (500_000.0, "500k - 5M"), (5_000_000.0, ">= 5M"))

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features import TierwiseError
+from tierwise.features import TierwiseError
 from tierwise import training
 from tierwise.cli import app
 from tierwise.config import load_config

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from features import TierwiseError
+from tierwise.features import TierwiseError
 from tierwise.cli import app
 
 runner = CliRunner()

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features import DataError
+from tierwise.features import DataError
 from tierwise.cli import app
 from tierwise.synthetic import DataConfig, OracleConfig, generate_bank, write_bank
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features import CLIENT_COLUMNS, MONTHLY_COLUMNS, column_names
+from tierwise.features import CLIENT_COLUMNS, MONTHLY_COLUMNS, column_names
 
 INDUSTRIES = ("manufacturing", "retail_trade", "technology", "construction", "agriculture")
 REGIONS = ("north", "south", "east", "west")

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from reports_factory import make_bank
 
-from features import DataError
+from tierwise.features import DataError
 from tierwise.reports import (
     ConcentrationConfig,
     MonitorConfig,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from features import ConfigError
+from tierwise.features import ConfigError
 from tierwise.config import load_config
 from tierwise.reports import MonitorConfig
 

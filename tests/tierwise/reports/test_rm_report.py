@@ -7,7 +7,7 @@ import re
 import pandas as pd
 import pytest
 
-from features import DataError
+from tierwise.features import DataError
 from tierwise.reports import ReportConfig, check_recommendations, render_rm_report
 from tierwise.reports._rm_report import balance_history, band
 

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features import TierwiseError, read_raw_tables, snapshot_features, validate_tables
-from models import RECOMMENDATION_COLUMNS, apply_rm_capacity
+from tierwise.features import TierwiseError, read_raw_tables, snapshot_features, validate_tables
+from tierwise.models import RECOMMENDATION_COLUMNS, apply_rm_capacity
 from tierwise.cli import app
 from tierwise.recommender import load_recommender
 from tierwise.scoring import parts_path, rejects_path, score_pandas

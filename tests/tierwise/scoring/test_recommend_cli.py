@@ -11,7 +11,7 @@ import pytest
 import recommender_factory as factory
 from typer.testing import CliRunner
 
-from features import DataError
+from tierwise.features import DataError
 from tierwise import tracking
 from tierwise.cli import app
 from tierwise.recommender import load_recommender

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models import RECOMMENDATION_COLUMNS
+from tierwise.models import RECOMMENDATION_COLUMNS
 from tierwise.recommender import load_recommender
 from tierwise.scoring import rejects_path, score_pandas
 from tierwise.serving import free_port

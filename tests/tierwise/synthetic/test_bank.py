@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features import CLIENT_COLUMNS, MONTHLY_COLUMNS, column_names
+from tierwise.features import CLIENT_COLUMNS, MONTHLY_COLUMNS, column_names
 from tierwise.synthetic import (
     CHURN_DRIVERS,
     DEFAULT_DRIVERS,

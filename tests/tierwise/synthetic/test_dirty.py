@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features import ContractRules, read_raw_tables, validate_tables
+from tierwise.features import ContractRules, read_raw_tables, validate_tables
 from tierwise.synthetic import DataConfig, OracleConfig, generate_bank, write_bank
 
 CFG = DataConfig(oracle=OracleConfig(pairs=50, snapshots=1))

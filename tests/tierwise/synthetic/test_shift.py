@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import ConfigError
+from tierwise.features import ConfigError
 from tierwise.config import load_config
 from tierwise.synthetic import (
     DataConfig,
