@@ -5,13 +5,19 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+# The editable install is "strict" (a link tree under build/ that holds only the tierwise
+# package, with tierwise.features and tierwise.models inside it): it is reinstalled when the
+# list of package files changes, not when a file is edited.
+FILES  := $(VENV)/.package-files
+$(shell mkdir -p $(VENV) && find src -type f \( -name '*.py' -o -name '*.j2' \) | LC_ALL=C sort > $(FILES).new \
+	&& (cmp -s $(FILES).new $(FILES) || mv $(FILES).new $(FILES)); rm -f $(FILES).new)
 
 .PHONY: install demo test bench lint clean browser docs
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(FILES)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=strict
 	@touch $(STAMP)
 
 install: $(STAMP)
