@@ -50,7 +50,7 @@ bench: $(STAMP)
 
 # Regenerate the generated references: docs/configuration.md, docs/cli.md, the contract table.
 docs: $(STAMP)
-	$(PY) -m tierwise.docs
+	$(PY) tools/reference_docs.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

@@ -9,13 +9,13 @@ import pytest
 from pydantic import Field
 
 from tierwise.features import FrozenConfig
-from tierwise import docs
+import reference_docs as docs
 from tierwise.config import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
 CONFIGS = REPO / "configs"
-REGENERATE = "run `make docs` (python -m tierwise.docs) and commit docs/"
+REGENERATE = "run `make docs` (python tools/reference_docs.py) and commit docs/"
 
 
 def _page(name: str) -> str:
@@ -38,7 +38,7 @@ def test_committed_configuration_reference_is_current():
 
 def test_every_yaml_file_in_configs_has_a_registered_model():
     unregistered = docs.unregistered_config_files(CONFIGS)
-    assert not unregistered, f"no config model registered in tierwise.docs.CONFIG_FILES for {unregistered}"
+    assert not unregistered, f"no config model registered in reference_docs.CONFIG_FILES for {unregistered}"
 
 
 @pytest.mark.parametrize("entry", docs.CONFIG_FILES, ids=lambda e: e.pattern)
@@ -127,10 +127,10 @@ def test_a_key_added_to_a_model_is_reported_as_undocumented(monkeypatch):
     page = _page(docs.CONFIG_DOC)
     original = docs.import_model
 
-    class Grown(original("models:TaskConfig")):
+    class Grown(original("tierwise.models:TaskConfig")):
         brand_new_key: int = 3
 
-    monkeypatch.setattr(docs, "import_model", lambda spec: Grown if spec == "models:TaskConfig" else original(spec))
+    monkeypatch.setattr(docs, "import_model", lambda spec: Grown if spec == "tierwise.models:TaskConfig" else original(spec))
     assert docs.undocumented_keys(page) == ["models/*.yaml: brand_new_key"]
 
 
