@@ -32,13 +32,14 @@ from tierwise.models._policy_config import CHANNELS, TIERS, PolicyConfig
 from tierwise.models._policy_inputs import REQUIRED_COLUMNS as POLICY_INPUT_COLUMNS
 from tierwise.models._policy_inputs import validate_policy_inputs
 from tierwise.models._reason_catalogue import (
+    LANGUAGES,
     ReasonCatalogue,
     Template,
     check_catalogue_coverage,
     flat_catalogues,
     merged_families,
 )
-from tierwise.models._reasons import CatalogueReasons, reason_codes
+from tierwise.models._reasons import CatalogueReasons, reason_codes, shap_values
 from tierwise.models._recommender import RECOMMENDATION_COLUMNS, FamilyReasons, Recommender, resolve_policy
 from tierwise.models._task import TaskConfig
 from tierwise.models._train import TierwiseModel, TrainResult, frame_fingerprint, train_flat, train_split
@@ -82,6 +83,8 @@ __all__: list[str] = [
     "train_split",
     "tree_shap",
     "CatalogueReasons",
+    "LANGUAGES",
+    "shap_values",
     "DriverMap",
     "ReasonCatalogue",
     "Template",

@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 MODEL_ARTIFACTS = ("churn", "default", "growth")
 POLICY_ARTIFACT = "policy"
 REASONS_ARTIFACT = "reasons"
+SETTINGS_ARTIFACT_KEY = "settings"  # the settings it was built with (JSON), read by tierwise.registry
 PYFUNC_OUTPUT_COLUMNS: tuple[str, ...] = tuple(c for c in RECOMMENDATION_COLUMNS if c != "month")
 
 
@@ -91,12 +92,12 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
     def __init__(self, n_threads: int | None = None) -> None:
         self.n_threads = n_threads
         self.recommender: Recommender | None = None
-        self.config_dir: Path | None = None
+        self.settings_file: Path | None = None
 
     def load_context(self, context: Any) -> None:
         self.recommender = load_recommender(context.artifacts, n_threads=self.n_threads)
-        configs = context.artifacts.get("configs")
-        self.config_dir = Path(configs) if configs else None
+        settings = context.artifacts.get(SETTINGS_ARTIFACT_KEY)
+        self.settings_file = Path(settings) if settings else None
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
                 ) -> pd.DataFrame:

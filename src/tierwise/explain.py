@@ -18,10 +18,8 @@ import numpy as np
 import pandas as pd
 
 from tierwise.features import CLIENT_KEY, DataError, FeatureConfig, feature_catalog, snapshot_features
-from tierwise.models._reason_catalogue import LANGUAGES, ReasonCatalogue
-from tierwise.models._reasons import reason_codes, shap_values
-from tierwise import tracking
-from tierwise.config import load_config
+from tierwise.models import LANGUAGES, ReasonCatalogue, reason_codes, shap_values
+from tierwise.registry import load_task_model
 
 logger = logging.getLogger(__name__)
 
@@ -69,42 +67,17 @@ class ClientCard:
     scores: list[ScoreLine]
 
 
-def load_reason_catalogues(config_dir: Path) -> dict[str, ReasonCatalogue]:
-    return {lang: load_config(Path(config_dir) / "reasons" / f"{lang}.yaml", ReasonCatalogue) for lang in LANGUAGES}
-
-
-def score_bands(config_dir: Path) -> dict[str, tuple[float, float]]:
-    """Low/high cut-offs per score from `monitor.yaml` (the report's bands) when present."""
-    path = Path(config_dir) / "monitor.yaml"
-    if not path.is_file():
+def score_bands(monitor: Any | None) -> dict[str, tuple[float, float]]:
+    """Low/high cut-offs per score from the monitor config's report bands (`monitor.yaml`),
+    else the built-in `BANDS`."""
+    if monitor is None:
         return dict(BANDS)
-    try:
-        from tierwise.reports import MonitorConfig
-    except ImportError:
-        return dict(BANDS)
-    report = load_config(path, MonitorConfig).report
+    report = monitor.report
     return {task: (getattr(report, f"{task}_bands").low, getattr(report, f"{task}_bands").high) for task in TASKS}
 
 
 def band(value: float, cuts: tuple[float, float]) -> str:
     return "low" if value < cuts[0] else "high" if value >= cuts[1] else "medium"
-
-
-def load_task_model(task: str) -> tuple[Any, str]:
-    """The registered model of `task`: alias `champion`, else the latest version."""
-    from tierwise.training import load_model
-
-    client = tracking.connect()
-    name = tracking.registered_name(task)
-    version = tracking.alias_version(client, name, tracking.CHAMPION)
-    if version is None:
-        versions = [int(v.version) for v in client.search_model_versions(f"name='{name}'")]
-        if not versions:
-            raise DataError(f"no registered model '{name}' in {tracking.tracking_uri()}; "
-                            "train one first: tierwise train --task all")
-        version = str(max(versions))
-        logger.info("%s: no champion alias, using the latest version %s", name, version)
-    return load_model(f"models:/{name}/{version}"), version
 
 
 def client_snapshot(client_id: str, month: dt.date, data_dir: Path, feature_config: FeatureConfig) -> pd.DataFrame:
@@ -132,14 +105,14 @@ def client_snapshot(client_id: str, month: dt.date, data_dir: Path, feature_conf
     return snap
 
 
-def explain_client(client_id: str, month: dt.date, *, data_dir: Path, config_dir: Path, lang: str = "en",
-                   k: int = 3, tasks: tuple[str, ...] = TASKS) -> ClientCard:
+def explain_client(client_id: str, month: dt.date, *, data_dir: Path, feature_config: FeatureConfig,
+                   catalogues: dict[str, ReasonCatalogue], bands: dict[str, tuple[float, float]] | None = None,
+                   lang: str = "en", k: int = 3, tasks: tuple[str, ...] = TASKS) -> ClientCard:
+    """`bands`: low/high cut-offs per score (`score_bands`; default `BANDS`)."""
     if lang not in LANGUAGES:
         raise DataError(f"--lang must be one of {', '.join(LANGUAGES)}, got '{lang}'")
-    feature_config = load_config(Path(config_dir) / "features.yaml", FeatureConfig)
-    catalogues = load_reason_catalogues(config_dir)
     families = {name: info.family for name, info in feature_catalog(feature_config).items()}
-    bands = score_bands(config_dir)
+    bands = bands if bands is not None else dict(BANDS)
     models = {task: load_task_model(task) for task in tasks}  # fail early on a missing model
     snap = client_snapshot(client_id, month, Path(data_dir), feature_config)
     lines = []

@@ -1,11 +1,12 @@
 """Build, log and register the recommender (`tierwise-recommender`, alias champion), and load it.
 
 Wiring only: the three task models come from the registry (`models:/tierwise-<task>@champion`),
-the policy from `configs/policy.yaml`, the feature families from `configs/features.yaml`;
-quantile thresholds are resolved on the snapshot features of a reference month (the latest
-month of the data by default). The pyfunc is logged with the whole `tierwise` package as
-`code_paths` (its `features` and `models` subpackages included) and the configs folder as an
-artifact, so it runs from the registry alone.
+the policy, feature config and reason catalogues from the settings the CLI loaded; quantile
+thresholds are resolved on the snapshot features of a reference month (the latest month of
+the data by default). The pyfunc is logged with the whole `tierwise` package as `code_paths`
+(its `features` and `models` subpackages included), so it runs from the registry alone; the
+settings it was built with are logged beside it (`settings.json`: features, policy, reasons)
+and `registry.load_recommender` hands them back to scoring, reports and governance.
 """
 
 from __future__ import annotations
@@ -37,12 +38,12 @@ from tierwise.models import (
     TierwiseModel,
     resolve_policy,
 )
-from tierwise import tracking
-from tierwise.config import load_config
+from tierwise import registry, tracking
+from tierwise.settings import RecommenderSettings
 
 logger = logging.getLogger(__name__)
 
-NAME = "tierwise-recommender"
+NAME = registry.RECOMMENDER
 EXPERIMENT = "tierwise-recommender"
 
 
@@ -135,14 +136,20 @@ def request_frame(features: pd.DataFrame, recommender: Recommender) -> pd.DataFr
 
 
 def log_recommender(recommender: Recommender, descriptions: dict[str, tuple[str, str]],
-                    reference: pd.DataFrame, *, config_dir: Path, source_versions: Mapping[str, str],
+                    reference: pd.DataFrame, *, settings: RecommenderSettings, source_versions: Mapping[str, str],
                     name: str = NAME, champion: bool = True) -> RecommenderInfo:
-    """Log the pyfunc (self-contained), register it as `name` and point `champion` at it."""
+    """Log the pyfunc (self-contained) with the `settings` it was built with, register it as
+    `name` and point `champion` at it."""
     import warnings
 
     import mlflow
 
-    from tierwise.models._recommender_pyfunc import PYFUNC_OUTPUT_COLUMNS, RecommenderPyfunc, write_artifacts
+    from tierwise.models._recommender_pyfunc import (
+        PYFUNC_OUTPUT_COLUMNS,
+        SETTINGS_ARTIFACT_KEY,
+        RecommenderPyfunc,
+        write_artifacts,
+    )
 
     client = tracking.connect()
     exp_id = tracking.experiment_id(client, EXPERIMENT)
@@ -154,7 +161,10 @@ def log_recommender(recommender: Recommender, descriptions: dict[str, tuple[str,
         mlflow.log_params({f"cut_{k}": f"{v:.6g}" for k, v in recommender.policy.cuts.items()})
         mlflow.log_param("reference_clients", recommender.policy.reference_size)
         artifacts = write_artifacts(Path(tmp) / "parts", recommender, descriptions)
-        artifacts["configs"] = str(config_dir)
+        settings_file = Path(tmp) / registry.SETTINGS_ARTIFACT
+        settings_file.write_text(settings.model_dump_json(indent=1), encoding="utf-8")
+        artifacts[SETTINGS_ARTIFACT_KEY] = str(settings_file)
+        mlflow.log_artifact(str(settings_file))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             info = mlflow.pyfunc.log_model(
@@ -164,9 +174,7 @@ def log_recommender(recommender: Recommender, descriptions: dict[str, tuple[str,
                 pip_requirements=_pip_requirements(),
             )
     version = str(info.registered_model_version)
-    client.set_registered_model_alias(name, tracking.CHALLENGER, version)
-    if champion:
-        client.set_registered_model_alias(name, tracking.CHAMPION, version)
+    registry.mark_new_version(client, name, version, champion=champion)
     logger.info("registered %s version %s (%s)", name, version, "champion" if champion else "challenger")
     return RecommenderInfo(name=name, run_id=run.info.run_id, version=version,
                            source_versions=dict(source_versions), cuts=dict(recommender.policy.cuts))
@@ -195,68 +203,26 @@ def reference_features(data_dir: Path, feature_config: FeatureConfig, month: dt.
     return snapshot_features(report.clients, report.monthly, month, feature_config)
 
 
-def build_and_register(data_dir: Path, config_dir: Path, *, month: dt.date | None = None,
-                       alias: str = tracking.CHAMPION) -> RecommenderInfo:
-    """`tierwise recommend`: the three `alias` task models + policy -> registered recommender."""
-    from tierwise.training import load_model
-
+def build_and_register(data_dir: Path, settings: RecommenderSettings, *, month: dt.date | None = None,
+                       alias: str = registry.CHAMPION) -> RecommenderInfo:
+    """`tierwise recommend`: the three `alias` task models + the settings' policy -> registered
+    recommender (reasons from the settings' catalogues when it has them)."""
     client = tracking.connect()
     models: dict[str, TierwiseModel] = {}
     versions: dict[str, str] = {}
     for task in TASKS:
-        name = tracking.registered_name(task)
-        version = tracking.alias_version(client, name, alias)
+        name = registry.registered_name(task)
+        version = registry.alias_version(client, name, alias)
         if version is None:
             raise DataError(f"{name}: no model has the alias '{alias}'; run `tierwise train --task {task}` "
                             "(and `tierwise promote`) first")
-        models[task] = load_model(f"models:/{name}/{version}")
+        models[task] = registry.load_model(registry.version_uri(name, version))
         versions[task] = version
-    feature_config = load_config(Path(config_dir) / "features.yaml", FeatureConfig)
-    policy = load_config(Path(config_dir) / "policy.yaml", PolicyConfig)
-    reference = reference_features(Path(data_dir), feature_config, month)
-    catalogues = None
-    if (Path(config_dir) / "reasons" / "en.yaml").is_file():
-        from tierwise.explain import load_reason_catalogues
-
-        catalogues = load_reason_catalogues(Path(config_dir))
-    recommender, descriptions = build_recommender(models, policy, reference, feature_config, catalogues=catalogues)
-    return log_recommender(recommender, descriptions, reference, config_dir=Path(config_dir),
-                           source_versions=versions)
+    reference = reference_features(Path(data_dir), settings.features, month)
+    recommender, descriptions = build_recommender(models, settings.policy, reference, settings.features,
+                                                  catalogues=settings.reasons or None)
+    return log_recommender(recommender, descriptions, reference, settings=settings, source_versions=versions)
 
 
-def load_recommender(uri: str) -> tuple[Recommender, str, Path | None]:
-    """The `Recommender` inside a registered pyfunc, the model version it resolved to and the
-    folder of the configs logged with it."""
-    import mlflow.pyfunc
-    from mlflow.exceptions import MlflowException
-
-    client = tracking.connect()
-    version = _version_of(client, uri)
-    try:
-        loaded = mlflow.pyfunc.load_model(uri)
-    except (MlflowException, OSError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise DataError(f"model {uri}: cannot load: {first}") from None
-    wrapper = loaded.unwrap_python_model()
-    recommender = getattr(wrapper, "recommender", None)
-    if recommender is None:
-        raise DataError(f"model {uri} is not a tierwise recommender")
-    return recommender, version, getattr(wrapper, "config_dir", None)
-
-
-def _version_of(client: Any, uri: str) -> str:
-    """`models:/name@alias` or `models:/name/3` -> "3"; anything else -> the URI itself."""
-    if not uri.startswith("models:/"):
-        return uri
-    body = uri.removeprefix("models:/")
-    if "@" in body:
-        name, alias = body.split("@", 1)
-        version = tracking.alias_version(client, name, alias)
-        if version is None:
-            raise DataError(f"model {uri}: no version of {name} has the alias '{alias}'")
-        return version
-    return body.rsplit("/", 1)[-1]
-
-
-__all__ = ["NAME", "RecommenderInfo", "build_and_register", "build_recommender", "load_recommender",
+__all__ = ["NAME", "RecommenderInfo", "build_and_register", "build_recommender",
            "log_recommender", "reference_features", "request_frame", "signature_for"]

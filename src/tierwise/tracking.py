@@ -1,5 +1,5 @@
-"""MLflow helpers: where tracking lives, one experiment per task, logging a training run,
-registering the model and moving aliases.
+"""MLflow tracking: where the store lives, checking that it answers, one experiment per job.
+Registered models (names, aliases, versions, tags, loading) are `tierwise.registry`'s.
 
 Embedded default: tracking store `sqlite:///mlflow.db` and artifacts in `mlartifacts/`, both
 in the working directory. `MLFLOW_TRACKING_URI` overrides (a server, Databricks), and
@@ -19,10 +19,6 @@ from urllib.parse import urlparse
 from tierwise.features import TierwiseError
 
 logger = logging.getLogger(__name__)
-
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-
 
 class TrackingError(TierwiseError):
     """The MLflow tracking store or registry cannot be used."""
@@ -84,21 +80,3 @@ def experiment_id(client, name: str) -> str:  # noqa: ANN001
     if found is not None:
         return found.experiment_id
     return client.create_experiment(name, artifact_location=artifact_location())
-
-
-def registered_name(task_or_dataset: str) -> str:
-    return f"tierwise-{task_or_dataset}"
-
-
-def alias_version(client, name: str, alias: str) -> str | None:  # noqa: ANN001
-    """The version that `alias` points to, or None."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return str(client.get_model_version_by_alias(name, alias).version)
-    except MlflowException:
-        return None
-
-
-def model_uri(name: str, alias: str) -> str:
-    return f"models:/{name}@{alias}"

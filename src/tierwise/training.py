@@ -8,7 +8,7 @@ import datetime as dt
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +17,16 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from tierwise.features import TASKS, ConfigError, DataError, ModelFrame
+from tierwise.features import (
+    TASKS,
+    DataError,
+    DatasetConfig,
+    FeatureConfig,
+    ModelFrame,
+    load_flat_table,
+)
 from tierwise.models import (
+    ReasonCatalogue,
     TaskConfig,
     TierwiseModel,
     TrainResult,
@@ -34,8 +42,7 @@ from tierwise.models import (
     train_flat,
     train_split,
 )
-from tierwise import tracking
-from tierwise.config import load_config
+from tierwise import registry, tracking
 from tierwise.governance import record_review, write_training_record
 
 logger = logging.getLogger(__name__)
@@ -56,19 +63,10 @@ class RunInfo:
 # -- configuration -----------------------------------------------------------------------
 
 
-def load_task_config(task: str, config_dir: Path) -> TaskConfig:
-    path = Path(config_dir) / "models" / f"{task}.yaml"
-    if not path.is_file():
-        raise ConfigError(f"{path}: no task config for '{task}' (tasks: {', '.join(TASKS)})")
-    return load_config(path, TaskConfig)
-
-
-def flat_task_config(dataset: Any, config_dir: Path | None = None) -> TaskConfig:
-    """The task config of a flat table: the template `models/flat.yaml` (if present) with the
+def flat_task_config(dataset: Any, template: TaskConfig | None = None) -> TaskConfig:
+    """The task config of a flat table: the template `models/flat.yaml` (if given) with the
     dataset's name, kind, monotone hints and LightGBM starting parameters."""
-    base: dict[str, Any] = {}
-    if config_dir is not None and (Path(config_dir) / "models" / "flat.yaml").is_file():
-        base = load_config(Path(config_dir) / "models" / "flat.yaml", TaskConfig).model_dump()
+    base: dict[str, Any] = template.model_dump() if template is not None else {}
     base.update(task=dataset.name, kind=dataset.kind, features=None, exclude=[],
                 monotone=dict(dataset.monotone),
                 lightgbm={**base.get("lightgbm", {}), **dict(dataset.lightgbm)})
@@ -111,11 +109,10 @@ def snapshot_months(monthly: pd.DataFrame, feature_config: Any, n_snapshots: int
     return [p.to_timestamp().date() for p in periods]
 
 
-def synthetic_frames(data_dir: Path, tasks: Sequence[str], config_dir: Path, *, n_snapshots: int,
+def synthetic_frames(data_dir: Path, tasks: Sequence[str], feature_config: FeatureConfig, *, n_snapshots: int,
                      progress: Progress | None = None) -> dict[str, ModelFrame]:
-    from tierwise.features import FeatureConfig, build_training_table, task_frame
+    from tierwise.features import build_training_table, task_frame
 
-    feature_config = load_config(Path(config_dir) / "features.yaml", FeatureConfig)
     clients, monthly = read_raw_tables(Path(data_dir))
     months = snapshot_months(monthly, feature_config, n_snapshots)
     logger.info("training table: %d snapshots %s to %s", len(months), months[0], months[-1])
@@ -123,16 +120,14 @@ def synthetic_frames(data_dir: Path, tasks: Sequence[str], config_dir: Path, *, 
     return {task: task_frame(table, task, feature_config) for task in tasks}
 
 
-def check_reason_coverage(config_dir: Path) -> None:
+def check_reason_coverage(feature_config: FeatureConfig, catalogues: Mapping[str, ReasonCatalogue]) -> None:
     """Every engineered feature must have a reason text in every language before training:
     a gap fails here, naming the missing entries, rather than when scoring."""
-    from tierwise.features import FeatureConfig, feature_catalog
+    from tierwise.features import feature_catalog
     from tierwise.models import check_catalogue_coverage
-    from tierwise.explain import load_reason_catalogues
 
-    catalog = feature_catalog(load_config(Path(config_dir) / "features.yaml", FeatureConfig))
-    check_catalogue_coverage(list(catalog), {name: info.family for name, info in catalog.items()},
-                             load_reason_catalogues(config_dir))
+    catalog = feature_catalog(feature_config)
+    check_catalogue_coverage(list(catalog), {name: info.family for name, info in catalog.items()}, catalogues)
 
 
 def read_oracle(data_dir: Path) -> pd.DataFrame | None:
@@ -263,10 +258,8 @@ def log_and_register(result: TrainResult, frame: ModelFrame, *, name: str, exper
             mlflow.log_artifacts(tmp)
         info = _log_model(model, signature, example, name)
     version = str(info.registered_model_version)
-    client.set_registered_model_alias(name, tracking.CHALLENGER, version)
-    champion = tracking.alias_version(client, name, tracking.CHAMPION) is None
+    champion = registry.mark_new_version(client, name, version)
     if champion:
-        client.set_registered_model_alias(name, tracking.CHAMPION, version)
         logger.info("%s: first model, version %s is champion", name, version)
     return RunInfo(name=name, run_id=run.info.run_id, version=version, champion=champion, metrics=result.metrics)
 
@@ -285,36 +278,25 @@ def _log_model(model: TierwiseModel, signature: Any, example: pd.DataFrame, name
         )
 
 
-def load_model(uri: str) -> TierwiseModel:
-    """A registered or logged model (`models:/tierwise-churn@champion`, `runs:/...`)."""
-    import mlflow.sklearn
-    from mlflow.exceptions import MlflowException
-
-    tracking.connect()
-    try:
-        return mlflow.sklearn.load_model(uri)
-    except (MlflowException, OSError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise DataError(f"model {uri}: cannot load: {first}") from None
-
-
 # -- the commands' library functions -----------------------------------------------------
 
 
-def train_tasks(tasks: Sequence[str], *, data_dir: Path, config_dir: Path, budget_minutes: float | None,
-                n_snapshots: int = 8, progress: Progress | None = None) -> list[tuple[RunInfo, TrainResult]]:
-    """Train, log and register each synthetic-bank task (the training table is built once)."""
-    configs = {t: load_task_config(t, config_dir) for t in tasks}
-    check_reason_coverage(config_dir)  # fail early, before the slow part
+def train_tasks(tasks: Sequence[str], *, data_dir: Path, configs: Mapping[str, TaskConfig],
+                feature_config: FeatureConfig, catalogues: Mapping[str, ReasonCatalogue],
+                budget_minutes: float | None, n_snapshots: int = 8,
+                progress: Progress | None = None) -> list[tuple[RunInfo, TrainResult]]:
+    """Train, log and register each synthetic-bank task (the training table is built once).
+    `configs`: the task configs by task; `catalogues`: the reason catalogues by language."""
+    check_reason_coverage(feature_config, catalogues)  # fail early, before the slow part
     tracking.connect()
-    frames = synthetic_frames(data_dir, tasks, config_dir, n_snapshots=n_snapshots, progress=progress)
+    frames = synthetic_frames(data_dir, tasks, feature_config, n_snapshots=n_snapshots, progress=progress)
     oracle = read_oracle(data_dir)
     out = []
     for task in tasks:
         result = train_split(frames[task], configs[task], budget_minutes=budget_minutes, progress=progress)
         add_oracle_metrics(result, task, oracle)
         dump = result.config.model_dump(mode="json")
-        info = log_and_register(result, frames[task], name=tracking.registered_name(task), experiment=f"tierwise-{task}",
+        info = log_and_register(result, frames[task], name=registry.registered_name(task), experiment=f"tierwise-{task}",
                                 config_dump=dump, extra_params={"data_dir": str(data_dir), "snapshots": n_snapshots})
         out.append((info, result))
     return out
@@ -336,25 +318,14 @@ def train_frame_and_register(frame: ModelFrame, config: TaskConfig, *, name: str
     return info, result
 
 
-def _flat_api() -> tuple[Any, Any]:
-    """`features.DatasetConfig` and `features.load_flat_table`."""
-    import tierwise.features as features
-    if hasattr(features, "load_flat_table"):
-        return features.DatasetConfig, features.load_flat_table
-    from tierwise.features import _flat  # until the package exports them
-
-    return _flat.DatasetConfig, _flat.load_flat_table
-
-
-def train_dataset(dataset_yaml: Path, *, data_path: Path | None, config_dir: Path | None,
+def train_dataset(dataset: DatasetConfig, *, data_path: Path | None, template: TaskConfig | None,
                   budget_minutes: float | None, progress: Progress | None = None) -> tuple[RunInfo, TrainResult, Any]:
-    DatasetConfig, load_flat_table = _flat_api()
-    dataset = load_config(dataset_yaml, DatasetConfig).located_at(dataset_yaml)
-    config = flat_task_config(dataset, config_dir)
+    """Train a flat table; `dataset`: its parsed YAML (located at its file), `template`: `models/flat.yaml`."""
+    config = flat_task_config(dataset, template)
     tracking.connect()
     frame, report = load_flat_table(dataset, data_path)
     dump = {"dataset": dataset.model_dump(mode="json"), "task": config.model_dump(mode="json")}
-    info, result = train_frame_and_register(frame, config, name=tracking.registered_name(dataset.name),
+    info, result = train_frame_and_register(frame, config, name=registry.registered_name(dataset.name),
                                             budget_minutes=budget_minutes, preprocessor_factory=dataset.preprocessor,
                                             config_dump=dump, progress=progress)
     return info, result, report
@@ -385,23 +356,23 @@ def promote(name: str, data: pd.DataFrame, *, metric: str | None = None) -> Prom
     """Score challenger and champion on the same data; move `champion` only if the challenger
     is strictly better (the first model becomes champion)."""
     client = tracking.connect()
-    chal_v = tracking.alias_version(client, name, tracking.CHALLENGER)
+    chal_v = registry.alias_version(client, name, registry.CHALLENGER)
     if chal_v is None:
-        raise DataError(f"{name}: no model has the alias '{tracking.CHALLENGER}'; train one first")
-    challenger = load_model(tracking.model_uri(name, tracking.CHALLENGER))
+        raise DataError(f"{name}: no model has the alias '{registry.CHALLENGER}'; train one first")
+    challenger = registry.load_model(registry.model_uri(name, registry.CHALLENGER))
     metric = metric or ("roc_auc" if challenger.kind == "binary" else "spearman")
     target = challenger.target_
     chal_value = evaluate(challenger, data, target, metric)
-    champ_v = tracking.alias_version(client, name, tracking.CHAMPION)
+    champ_v = registry.alias_version(client, name, registry.CHAMPION)
     champ_value = None
     if champ_v is not None and champ_v != chal_v:
-        champion = load_model(tracking.model_uri(name, tracking.CHAMPION))
+        champion = registry.load_model(registry.model_uri(name, registry.CHAMPION))
         champ_value = evaluate(champion, data, target, metric)
     elif champ_v == chal_v:
         champ_value = chal_value
     promoted = champ_v is None or (champ_v != chal_v and chal_value > champ_value)
     if promoted:
-        client.set_registered_model_alias(name, tracking.CHAMPION, chal_v)
+        registry.set_alias(client, name, registry.CHAMPION, chal_v)
     rows = int(data[target].notna().sum())
     logger.info("%s: challenger v%s %s=%.4f, champion v%s %s -> %s", name, chal_v, metric, chal_value, champ_v,
                 f"{champ_value:.4f}" if champ_value is not None else "-", "promoted" if promoted else "kept")
@@ -410,17 +381,16 @@ def promote(name: str, data: pd.DataFrame, *, metric: str | None = None) -> Prom
     return outcome
 
 
-def promotion_data_task(task: str, *, data_dir: Path, config_dir: Path, n_snapshots: int = 8) -> pd.DataFrame:
+def promotion_data_task(task: str, *, data_dir: Path, feature_config: FeatureConfig,
+                        n_snapshots: int = 8) -> pd.DataFrame:
     """The latest out-of-time data of a synthetic task: its test split."""
-    frame = synthetic_frames(data_dir, [task], config_dir, n_snapshots=n_snapshots)[task]
+    frame = synthetic_frames(data_dir, [task], feature_config, n_snapshots=n_snapshots)[task]
     return frame.part("test")
 
 
-def promotion_data_dataset(dataset_yaml: Path, data_path: Path | None) -> tuple[str, pd.DataFrame]:
-    DatasetConfig, load_flat_table = _flat_api()
-    dataset = load_config(dataset_yaml, DatasetConfig).located_at(dataset_yaml)
+def promotion_data_dataset(dataset: DatasetConfig, data_path: Path | None) -> tuple[str, pd.DataFrame]:
     frame, _ = load_flat_table(dataset, data_path)
-    return tracking.registered_name(dataset.name), frame.data
+    return registry.registered_name(dataset.name), frame.data
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -457,7 +427,7 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
 
 def predict_file(model_uri: str, data_path: Path, out_path: Path) -> pd.DataFrame:
     """Id columns + calibrated `score` for every row of a CSV/Parquet table with the model's columns."""
-    model = load_model(model_uri)
+    model = registry.load_model(model_uri)
     data = read_table(Path(data_path))
     if data.empty:
         raise DataError(f"{data_path}: the table has no rows")

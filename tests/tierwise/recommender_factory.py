@@ -83,13 +83,14 @@ def tiny_models(features: pd.DataFrame, seed: int = 0) -> dict[str, TierwiseMode
 def register_tiny_recommender(folder: Path) -> str:
     """Build the recommender from tiny models on the bank in `folder`, register it as champion;
     returns the model URI."""
-    from tierwise.explain import load_reason_catalogues
     from tierwise.recommender import build_recommender, log_recommender
+    from tierwise.settings import load_settings
 
+    settings = load_settings(CONFIG_DIR).for_recommender()
     features = bank_features(folder)
     models = tiny_models(features)
     rec, descriptions = build_recommender(models, policy_config(), features, feature_config(), n_threads=1,
-                                          catalogues=load_reason_catalogues(CONFIG_DIR))
-    log_recommender(rec, descriptions, features, config_dir=CONFIG_DIR,
+                                          catalogues=settings.reasons)
+    log_recommender(rec, descriptions, features, settings=settings,
                     source_versions={"churn": "t", "default": "t", "growth": "t"})
     return "models:/tierwise-recommender@champion"

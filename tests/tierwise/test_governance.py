@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from tierwise.features import DataError, ModelFrame
 from tierwise.models import TaskConfig
-from tierwise import governance, tracking, training
+from tierwise import governance, registry, tracking, training
 from tierwise.cli import app
 
 NAME = "tierwise-default"
@@ -104,7 +104,7 @@ def test_promotion_records_the_approver_and_the_figures(store):
     assert v2.tags["last_review_decision"] == "refused"
     assert v2.tags["last_review_by"] == "risk.officer"
     assert "approved_by" not in v2.tags
-    assert tracking.alias_version(client, NAME, "champion") == store["info"].version
+    assert registry.alias_version(client, NAME, "champion") == store["info"].version
 
 
 def test_review_tags_are_deterministic():

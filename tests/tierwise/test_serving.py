@@ -48,7 +48,8 @@ def test_server_runs_the_shap_kernel_on_one_thread_unless_told_otherwise(monkeyp
 
 
 def test_served_recommender_answers_and_rejects_bad_requests(tmp_path):
-    from tierwise.recommender import load_recommender, request_frame
+    from tierwise.recommender import request_frame
+    from tierwise.registry import load_recommender
 
     bank = factory.make_bank(tmp_path / "bank", clients=200)
     uri = factory.register_tiny_recommender(bank)

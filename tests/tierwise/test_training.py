@@ -10,7 +10,7 @@ from sklearn.datasets import make_classification
 
 from tierwise.features import ConfigError, DataError, ModelFrame
 from tierwise.models import TaskConfig
-from tierwise import tracking, training
+from tierwise import registry, tracking, training
 
 FEATURES = ("f0", "f1", "f2", "f3", "region")
 
@@ -52,18 +52,18 @@ def test_train_logs_registers_promotes_and_predicts(tmp_path):
     for section in ("## Intended use", "## Data window", "## Metrics", "## Calibration by grade", "## Limitations"):
         assert section in text
     # first model: challenger and champion
-    assert tracking.alias_version(client, name, "challenger") == info.version
-    assert tracking.alias_version(client, name, "champion") == info.version
+    assert registry.alias_version(client, name, "challenger") == info.version
+    assert registry.alias_version(client, name, "champion") == info.version
     assert info.champion
 
     # a deliberately weakened challenger is registered but not promoted
     weak, _ = training.train_frame_and_register(flat_frame(noise=True), CONFIG, name=name)
     assert not weak.champion
-    assert tracking.alias_version(client, name, "challenger") == weak.version
+    assert registry.alias_version(client, name, "challenger") == weak.version
     outcome = training.promote(name, flat_frame(seed=0).data)
     assert not outcome.promoted
     assert outcome.challenger_value < outcome.champion_value
-    assert tracking.alias_version(client, name, "champion") == info.version
+    assert registry.alias_version(client, name, "champion") == info.version
 
     # the registered model scores a raw table without the target
     data = flat_frame(200, seed=5).data.drop(columns=["label"])
@@ -74,7 +74,7 @@ def test_train_logs_registers_promotes_and_predicts(tmp_path):
     scores = pd.read_parquet(out)
     assert list(scores.columns) == ["account", "score"]
     assert len(scores) == 200 and scores["score"].between(0, 1).all()
-    loaded = training.load_model(f"models:/{name}@champion")
+    loaded = registry.load_model(f"models:/{name}@champion")
     assert loaded.booster_ is not None and loaded.feature_names_ == list(FEATURES)
 
 
@@ -99,7 +99,10 @@ def test_missing_reason_entry_fails_before_training(tmp_path, config_dir):
     text = en.read_text(encoding="utf-8")
     assert "  complaints:" in text
     en.write_text(text.replace("  complaints:", "  complaints_renamed:", 1), encoding="utf-8")
+    from tierwise.settings import load_settings
+
+    settings = load_settings(configs)
     with pytest.raises(ConfigError) as err:
-        training.train_tasks(["churn"], data_dir=tmp_path / "no-data-needed", config_dir=configs,
-                             budget_minutes=0)
+        training.train_tasks(["churn"], data_dir=tmp_path / "no-data-needed", configs={"churn": settings.task("churn")},
+                             feature_config=settings.features, catalogues=settings.reasons, budget_minutes=0)
     assert "complaints" in str(err.value) and "en" in str(err.value)

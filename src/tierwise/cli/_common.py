@@ -1,4 +1,4 @@
-"""Shared CLI helpers: month parsing, progress bars, path checks, config directory option."""
+"""Shared CLI helpers: month parsing, progress bars, path checks, the config folder and its settings."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import (
@@ -20,6 +21,9 @@ from rich.progress import (
 
 from tierwise._logging import stderr_console
 from tierwise.config import default_config_dir
+
+if TYPE_CHECKING:
+    from tierwise.settings import Settings
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -36,6 +40,13 @@ def config_dir(value: Path | None) -> Path:
     if not path.is_dir():
         raise typer.BadParameter(f"config folder {path} does not exist", param_hint="--config-dir")
     return path
+
+
+def load_settings(value: Path | None) -> Settings:
+    """Every configuration file of the `--config-dir` folder, read once (see `tierwise.settings`)."""
+    from tierwise.settings import load_settings as load
+
+    return load(config_dir(value))
 
 
 def parse_month(value: str, *, option: str = "--month") -> dt.date:

@@ -11,7 +11,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from tierwise.cli import app
-from tierwise.cli._common import ConfigDirOption, config_dir, existing_dir, parse_month
+from tierwise.cli._common import ConfigDirOption, existing_dir, load_settings, parse_month
 
 console = Console()
 DEFAULT_BANK = Path("outputs/bank")
@@ -26,13 +26,15 @@ def explain(
     config_dir_opt: Path | None = ConfigDirOption,
 ) -> None:
     """Print a client's churn, default and growth scores with the top reasons for each."""
-    from tierwise.explain import card_lines, explain_client
+    from tierwise.explain import card_lines, explain_client, score_bands
 
     if lang not in ("en", "zh"):
         raise typer.BadParameter(f"'{lang}' is not a language; one of en, zh", param_hint="--lang")
     when = parse_month(month)
     folder = existing_dir(data, option="--data")
-    card = explain_client(client.strip(), when, data_dir=folder, config_dir=config_dir(config_dir_opt), lang=lang)
+    settings = load_settings(config_dir_opt)
+    card = explain_client(client.strip(), when, data_dir=folder, feature_config=settings.require("features"),
+                          catalogues=settings.require("reasons"), bands=score_bands(settings.monitor), lang=lang)
     body = Text()
     for i, (headline, meaning, reasons) in enumerate(card_lines(card)):
         if i:

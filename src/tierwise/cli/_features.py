@@ -13,8 +13,8 @@ from tierwise.features import ROW_ID, ContractRules, read_raw_tables, write_tabl
 from tierwise.cli import app
 from tierwise.cli._common import (
     ConfigDirOption,
-    config_dir,
     existing_dir,
+    load_settings,
     parse_month,
     progress_bar,
 )
@@ -48,13 +48,6 @@ def _months(first: dt.date, last: dt.date) -> list[dt.date]:
     return out
 
 
-def _load_config(cfg_dir: Path):
-    from tierwise.features import FeatureConfig
-    from tierwise.config import load_config
-
-    return load_config(cfg_dir / "features.yaml", FeatureConfig)
-
-
 @app.command("features")
 def features_command(
     data: DataOpt,
@@ -68,7 +61,7 @@ def features_command(
 
     t = parse_month(month, option="--month")
     existing_dir(data, option="--data")
-    config = _load_config(config_dir(config_dir_opt))
+    config = load_settings(config_dir_opt).require("features")
     with progress_bar("features", 3) as advance:
         clients, monthly = _read(data, quarantine)
         advance(1)
@@ -95,7 +88,7 @@ def trainset_command(
     if t1 < t0:
         raise typer.BadParameter(f"{last} is before --from {first}", param_hint="--to")
     existing_dir(data, option="--data")
-    config = _load_config(config_dir(config_dir_opt))
+    config = load_settings(config_dir_opt).require("features")
     months = _months(t0, t1)
     clients, monthly = _read(data, quarantine)
     with progress_bar("snapshots", len(months)) as advance:

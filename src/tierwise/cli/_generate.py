@@ -12,8 +12,7 @@ from pydantic import ValidationError
 
 from tierwise.features import TierwiseError
 from tierwise.cli import app
-from tierwise.cli._common import ConfigDirOption, config_dir, parse_month, progress_bar
-from tierwise.config import load_config
+from tierwise.cli._common import ConfigDirOption, load_settings, parse_month, progress_bar
 from tierwise.synthetic import DataConfig, bank_fingerprint, generate_bank, write_bank
 
 logger = logging.getLogger(__name__)
@@ -21,11 +20,11 @@ logger = logging.getLogger(__name__)
 
 def load_data_config(folder: Path | None) -> DataConfig:
     """`data.yaml` from the config folder; the built-in defaults when the folder has none."""
-    path = config_dir(folder) / "data.yaml"
-    if not path.is_file():
-        logger.info("%s not found: using the built-in synthetic-bank defaults", path)
+    settings = load_settings(folder)
+    if settings.data is None:
+        logger.info("%s not found: using the built-in synthetic-bank defaults", settings.path("data"))
         return DataConfig()
-    return load_config(path, DataConfig)
+    return settings.data
 
 
 def check_positive(value: int | None, option: str) -> None:

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from tierwise.cli import app
-from tierwise.cli._common import ConfigDirOption, config_dir
+from tierwise.cli._common import ConfigDirOption, load_settings
 
 console = Console()
 DEFAULT_OUT = Path("outputs/governance")
@@ -34,11 +34,12 @@ def governance(
         raise typer.BadParameter("give at most one of --version, --alias or --all", param_hint="--version/--alias/--all")
     if version is not None and not version.isdigit():
         raise typer.BadParameter(f"'{version}' is not a version number", param_hint="--version")
-    cfg_dir = config_dir(config_dir_opt)
+    settings = load_settings(config_dir_opt)
+    parts = {"monitor": settings.monitor, "features": settings.features}
     if every:
-        packs = gov.write_packs(model, out_dir=out, config_dir=cfg_dir)
+        packs = gov.write_packs(model, out_dir=out, **parts)
     else:
-        packs = [gov.write_pack(model, version=version, alias=alias, out_dir=out, config_dir=cfg_dir)]
+        packs = [gov.write_pack(model, version=version, alias=alias, out_dir=out, **parts)]
     for pack in packs:
         console.print(f"{pack.name} v{pack.version}: wrote {pack.markdown} and {pack.html}; "
                       f"logged to run {pack.run_id} ({pack.artifact_uri})", highlight=False, soft_wrap=True)

@@ -10,8 +10,7 @@ import pandas as pd
 import typer
 
 from tierwise.cli import app
-from tierwise.cli._common import ConfigDirOption, config_dir, existing_dir, parse_month
-from tierwise.config import load_config
+from tierwise.cli._common import ConfigDirOption, existing_dir, load_settings, parse_month
 
 logger = logging.getLogger(__name__)
 
@@ -32,15 +31,11 @@ def _data_dir(path: Path, *, explicit: bool) -> Path | None:
     return None
 
 
-def _with_policy_thresholds(cfg, folder: Path):  # noqa: ANN001, ANN202 - MonitorConfig in, out
-    """Decision thresholds for fairness come from `policy.yaml` when it is there (one source of
-    truth); the values in monitor.yaml are the fallback."""
-    path = folder / "policy.yaml"
-    if not path.is_file():
+def _with_policy_thresholds(cfg, policy):  # noqa: ANN001, ANN202 - MonitorConfig, PolicyConfig | None
+    """Decision thresholds for fairness come from the policy the recommender was registered with
+    (one source of truth); the values in monitor.yaml are the fallback when there is none."""
+    if policy is None:
         return cfg, None
-    from tierwise.models import PolicyConfig
-
-    policy = load_config(path, PolicyConfig)
     fairness = cfg.fairness.model_copy(update={"churn_threshold": policy.retention.min_p_churn,
                                                "default_threshold": policy.risk.pd_limit})
     return cfg.model_copy(update={"fairness": fairness}), policy.risk.pd_limit
@@ -57,18 +52,12 @@ def report_rm(
     config_path: Path | None = ConfigDirOption,
 ) -> None:
     """One self-contained HTML page with an RM's clients: tiers, scores, reasons, flags, actions."""
-    from tierwise.reports import (
-        MonitorConfig,
-        read_raw_table,
-        read_recommendations,
-        render_rm_report,
-    )
-    from tierwise.reports._io import atomic_write_text
+    from tierwise.reports import atomic_write_text, read_raw_table, read_recommendations, render_rm_report
 
     if lang not in ("en", "zh"):
         raise typer.BadParameter(f"'{lang}' is not a language; use en or zh", param_hint="--lang")
     when = pd.Timestamp(parse_month(month))
-    cfg = load_config(config_dir(config_path) / "monitor.yaml", MonitorConfig)
+    cfg = load_settings(config_path).require("monitor")
     recs = read_recommendations(recommendations)
     data_dir = _data_dir(data, explicit=data != DATA_DEFAULT)
     monthly = read_raw_table(data_dir, "monthly")
@@ -84,11 +73,13 @@ def monitor(
     out: Annotated[Path, typer.Option("--out", help="Folder for monitor.json and monitor.html.")],
     recommendations: Annotated[Path, typer.Option("--recommendations", help="Recommendations Parquet.")] = RECS_DEFAULT,
     data: Annotated[Path, typer.Option("--data", help="Data folder with clients/monthly Parquet.")] = DATA_DEFAULT,
+    model_alias: Annotated[str, typer.Option(
+        "--alias", help="Alias of the registered recommender whose policy sets the fairness thresholds.")] = "champion",
     config_path: Path | None = ConfigDirOption,
 ) -> None:
     """Portfolio monitor: tiers, migration, concentration, PD, fund flows, PSI, fairness; logged to MLflow."""
+    from tierwise import registry, tracking
     from tierwise.reports import (
-        MonitorConfig,
         build_monitor,
         log_monitor_run,
         read_raw_table,
@@ -98,8 +89,9 @@ def monitor(
 
     when = pd.Timestamp(parse_month(month))
     base = pd.Timestamp(parse_month(baseline, option="--baseline"))
-    folder = config_dir(config_path)
-    cfg, pd_limit = _with_policy_thresholds(load_config(folder / "monitor.yaml", MonitorConfig), folder)
+    monitor_cfg = load_settings(config_path).require("monitor")
+    built_with = registry.recommender_settings(tracking.connect(), alias=model_alias)
+    cfg, pd_limit = _with_policy_thresholds(monitor_cfg, built_with.policy if built_with is not None else None)
     recs = read_recommendations(recommendations)
     data_dir = _data_dir(data, explicit=data != DATA_DEFAULT)
     clients = read_raw_table(data_dir, "clients")

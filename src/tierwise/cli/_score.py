@@ -11,8 +11,8 @@ from tierwise.features import TierwiseError
 from tierwise.cli import app
 from tierwise.cli._common import (
     ConfigDirOption,
-    config_dir,
     existing_dir,
+    load_settings,
     parse_month,
     progress_bar,
 )
@@ -34,7 +34,7 @@ def score(
     partitions: int = typer.Option(8, "--partitions", min=1, help="Client-hash buckets (spark)."),
 ) -> None:
     """Score every client of a month: features, three models, reasons, tiers -> Parquet."""
-    from tierwise.recommender import load_recommender
+    from tierwise.registry import load_recommender
 
     existing_dir(data, option="--data")
     when = parse_month(month)
@@ -45,13 +45,14 @@ def score(
     if out.exists() and out.is_dir():
         raise TierwiseError(f"--out: {out} is a folder")
     if engine == "pandas":
-        from tierwise.scoring import score_pandas
+        from tierwise.scoring import model_configs, score_pandas
 
-        recommender, version, configs = load_recommender(model)
+        loaded = load_recommender(model)
         total: list[int] = []
         with progress_bar("scoring chunks", total=None) as advance:
-            result = score_pandas(data, when, out, recommender=recommender, config_dir=configs,
-                                  model_uri=model, model_version=version, chunk_clients=chunk_clients,
+            result = score_pandas(data, when, out, recommender=loaded.recommender,
+                                  feature_config=model_configs(loaded.settings),
+                                  model_uri=model, model_version=loaded.version, chunk_clients=chunk_clients,
                                   on_start=total.append, progress=advance)
     else:
         from tierwise.scoring._spark_engine import score_spark
@@ -76,7 +77,7 @@ def recommend(
 
     existing_dir(data, option="--data")
     when = parse_month(month) if month else None
-    info = build_and_register(data, config_dir(config_dir_opt), month=when, alias=alias)
+    info = build_and_register(data, load_settings(config_dir_opt).for_recommender(), month=when, alias=alias)
     cuts = ", ".join(f"{k} >= {v:,.0f}" for k, v in info.cuts.items())
     versions = ", ".join(f"{k} v{v}" for k, v in info.source_versions.items())
     typer.echo(f"registered {info.name} version {info.version} (champion) from {versions}; EV cuts: {cuts}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,11 +12,15 @@ from rich.table import Table
 from tierwise.cli import app
 from tierwise.cli._common import (
     ConfigDirOption,
-    config_dir,
     existing_dir,
     existing_file,
     progress_bar,
 )
+from tierwise.cli._common import load_settings as load_settings_of
+
+if TYPE_CHECKING:
+    from tierwise.features import DatasetConfig
+    from tierwise.settings import Settings
 
 console = Console()
 
@@ -50,14 +54,20 @@ def _summary(rows: list[tuple]) -> None:
     console.print(table)
 
 
-def _checked_target(task: str | None, dataset: Path | None, config_dir_opt: Path | None) -> Path:
-    """Exactly one of --task / --dataset, an existing dataset YAML; returns the config folder."""
+def _checked_target(task: str | None, dataset: Path | None, config_dir_opt: Path | None
+                    ) -> tuple[Settings, DatasetConfig | None]:
+    """Exactly one of --task / --dataset, an existing dataset YAML; returns the settings and
+    the parsed dataset config (None for --task)."""
+    from tierwise.config import load_config
+    from tierwise.features import DatasetConfig
+
     if (task is None) == (dataset is None):
         raise typer.BadParameter("give exactly one of --task or --dataset", param_hint="--task/--dataset")
-    cfg_dir = config_dir(config_dir_opt)
-    if dataset is not None:
-        existing_file(dataset, option="--dataset")
-    return cfg_dir
+    settings = load_settings_of(config_dir_opt)
+    if dataset is None:
+        return settings, None
+    existing_file(dataset, option="--dataset")
+    return settings, load_config(dataset, DatasetConfig).located_at(dataset)
 
 
 @app.command("train")
@@ -72,20 +82,23 @@ def train(
     """Train, evaluate, log to MLflow and register a model (alias challenger)."""
     from tierwise import training
 
-    cfg_dir = _checked_target(task, dataset, config_dir_opt)
-    if dataset is not None:
+    settings, flat = _checked_target(task, dataset, config_dir_opt)
+    if flat is not None:
         if data is not None:
             existing_file(data, option="--data")
         with progress_bar(f"training {dataset.stem}", None) as advance:
-            info, result, report = training.train_dataset(dataset, data_path=data, config_dir=cfg_dir,
+            info, result, report = training.train_dataset(flat, data_path=data, template=settings.flat,
                                                           budget_minutes=budget_minutes, progress=advance)
         console.print(str(report).splitlines()[0])
         _summary([(info, result)])
         return
     tasks = _tasks(task)
+    configs = {t: settings.task(t) for t in tasks}
+    feature_config, catalogues = settings.require("features"), settings.require("reasons")
     bank = existing_dir(data or DEFAULT_BANK, option="--data")
     with progress_bar("training " + ", ".join(tasks), None) as advance:
-        rows = training.train_tasks(tasks, data_dir=bank, config_dir=cfg_dir, budget_minutes=budget_minutes,
+        rows = training.train_tasks(tasks, data_dir=bank, configs=configs, feature_config=feature_config,
+                                    catalogues=catalogues, budget_minutes=budget_minutes,
                                     n_snapshots=snapshots, progress=advance)
     _summary(rows)
 
@@ -101,18 +114,19 @@ def promote(
 ) -> None:
     """Compare challenger and champion on the same latest out-of-time data; promote only a better model.
     The reviewer ($TIERWISE_APPROVER or the OS user) and time are recorded as model-version tags."""
-    from tierwise import tracking, training
+    from tierwise import registry, training
 
-    cfg_dir = _checked_target(task, dataset, config_dir_opt)
-    if dataset is not None:
-        name, frame = training.promotion_data_dataset(dataset, data)
+    settings, flat = _checked_target(task, dataset, config_dir_opt)
+    if flat is not None:
+        name, frame = training.promotion_data_dataset(flat, data)
     else:
         (single,) = _tasks(task) if task != "all" else (None,)
         if single is None:
             raise typer.BadParameter("promote one task at a time", param_hint="--task")
         bank = existing_dir(data or DEFAULT_BANK, option="--data")
-        name = tracking.registered_name(single)
-        frame = training.promotion_data_task(single, data_dir=bank, config_dir=cfg_dir, n_snapshots=snapshots)
+        name = registry.registered_name(single)
+        frame = training.promotion_data_task(single, data_dir=bank, feature_config=settings.require("features"),
+                                             n_snapshots=snapshots)
     result = training.promote(name, frame)
     champ = (f"v{result.champion_version} {result.metric}={result.champion_value:.4f}"
              if result.champion_value is not None else "none")
@@ -122,10 +136,10 @@ def promote(
         console.print(f"[green]promoted[/] v{result.challenger_version} to champion")
     else:
         console.print(f"[yellow]kept[/] champion v{result.champion_version} (challenger is not better)")
-    _governance_card(name, result, card_out, cfg_dir)
+    _governance_card(name, result, card_out, settings)
 
 
-def _governance_card(name: str, result, out: Path, cfg_dir: Path) -> None:  # noqa: ANN001 - training.Promotion
+def _governance_card(name: str, result, out: Path, settings: Settings) -> None:  # noqa: ANN001 - training.Promotion
     """The approved (promoted or confirmed) version's governance pack; a failure here is a warning,
     the promotion itself stands."""
     from tierwise.features import TierwiseError
@@ -136,7 +150,8 @@ def _governance_card(name: str, result, out: Path, cfg_dir: Path) -> None:  # no
     if decision == "refused":
         return
     try:
-        pack = governance.write_pack(name, version=result.challenger_version, out_dir=out, config_dir=cfg_dir)
+        pack = governance.write_pack(name, version=result.challenger_version, out_dir=out,
+                                     monitor=settings.monitor, features=settings.features)
     except TierwiseError as exc:
         console.print(f"[yellow]governance card not written[/]: {exc}; run `tierwise governance --model {name}`")
         return

@@ -31,13 +31,14 @@ from tierwise.reports._monitor import (
     pd_distribution,
     psi,
     psi_by_group,
+    psi_status,
     psi_table,
     realised_vs_predicted,
     tier_counts,
     top_n_share,
 )
 from tierwise.reports._monitor_page import log_monitor_run, render_monitor_html, write_monitor
-from tierwise.reports._rm_report import render_rm_report, score_percent
+from tierwise.reports._rm_report import render_rm_report, score_percent, template_env
 
 __all__ = [
     "CORE_COLUMNS",
@@ -67,6 +68,7 @@ __all__ = [
     "pd_distribution",
     "psi",
     "psi_by_group",
+    "psi_status",
     "psi_table",
     "read_raw_table",
     "read_recommendations",
@@ -74,6 +76,7 @@ __all__ = [
     "render_monitor_html",
     "render_rm_report",
     "score_percent",
+    "template_env",
     "tier_counts",
     "top_n_share",
     "write_monitor",

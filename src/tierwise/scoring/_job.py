@@ -26,7 +26,7 @@ from tierwise.features import (
 )
 from tierwise.models import RECOMMENDATION_COLUMNS, Recommender, apply_rm_capacity, summarise_tiers
 from tierwise import tracking
-from tierwise.config import load_config
+from tierwise.settings import RecommenderSettings
 from tierwise.scoring._checkpoint import atomic_write_parquet, file_fingerprint
 
 logger = logging.getLogger(__name__)
@@ -55,12 +55,12 @@ def parts_path(out: Path) -> Path:
     return out.with_name(out.name + ".parts")
 
 
-def model_configs(config_dir: Path | None) -> FeatureConfig:
-    """The feature config the recommender was built with (its logged configs)."""
-    if config_dir is None or not (Path(config_dir) / "features.yaml").is_file():
-        raise DataError("the recommender model carries no configs/features.yaml artifact; rebuild it "
+def model_configs(settings: RecommenderSettings | None) -> FeatureConfig:
+    """The feature config the recommender was built with (its logged settings)."""
+    if settings is None:
+        raise DataError("the recommender model carries no settings.json artifact; rebuild it "
                         "with `tierwise recommend`")
-    return load_config(Path(config_dir) / "features.yaml", FeatureConfig)
+    return settings.features
 
 
 def rejects_frame(report: Any) -> pd.DataFrame:

@@ -50,7 +50,6 @@ from tierwise.scoring._checkpoint import PartStore, atomic_write_parquet, file_f
 from tierwise.scoring._job import (
     finish,
     log_run,
-    model_configs,
     parts_path,
     rejects_frame,
     rejects_path,
@@ -182,14 +181,14 @@ def _validate_chunk(clients: pd.DataFrame, monthly: pd.DataFrame, sources: tuple
 
 
 def score_pandas(data_dir: Path, month: dt.date, out: Path, *, recommender: Recommender,
-                 config_dir: Path | None, model_uri: str, model_version: str, chunk_clients: int = 50_000,
+                 feature_config: FeatureConfig, model_uri: str, model_version: str, chunk_clients: int = 50_000,
                  on_start: Callable[[int], None] | None = None, progress: Progress | None = None,
                  keep_parts: bool = False) -> ScoreResult:
     """Score every client alive at `month`; see the module docstring."""
     began = time.perf_counter()
     data_dir, out = Path(data_dir), Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    config = model_configs(config_dir)
+    config = feature_config
     files = (table_path(data_dir, "clients"), table_path(data_dir, "monthly"))
     inputs = _Inputs(month=month, fingerprint=file_fingerprint(files, month.isoformat()))
     clients = read_table(data_dir, "clients")

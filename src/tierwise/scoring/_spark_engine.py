@@ -117,13 +117,13 @@ def score_spark(data_dir: Path, month: dt.date, out: Path, *, model_uri: str, ma
     from pyspark.sql import functions as F
 
     from tierwise.models._recommender_pyfunc import PYFUNC_OUTPUT_COLUMNS
-    from tierwise.recommender import load_recommender
+    from tierwise.registry import load_recommender
 
     began = time.perf_counter()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    recommender, version, configs = load_recommender(model_uri)
-    config = model_configs(configs)
+    loaded = load_recommender(model_uri)
+    recommender, version, config = loaded.recommender, loaded.version, model_configs(loaded.settings)
     inputs = prepare_inputs(Path(data_dir), month, out, extra_key="spark")
     own = spark is None
     spark = spark or spark_session(master)

@@ -13,6 +13,7 @@ from tierwise.features import TierwiseError
 from tierwise import training
 from tierwise.cli import app
 from tierwise.config import load_config
+from tierwise.settings import load_settings
 from tierwise.synthetic import DataConfig, generate_bank, write_bank
 
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "configs"
@@ -30,9 +31,10 @@ def registered_bank(tmp_path) -> tuple[Path, str, str]:
     bank = generate_bank(cfg, clients=1500, months=30, seed=3)
     folder = tmp_path / "bank"
     write_bank(bank, folder)
-    frames = training.synthetic_frames(folder, training.TASKS, CONFIG_DIR, n_snapshots=5)
+    settings = load_settings(CONFIG_DIR)
+    frames = training.synthetic_frames(folder, training.TASKS, settings.features, n_snapshots=5)
     for task, frame in frames.items():
-        config = training.load_task_config(task, CONFIG_DIR).model_copy(update={
+        config = settings.task(task).model_copy(update={
             "candidates": ["lightgbm"], "n_estimators": 40, "early_stopping_rounds": 10,
             "tuning": {"budget_minutes": 0, "max_trials": 0}, "num_threads": 1})
         config = type(config).model_validate(config.model_dump())

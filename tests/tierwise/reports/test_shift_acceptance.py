@@ -69,7 +69,7 @@ def _world(root: Path, shift) -> dict:
     parts = []
     for month in (BASELINE, MONTH):
         out = root / f"recs_{month:%Y%m}.parquet"
-        score_pandas(bank_dir, month, out, recommender=recommender, config_dir=factory.CONFIG_DIR,
+        score_pandas(bank_dir, month, out, recommender=recommender, feature_config=fcfg,
                      model_uri="test:shift-acceptance", model_version="0")
         parts.append(pd.read_parquet(out))
     recs = root / "recommendations.parquet"

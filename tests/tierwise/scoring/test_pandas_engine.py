@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 from tierwise.features import TierwiseError, read_raw_tables, snapshot_features, validate_tables
 from tierwise.models import RECOMMENDATION_COLUMNS, apply_rm_capacity
 from tierwise.cli import app
-from tierwise.recommender import load_recommender
+from tierwise.registry import load_recommender
+from tierwise.scoring import model_configs
 from tierwise.scoring import parts_path, rejects_path, score_pandas
 
 runner = CliRunner()
@@ -28,7 +29,7 @@ TIERWISE = Path(sys.executable).with_name("tierwise")
 
 def _score(world, out: Path, chunk: int, keep_parts: bool = False):
     rec, version, configs = load_recommender(world["model"])
-    return score_pandas(world["bank"], world["month"], out, recommender=rec, config_dir=configs,
+    return score_pandas(world["bank"], world["month"], out, recommender=rec, feature_config=model_configs(configs),
                         model_uri=world["model"], model_version=version, chunk_clients=chunk,
                         keep_parts=keep_parts)
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from tierwise.features import DataError
 from tierwise import tracking
 from tierwise.cli import app
-from tierwise.recommender import load_recommender
+from tierwise.registry import load_recommender
 
 runner = CliRunner()
 

@@ -1,0 +1,158 @@
+"""Every configuration file of a `configs/` folder, read once into one frozen `Settings`.
+
+The CLI calls `load_settings(config_dir)` once per command and passes the parts down; no
+library function takes a folder or reads YAML. Each file is parsed by `config.load_config`
+(one-line errors naming the file and key); the checks that involve two files run here, at
+load time, and fail in one line naming both:
+
+- a task config (`models/<task>.yaml`) names its own task, one the features config labels,
+  and only features the features config builds (`features`, `exclude`, `monotone`);
+- the policy's churn and default horizons are those of the labels in `features.yaml` (the
+  policy turns a 6-month churn probability and a 12-month PD into its own horizon).
+
+A file that is absent is `None` (or empty) here; `Settings.require` turns that into the
+one-line "config file not found" for the commands that need it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from tierwise.config import load_config
+from tierwise.features import TASKS, ConfigError, FeatureConfig, feature_catalog
+from tierwise.models import LANGUAGES, DriverMap, PolicyConfig, ReasonCatalogue, TaskConfig
+from tierwise.reports import MonitorConfig
+from tierwise.synthetic import DataConfig
+
+FLAT_TEMPLATE = "flat"
+
+FILES = {
+    "data": "data.yaml",
+    "features": "features.yaml",
+    "policy": "policy.yaml",
+    "monitor": "monitor.yaml",
+    "drivers": "drivers.yaml",
+}
+
+
+class RecommenderSettings(BaseModel):
+    """The settings a recommender is built with, logged with it (`settings.json`) so that
+    scoring, reports, governance and fairness use exactly these, not today's files."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    features: FeatureConfig
+    policy: PolicyConfig
+    reasons: dict[str, ReasonCatalogue] = {}  # empty: the generic family reason writer
+
+
+class Settings(BaseModel):
+    """The parsed configuration folder. `source` is the folder, for messages."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    source: Path
+    data: DataConfig | None = None
+    features: FeatureConfig | None = None
+    tasks: dict[str, TaskConfig] = {}
+    flat: TaskConfig | None = None  # `models/flat.yaml`: the template of flat-table tasks
+    policy: PolicyConfig | None = None
+    reasons: dict[str, ReasonCatalogue] = {}
+    monitor: MonitorConfig | None = None
+    drivers: DriverMap | None = None
+
+    def path(self, part: str) -> Path:
+        """The file a part is read from (`reasons`: the English catalogue)."""
+        if part == "reasons":
+            return self.source / "reasons" / f"{LANGUAGES[0]}.yaml"
+        if part in FILES:
+            return self.source / FILES[part]
+        return self.source / "models" / f"{part}.yaml"
+
+    def require(self, part: str) -> Any:
+        """The part, or a one-line `ConfigError` naming the file that is missing."""
+        if part == "reasons":
+            missing = [lang for lang in LANGUAGES if lang not in self.reasons]
+            if missing:
+                raise ConfigError(f"{self.source / 'reasons' / f'{missing[0]}.yaml'}: config file not found")
+            return self.reasons
+        value = getattr(self, part)
+        if value is None:
+            raise ConfigError(f"{self.path(part)}: config file not found")
+        return value
+
+    def task(self, task: str) -> TaskConfig:
+        if task not in self.tasks:
+            raise ConfigError(f"{self.path(task)}: no task config for '{task}' (tasks: {', '.join(TASKS)})")
+        return self.tasks[task]
+
+    def for_recommender(self) -> RecommenderSettings:
+        """Features and policy (required), and the reason catalogues when there are any."""
+        reasons = self.require("reasons") if self.reasons else {}
+        return RecommenderSettings(features=self.require("features"), policy=self.require("policy"),
+                                   reasons=reasons)
+
+    @property
+    def monitor_or_default(self) -> MonitorConfig:
+        return self.monitor if self.monitor is not None else MonitorConfig()
+
+
+def _optional(path: Path, model: type[BaseModel]) -> Any:
+    return load_config(path, model) if path.is_file() else None
+
+
+def load_settings(config_dir: Path) -> Settings:
+    """Read every configuration file of `config_dir` once and check them against each other."""
+    folder = Path(config_dir)
+    models = folder / "models"
+    tasks = {path.stem: load_config(path, TaskConfig)
+             for path in sorted(models.glob("*.yaml")) if path.stem != FLAT_TEMPLATE} if models.is_dir() else {}
+    reasons = {lang: load_config(folder / "reasons" / f"{lang}.yaml", ReasonCatalogue)
+               for lang in LANGUAGES if (folder / "reasons" / f"{lang}.yaml").is_file()}
+    settings = Settings(
+        source=folder,
+        data=_optional(folder / FILES["data"], DataConfig),
+        features=_optional(folder / FILES["features"], FeatureConfig),
+        tasks=tasks,
+        flat=_optional(models / f"{FLAT_TEMPLATE}.yaml", TaskConfig),
+        policy=_optional(folder / FILES["policy"], PolicyConfig),
+        reasons=reasons,
+        monitor=_optional(folder / FILES["monitor"], MonitorConfig),
+        drivers=_optional(folder / FILES["drivers"], DriverMap),
+    )
+    check_settings(settings)
+    return settings
+
+
+def check_settings(settings: Settings) -> None:
+    """The cross-file checks (see the module docstring); one-line `ConfigError`s."""
+    features = settings.features if settings.features is not None else FeatureConfig()
+    features_file = settings.path("features")
+    for stem, task in settings.tasks.items():
+        file = settings.path(stem)
+        if task.task != stem:
+            raise ConfigError(f"{file}: task '{task.task}' does not match the file name '{stem}'")
+        if stem not in TASKS:
+            raise ConfigError(f"{file}: task '{stem}' has no label in {features_file} "
+                              f"(labels: {', '.join(TASKS)})")
+        known = set(feature_catalog(features))
+        named = [*(task.features or []), *task.exclude, *task.monotone]
+        unknown = [name for name in named if name not in known]
+        if unknown:
+            raise ConfigError(f"{file}: feature '{unknown[0]}' is not built by {features_file}"
+                              + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""))
+    policy = settings.policy
+    if policy is not None:
+        labels = features.labels
+        for task, policy_months, label_months in (
+                ("churn", policy.churn_horizon_months, labels.churn.horizon_months),
+                ("default", policy.default_horizon_months, labels.default.horizon_months)):
+            if policy_months != label_months:
+                raise ConfigError(f"{settings.path('policy')}: {task}_horizon_months is {policy_months} but the "
+                                  f"{task} label in {features_file} has horizon_months {label_months}")
+
+
+__all__ = ["RecommenderSettings", "Settings", "check_settings", "load_settings"]
