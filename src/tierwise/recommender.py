@@ -144,7 +144,7 @@ def log_recommender(recommender: Recommender, descriptions: dict[str, tuple[str,
 
     import mlflow
 
-    from tierwise.models._recommender_pyfunc import (
+    from tierwise.models.pyfunc import (
         PYFUNC_OUTPUT_COLUMNS,
         SETTINGS_ARTIFACT_KEY,
         RecommenderPyfunc,

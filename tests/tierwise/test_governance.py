@@ -4,6 +4,7 @@ default model on an out-of-time split, promote it, write the card, read it back.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,9 @@ from tierwise.features import DataError, ModelFrame
 from tierwise.models import TaskConfig
 from tierwise import governance, registry, tracking, training
 from tierwise.cli import app
+from tierwise.settings import load_settings
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 
 NAME = "tierwise-default"
 slow = pytest.mark.slow  # the module's store trains two small models (about 20 s on a busy machine)
@@ -83,7 +87,9 @@ def pack(store, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store['root'] / 'mlflow.db'}")
     out = tmp_path_factory.mktemp("out")
-    paths = governance.write_pack(NAME, alias="champion", out_dir=out)
+    settings = load_settings(CONFIG_DIR)  # as the CLI passes them
+    paths = governance.write_pack(NAME, alias="champion", out_dir=out, monitor=settings.monitor,
+                                  features=settings.features)
     mp.undo()
     return paths
 

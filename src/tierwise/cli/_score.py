@@ -55,7 +55,7 @@ def score(
                                   model_uri=model, model_version=loaded.version, chunk_clients=chunk_clients,
                                   on_start=total.append, progress=advance)
     else:
-        from tierwise.scoring._spark_engine import score_spark
+        from tierwise.scoring import score_spark
 
         result = score_spark(data, when, out, model_uri=model, master=master, partitions=partitions)
     tiers = ", ".join(f"{t} {result.tiers.get(t, 0):,}" for t in ("Premier", "Excellence", "Potential", "General"))

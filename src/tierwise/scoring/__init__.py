@@ -4,13 +4,16 @@
 from tierwise.scoring._checkpoint import PartStore, atomic_write_parquet, file_fingerprint
 from tierwise.scoring._job import model_configs, parts_path, rejects_path
 from tierwise.scoring._pandas_engine import ScoreResult, score_pandas
+from tierwise.scoring._spark_engine import score_spark
 
 __all__ = [
     "PartStore",
     "ScoreResult",
     "atomic_write_parquet",
     "file_fingerprint",
+    "model_configs",
     "parts_path",
     "rejects_path",
     "score_pandas",
+    "score_spark",
 ]
