@@ -15,6 +15,7 @@ from tierwise.features import DataError
 from tierwise import tracking
 from tierwise.cli import app
 from tierwise.registry import load_recommender
+from tierwise.settings import load_settings
 
 runner = CliRunner()
 
@@ -38,8 +39,8 @@ def test_recommend_bundles_the_champions(scoring_world):
     result = runner.invoke(app, ["recommend", "--data", str(bank)])
     assert result.exit_code == 0, result.output
     assert "registered tierwise-recommender version 1 (champion)" in result.output
-    recommender, version, configs = load_recommender("models:/tierwise-recommender@champion")
-    assert version == "1" and (configs / "policy.yaml").is_file()
+    recommender, version, settings = load_recommender("models:/tierwise-recommender@champion")
+    assert version == "1" and settings.policy == load_settings(factory.CONFIG_DIR).policy  # built with these
     features = factory.bank_features(bank).head(30)
     out = recommender.recommend(features)
     direct = models["churn"].predict(features)
