@@ -19,7 +19,7 @@ from tierwise import tracking
 from tierwise.features import DataError
 
 if TYPE_CHECKING:
-    from tierwise.models import Recommender, TierwiseModel
+    from tierwise.models import TierwiseModel
     from tierwise.settings import RecommenderSettings
 
 logger = logging.getLogger(__name__)

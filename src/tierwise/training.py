@@ -18,7 +18,6 @@ import pandas as pd
 import yaml
 
 from tierwise.features import (
-    TASKS,
     DataError,
     DatasetConfig,
     FeatureConfig,

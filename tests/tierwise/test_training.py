@@ -10,7 +10,7 @@ from sklearn.datasets import make_classification
 
 from tierwise.features import ConfigError, DataError, ModelFrame
 from tierwise.models import TaskConfig
-from tierwise import registry, tracking, training
+from tierwise import registry, training
 
 FEATURES = ("f0", "f1", "f2", "f3", "region")
 

@@ -29,7 +29,7 @@ DEFAULT_BANK = Path("outputs/bank")
 
 
 def _tasks(task: str) -> list[str]:
-    from tierwise.training import TASKS
+    from tierwise.features import TASKS
 
     if task == "all":
         return list(TASKS)

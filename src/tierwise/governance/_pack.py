@@ -24,9 +24,12 @@ from tierwise.governance._cards import (
     Card,
     Section,
     Table,
+    approval_section,
+    data_window_from_card,
     image_uri,
     ms_time,
     read_csv_or_none,
+    recommender_approval,
     section_calibration,
     section_data,
     section_fairness,
@@ -35,12 +38,14 @@ from tierwise.governance._cards import (
     section_metrics,
     section_purpose,
     section_stability,
-    approval_section,
-    data_window_from_card,
-    recommender_approval,
     summary_section,
 )
-from tierwise.governance._checks import fairness_decision, fairness_settings, model_fairness, score_stability
+from tierwise.governance._checks import (
+    fairness_decision,
+    fairness_settings,
+    model_fairness,
+    score_stability,
+)
 from tierwise.governance._records import SCORED_ROWS, TRAINING_RECORD, utc_now
 from tierwise.governance._render import render_html, render_markdown
 from tierwise.reports import MonitorConfig, atomic_write_text

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from tierwise.features import TierwiseError
+from tierwise.features import TASKS, TierwiseError
 from tierwise import training
 from tierwise.cli import app
 from tierwise.config import load_config
@@ -32,7 +32,7 @@ def registered_bank(tmp_path) -> tuple[Path, str, str]:
     folder = tmp_path / "bank"
     write_bank(bank, folder)
     settings = load_settings(CONFIG_DIR)
-    frames = training.synthetic_frames(folder, training.TASKS, settings.features, n_snapshots=5)
+    frames = training.synthetic_frames(folder, TASKS, settings.features, n_snapshots=5)
     for task, frame in frames.items():
         config = settings.task(task).model_copy(update={
             "candidates": ["lightgbm"], "n_estimators": 40, "early_stopping_rounds": 10,
