@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 
 from tierwise.features import TierwiseError
-from tierwise import tracking
+from tierwise import registry, tracking
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def serve(model_uri: str = DEFAULT_MODEL, *, host: str = "127.0.0.1", port: int 
     client = tracking.connect()
     if model_uri.startswith("models:/") and "@" in model_uri:
         name, alias = model_uri.removeprefix("models:/").split("@", 1)
-        if tracking.alias_version(client, name, alias) is None:
+        if registry.alias_version(client, name, alias) is None:
             raise TierwiseError(f"{model_uri}: no version of {name} has the alias '{alias}'; "
                                 "build one with `tierwise recommend`")
     command = serve_command(model_uri, host=host, port=port, workers=workers)
