@@ -69,6 +69,8 @@ RECOMMENDATION_COLUMNS: tuple[str, ...] = (
     *reason_columns(),
 )
 """The recommendations table, in order (see the contract in the module docstring)."""
+PYFUNC_OUTPUT_COLUMNS: tuple[str, ...] = tuple(c for c in RECOMMENDATION_COLUMNS if c != "month")
+"""What the served recommender answers per client: the recommendations table without the month."""
 
 ReasonWriter = Callable[[str, np.ndarray, pd.DataFrame], pd.DataFrame]
 """(model key, SHAP contributions (n, features + 1), model inputs) -> the `reason_{m}_{k}_*`

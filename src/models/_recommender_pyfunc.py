@@ -27,14 +27,13 @@ from tierwise.features import TierwiseError, first_names, missing_columns
 from tierwise.models._policy import ResolvedPolicy
 from tierwise.models._reason_catalogue import ReasonCatalogue
 from tierwise.models._reasons import CatalogueReasons
-from tierwise.models._recommender import RECOMMENDATION_COLUMNS, FamilyReasons, Recommender, renumbered
+from tierwise.models._recommender import PYFUNC_OUTPUT_COLUMNS, FamilyReasons, Recommender, renumbered
 
 logger = logging.getLogger(__name__)
 
 MODEL_ARTIFACTS = ("churn", "default", "growth")
 POLICY_ARTIFACT = "policy"
 REASONS_ARTIFACT = "reasons"
-PYFUNC_OUTPUT_COLUMNS: tuple[str, ...] = tuple(c for c in RECOMMENDATION_COLUMNS if c != "month")
 
 
 def _bad_request(message: str) -> Exception:
