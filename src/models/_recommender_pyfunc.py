@@ -28,7 +28,12 @@ from tierwise.models._fast_frame import Recommendations
 from tierwise.models._policy import ResolvedPolicy
 from tierwise.models._reason_catalogue import ReasonCatalogue
 from tierwise.models._reasons import CatalogueReasons
-from tierwise.models._recommender import RECOMMENDATION_COLUMNS, FamilyReasons, Recommender, renumbered
+from tierwise.models._recommender import (
+    RECOMMENDATION_COLUMNS,
+    FamilyReasons,
+    Recommender,
+    renumbered,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tierwise.models._fast_frame import Recommendations, column_arrays, frame_of_columns, plain_records
+from tierwise.models._fast_frame import (
+    Recommendations,
+    column_arrays,
+    frame_of_columns,
+    plain_records,
+)
 
 
 def _typed(records: list[dict]) -> str:

@@ -115,6 +115,18 @@ def test_parameters_are_the_fitted_parts_and_clone_keeps_the_frozen_model(traine
     assert "TierwiseModel(" in repr(model)
 
 
+@pytest.mark.parametrize("check", ["check_no_attributes_set_in_init", "check_get_params_invariance",
+                                   "check_set_params", "check_estimator_cloneable",
+                                   "check_estimator_tags_renamed",
+                                   "check_do_not_raise_errors_in_init_or_set_params"])
+def test_scikit_learn_api_checks_that_need_no_refit(trained, check):
+    """scikit-learn's checks of the estimator API itself; the others fit on their own data,
+    which a frozen model does not (its tags say so)."""
+    from sklearn.utils import estimator_checks
+
+    getattr(estimator_checks, check)("TierwiseModel", trained.model)
+
+
 def test_a_model_pickled_with_the_former_attribute_names_still_loads(trained):
     import pickle
 
