@@ -17,7 +17,7 @@ $(shell mkdir -p $(VENV) && find src -type f \( -name '*.py' -o -name '*.j2' \) 
 $(STAMP): pyproject.toml $(FILES)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=strict
+	$(PY) -m pip install --quiet -e '.[dev,spark,bench]' --config-settings editable_mode=strict
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -40,7 +40,14 @@ from tierwise.models._reason_catalogue import (
     merged_families,
 )
 from tierwise.models._reasons import CatalogueReasons, reason_codes, shap_values
-from tierwise.models._recommender import RECOMMENDATION_COLUMNS, FamilyReasons, Recommender, resolve_policy
+from tierwise.models._recommender import (
+    PYFUNC_OUTPUT_COLUMNS,
+    RECOMMENDATION_COLUMNS,
+    FamilyReasons,
+    Recommender,
+    as_str,
+    resolve_policy,
+)
 from tierwise.models._task import TaskConfig
 from tierwise.models._train import TierwiseModel, TrainResult, frame_fingerprint, train_flat, train_split
 from tierwise.models._treeshap import tree_shap
@@ -94,8 +101,10 @@ __all__: list[str] = [
     "measure_truthfulness",
     "merged_families",
     "reason_codes",
+    "PYFUNC_OUTPUT_COLUMNS",
     "RECOMMENDATION_COLUMNS",
     "FamilyReasons",
+    "as_str",
     "Recommender",
     "resolve_policy",
 ]

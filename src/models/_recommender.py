@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pandas.api.internals import create_dataframe_from_blocks
 
 from tierwise.features import DataError, first_names, missing_columns
+from tierwise.models._fast_frame import frame_of_columns
 from tierwise.models._policy import (
     OUTPUT_COLUMNS,
     ResolvedPolicy,
@@ -69,6 +69,8 @@ RECOMMENDATION_COLUMNS: tuple[str, ...] = (
     *reason_columns(),
 )
 """The recommendations table, in order (see the contract in the module docstring)."""
+PYFUNC_OUTPUT_COLUMNS: tuple[str, ...] = tuple(c for c in RECOMMENDATION_COLUMNS if c != "month")
+"""What the served recommender answers per client: the recommendations table without the month."""
 
 ReasonWriter = Callable[[str, np.ndarray, pd.DataFrame], pd.DataFrame]
 """(model key, SHAP contributions (n, features + 1), model inputs) -> the `reason_{m}_{k}_*`
@@ -315,25 +317,6 @@ def str_columns(texts: Mapping[str, np.ndarray], n: int) -> dict[str, pd.api.ext
         return {col: pd.array(values, dtype=STR_DTYPE) for col, values in texts.items()}
     whole = pd.array(np.concatenate(list(texts.values())), dtype=STR_DTYPE)
     return {col: whole[i * n:(i + 1) * n] for i, col in enumerate(texts)}
-
-
-def frame_of_columns(columns: Mapping[str, object], index: pd.Index) -> pd.DataFrame:
-    """The frame of these equally long columns, taken as they are: numpy columns in one block
-    per dtype, each pandas array (`str`) in its own, no type inference. What
-    `pd.DataFrame(columns, index=index)` gives for them, at a third of the cost for a served
-    client (66 columns)."""
-    names = list(columns)
-    by_dtype: dict[np.dtype, list[int]] = {}
-    blocks: list[tuple[object, np.ndarray]] = []
-    for j, name in enumerate(names):
-        values = columns[name]
-        if isinstance(values, np.ndarray):
-            by_dtype.setdefault(values.dtype, []).append(j)
-        else:
-            blocks.append((values, np.array([j], dtype=np.intp)))
-    blocks += [(np.stack([columns[names[j]] for j in where]), np.array(where, dtype=np.intp))
-               for where in by_dtype.values()]
-    return create_dataframe_from_blocks(blocks, index=index, columns=pd.Index(names))
 
 
 def _input_key(model: TierwiseModel) -> tuple:

@@ -24,10 +24,11 @@ import numpy as np
 import pandas as pd
 
 from tierwise.features import TierwiseError, first_names, missing_columns
+from tierwise.models._fast_frame import Recommendations
 from tierwise.models._policy import ResolvedPolicy
 from tierwise.models._reason_catalogue import ReasonCatalogue
 from tierwise.models._reasons import CatalogueReasons
-from tierwise.models._recommender import RECOMMENDATION_COLUMNS, FamilyReasons, Recommender, renumbered
+from tierwise.models._recommender import PYFUNC_OUTPUT_COLUMNS, FamilyReasons, Recommender, renumbered
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,6 @@ MODEL_ARTIFACTS = ("churn", "default", "growth")
 POLICY_ARTIFACT = "policy"
 REASONS_ARTIFACT = "reasons"
 SETTINGS_ARTIFACT_KEY = "settings"  # the settings it was built with (JSON), read by tierwise.registry
-PYFUNC_OUTPUT_COLUMNS: tuple[str, ...] = tuple(c for c in RECOMMENDATION_COLUMNS if c != "month")
 
 
 def _bad_request(message: str) -> Exception:
@@ -109,57 +109,6 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
             return Recommendations(answer, copy=False)
         except TierwiseError as exc:
             raise _bad_request(str(exc)) from None
-
-
-class Recommendations(pd.DataFrame):
-    """The pyfunc's answer: a DataFrame whose `to_dict(orient="records")`, which MLflow's
-    scoring server calls to write the JSON answer, reads each column's array once instead of
-    building a Series per column (66 per client: 1.6 ms, more than the policy costs). Same
-    records with the same Python values; every other call is pandas' own, and operations on it
-    return plain DataFrames."""
-
-    def to_dict(self, orient: str = "dict", *, into: Any = dict, index: bool = True) -> Any:
-        if orient == "records" and into is dict and self.columns.is_unique:
-            records = plain_records(self)
-            if records is not None:
-                return records
-        return super().to_dict(orient=orient, into=into, index=index)  # type: ignore[call-overload]
-
-
-def plain_records(frame: pd.DataFrame) -> list[dict[str, Any]] | None:
-    """`frame.to_dict(orient="records")` for numpy number, bool and object columns and `str`
-    columns: Python values as pandas gives them (numbers and flags unboxed, numpy scalars in
-    object columns too, missing text NaN); None (use pandas) for any other column type."""
-    if frame.shape[1] == 0:
-        return None
-    values: list[list[Any]] = []
-    for array in _column_arrays(frame):
-        if isinstance(array, np.ndarray) and array.dtype.kind in "biuf":
-            values.append(array.tolist())
-        elif isinstance(array, np.ndarray) and array.dtype.kind == "O":
-            column = array.tolist()
-            for i, v in enumerate(column):
-                if isinstance(v, np.generic):
-                    if v.dtype.kind not in "biuf":
-                        return None
-                    column[i] = v.item()
-            values.append(column)
-        elif isinstance(array.dtype, pd.StringDtype) and array.dtype.na_value is np.nan:
-            values.append(list(array))  # str, NaN where missing
-        else:
-            return None
-    names = frame.columns.tolist()
-    return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
-
-
-def _column_arrays(frame: pd.DataFrame) -> list[Any]:
-    """Each column's array, read from the block manager without building a Series per column
-    (pandas' own internals, read only; through `items()` should they change)."""
-    try:
-        manager = frame._mgr
-        return [manager.iget_values(j) for j in range(frame.shape[1])]
-    except AttributeError:
-        return [series.array for _, series in frame.items()]
 
 
 def check_request(model_input: Any, recommender: Recommender) -> pd.DataFrame:

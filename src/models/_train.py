@@ -24,7 +24,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.utils import ClassifierTags, RegressorTags, Tags
+from sklearn.utils.metaestimators import available_if
 
 from tierwise.features import ConfigError, DataError, ModelFrame, missing_columns
 from tierwise.models._calibration import Calibrator, grade_table
@@ -44,13 +48,29 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[int], None]
 
 
-class TierwiseModel:
-    """The fitted artifact: raw input frame -> calibrated probability (binary) or prediction.
+class TierwiseModel(BaseEstimator):
+    """The fitted artifact, a scikit-learn estimator: raw input frame -> calibrated prediction.
 
-    - `preprocessor_` (flat tables): the fitted feature pipeline from raw columns to model inputs;
-    - `estimator_`: the chosen candidate; `booster_` its LightGBM booster (None for the scorecard);
-    - `calibrator_`: maps raw probabilities to calibrated ones (binary tasks);
-    - `feature_names_`: the model inputs, in order; `categories_`: fixed category lists.
+    A binary task is a classifier (`is_classifier` holds; `classes_` is `[0, 1]`; `predict`
+    gives labels, 1 where the calibrated probability is above 0.5, the class `predict_proba`'s
+    argmax picks; `predict_proba` the (rows, 2) calibrated probabilities); a regression task is
+    a regressor (`predict` gives the values). `predict_score(X)` is the one number per row the
+    package works with: the calibrated probability of label 1, or the regression's value.
+
+    The parts are fitted by the trainer (`train_split`, `train_flat`: tuning, candidate choice,
+    calibration on held-out rows) and passed in already fitted, as scikit-learn's
+    `FrozenEstimator` wraps a fitted estimator. `__init__` stores them untouched under their
+    own names and `get_params` returns them; `fit` does not refit (it returns `self`), and
+    `clone` gives the same frozen model back (cloning the parts would unfit the preprocessor
+    and keep the booster: a model that is neither). To train again, call the trainer.
+
+    - `preprocessor` (flat tables): the fitted feature pipeline from raw columns to model inputs;
+    - `estimator`: the chosen candidate; `booster_` its LightGBM booster (None for the scorecard);
+    - `calibrator`: maps raw probabilities to calibrated ones (binary tasks);
+    - `feature_names`: the model inputs, in order; `categories`: fixed category lists;
+    - `input_columns`: the raw columns read; `id_columns`, `target`: the frame's names.
+    The same parts are readable as `estimator_`, `calibrator_`, `feature_names_`, ... (the
+    fitted-state names the rest of the package reads).
     """
 
     def __init__(self, *, task: str, kind: str, estimator: Any, calibrator: Calibrator | None,
@@ -59,68 +79,172 @@ class TierwiseModel:
                  preprocessor: Any = None, target: str = "") -> None:
         self.task = task
         self.kind = kind
-        self.estimator_ = estimator
-        self.calibrator_ = calibrator
-        self.feature_names_ = list(feature_names)
-        self.categories_ = {k: list(v) for k, v in categories.items()}
-        self.id_columns_ = list(id_columns)
-        self.input_columns_ = list(input_columns)
-        self.preprocessor_ = preprocessor
-        self.target_ = target
+        self.estimator = estimator
+        self.calibrator = calibrator
+        self.feature_names = feature_names
+        self.categories = categories
+        self.id_columns = id_columns
+        self.input_columns = input_columns
+        self.preprocessor = preprocessor
+        self.target = target
+
+    # -- scikit-learn's protocol --------------------------------------------------------
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        tags.target_tags.required = True
+        if self.kind == "binary":
+            tags.estimator_type = "classifier"
+            tags.classifier_tags = ClassifierTags(multi_class=False)
+        else:
+            tags.estimator_type = "regressor"
+            tags.regressor_tags = RegressorTags()
+        tags._skip_test = True  # the common checks fit on their own data: a frozen model does not
+        return tags
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    def __sklearn_clone__(self) -> TierwiseModel:
+        return self  # frozen (see the class docstring), as `sklearn.frozen.FrozenEstimator`
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # models pickled before the parts were constructor parameters stored them as `estimator_`, ...
+        super().__setstate__({_FORMER_NAMES.get(k, k): v for k, v in state.items()})
+
+    def fit(self, X: Any = None, y: Any = None, **fit_params: Any) -> TierwiseModel:
+        """No refit: the parts were fitted by the trainer (see the class docstring)."""
+        return self
+
+    @property
+    def classes_(self) -> np.ndarray:
+        if self.kind != "binary":
+            raise AttributeError("a regression model has no classes_")
+        return np.array([0, 1])
+
+    @property
+    def feature_names_in_(self) -> np.ndarray:
+        return np.asarray(self.input_columns, dtype=object)
+
+    @property
+    def n_features_in_(self) -> int:
+        return len(self.input_columns)
+
+    # -- the fitted parts under their fitted-state names ------------------------------------
+
+    @property
+    def estimator_(self) -> Any:
+        return self.estimator
+
+    @property
+    def calibrator_(self) -> Calibrator | None:
+        return self.calibrator
+
+    @property
+    def feature_names_(self) -> list[str]:
+        return self.feature_names
+
+    @property
+    def categories_(self) -> Mapping[str, list]:
+        return self.categories
+
+    @property
+    def id_columns_(self) -> list[str]:
+        return self.id_columns
+
+    @property
+    def input_columns_(self) -> list[str]:
+        return self.input_columns
+
+    @property
+    def preprocessor_(self) -> Any:
+        return self.preprocessor
+
+    @property
+    def target_(self) -> str:
+        return self.target
 
     @property
     def booster_(self):  # noqa: ANN201 - lightgbm.Booster or None
-        return getattr(self.estimator_, "booster_", None)
+        return getattr(self.estimator, "booster_", None)
 
     @property
     def candidate_(self) -> str:
-        return self.estimator_.name
+        return self.estimator.name
+
+    # -- inputs ------------------------------------------------------------------------------
 
     def model_inputs(self, X: pd.DataFrame) -> pd.DataFrame:
         """The frame the estimator (and TreeSHAP on `booster_`) sees."""
         self._check_inputs(X)
-        data = X.loc[:, self.input_columns_]
-        if self.preprocessor_ is not None:
-            data = self.preprocessor_.transform(data)
-        return coerce_categories(data.loc[:, self.feature_names_], self.categories_)
+        data = X.loc[:, self.input_columns]
+        if self.preprocessor is not None:
+            data = self.preprocessor.transform(data)
+        return coerce_categories(data.loc[:, self.feature_names], self.categories)
 
     def model_matrix(self, X: pd.DataFrame) -> np.ndarray:
         """The model inputs as LightGBM and TreeSHAP read `model_inputs(X)`, without building
         that frame: a C-contiguous float64 (rows, features) matrix, a category as its code in
         the fixed list (unseen or missing: NaN), a number as float64."""
-        if self.preprocessor_ is not None:
+        if self.preprocessor is not None:
             X = self.model_inputs(X)
         else:
             self._check_inputs(X)
-        return input_matrix(X, self.feature_names_, self.categories_)
-
-    def predict_matrix(self, matrix: np.ndarray, *, num_threads: int | None = None) -> np.ndarray:
-        """`predict` on `model_matrix` rows (LightGBM models only); `num_threads` defaults to
-        the training setting (a few rows are fastest on one thread)."""
-        if num_threads is None:
-            num_threads = self.estimator_.params_["num_threads"]
-        return self.calibrated(np.asarray(self.booster_.predict(matrix, num_threads=num_threads)))
+        return input_matrix(X, self.feature_names, self.categories)
 
     def _check_inputs(self, X: pd.DataFrame) -> None:
-        missing = missing_columns(X.columns, self.input_columns_)
+        missing = missing_columns(X.columns, self.input_columns)
         if missing:
             shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
             raise DataError(f"input is missing {len(missing)} column(s) the model needs: {shown}")
 
-    def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
-        return self.estimator_.predict_raw(self.model_inputs(X))
+    # -- predictions -------------------------------------------------------------------------
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Calibrated probability of the positive label (binary) or the prediction (regression)."""
+    def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
+        """The chosen candidate's output before calibration."""
+        return self.estimator.predict_raw(self.model_inputs(X))
+
+    def predict_score(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated probability of label 1 (binary) or the prediction (regression)."""
         return self.calibrated(self.predict_raw(X))
+
+    def predict_matrix(self, matrix: np.ndarray, *, num_threads: int | None = None) -> np.ndarray:
+        """`predict_score` on `model_matrix` rows (LightGBM models only); `num_threads` defaults
+        to the training setting (a few rows are fastest on one thread)."""
+        if num_threads is None:
+            num_threads = self.estimator.params_["num_threads"]
+        return self.calibrated(np.asarray(self.booster_.predict(matrix, num_threads=num_threads)))
 
     def calibrated(self, raw: np.ndarray) -> np.ndarray:
         """Raw estimator output -> calibrated probability (binary) or unchanged (regression)."""
-        return self.calibrator_.transform(raw) if self.calibrator_ is not None else raw
+        return self.calibrator.transform(raw) if self.calibrator is not None else raw
 
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Labels (binary: 1 where the calibrated probability is above 0.5) or values (regression)."""
+        score = self.predict_score(X)
+        if self.kind != "binary":
+            return score
+        return self.classes_[(score > 0.5).astype(np.intp)]
+
+    @available_if(lambda self: self.kind == "binary")
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        p = self.predict(X)
+        """(rows, 2) calibrated probabilities of labels 0 and 1 (binary tasks only)."""
+        p = self.predict_score(X)
         return np.column_stack([1 - p, p])
+
+    def score(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> float:
+        """Accuracy (binary) or R² (regression), as scikit-learn's classifiers and regressors."""
+        if self.kind == "binary":
+            return float(accuracy_score(y, self.predict(X), sample_weight=sample_weight))
+        return float(r2_score(y, self.predict(X), sample_weight=sample_weight))
+
+
+_FORMER_NAMES = {f"{name}_": name for name in (
+    "estimator", "calibrator", "feature_names", "categories", "id_columns", "input_columns",
+    "preprocessor", "target")}
 
 
 def coerce_categories(X: pd.DataFrame, categories: Mapping[str, list]) -> pd.DataFrame:
@@ -415,8 +539,9 @@ def _model(config: TaskConfig, frame: ModelFrame, estimator: Any, calibrator: Ca
            features: Sequence[str], categories: Mapping[str, list], input_columns: Sequence[str],
            preprocessor: Any = None) -> TierwiseModel:
     return TierwiseModel(task=config.task, kind=frame.kind, estimator=estimator, calibrator=calibrator,
-                         feature_names=features, categories=categories, id_columns=frame.id_columns,
-                         input_columns=input_columns, preprocessor=preprocessor, target=frame.target)
+                         feature_names=list(features), categories={k: list(v) for k, v in categories.items()},
+                         id_columns=list(frame.id_columns), input_columns=list(input_columns),
+                         preprocessor=preprocessor, target=frame.target)
 
 
 def _evaluate(kind: str, y: np.ndarray, score: np.ndarray, config: TaskConfig) -> dict[str, float]:
@@ -453,7 +578,7 @@ def train_split(frame: ModelFrame, config: TaskConfig, *, budget_minutes: float 
     model = _model(config, frame, best, calibrator, features, categories, features)
     test = parts["test"]
     raw = model.predict_raw(test)
-    score = model.predict(test)
+    score = model.predict_score(test)
     metrics = _evaluate(frame.kind, y["test"], score, config)
     if frame.kind == "binary":
         metrics["roc_auc_uncalibrated"] = primary_score("roc_auc", y["test"], raw)
@@ -546,7 +671,7 @@ def train_flat(frame: ModelFrame, config: TaskConfig, *,
         model, scores, _, _, _ = one_fit(train_idx)
         X_test = frame.data.iloc[test_idx]
         oof_raw[test_idx] = model.predict_raw(X_test)
-        oof[test_idx] = model.predict(X_test)
+        oof[test_idx] = model.predict_score(X_test)
         fold_metrics = _evaluate(frame.kind, y_all[test_idx], oof[test_idx], config)
         fold_rows.append({"fold": k, "candidate": model.candidate_, **fold_metrics})
         logger.info("fold %d: %s = %.4f (%s)", k, config.primary_metric,

@@ -126,7 +126,7 @@ def _score_line(task: str, model: Any, version: str, snap: pd.DataFrame, familie
                 catalogues: dict[str, ReasonCatalogue], lang: str, k: int, cuts: tuple[float, float]) -> ScoreLine:
     if task == "default" and "credit_exposure" in snap.columns and not float(snap["credit_exposure"].iloc[0]) > 0:
         return ScoreLine(task, None, None, version, note=WORDS[lang]["no_exposure"])
-    raw = float(np.asarray(model.predict(snap))[0])
+    raw = float(np.asarray(model.predict_score(snap))[0])
     value = float(np.expm1(raw)) if model.kind == "regression" else raw
     booster = getattr(model, "booster_", None)
     if booster is None:

@@ -242,7 +242,7 @@ def log_and_register(result: TrainResult, frame: ModelFrame, *, name: str, exper
     exp_id = tracking.experiment_id(client, experiment)
     model = result.model
     example = input_example(model, frame.data)
-    signature = infer_signature(example, model.predict(example))
+    signature = infer_signature(example, _pyfunc_output(model, example))
     params = {"candidate": model.candidate_, "n_features": len(model.feature_names_),
               "tuning_trials": result.tuning_trials, "data_fingerprint": result.fingerprint,
               **{f"lgb_{k}": v for k, v in result.tuned_params.items()}, **(extra_params or {})}
@@ -273,8 +273,21 @@ def _log_model(model: TierwiseModel, signature: Any, example: pd.DataFrame, name
         return mlflow.sklearn.log_model(
             sk_model=model, name="model", signature=signature, input_example=example,
             registered_model_name=name, pip_requirements=_pip_requirements(),
-            serialization_format="cloudpickle", pyfunc_predict_fn="predict",
+            serialization_format="cloudpickle", pyfunc_predict_fn=_pyfunc_predict_fn(model),
         )
+
+
+def _pyfunc_predict_fn(model: TierwiseModel) -> str:
+    """The method MLflow's pyfunc calls: `predict_proba` for a classifier (the (rows, 2)
+    calibrated probabilities, not the labels), `predict` for a regressor (the values). The
+    model is pickled by reference to `tierwise.models`: it loads wherever tierwise is
+    installed (no `code_paths`, nothing from the source tree)."""
+    return "predict_proba" if model.kind == "binary" else "predict"
+
+
+def _pyfunc_output(model: TierwiseModel, example: pd.DataFrame) -> np.ndarray:
+    """What the pyfunc answers for `example` (the output half of the signature)."""
+    return getattr(model, _pyfunc_predict_fn(model))(example)
 
 
 # -- the commands' library functions -----------------------------------------------------
@@ -348,7 +361,7 @@ def evaluate(model: TierwiseModel, data: pd.DataFrame, target: str, metric: str)
     labelled = data[data[target].notna()]
     if labelled.empty:
         raise DataError("evaluation data has no labelled rows")
-    return primary_score(metric, labelled[target].to_numpy(float), model.predict(labelled))
+    return primary_score(metric, labelled[target].to_numpy(float), model.predict_score(labelled))
 
 
 def promote(name: str, data: pd.DataFrame, *, metric: str | None = None) -> Promotion:
@@ -430,7 +443,7 @@ def predict_file(model_uri: str, data_path: Path, out_path: Path) -> pd.DataFram
     data = read_table(Path(data_path))
     if data.empty:
         raise DataError(f"{data_path}: the table has no rows")
-    score = model.predict(data)
+    score = model.predict_score(data)
     ids = [c for c in model.id_columns_ if c in data.columns]
     out = data.loc[:, ids].copy() if ids else pd.DataFrame(index=data.index)
     out["score"] = score

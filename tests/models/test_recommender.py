@@ -224,7 +224,7 @@ def test_model_matrix_reads_inputs_as_lightgbm_does(setup):
     assert np.isnan(matrix[0, model.feature_names_.index("region")])
     assert np.isnan(matrix[1, model.feature_names_.index("segment")])
     np.testing.assert_array_equal(model.booster_.predict(matrix), model.booster_.predict(X))
-    np.testing.assert_array_equal(model.predict_matrix(matrix, num_threads=1), model.predict(sent))
+    np.testing.assert_array_equal(model.predict_matrix(matrix, num_threads=1), model.predict_score(sent))
 
 
 def test_few_rows_matrix_equals_the_general_path(setup, monkeypatch):
@@ -270,21 +270,6 @@ def test_matrix_columns_read_as_the_frame_does(setup):
         pd.testing.assert_series_equal(pd.Series(got), pd.Series(expected), obj=col)
     pd.testing.assert_frame_equal(view.frame(), full)
 
-
-
-def test_frame_of_columns_is_the_frame_pandas_builds():
-    from tierwise.models._recommender import frame_of_columns
-
-    columns = {"id": pd.array(["a", None], dtype="str"), "x": np.array([1.5, np.nan]),
-               "flag": np.array([True, False]), "n": np.array([1, 2]), "y": np.array([0.0, 2.0]),
-               "month": np.array(["2025-06-01", "NaT"], dtype="datetime64[ns]"),
-               "text": pd.array([None, "b"], dtype="str"), "other": np.array([None, "c"], dtype=object)}
-    index = pd.RangeIndex(2)
-    out = frame_of_columns(columns, index)
-    pandas_own = {k: v for k, v in columns.items() if k != "other"}
-    pd.testing.assert_frame_equal(out.drop(columns="other"), pd.DataFrame(pandas_own, index=index))
-    assert out["other"].dtype == object and out["other"].tolist() == [None, "c"]  # taken as it is
-    assert list(out.columns) == list(columns)
 
 def test_renumbered_keeps_a_numbered_frame_and_renumbers_others():
     from tierwise.models._recommender import renumbered

@@ -3,7 +3,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.datasets import make_classification, make_regression
+from sklearn.utils import get_tags
+from sklearn.utils.validation import check_is_fitted
 
 from tierwise.features import ConfigError, DataError, ModelFrame
 from tierwise.models import TaskConfig, TierwiseModel, train_flat, train_split
@@ -58,14 +61,84 @@ def test_split_training_reports_test_metrics_and_every_candidate(trained):
 def test_model_maps_input_frame_to_probabilities_and_exposes_the_booster(trained):
     model: TierwiseModel = trained.model
     frame = toy_frame()
-    p = model.predict(frame.data)
+    p = model.predict_score(frame.data)
     assert p.shape == (len(frame.data),)
     assert np.all((p > 0) & (p < 1))
     if model.booster_ is not None:
         assert list(model.booster_.feature_name()) == model.feature_names_
     # categorical given as plain strings (as read from CSV), with an unseen value, still scores
     raw = frame.data.assign(colour=frame.data["colour"].astype("str").replace("red", "purple"))
-    assert np.all(np.isfinite(model.predict(raw)))
+    assert np.all(np.isfinite(model.predict_score(raw)))
+
+
+def test_a_binary_task_model_is_a_scikit_learn_classifier(trained):
+    model: TierwiseModel = trained.model
+    data = toy_frame().data
+    assert is_classifier(model) and not is_regressor(model)
+    assert get_tags(model).estimator_type == "classifier"
+    np.testing.assert_array_equal(model.classes_, [0, 1])
+    check_is_fitted(model)
+    p = model.predict_score(data)
+    proba = model.predict_proba(data)
+    assert proba.shape == (len(data), 2)
+    np.testing.assert_array_equal(proba[:, 1], p)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    labels = model.predict(data)
+    np.testing.assert_array_equal(labels, (p > 0.5).astype(int))
+    np.testing.assert_array_equal(labels, model.classes_[proba.argmax(axis=1)])  # the argmax's class
+    assert 0.5 < model.score(data, data["target"]) <= 1.0  # accuracy
+
+
+def test_a_regression_task_model_is_a_scikit_learn_regressor():
+    result = train_split(toy_frame(1500, kind="regression"),
+                         config(kind="regression", primary_metric="spearman", candidates=["lightgbm"], monotone={}))
+    model, data = result.model, toy_frame(1500, kind="regression").data
+    assert is_regressor(model) and not is_classifier(model)
+    assert not hasattr(model, "predict_proba") and not hasattr(model, "classes_")
+    np.testing.assert_array_equal(model.predict(data), model.predict_score(data))
+    assert model.score(data, data["target"]) > 0.5  # R²
+
+
+def test_parameters_are_the_fitted_parts_and_clone_keeps_the_frozen_model(trained):
+    """`__init__` stores its arguments untouched (`get_params` gives them back); the parts are
+    fitted by the trainer, so `clone` and `fit` keep the model as it is (sklearn's FrozenEstimator)."""
+    model: TierwiseModel = trained.model
+    params = model.get_params(deep=False)
+    assert params["estimator"] is model.estimator_ and params["calibrator"] is model.calibrator_
+    assert params["feature_names"] is model.feature_names_ and params["kind"] == "binary"
+    rebuilt = TierwiseModel(**params)
+    data = toy_frame().data.head(50)
+    np.testing.assert_array_equal(rebuilt.predict_proba(data), model.predict_proba(data))
+    assert clone(model) is model
+    assert model.fit(data, data["target"]) is model
+    np.testing.assert_array_equal(list(model.feature_names_in_), model.input_columns_)
+    assert "TierwiseModel(" in repr(model)
+
+
+@pytest.mark.parametrize("check", ["check_no_attributes_set_in_init", "check_get_params_invariance",
+                                   "check_set_params", "check_estimator_cloneable",
+                                   "check_estimator_tags_renamed",
+                                   "check_do_not_raise_errors_in_init_or_set_params"])
+def test_scikit_learn_api_checks_that_need_no_refit(trained, check):
+    """scikit-learn's checks of the estimator API itself; the others fit on their own data,
+    which a frozen model does not (its tags say so)."""
+    from sklearn.utils import estimator_checks
+
+    getattr(estimator_checks, check)("TierwiseModel", trained.model)
+
+
+def test_a_model_pickled_with_the_former_attribute_names_still_loads(trained):
+    import pickle
+
+    model: TierwiseModel = trained.model
+    former = object.__new__(TierwiseModel)
+    former.__dict__.update({"task": model.task, "kind": model.kind,
+                            **{f"{k}_": v for k, v in model.get_params(deep=False).items()
+                               if k not in ("task", "kind")}})
+    loaded = pickle.loads(pickle.dumps(former))
+    data = toy_frame().data.head(20)
+    np.testing.assert_array_equal(loaded.predict_score(data), model.predict_score(data))
+    assert loaded.get_params(deep=False).keys() == model.get_params(deep=False).keys()
 
 
 def test_monotone_candidate_respects_its_constraint():
@@ -100,7 +173,7 @@ def test_flat_table_cross_validates_then_fits_on_all_rows():
     assert result.metrics["cv_roc_auc_std"] >= 0
     assert 0 <= result.metrics["oof_ece"] < 0.1
     assert result.predictions["score"].notna().all()  # every row scored out of fold
-    assert np.all(np.isfinite(result.model.predict(frame.data.drop(columns=["target"]))))
+    assert np.all(np.isfinite(result.model.predict_score(frame.data.drop(columns=["target"]))))
 
 
 # -- bad input: one clear line each ---------------------------------------------------------

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tierwise.features import ConfigError
 
+from tierwise.features import ConfigError
 from tierwise.settings import RecommenderSettings, Settings, load_settings
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"

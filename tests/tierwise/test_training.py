@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
-from sklearn.datasets import make_classification
+from sklearn.datasets import make_classification, make_regression
 
 from tierwise.features import ConfigError, DataError, ModelFrame
 from tierwise.models import TaskConfig
@@ -106,3 +106,72 @@ def test_missing_reason_entry_fails_before_training(tmp_path, config_dir):
         training.train_tasks(["churn"], data_dir=tmp_path / "no-data-needed", configs={"churn": settings.task("churn")},
                              feature_config=settings.features, catalogues=settings.reasons, budget_minutes=0)
     assert "complaints" in str(err.value) and "en" in str(err.value)
+
+
+def regression_frame(n: int = 800, seed: int = 0) -> ModelFrame:
+    X, y = make_regression(n_samples=n, n_features=4, n_informative=3, noise=5.0, random_state=seed)
+    df = pd.DataFrame(X, columns=list(FEATURES[:-1]))
+    df["region"] = pd.array(np.where(X[:, 0] > 0, "north", "south"), dtype="str")
+    df.insert(0, "account", pd.array([f"a{i}" for i in range(n)], dtype="str"))
+    df["value"] = y
+    return ModelFrame(df, FEATURES, "value", "regression", id_columns=("account",), categorical=("region",),
+                      split_column=None, name="toygrowth")
+
+
+FRESH_INTERPRETER = """
+import importlib.util, json, sys
+import mlflow.pyfunc
+import pandas as pd
+rows = pd.read_parquet(sys.argv[1])
+out = {uri: mlflow.pyfunc.load_model(uri).predict(rows).tolist() for uri in sys.argv[2:]}
+import tierwise
+print(json.dumps({"predictions": out, "tierwise": tierwise.__file__, "path": sys.path,
+                  "top_level": [n for n in ("features", "models") if importlib.util.find_spec(n)]}))
+"""
+
+
+@pytest.mark.slow
+def test_registered_task_models_load_as_pyfunc_in_a_fresh_interpreter_outside_the_repository(tmp_path):
+    """A classifier's pyfunc answers `predict_proba` (rows x 2), a regressor's `predict`; both
+    load from the registry where tierwise is installed, from any folder, with no `code_paths`
+    and no requirement pointing into the source tree."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[2]
+    growth = TaskConfig(task="toygrowth", kind="regression", primary_metric="spearman", candidates=["lightgbm"],
+                        cv_folds=3, n_estimators=100, early_stopping_rounds=20, num_threads=1,
+                        tuning={"budget_minutes": 0, "max_trials": 0})
+    binary, classifier = training.train_frame_and_register(flat_frame(), CONFIG, name="tierwise-toyflat")
+    _, regressor = training.train_frame_and_register(regression_frame(), growth, name="tierwise-toygrowth")
+    rows = flat_frame(20, seed=3).data.drop(columns=["label"])
+    rows.to_parquet(tmp_path / "rows.parquet")
+    uris = ["models:/tierwise-toyflat@champion", "models:/tierwise-toygrowth@champion"]
+
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # MLFLOW_* from the autouse fixture
+    done = subprocess.run([sys.executable, "-c", FRESH_INTERPRETER, str(tmp_path / "rows.parquet"), *uris],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    proba = np.asarray(answer["predictions"][uris[0]])
+    assert proba.shape == (20, 2)
+    np.testing.assert_allclose(proba, classifier.model.predict_proba(rows), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(answer["predictions"][uris[1]], regressor.model.predict(rows), rtol=0, atol=1e-9)
+    assert not answer["top_level"], "a top-level `features`/`models` is importable outside the repository"
+    assert str(repo / "src") not in answer["path"] and str(repo) not in answer["path"]
+    assert "tierwise/__init__.py" in answer["tierwise"]
+
+    local = Path(MlflowClient().download_artifacts(binary.run_id, "model", str(tmp_path / "logged")))
+    flavors = yaml.safe_load((local / "MLmodel").read_text(encoding="utf-8"))["flavors"]
+    assert flavors["python_function"]["predict_fn"] == "predict_proba"
+    assert not flavors["python_function"].get("code") and not flavors["sklearn"].get("code")
+    assert not (local / "code").exists()
+    requirements = (local / "requirements.txt").read_text(encoding="utf-8").split()
+    assert all("/" not in r and "@" not in r and not r.startswith("-") for r in requirements), requirements

@@ -49,7 +49,7 @@ def scored_rows(result: TrainResult, frame: ModelFrame) -> pd.DataFrame | None:
         parts = [("oof", frame.data, result.predictions["score"].to_numpy(float))]
     else:
         valid, test = frame.part("valid"), frame.part("test")
-        parts = [("valid", valid, np.asarray(result.model.predict(valid), dtype=float)),
+        parts = [("valid", valid, np.asarray(result.model.predict_score(valid), dtype=float)),
                  ("test", test, result.predictions["score"].to_numpy(float))]
     out = []
     for split, part, score in parts:

@@ -1,6 +1,6 @@
-"""What both scoring engines share: reading and validating the raw tables (rejects beside the
-output), the input fingerprint, chunk bounds, the batch step (relationship-manager capacity),
-the atomic final write and the MLflow run."""
+"""What both scoring engines share: the preparation step (validate, quarantine with reasons, cut
+for the month), the month and "nothing to score" checks, the rejects beside the output, the
+batch step (relationship-manager capacity), the atomic final write and the MLflow run."""
 
 from __future__ import annotations
 
@@ -20,14 +20,13 @@ from tierwise.features import (
     ROW_ID,
     DataError,
     FeatureConfig,
-    read_raw_tables,
     table_path,
     validate_tables,
 )
 from tierwise.models import RECOMMENDATION_COLUMNS, Recommender, apply_rm_capacity, summarise_tiers
 from tierwise import tracking
+from tierwise.scoring._checkpoint import atomic_write_parquet
 from tierwise.settings import RecommenderSettings
-from tierwise.scoring._checkpoint import atomic_write_parquet, file_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -36,15 +35,36 @@ REJECT_COLUMNS = ("table", ROW_ID, CLIENT_KEY, MONTH_KEY, "reason")
 
 
 @dataclass(frozen=True)
-class ScoreInputs:
-    """Validated raw tables cut for one snapshot month, and what the run log needs."""
+class ScoreResult:
+    """What a scoring job did: where it wrote, how many clients, chunks and rejects, its run."""
 
-    clients: pd.DataFrame  # kept clients alive at `month` (row at `month`), sorted by client_id
-    monthly: pd.DataFrame  # their kept monthly rows up to `month`, sorted by client_id, month
+    out: Path
+    clients: int
+    chunks: int
+    resumed_chunks: int
+    tiers: dict[str, int]
+    rejected: dict[str, int]
+    run_id: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """What the scoring run log records about its inputs."""
+
     month: dt.date
     fingerprint: str
     rows_in: dict[str, int]
     rows_rejected: dict[str, int]
+
+
+@dataclass(frozen=True)
+class MonthInputs:
+    """Validated rows of some clients, cut for one snapshot month."""
+
+    clients: pd.DataFrame  # clients with a row at the month, sorted by client_id
+    monthly: pd.DataFrame  # their rows up to the month, sorted by client_id, month
+    rejects: pd.DataFrame  # quarantined rows of both tables with their reasons (REJECT_COLUMNS)
 
 
 def rejects_path(out: Path) -> Path:
@@ -89,43 +109,90 @@ def rejects_frame(report: Any) -> pd.DataFrame:
     return out
 
 
-def prepare_inputs(data_dir: Path, month: dt.date, out: Path, *, extra_key: str = "") -> ScoreInputs:
-    """Read and validate the raw tables, write the rejects, cut the tables for `month`."""
-    files = [table_path(data_dir, "clients"), table_path(data_dir, "monthly")]
-    fingerprint = file_fingerprint(files, month.isoformat(), extra_key)
-    clients, monthly = read_raw_tables(data_dir)
-    report = validate_tables(clients, monthly, sources=(str(files[0]), str(files[1])))
-    rejects = rejects_frame(report)
+def input_files(data_dir: Path) -> tuple[Path, Path]:
+    """The `clients` and `monthly` files of a data folder."""
+    return table_path(data_dir, "clients"), table_path(data_dir, "monthly")
+
+
+def check_month_covered(month: dt.date, months: pd.Series, source: Path) -> None:
+    """`DataError` unless `month` lies between the first and last valid month of `months`."""
+    t = pd.Timestamp(month)
+    valid = months.dropna()
+    lo, hi = (valid.min(), valid.max()) if len(valid) else (pd.NaT, pd.NaT)
+    if pd.isna(lo) or not lo <= t <= hi:
+        covers = f"covers {lo:%Y-%m} to {hi:%Y-%m}" if pd.notna(lo) else "has no valid month"
+        raise DataError(f"--month {t:%Y-%m} is outside the data: {source} {covers}")
+
+
+def prepare_month(clients: pd.DataFrame, monthly: pd.DataFrame, month: dt.date, *,
+                  sources: tuple[str, str]) -> MonthInputs:
+    """The preparation step of both engines (pandas: per chunk of clients; Spark: the whole
+    tables): validate the rows, quarantine the bad ones with their reasons, and keep the
+    clients with a row at `month` with their history up to it.
+
+    Every contract rule is per client, so preparing chunks equals preparing the whole. Rows
+    of a set in which nothing is usable are all quarantined; clients without any monthly
+    row are left out (there is nothing to score them on)."""
+    report = _validate(clients, monthly, sources)
+    if report is None:
+        rejects = _all_rejected(clients, monthly) if len(monthly) else rejects_frame(None)
+        return MonthInputs(clients=clients.iloc[:0].drop(columns=[ROW_ID]),
+                           monthly=monthly.iloc[:0].drop(columns=[ROW_ID], errors="ignore"), rejects=rejects)
+    t = pd.Timestamp(month)
+    kept = report.monthly
+    alive = pd.Index(kept.loc[kept[MONTH_KEY] == t, CLIENT_KEY].unique())
+    history = kept[(kept[MONTH_KEY] <= t) & kept[CLIENT_KEY].isin(alive)].drop(columns=[ROW_ID])
+    kept_clients = report.clients[report.clients[CLIENT_KEY].isin(alive)].drop(columns=[ROW_ID])
+    return MonthInputs(clients=kept_clients.sort_values(CLIENT_KEY, ignore_index=True),
+                       monthly=history.sort_values([CLIENT_KEY, MONTH_KEY], ignore_index=True),
+                       rejects=rejects_frame(report))
+
+
+def _validate(clients: pd.DataFrame, monthly: pd.DataFrame, sources: tuple[str, str]) -> Any:
+    """`validate_tables`, or None when no row is usable."""
+    if len(monthly) == 0 or len(clients) == 0:
+        return None
+    try:
+        return validate_tables(clients, monthly, sources=sources)
+    except DataError as exc:
+        logger.info("no usable rows among %d client(s) (%s): all of their rows are rejected", len(clients), exc)
+        return None
+
+
+def _all_rejected(clients: pd.DataFrame, monthly: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    if len(clients):
+        rows.append(pd.DataFrame({"table": "clients", ROW_ID: clients[ROW_ID].to_numpy(),
+                                  CLIENT_KEY: clients[CLIENT_KEY].astype("str").to_numpy(),
+                                  MONTH_KEY: pd.NaT, "reason": "no usable client row in its chunk"}))
+    if len(monthly):
+        rows.append(pd.DataFrame({"table": "monthly", ROW_ID: monthly[ROW_ID].to_numpy(),
+                                  CLIENT_KEY: monthly[CLIENT_KEY].astype("str").to_numpy(),
+                                  MONTH_KEY: monthly[MONTH_KEY].to_numpy(),
+                                  "reason": "client_id: client row rejected"}))
+    return pd.concat(rows, ignore_index=True) if rows else rejects_frame(None)
+
+
+def write_rejects(rejects: pd.DataFrame, out: Path) -> None:
+    """The quarantined rows beside the output (always written, empty when none)."""
     atomic_write_parquet(rejects, rejects_path(out))
     if len(rejects):
         logger.warning("%d row(s) quarantined with reasons in %s", len(rejects), rejects_path(out))
-    kept_m = report.monthly
-    t = pd.Timestamp(month)
-    lo, hi = kept_m[MONTH_KEY].min(), kept_m[MONTH_KEY].max()
-    if not lo <= t <= hi:
-        raise DataError(f"--month {t:%Y-%m} is outside the data: {files[1]} covers {lo:%Y-%m} to {hi:%Y-%m}")
-    alive = pd.Index(kept_m.loc[kept_m[MONTH_KEY] == t, CLIENT_KEY].unique())
-    if len(alive) == 0:
-        raise DataError(f"{files[1]}: no client has a row for --month {t:%Y-%m}; nothing to score")
-    history = kept_m[(kept_m[MONTH_KEY] <= t) & kept_m[CLIENT_KEY].isin(alive)]
-    history = history.drop(columns=[ROW_ID]).sort_values([CLIENT_KEY, MONTH_KEY], ignore_index=True)
-    kept_c = report.clients[report.clients[CLIENT_KEY].isin(alive)].drop(columns=[ROW_ID])
-    kept_c = kept_c.sort_values(CLIENT_KEY, ignore_index=True)
-    logger.info("%d clients with a row at %s (of %d kept)", len(kept_c), f"{t:%Y-%m}", len(report.clients))
-    return ScoreInputs(clients=kept_c, monthly=history, month=month, fingerprint=fingerprint,
-                       rows_in=dict(report.rows_in), rows_rejected=dict(report.rows_rejected))
 
 
-def chunk_bounds(ids: pd.Series | np.ndarray, size: int) -> list[tuple[int, int]]:
-    """[start, stop) positions of consecutive chunks of `size` clients."""
-    n = len(ids)
-    return [(a, min(a + size, n)) for a in range(0, n, size)]
+def check_something_scored(recs: pd.DataFrame, rejects: pd.DataFrame, month: dt.date, source: Path,
+                           out: Path) -> None:
+    """`DataError` when no client could be scored, saying whether rows were quarantined."""
+    if len(recs):
+        return
+    if len(rejects):
+        raise DataError(f"{source}: no client has a usable row for --month {month:%Y-%m}; nothing to score "
+                        f"(see {rejects_path(out)})")
+    raise DataError(f"{source}: no client has a row for --month {month:%Y-%m}; nothing to score")
 
 
-def history_slices(client_ids: np.ndarray, monthly_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For sorted ids: first and past-last monthly row of each client."""
-    return (np.searchsorted(monthly_ids, client_ids, side="left"),
-            np.searchsorted(monthly_ids, client_ids, side="right"))
+def rejected_counts(rejects: pd.DataFrame) -> dict[str, int]:
+    return {name: int((rejects["table"] == name).sum()) for name in ("clients", "monthly")}
 
 
 def finish(recs: pd.DataFrame, recommender: Recommender, out: Path) -> pd.DataFrame:
@@ -138,11 +205,7 @@ def finish(recs: pd.DataFrame, recommender: Recommender, out: Path) -> pd.DataFr
     return recs
 
 
-def tier_counts(recs: pd.DataFrame) -> dict[str, int]:
-    return {str(k): int(v) for k, v in recs["tier"].value_counts().items()}
-
-
-def log_run(*, recs: pd.DataFrame, inputs: ScoreInputs, model_uri: str, model_version: str, engine: str,
+def log_run(*, recs: pd.DataFrame, inputs: RunInputs, model_uri: str, model_version: str, engine: str,
             out: Path, seconds: float) -> str:
     """One MLflow run per scoring job: model version, input fingerprint, counts, tiers."""
     import mlflow
@@ -158,7 +221,7 @@ def log_run(*, recs: pd.DataFrame, inputs: ScoreInputs, model_uri: str, model_ve
         metrics = {"clients_scored": len(recs), "seconds": seconds,
                    **{f"rows_in_{k}": v for k, v in inputs.rows_in.items()},
                    **{f"rows_rejected_{k}": v for k, v in inputs.rows_rejected.items()}}
-        for tier, count in tier_counts(recs).items():
+        for tier, count in recs["tier"].value_counts().items():
             metrics[f"tier_{tier}_clients"] = count
             metrics[f"tier_{tier}_share"] = count / max(len(recs), 1)
         for flag in [c for c in recs.columns if c.startswith("flag_")]:

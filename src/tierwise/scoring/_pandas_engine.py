@@ -24,7 +24,6 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -42,45 +41,29 @@ from tierwise.features import (
     FeatureConfig,
     read_table,
     snapshot_features,
-    table_path,
-    validate_tables,
 )
 from tierwise.models import RECOMMENDATION_COLUMNS, Recommender
-from tierwise.scoring._checkpoint import PartStore, atomic_write_parquet, file_fingerprint
+from tierwise.scoring._checkpoint import PartStore, file_fingerprint
 from tierwise.scoring._job import (
+    REJECT_COLUMNS,
+    RunInputs,
+    ScoreResult,
+    check_month_covered,
+    check_something_scored,
     finish,
+    input_files,
     log_run,
     parts_path,
+    prepare_month,
+    rejected_counts,
     rejects_frame,
-    rejects_path,
+    write_rejects,
 )
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
 BATCH_ROWS = 1_000_000
-
-
-@dataclass(frozen=True)
-class ScoreResult:
-    out: Path
-    clients: int
-    chunks: int
-    resumed_chunks: int
-    tiers: dict[str, int]
-    rejected: dict[str, int]
-    run_id: str
-    seconds: float
-
-
-@dataclass
-class _Inputs:
-    """What the run log needs (the `ScoreInputs` fields `log_run` reads)."""
-
-    month: dt.date
-    fingerprint: str
-    rows_in: dict[str, int] = field(default_factory=dict)
-    rows_rejected: dict[str, int] = field(default_factory=dict)
 
 
 def score_chunk(recommender: Recommender, clients: pd.DataFrame, monthly: pd.DataFrame, month: dt.date,
@@ -169,17 +152,6 @@ def _read_chunk_monthly(folder: Path, index: int) -> pd.DataFrame:
     return frame
 
 
-def _validate_chunk(clients: pd.DataFrame, monthly: pd.DataFrame, sources: tuple[str, str]):
-    """`validate_tables` on one chunk; a chunk without any usable row has all rows rejected."""
-    if len(monthly) == 0 or len(clients) == 0:
-        return None
-    try:
-        return validate_tables(clients, monthly, sources=sources)
-    except DataError as exc:
-        logger.info("a chunk has no usable rows (%s): all of its rows are rejected", exc)
-        return None
-
-
 def score_pandas(data_dir: Path, month: dt.date, out: Path, *, recommender: Recommender,
                  feature_config: FeatureConfig, model_uri: str, model_version: str, chunk_clients: int = 50_000,
                  on_start: Callable[[int], None] | None = None, progress: Progress | None = None,
@@ -189,23 +161,20 @@ def score_pandas(data_dir: Path, month: dt.date, out: Path, *, recommender: Reco
     data_dir, out = Path(data_dir), Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     config = feature_config
-    files = (table_path(data_dir, "clients"), table_path(data_dir, "monthly"))
-    inputs = _Inputs(month=month, fingerprint=file_fingerprint(files, month.isoformat()))
+    files = input_files(data_dir)
+    fingerprint = file_fingerprint(files, month.isoformat())
     clients = read_table(data_dir, "clients")
     clients[ROW_ID] = np.arange(len(clients), dtype=np.int64)
     ids = clients[CLIENT_KEY]
     sorted_ids = np.sort(ids.dropna().astype("str").unique().to_numpy(dtype=object)) if ids.notna().any() \
         else np.array([""], dtype=object)
     lowers = _lower_bounds(sorted_ids, chunk_clients)
-    store = PartStore(parts_path(out), {"fingerprint": inputs.fingerprint, "model_version": model_version,
+    store = PartStore(parts_path(out), {"fingerprint": fingerprint, "model_version": model_version,
                                         "model_uri": model_uri, "chunk_clients": chunk_clients,
                                         "engine": "pandas"})
     split_folder = store.folder / "input"
     monthly_rows, lo, hi = _split_monthly(files[1], lowers, split_folder)
-    t = pd.Timestamp(month)
-    if pd.isna(lo) or not lo <= t <= hi:
-        covers = f"covers {lo:%Y-%m} to {hi:%Y-%m}" if pd.notna(lo) else "has no valid month"
-        raise DataError(f"--month {t:%Y-%m} is outside the data: {files[1]} {covers}")
+    check_month_covered(month, pd.Series([lo, hi]), files[1])
     client_chunk = _chunk_of(pa.array(ids.astype("str").to_numpy(dtype=object, na_value=None), pa.string()),
                              lowers)
     if on_start:
@@ -221,34 +190,21 @@ def score_pandas(data_dir: Path, month: dt.date, out: Path, *, recommender: Reco
             continue
         chunk_clients_frame = clients[client_chunk == index]
         chunk_monthly = _read_chunk_monthly(split_folder, index)
-        report = _validate_chunk(chunk_clients_frame, chunk_monthly, sources)
-        if report is None and len(chunk_monthly) == 0:  # clients without any monthly row
-            rejects, recs = rejects_frame(None), None
-        elif report is None:
-            rejects = _all_rejected(chunk_clients_frame, chunk_monthly)
-            recs = None
-        else:
-            rejects = rejects_frame(report)
-            kept = report.monthly[report.monthly[MONTH_KEY] <= t]
-            has_month = bool((kept[MONTH_KEY] == t).any())
-            recs = score_chunk(recommender, report.clients, kept, month, config) if has_month else None
-        store.write(index, bounds, _chunk_part(recs, rejects))
+        prepared = prepare_month(chunk_clients_frame, chunk_monthly, month, sources=sources)
+        recs = (score_chunk(recommender, prepared.clients, prepared.monthly, month, config)
+                if len(prepared.clients) else None)
+        store.write(index, bounds, _chunk_part(recs, prepared.rejects))
         tick(1)
     if resumed:
         logger.info("resumed: %d of %d chunk(s) were already done", resumed, len(lowers))
     recs, rejects = _gather(store)
-    if len(recs) == 0:
-        raise DataError(f"{files[1]}: no client has a usable row for --month {t:%Y-%m}; nothing to score "
-                        f"(see {rejects_path(out)})") if len(rejects) else \
-            DataError(f"{files[1]}: no client has a row for --month {t:%Y-%m}; nothing to score")
-    atomic_write_parquet(rejects, rejects_path(out))
-    if len(rejects):
-        logger.warning("%d row(s) quarantined with reasons in %s", len(rejects), rejects_path(out))
-    inputs.rows_in = {"clients": len(clients), "monthly": monthly_rows}
-    inputs.rows_rejected = {name: int((rejects["table"] == name).sum()) for name in ("clients", "monthly")}
+    write_rejects(rejects, out)
+    check_something_scored(recs, rejects, month, files[1], out)
+    inputs = RunInputs(month=month, fingerprint=fingerprint, rows_in={"clients": len(clients), "monthly": monthly_rows},
+                       rows_rejected=rejected_counts(rejects))
     recs = finish(recs, recommender, out)
     seconds = time.perf_counter() - began
-    run_id = log_run(recs=recs, inputs=inputs, model_uri=model_uri, model_version=model_version,  # type: ignore[arg-type]
+    run_id = log_run(recs=recs, inputs=inputs, model_uri=model_uri, model_version=model_version,
                      engine="pandas", out=out, seconds=seconds)
     if not keep_parts:
         store.remove()
@@ -289,23 +245,8 @@ def _gather(store: PartStore) -> tuple[pd.DataFrame, pd.DataFrame]:
     rej_frame = (pa.concat_tables(rejects, promote_options="permissive").to_pandas() if rejects
                  else rejects_frame(None))
     if len(rej_frame):
-        rej_frame = rej_frame.loc[:, list(_REJECT_COLUMNS)].sort_values(["table", ROW_ID], ignore_index=True)
+        rej_frame = rej_frame.loc[:, list(REJECT_COLUMNS)].sort_values(["table", ROW_ID], ignore_index=True)
     return rec_frame, rej_frame
 
 
-def _all_rejected(clients: pd.DataFrame, monthly: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    if len(clients):
-        rows.append(pd.DataFrame({"table": "clients", ROW_ID: clients[ROW_ID].to_numpy(),
-                                  CLIENT_KEY: clients[CLIENT_KEY].astype("str").to_numpy(),
-                                  MONTH_KEY: pd.NaT, "reason": "no usable client row in its chunk"}))
-    if len(monthly):
-        rows.append(pd.DataFrame({"table": "monthly", ROW_ID: monthly[ROW_ID].to_numpy(),
-                                  CLIENT_KEY: monthly[CLIENT_KEY].astype("str").to_numpy(),
-                                  MONTH_KEY: monthly[MONTH_KEY].to_numpy(),
-                                  "reason": "client_id: client row rejected"}))
-    return pd.concat(rows, ignore_index=True) if rows else rejects_frame(None)
-
-
-_REJECT_COLUMNS = ("table", ROW_ID, CLIENT_KEY, MONTH_KEY, "reason")
-_COLUMNS = {"recs": RECOMMENDATION_COLUMNS, "rejects": _REJECT_COLUMNS}
+_COLUMNS = {"recs": RECOMMENDATION_COLUMNS, "rejects": REJECT_COLUMNS}

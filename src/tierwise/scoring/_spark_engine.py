@@ -23,12 +23,26 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from tierwise.features import CLIENT_KEY, FeatureConfig, snapshot_features
-from tierwise.models._recommender import as_str
-from tierwise.scoring._job import finish, log_run, model_configs, prepare_inputs
-from tierwise.scoring._pandas_engine import ScoreResult
+from tierwise.features import CLIENT_KEY, MONTH_KEY, ROW_ID, FeatureConfig, read_raw_tables, snapshot_features
+from tierwise.models import PYFUNC_OUTPUT_COLUMNS, as_str
+from tierwise.scoring._checkpoint import file_fingerprint
+from tierwise.scoring._job import (
+    MonthInputs,
+    RunInputs,
+    ScoreResult,
+    check_month_covered,
+    check_something_scored,
+    finish,
+    input_files,
+    log_run,
+    model_configs,
+    prepare_month,
+    rejected_counts,
+    write_rejects,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -110,13 +124,30 @@ def _to_spark(spark: Any, frame: pd.DataFrame, partitions: int) -> Any:
     return sdf.withColumn(BUCKET, F.pmod(F.xxhash64(F.col(CLIENT_KEY)), F.lit(partitions)))
 
 
+def _prepare(data_dir: Path, month: dt.date, out: Path) -> tuple[RunInputs, MonthInputs]:
+    """The raw tables read and prepared on the driver, as the pandas engine prepares each chunk;
+    the rejects are written beside the output."""
+    files = input_files(data_dir)
+    fingerprint = file_fingerprint(files, month.isoformat(), "spark")
+    clients, monthly = read_raw_tables(data_dir)
+    check_month_covered(month, monthly[MONTH_KEY], files[1])
+    clients[ROW_ID] = np.arange(len(clients), dtype=np.int64)
+    monthly[ROW_ID] = np.arange(len(monthly), dtype=np.int64)
+    prepared = prepare_month(clients, monthly, month, sources=(str(files[0]), str(files[1])))
+    write_rejects(prepared.rejects, out)
+    check_something_scored(prepared.clients, prepared.rejects, month, files[1], out)
+    logger.info("%d clients with a row at %s (of %d read)", len(prepared.clients), f"{month:%Y-%m}", len(clients))
+    inputs = RunInputs(month=month, fingerprint=fingerprint, rows_in={"clients": len(clients), "monthly": len(monthly)},
+                       rows_rejected=rejected_counts(prepared.rejects))
+    return inputs, prepared
+
+
 def score_spark(data_dir: Path, month: dt.date, out: Path, *, model_uri: str, master: str = "local[2]",
                 partitions: int = 8, spark: Any = None) -> ScoreResult:
     """Score every client alive at `month` on Spark; see the module docstring."""
     import mlflow.pyfunc
     from pyspark.sql import functions as F
 
-    from tierwise.models._recommender_pyfunc import PYFUNC_OUTPUT_COLUMNS
     from tierwise.registry import load_recommender
 
     began = time.perf_counter()
@@ -124,17 +155,17 @@ def score_spark(data_dir: Path, month: dt.date, out: Path, *, model_uri: str, ma
     out.parent.mkdir(parents=True, exist_ok=True)
     loaded = load_recommender(model_uri)
     recommender, version, config = loaded.recommender, loaded.version, model_configs(loaded.settings)
-    inputs = prepare_inputs(Path(data_dir), month, out, extra_key="spark")
+    inputs, prepared = _prepare(Path(data_dir), month, out)
     own = spark is None
     spark = spark or spark_session(master)
     try:
-        sample_ids = inputs.clients[CLIENT_KEY].head(20)
-        sample = snapshot_features(inputs.clients[inputs.clients[CLIENT_KEY].isin(sample_ids)],
-                                   inputs.monthly[inputs.monthly[CLIENT_KEY].isin(sample_ids)], month, config)
+        sample_ids = prepared.clients[CLIENT_KEY].head(20)
+        sample = snapshot_features(prepared.clients[prepared.clients[CLIENT_KEY].isin(sample_ids)],
+                                   prepared.monthly[prepared.monthly[CLIENT_KEY].isin(sample_ids)], month, config)
         columns = list(sample.columns)
         feature_schema = _spark_schema(sample)
-        monthly = _to_spark(spark, inputs.monthly, partitions)
-        clients = _to_spark(spark, inputs.clients, partitions)
+        monthly = _to_spark(spark, prepared.monthly, partitions)
+        clients = _to_spark(spark, prepared.clients, partitions)
         features = (monthly.groupBy(BUCKET).cogroup(clients.groupBy(BUCKET))
                     .applyInPandas(_features_udf(month, config, columns), schema=feature_schema))
         wanted = [c for c in (*recommender.required_inputs, *recommender.optional_inputs)

@@ -43,7 +43,7 @@ def test_recommend_bundles_the_champions(scoring_world):
     assert version == "1" and settings.policy == load_settings(factory.CONFIG_DIR).policy  # built with these
     features = factory.bank_features(bank).head(30)
     out = recommender.recommend(features)
-    direct = models["churn"].predict(features)
+    direct = models["churn"].predict_score(features)
     np.testing.assert_allclose(out["p_churn"].to_numpy(), direct, rtol=0, atol=1e-12)
 
 

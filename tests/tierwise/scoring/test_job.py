@@ -1,0 +1,71 @@
+"""The preparation step both engines share: validate, quarantine with reasons, cut for the month."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from tierwise.features import CLIENT_KEY, MONTH_KEY, ROW_ID, DataError, read_raw_tables
+from tierwise.scoring._job import REJECT_COLUMNS, check_month_covered, prepare_month
+from tierwise.synthetic import DataConfig, generate_bank, write_bank
+
+
+@pytest.fixture(scope="module")
+def dirty_bank(tmp_path_factory):
+    root = tmp_path_factory.mktemp("job")
+    bank = generate_bank(DataConfig(), clients=120, months=8, seed=3, start=dt.date(2024, 1, 1))
+    write_bank(bank, root / "bank", dirty=DataConfig(), seed=3)
+    clients, monthly = read_raw_tables(root / "bank")
+    return clients, monthly
+
+
+def test_prepared_month_keeps_clients_with_a_row_at_the_month_and_their_history(dirty_bank):
+    clients, monthly = dirty_bank
+    month = dt.date(2024, 6, 1)
+    prepared = prepare_month(clients, monthly, month, sources=("clients.parquet", "monthly.parquet"))
+    t = pd.Timestamp(month)
+    alive = set(prepared.monthly.loc[prepared.monthly[MONTH_KEY] == t, CLIENT_KEY])
+    assert set(prepared.clients[CLIENT_KEY]) == alive and alive
+    assert (prepared.monthly[MONTH_KEY] <= t).all()
+    assert prepared.clients[CLIENT_KEY].is_monotonic_increasing
+    assert ROW_ID not in prepared.clients.columns and ROW_ID not in prepared.monthly.columns
+    # the injected bad rows are quarantined with a reason, never silently dropped
+    assert len(prepared.rejects) > 0
+    assert list(prepared.rejects.columns) == list(REJECT_COLUMNS)
+    assert prepared.rejects["reason"].str.len().gt(0).all()
+
+
+def test_preparing_chunks_equals_preparing_the_whole(dirty_bank):
+    clients, monthly = dirty_bank
+    month, sources = dt.date(2024, 6, 1), ("c", "m")
+    whole = prepare_month(clients, monthly, month, sources=sources)
+    ids = sorted(clients[CLIENT_KEY].dropna().unique())
+    cut = ids[len(ids) // 2]
+    parts = [prepare_month(clients[side(clients[CLIENT_KEY])], monthly[side(monthly[CLIENT_KEY])], month,
+                           sources=sources)
+             for side in (lambda s: s.fillna("") < cut, lambda s: s.fillna("") >= cut)]
+    joined = pd.concat([p.clients for p in parts]).sort_values(CLIENT_KEY, ignore_index=True)
+    pd.testing.assert_frame_equal(joined, whole.clients, check_dtype=False)
+    assert sum(len(p.monthly) for p in parts) == len(whole.monthly)
+
+
+def test_a_set_with_no_usable_row_is_quarantined_whole(dirty_bank):
+    clients, monthly = dirty_bank
+    one = clients[CLIENT_KEY].dropna().iloc[0]
+    mine = monthly[monthly[CLIENT_KEY] == one].assign(**{ROW_ID: 0})
+    orphan = clients[clients[CLIENT_KEY] == one].assign(**{CLIENT_KEY: "not-a-client-id!!", ROW_ID: 0})
+    prepared = prepare_month(orphan, mine, dt.date(2024, 6, 1), sources=("c", "m"))
+    assert len(prepared.clients) == 0
+    assert len(prepared.rejects) == len(orphan) + len(mine)
+
+
+def test_month_outside_the_data_names_the_file_and_the_range():
+    months = pd.Series(pd.to_datetime(["2024-01-01", "2024-08-01", None]))
+    check_month_covered(dt.date(2024, 8, 1), months, "monthly.parquet")
+    with pytest.raises(DataError, match=r"--month 2024-09 is outside the data: monthly.parquet covers "
+                                        r"2024-01 to 2024-08"):
+        check_month_covered(dt.date(2024, 9, 1), months, "monthly.parquet")
+    with pytest.raises(DataError, match="has no valid month"):
+        check_month_covered(dt.date(2024, 9, 1), pd.Series(pd.to_datetime([None, None])), "m.csv")
