@@ -14,9 +14,9 @@ from tierwise.cli._common import (
     ConfigDirOption,
     existing_dir,
     existing_file,
+    load_settings,
     progress_bar,
 )
-from tierwise.cli._common import load_settings as load_settings_of
 
 if TYPE_CHECKING:
     from tierwise.features import DatasetConfig
@@ -63,7 +63,7 @@ def _checked_target(task: str | None, dataset: Path | None, config_dir_opt: Path
 
     if (task is None) == (dataset is None):
         raise typer.BadParameter("give exactly one of --task or --dataset", param_hint="--task/--dataset")
-    settings = load_settings_of(config_dir_opt)
+    settings = load_settings(config_dir_opt)
     if dataset is None:
         return settings, None
     existing_file(dataset, option="--dataset")
