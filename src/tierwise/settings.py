@@ -8,7 +8,9 @@ load time, and fail in one line naming both:
 - a task config (`models/<task>.yaml`) names its own task, one the features config labels,
   and only features the features config builds (`features`, `exclude`, `monotone`);
 - the policy's churn and default horizons are those of the labels in `features.yaml` (the
-  policy turns a 6-month churn probability and a 12-month PD into its own horizon).
+  policy turns a 6-month churn probability and a 12-month PD into its own horizon);
+- `drivers.yaml` names only reason families that the features config and the reason
+  catalogues produce (the families of `features.feature_catalog` after the catalogues' `merge`).
 
 A file that is absent is `None` (or empty) here; `Settings.require` turns that into the
 one-line "config file not found" for the commands that need it.
@@ -23,7 +25,14 @@ from pydantic import BaseModel, ConfigDict
 
 from tierwise.config import load_config
 from tierwise.features import TASKS, ConfigError, FeatureConfig, feature_catalog
-from tierwise.models import LANGUAGES, DriverMap, PolicyConfig, ReasonCatalogue, TaskConfig
+from tierwise.models import (
+    LANGUAGES,
+    DriverMap,
+    PolicyConfig,
+    ReasonCatalogue,
+    TaskConfig,
+    merged_families,
+)
 from tierwise.reports import MonitorConfig
 from tierwise.synthetic import DataConfig
 
@@ -144,6 +153,14 @@ def check_settings(settings: Settings) -> None:
         if unknown:
             raise ConfigError(f"{file}: feature '{unknown[0]}' is not built by {features_file}"
                               + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""))
+    if settings.drivers is not None:
+        catalog = feature_catalog(features)
+        known = set(merged_families({k: v.family for k, v in catalog.items()}, list(catalog), settings.reasons).values())
+        try:
+            settings.drivers.check_families(sorted(known))
+        except ConfigError as exc:
+            raise ConfigError(f"{settings.path('drivers')}: {str(exc).removeprefix('drivers: ')} "
+                              f"(not a reason family of {features_file} and the reason catalogues)") from None
     policy = settings.policy
     if policy is not None:
         labels = features.labels

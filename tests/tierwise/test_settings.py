@@ -83,6 +83,14 @@ def test_policy_horizon_against_the_label_horizon_names_both_files(configs):
     assert "policy.yaml" in message and "features.yaml" in message and "churn_horizon_months is 3" in message
 
 
+def test_drivers_naming_an_unknown_reason_family_names_both_files(configs):
+    _edit(configs / "drivers.yaml", lambda raw: raw["churn"].update({"disengagement": ["nowhere"]}))
+    with pytest.raises(ConfigError) as err:
+        load_settings(configs)
+    message = str(err.value)
+    assert "drivers.yaml" in message and "features.yaml" in message and "nowhere" in message
+
+
 def test_a_bad_key_in_any_file_is_the_loaders_one_line(configs):
     (configs / "monitor.yaml").write_text("nonsense_key: 1\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"monitor\.yaml: unknown key 'nonsense_key'"):
