@@ -74,3 +74,18 @@ def test_the_build_backend_reads_the_license_string():
     setuptools = next(r for r in PYPROJECT["build-system"]["requires"] if _name(r) == "setuptools")
     floor = tuple(int(p) for p in setuptools.split(">=")[1].split("."))
     assert floor >= (77,), f"{setuptools}: the PEP 639 `license = \"...\"` string needs setuptools >= 77"
+
+
+def test_every_package_folder_of_src_is_installed():
+    """The package list is written out (package-dir maps src/features and src/models under
+    tierwise): a new sub-package missing from it would be left out of the install."""
+    setuptools = PYPROJECT["tool"]["setuptools"]
+    roots = {folder: name for name, folder in setuptools["package-dir"].items()}
+    found = set()
+    for init in (REPO / "src").rglob("__init__.py"):
+        folder = init.parent.relative_to(REPO)
+        root = next(r for r in sorted(roots, key=len, reverse=True) if folder.as_posix().startswith(r))
+        rest = folder.as_posix().removeprefix(root).strip("/")
+        found.add(".".join([roots[root], *rest.split("/")]) if rest else roots[root])
+    assert sorted(found - set(setuptools["packages"])) == [], "add these to [tool.setuptools] packages"
+    assert sorted(set(setuptools["packages"]) - found) == [], "listed packages without a folder"
