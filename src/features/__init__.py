@@ -32,7 +32,7 @@ from tierwise.features._io import (
     write_arrow_atomic,
     write_table,
 )
-from tierwise.features._labels import TASKS, build_labels, label_column
+from tierwise.features._labels import TASKS, build_labels, label_column, label_history
 from tierwise.features._leakage import LeakReport, LeakSuspect, screen_leaks
 from tierwise.features._snapshot import snapshot_features
 from tierwise.features._trainset import UNUSED, build_training_table, client_groups, task_frame
@@ -80,6 +80,7 @@ __all__ = [
     "snapshot_features",
     "build_labels",
     "label_column",
+    "label_history",
     "build_training_table",
     "client_groups",
     "task_frame",

@@ -24,7 +24,8 @@ from rich.table import Table
 from tierwise.features import TASKS, ContractRules, write_table
 from tierwise.models import summarise_tiers
 from tierwise.cli import app
-from tierwise.cli._common import ConfigDirOption, progress_bar
+from tierwise.cli._common import ConfigDirOption, config_dir, progress_bar
+from tierwise.cli._features import _load_config as _feature_config
 from tierwise.cli._generate import load_data_config
 from tierwise.cli._validate import REJECTED_DIR, summary_line, validate_folder
 from tierwise.synthetic import (
@@ -84,7 +85,7 @@ def demo(
         table.add_row(str(seg), *[f"{int(v):,}" for v in row])
     console.print(table)
 
-    rates = label_base_rates(report.monthly, cfg.labels)
+    rates = label_base_rates(report.monthly, _feature_config(config_dir(config)))
     auc = oracle_auc(read_oracle(out))
     t2 = Table(title="labels from the data, and the oracle's accuracy limit")
     for col in ("label", "base rate / mean", "oracle ROC AUC"):

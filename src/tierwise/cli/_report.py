@@ -11,6 +11,7 @@ import typer
 
 from tierwise.cli import app
 from tierwise.cli._common import ConfigDirOption, config_dir, existing_dir, parse_month
+from tierwise.cli._features import _load_config as _feature_config
 from tierwise.config import load_config
 
 logger = logging.getLogger(__name__)
@@ -104,7 +105,8 @@ def monitor(
     data_dir = _data_dir(data, explicit=data != DATA_DEFAULT)
     clients = read_raw_table(data_dir, "clients")
     monthly = read_raw_table(data_dir, "monthly")
-    result = build_monitor(recs, when, base, cfg, clients=clients, monthly=monthly, default_limit=pd_limit)
+    result = build_monitor(recs, when, base, cfg, clients=clients, monthly=monthly, default_limit=pd_limit,
+                           features=_feature_config(folder))
     files = write_monitor(result, out)
     run_id = log_monitor_run(result, files, cfg.experiment)
     alerts = result["alerts"]

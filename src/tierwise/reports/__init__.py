@@ -3,7 +3,6 @@
 from tierwise.reports._config import (
     ConcentrationConfig,
     FairnessConfig,
-    LabelConfig,
     MonitorConfig,
     PsiConfig,
     ReportConfig,
@@ -44,7 +43,6 @@ __all__ = [
     "ConcentrationConfig",
     "FLAGS",
     "FairnessConfig",
-    "LabelConfig",
     "MonitorConfig",
     "PsiConfig",
     "ReportConfig",

@@ -50,15 +50,6 @@ class ConcentrationConfig(FrozenConfig):
     max_segment_outflow: float = Field(0.1, gt=0, le=1)
 
 
-class LabelConfig(FrozenConfig):
-    """How realised outcomes are read from `monthly` once they have matured."""
-
-    churn_horizon_months: int = Field(6, ge=1)
-    churn_asset_share: float = Field(0.2, gt=0, lt=1)
-    default_horizon_months: int = Field(12, ge=1)
-    default_dpd: int = Field(90, ge=1)
-
-
 class FairnessConfig(FrozenConfig):
     """Group comparisons across protected attributes (never model inputs)."""
 
@@ -107,7 +98,6 @@ class MonitorConfig(FrozenConfig):
 
     psi: PsiConfig = PsiConfig()
     concentration: ConcentrationConfig = ConcentrationConfig()
-    labels: LabelConfig = LabelConfig()
     fairness: FairnessConfig = FairnessConfig()
     report: ReportConfig = ReportConfig()
     experiment: str = "tierwise-monitor"
