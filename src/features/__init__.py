@@ -14,6 +14,14 @@ from tierwise.features._contract import (
 )
 from tierwise.features._errors import ConfigError, DataError, TierwiseError, first_names, missing_columns
 from tierwise.features._feature_config import FeatureConfig
+from tierwise.features._files import (
+    atomic_path,
+    current_umask,
+    file_mode,
+    write_arrow_atomic,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 from tierwise.features._flat import (
     DatasetConfig,
     DroppedColumn,
@@ -29,7 +37,6 @@ from tierwise.features._io import (
     read_raw_tables,
     read_table,
     table_path,
-    write_arrow_atomic,
     write_table,
 )
 from tierwise.features._labels import TASKS, build_labels, label_column, label_history
@@ -62,7 +69,12 @@ __all__ = [
     "table_path",
     "validate_tables",
     "write_rejects",
+    "atomic_path",
+    "current_umask",
+    "file_mode",
     "write_arrow_atomic",
+    "write_bytes_atomic",
+    "write_text_atomic",
     "write_table",
     "DatasetConfig",
     "DroppedColumn",

@@ -865,15 +865,15 @@ def write_pack(name: str, *, version: str | None = None, alias: str | None = Non
     """Write `card.md` and `card.html` for one registered version (default: the champion) under
     `out_dir/<name>/v<version>/`, log them to the version's run under `governance/` and tag the
     version with `governance_card` (the artifact URI of the HTML card)."""
-    from tierwise.reports import atomic_write_text
+    from tierwise.features import write_text_atomic
 
     client = tracking.connect()
     version = registered_version(client, name, version=version, alias=alias)
     builder = recommender_card if name == RECOMMENDER else task_card
     card = builder(client, name, version, config_dir=config_dir)
     folder = Path(out_dir) / name / f"v{version}"
-    md = atomic_write_text(folder / "card.md", render_markdown(card))
-    html = atomic_write_text(folder / "card.html", render_html(card))
+    md = write_text_atomic(folder / "card.md", render_markdown(card))
+    html = write_text_atomic(folder / "card.html", render_html(card))
     run_id = client.get_model_version(name, version).run_id
     uri = f"runs:/{run_id}/{ARTIFACT_DIR}/card.html"
     if log_to_mlflow:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from tierwise.features import TASKS, ConfigError, DataError, ModelFrame
+from tierwise.features import TASKS, ConfigError, DataError, ModelFrame, atomic_path
 from tierwise.models import (
     TaskConfig,
     TierwiseModel,
@@ -453,19 +452,14 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
     path = Path(path)
     if not path.parent.is_dir():
         raise DataError(f"{path}: folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            frame.to_parquet(tmp, index=False)
-        elif path.suffix.lower() == ".csv":
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".pq", ".csv"):
+        raise DataError(f"{path}: the output must end in .csv or .parquet")
+    with atomic_path(path) as tmp:
+        if suffix == ".csv":
             frame.to_csv(tmp, index=False)
         else:
-            raise DataError(f"{path}: the output must end in .csv or .parquet")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+            frame.to_parquet(tmp, index=False)
 
 
 def predict_file(model_uri: str, data_path: Path, out_path: Path) -> pd.DataFrame:

@@ -64,7 +64,7 @@ def report_rm(
         read_recommendations,
         render_rm_report,
     )
-    from tierwise.reports._io import atomic_write_text
+    from tierwise.features import write_text_atomic
 
     if lang not in ("en", "zh"):
         raise typer.BadParameter(f"'{lang}' is not a language; use en or zh", param_hint="--lang")
@@ -74,7 +74,7 @@ def report_rm(
     data_dir = _data_dir(data, explicit=data != DATA_DEFAULT)
     monthly = read_raw_table(data_dir, "monthly")
     html = render_rm_report(recs, monthly, rm_id, when, lang, cfg.report)
-    atomic_write_text(out, html)
+    write_text_atomic(out, html)
     typer.echo(f"wrote {out}")
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -96,21 +94,6 @@ def read_raw_table(data_dir: Path | None, name: str) -> pd.DataFrame | None:
                 table["month"] = pd.to_datetime(table["month"]).dt.to_period("M").dt.to_timestamp()
             return table
     return None
-
-
-def atomic_write_text(path: Path, text: str) -> Path:
-    """Write to a temporary file in the same folder, then rename it over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def month_label(month: pd.Timestamp) -> str:

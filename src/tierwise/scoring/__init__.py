@@ -1,14 +1,13 @@
 """Batch scoring: the recommendations table for every client of a month, on one machine
 (pandas, in resumable chunks) or on Spark (`applyInPandas` features, `spark_udf` scoring)."""
 
-from tierwise.scoring._checkpoint import PartStore, atomic_write_parquet, file_fingerprint
+from tierwise.scoring._checkpoint import PartStore, file_fingerprint
 from tierwise.scoring._job import parts_path, rejects_path
 from tierwise.scoring._pandas_engine import ScoreResult, score_pandas
 
 __all__ = [
     "PartStore",
     "ScoreResult",
-    "atomic_write_parquet",
     "file_fingerprint",
     "parts_path",
     "rejects_path",

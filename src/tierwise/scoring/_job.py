@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from tierwise import tracking
 from tierwise.config import load_config
@@ -24,9 +23,9 @@ from tierwise.features import (
     FeatureConfig,
     table_path,
     validate_tables,
+    write_arrow_atomic,
 )
 from tierwise.models import RECOMMENDATION_COLUMNS, Recommender, apply_rm_capacity, summarise_tiers
-from tierwise.scoring._checkpoint import atomic_write_parquet
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +174,7 @@ def _all_rejected(clients: pd.DataFrame, monthly: pd.DataFrame) -> pd.DataFrame:
 
 def write_rejects(rejects: pd.DataFrame, out: Path) -> None:
     """The quarantined rows beside the output (always written, empty when none)."""
-    atomic_write_parquet(rejects, rejects_path(out))
+    write_arrow_atomic(rejects, rejects_path(out))
     if len(rejects):
         logger.warning("%d row(s) quarantined with reasons in %s", len(rejects), rejects_path(out))
 
@@ -201,7 +200,7 @@ def finish(recs: pd.DataFrame, recommender: Recommender, out: Path) -> pd.DataFr
     recs = apply_rm_capacity(recs.reset_index(drop=True), recommender.policy, n_rms=n_rms or None)
     recs = recs.sort_values("client_id", kind="stable", ignore_index=True)
     recs = recs.loc[:, list(RECOMMENDATION_COLUMNS)]
-    atomic_write_parquet(pa.Table.from_pandas(recs, preserve_index=False), out)
+    write_arrow_atomic(recs, out)
     return recs
 
 
