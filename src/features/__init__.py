@@ -41,6 +41,15 @@ from tierwise.features._io import (
 )
 from tierwise.features._labels import TASKS, build_labels, label_column, label_history
 from tierwise.features._leakage import LeakReport, LeakSuspect, screen_leaks
+from tierwise.features._months import (
+    add_months,
+    check_month_in_range,
+    month_date,
+    month_index,
+    month_label,
+    month_range,
+    parse_month,
+)
 from tierwise.features._snapshot import snapshot_features
 from tierwise.features._trainset import UNUSED, build_training_table, client_groups, task_frame
 from tierwise.features._validation import ContractRules, ValidationReport, validate_tables, write_rejects
@@ -93,6 +102,13 @@ __all__ = [
     "build_labels",
     "label_column",
     "label_history",
+    "add_months",
+    "check_month_in_range",
+    "month_date",
+    "month_index",
+    "month_label",
+    "month_range",
+    "parse_month",
     "build_training_table",
     "client_groups",
     "task_frame",

@@ -28,13 +28,12 @@ import pandas as pd
 from tierwise.features._contract import BALANCE_COLUMNS, CLIENT_KEY
 from tierwise.features._errors import DataError
 from tierwise.features._feature_config import FeatureConfig
+from tierwise.features._months import month_date, month_index
 from tierwise.features._snapshot import (
     Dense,
     alive_in,
     check_month_inside,
     densify,
-    month_date,
-    month_index,
     prepare_monthly,
 )
 

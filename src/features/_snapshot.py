@@ -48,6 +48,7 @@ from tierwise.features._contract import (
 )
 from tierwise.features._errors import DataError
 from tierwise.features._feature_config import FeatureConfig
+from tierwise.features._months import check_month_in_range, month_date, month_index, month_label
 
 logger = logging.getLogger(__name__)
 
@@ -59,20 +60,6 @@ AGE_BANDS = ((0, 25, "<25"), (25, 35, "25-34"), (35, 45, "35-44"), (45, 55, "45-
 
 # --------------------------------------------------------------------------------------------
 # input checks: one line naming table, column and what was expected
-
-
-def month_index(value: dt.date | pd.Timestamp | np.datetime64) -> int:
-    """Months since 1970-01 (the integer month used internally)."""
-    return int(np.datetime64(pd.Timestamp(value).to_period("M").start_time, "M").astype(np.int64))
-
-
-def month_label(index: int) -> str:
-    return str(np.datetime64(int(index), "M"))
-
-
-def month_date(index: int) -> dt.date:
-    year, month = divmod(int(index), 12)
-    return dt.date(1970 + year, month + 1, 1)
 
 
 def _require_columns(frame: pd.DataFrame, names: list[str], table: str) -> None:
@@ -357,10 +344,8 @@ def snapshot_features(clients: pd.DataFrame, monthly: pd.DataFrame, month: dt.da
 def check_month_inside(data: Monthly, t: int, table: str = "monthly") -> None:
     if not len(data.months):
         raise DataError(f"{table}: no rows")
-    lo, hi = data.first_month, data.last_month
-    if not lo <= t <= hi:
-        raise DataError(f"snapshot month {month_label(t)} is outside the data: {table} covers "
-                        f"{month_label(lo)} to {month_label(hi)}")
+    check_month_in_range(month_date(t), (month_date(data.first_month), month_date(data.last_month)),
+                         source=table, what="snapshot month")
 
 
 def features_from_dense(clients: pd.DataFrame, dense: Dense, t: int, config: FeatureConfig) -> pd.DataFrame:

@@ -75,12 +75,11 @@ from tierwise.features._feature_config import FeatureConfig
 from tierwise.features._frame import SPLITS, ModelFrame
 from tierwise.features._labels import TASKS, complete_column, label_column, labels_from_dense
 from tierwise.features._leakage import screen_leaks
+from tierwise.features._months import month_index, month_label
 from tierwise.features._snapshot import (
     check_month_inside,
     densify,
     features_from_dense,
-    month_index,
-    month_label,
     prepare_clients,
     prepare_monthly,
 )

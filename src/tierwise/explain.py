@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tierwise.features import CLIENT_KEY, DataError, FeatureConfig, feature_catalog, snapshot_features
+from tierwise.features import CLIENT_KEY, DataError, FeatureConfig, check_month_in_range, feature_catalog, snapshot_features
 from tierwise.models._reason_catalogue import LANGUAGES, ReasonCatalogue
 from tierwise.models._reasons import reason_codes, shap_values
 from tierwise import tracking
@@ -115,12 +115,8 @@ def client_snapshot(client_id: str, month: dt.date, data_dir: Path, feature_conf
     ids = clients[CLIENT_KEY].astype(str)
     if not (ids == client_id).any():
         raise DataError(f"client '{client_id}' is not in {data_dir}/clients (e.g. {ids.iloc[0] if len(ids) else '-'})")
-    months = pd.to_datetime(monthly["month"])
-    first, last = months.min(), months.max()
+    check_month_in_range(month, monthly["month"], source=f"{data_dir}/monthly")
     when = pd.Timestamp(month)
-    if not first <= when <= last:
-        raise DataError(f"month {month:%Y-%m} is outside the data: {data_dir}/monthly covers "
-                        f"{first:%Y-%m} to {last:%Y-%m}")
     mine = monthly[monthly[CLIENT_KEY].astype(str) == client_id]
     held = pd.to_datetime(mine["month"])
     span = f"{held.min():%Y-%m} to {held.max():%Y-%m}" if len(held) else "no months"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from tierwise.features import ROW_ID, ContractRules, read_raw_tables, write_table
+from tierwise.features import ROW_ID, ContractRules, month_range, read_raw_tables, write_table
 from tierwise.cli import app
 from tierwise.cli._common import (
     ConfigDirOption,
@@ -38,14 +37,6 @@ def _read(data: Path, quarantine: bool):
     if sum(report.rows_rejected.values()):
         logger.warning("quarantined rows: %s; reasons in %s", summary_line(report), data / REJECTED_DIR)
     return report.clients.drop(columns=[ROW_ID], errors="ignore"), report.monthly.drop(columns=[ROW_ID], errors="ignore")
-
-
-def _months(first: dt.date, last: dt.date) -> list[dt.date]:
-    out, (y, m) = [], (first.year, first.month)
-    while (y, m) <= (last.year, last.month):
-        out.append(dt.date(y, m, 1))
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    return out
 
 
 def _load_config(cfg_dir: Path):
@@ -96,7 +87,7 @@ def trainset_command(
         raise typer.BadParameter(f"{last} is before --from {first}", param_hint="--to")
     existing_dir(data, option="--data")
     config = _load_config(config_dir(config_dir_opt))
-    months = _months(t0, t1)
+    months = month_range(t0, t1)
     clients, monthly = _read(data, quarantine)
     with progress_bar("snapshots", len(months)) as advance:
         table = build_training_table(clients, monthly, months, config, progress=advance)

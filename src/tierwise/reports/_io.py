@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tierwise.features import DataError, first_names, missing_columns
+from tierwise.features import DataError, first_names, missing_columns, month_label
 
 logger = logging.getLogger(__name__)
 
@@ -96,9 +96,13 @@ def read_raw_table(data_dir: Path | None, name: str) -> pd.DataFrame | None:
     return None
 
 
-def month_label(month: pd.Timestamp) -> str:
-    return pd.Timestamp(month).strftime("%Y-%m")
-
-
 def available_months(recs: pd.DataFrame) -> list[str]:
     return [month_label(m) for m in sorted(recs["month"].dropna().unique())]
+
+
+def check_scored_month(recs: pd.DataFrame, month: pd.Timestamp, *, what: str = "month") -> None:
+    """Raise `DataError` unless `recs` holds rows of `month`; the message lists the last six
+    scored months."""
+    if not (recs["month"] == pd.Timestamp(month)).any():
+        shown = ", ".join(available_months(recs)[-6:])
+        raise DataError(f"{what} {month_label(month)} is not in the recommendations; scored months: {shown}")

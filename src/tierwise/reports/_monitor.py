@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tierwise.features import CLIENT_KEY, DataError, FeatureConfig, build_labels, label_column
+from tierwise.features import CLIENT_KEY, DataError, FeatureConfig, build_labels, label_column, month_label
 from tierwise.reports._config import ConcentrationConfig, MonitorConfig, PsiConfig
 from tierwise.reports._fairness import fairness_report
-from tierwise.reports._io import TIERS, month_label
+from tierwise.reports._io import TIERS, check_scored_month
 
 logger = logging.getLogger(__name__)
 
@@ -373,11 +373,8 @@ def build_monitor(recs: pd.DataFrame, month: pd.Timestamp, baseline: pd.Timestam
     month, baseline = pd.Timestamp(month), pd.Timestamp(baseline)
     if month == baseline:
         raise DataError(f"--baseline {month_label(baseline)} is the same month as --month")
-    known = sorted(recs["month"].unique())
     for m, option in ((month, "--month"), (baseline, "--baseline")):
-        if m not in set(known):
-            shown = ", ".join(month_label(k) for k in known[-6:])
-            raise DataError(f"{option} {month_label(m)} is not in the recommendations; scored months: {shown}")
+        check_scored_month(recs, m, what=option)
     limit = cfg.fairness.default_threshold if default_limit is None else default_limit
     enriched = add_raw_features(recs[recs["month"].isin([month, baseline])], monthly, cfg.psi.raw_features)
     cur = enriched[enriched["month"] == month].reset_index(drop=True)

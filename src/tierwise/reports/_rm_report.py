@@ -11,11 +11,11 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from tierwise.features import BALANCE_COLUMNS, DataError
+from tierwise.features import BALANCE_COLUMNS, DataError, month_label
 from tierwise.reports._catalogue import ACTIONS, CHANNELS, FLAG_NAMES, LANGS, TEXT, TIER_NAMES
 from tierwise.reports._charts import sparkline
 from tierwise.reports._config import ReportConfig, ScoreBands
-from tierwise.reports._io import FLAGS, REASON_MODELS, TIERS, available_months, month_label
+from tierwise.reports._io import FLAGS, REASON_MODELS, TIERS, check_scored_month
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -47,10 +47,8 @@ def _text(value: Any) -> str | None:
 def select_rm_clients(recs: pd.DataFrame, rm_id: str, month: pd.Timestamp) -> pd.DataFrame:
     """The RM's rows of `month`; a one-line error listing valid choices otherwise."""
     month = pd.Timestamp(month)
+    check_scored_month(recs, month)
     in_month = recs[recs["month"] == month]
-    if in_month.empty:
-        shown = ", ".join(available_months(recs)[-6:])
-        raise DataError(f"month {month_label(month)} is not in the recommendations; scored months: {shown}")
     rows = in_month[in_month["rm_id"].notna() & (in_month["rm_id"].astype("str") == str(rm_id))]
     if rows.empty:
         known = sorted(in_month["rm_id"].dropna().astype("str").unique())

@@ -113,16 +113,6 @@ def input_files(data_dir: Path) -> tuple[Path, Path]:
     return table_path(data_dir, "clients"), table_path(data_dir, "monthly")
 
 
-def check_month_covered(month: dt.date, months: pd.Series, source: Path) -> None:
-    """`DataError` unless `month` lies between the first and last valid month of `months`."""
-    t = pd.Timestamp(month)
-    valid = months.dropna()
-    lo, hi = (valid.min(), valid.max()) if len(valid) else (pd.NaT, pd.NaT)
-    if pd.isna(lo) or not lo <= t <= hi:
-        covers = f"covers {lo:%Y-%m} to {hi:%Y-%m}" if pd.notna(lo) else "has no valid month"
-        raise DataError(f"--month {t:%Y-%m} is outside the data: {source} {covers}")
-
-
 def prepare_month(clients: pd.DataFrame, monthly: pd.DataFrame, month: dt.date, *,
                   sources: tuple[str, str]) -> MonthInputs:
     """The preparation step of both engines (pandas: per chunk of clients; Spark: the whole
