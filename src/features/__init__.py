@@ -39,7 +39,7 @@ from tierwise.features._io import (
     table_path,
     write_table,
 )
-from tierwise.features._labels import TASKS, build_labels, label_column, label_history
+from tierwise.features._labels import TASKS, Task, build_labels, label_column, label_history
 from tierwise.features._leakage import LeakReport, LeakSuspect, screen_leaks
 from tierwise.features._months import (
     add_months,
@@ -68,6 +68,7 @@ __all__ = [
     "RawColumn",
     "SPLITS",
     "TASKS",
+    "Task",
     "TierwiseError",
     "column_names",
     "ROW_ID",

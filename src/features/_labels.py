@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -39,7 +40,9 @@ from tierwise.features._snapshot import (
 
 logger = logging.getLogger(__name__)
 
-TASKS = ("churn", "default", "growth")
+Task = Literal["churn", "default", "growth"]
+TASKS: tuple[Task, ...] = get_args(Task)
+"""The three task models, in the order they are trained, reported and explained."""
 _ACTIVITY = ("branch_txn_count", "mobile_txn_count", "atm_txn_count", "mobile_logins")
 
 

@@ -28,7 +28,7 @@ from tierwise.models._policy import (
     rm_capacity,
     summarise_tiers,
 )
-from tierwise.models._policy_config import CHANNELS, TIERS, PolicyConfig
+from tierwise.models._policy_config import CHANNELS, TIERS, TIERS_BY_RANK, PolicyConfig
 from tierwise.models._policy_inputs import REQUIRED_COLUMNS as POLICY_INPUT_COLUMNS
 from tierwise.models._policy_inputs import validate_policy_inputs
 from tierwise.models._reason_catalogue import (
@@ -60,6 +60,7 @@ __all__: list[str] = [
     "PolicyConfig",
     "ResolvedPolicy",
     "TIERS",
+    "TIERS_BY_RANK",
     "apply_rm_capacity",
     "expected_value",
     "recommend",

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tierwise.features import CLIENT_KEY, DataError, FeatureConfig, check_month_in_range, feature_catalog, snapshot_features
+from tierwise.features import CLIENT_KEY, TASKS, DataError, FeatureConfig, check_month_in_range, feature_catalog, snapshot_features
 from tierwise.models._reason_catalogue import LANGUAGES, ReasonCatalogue
 from tierwise.models._reasons import reason_codes, shap_values
 from tierwise import tracking
@@ -25,7 +25,6 @@ from tierwise.config import load_config
 
 logger = logging.getLogger(__name__)
 
-TASKS: tuple[str, ...] = ("churn", "default", "growth")
 BANDS: dict[str, tuple[float, float]] = {"churn": (0.1, 0.3), "default": (0.01, 0.05), "growth": (0.0, 0.15)}
 
 WORDS = {

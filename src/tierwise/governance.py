@@ -765,7 +765,7 @@ def recommender_card(client: Any, name: str, version: str, *, config_dir: Path |
     run = client.get_run(mv.run_id)
     params = run.data.params
     rows, classes = [], []
-    for task in ("churn", "default", "growth"):
+    for task in TASKS:
         bundled = params.get(f"{task}_version")
         task_name = tracking.registered_name(task)
         if bundled is None:

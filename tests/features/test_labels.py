@@ -107,3 +107,15 @@ def test_a_partition_of_clients_gives_the_same_labels(feature_config):
     subset = ["C0001", "C0003", "C0008"]
     part = build_labels(monthly[monthly["client_id"].isin(subset)], month_at(12), feature_config, data_end=end)
     pd.testing.assert_frame_equal(part, full[full["client_id"].isin(subset)].reset_index(drop=True))
+
+
+def test_one_task_tuple_used_by_every_layer():
+    from typing import get_args
+
+    import tierwise.explain
+    import tierwise.models._recommender
+    from tierwise.features import TASKS, Task
+
+    assert TASKS == ("churn", "default", "growth") == get_args(Task)
+    assert tierwise.explain.TASKS is TASKS
+    assert tierwise.models._recommender.TASKS is TASKS

@@ -540,3 +540,10 @@ def test_a_repeated_index_is_kept_row_by_row(resolved):
     capped = apply_rm_capacity(recs, with_capacity(resolved, clients_per_rm=1, n_rms=0))
     assert capped["flag_rm_overflow"].tolist() == [False, True, False]
     assert capped["tier"].tolist() == recs["tier"].tolist()
+
+
+def test_one_tier_order_and_its_rank_order():
+    from tierwise.models import TIERS, TIERS_BY_RANK
+
+    assert TIERS == ("Premier", "Excellence", "Potential", "General")  # highest first: shown so
+    assert TIERS_BY_RANK == tuple(reversed(TIERS))  # position = rank, 0 General ... 3 Premier

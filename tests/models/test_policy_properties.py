@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from tierwise.models import (
     TIERS,
+    TIERS_BY_RANK,
     PolicyConfig,
     ResolvedPolicy,
     apply_rm_capacity,
@@ -27,7 +28,7 @@ from tierwise.models import (
 )
 from tierwise.config import load_config
 
-RANK = {tier: i for i, tier in enumerate(TIERS)}
+RANK = {tier: i for i, tier in enumerate(TIERS_BY_RANK)}
 SETTINGS = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

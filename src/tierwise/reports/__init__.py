@@ -11,8 +11,6 @@ from tierwise.reports._config import (
 from tierwise.reports._fairness import age_bands, compare_groups, fairness_report
 from tierwise.reports._io import (
     CORE_COLUMNS,
-    FLAGS,
-    TIERS,
     check_recommendations,
     read_raw_table,
     read_recommendations,
@@ -40,13 +38,11 @@ from tierwise.reports._rm_report import render_rm_report, score_percent
 __all__ = [
     "CORE_COLUMNS",
     "ConcentrationConfig",
-    "FLAGS",
     "FairnessConfig",
     "MonitorConfig",
     "PsiConfig",
     "ReportConfig",
     "ScoreBands",
-    "TIERS",
     "age_bands",
     "build_monitor",
     "check_recommendations",

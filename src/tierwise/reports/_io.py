@@ -9,22 +9,16 @@ from pathlib import Path
 import pandas as pd
 
 from tierwise.features import DataError, first_names, missing_columns, month_label
+from tierwise.models import FLAG_COLUMNS, TIERS
 
 logger = logging.getLogger(__name__)
 
-TIERS: tuple[str, ...] = ("Premier", "Excellence", "Potential", "General")
-TIERS_ZH: dict[str, str] = {"Premier": "尊享", "Excellence": "卓越", "Potential": "潜力", "General": "一般"}
-FLAGS: tuple[str, ...] = (
-    "flag_retention_priority", "flag_risk_watch", "flag_exit_review",
-    "flag_cost_review", "flag_growth_lead", "flag_rm_overflow",
-)
-REASON_MODELS: tuple[str, ...] = ("churn", "default", "growth")
 
 #: the columns every report needs from the recommendations table (see the contract in issue 6)
 CORE_COLUMNS: tuple[str, ...] = (
     "client_id", "month", "segment", "region", "industry", "branch", "rm_id",
     "p_churn", "p_default", "growth", "expected_value_12m", "assets_total", "credit_exposure",
-    "contribution_monthly", "cost_to_serve_monthly", "tier", "channel", *FLAGS,
+    "contribution_monthly", "cost_to_serve_monthly", "tier", "channel", *FLAG_COLUMNS,
 )
 
 
@@ -56,7 +50,7 @@ def check_recommendations(recs: pd.DataFrame, *, source: str) -> pd.DataFrame:
         out["month"] = pd.to_datetime(out["month"]).dt.to_period("M").dt.to_timestamp()
     except (ValueError, TypeError) as exc:
         raise DataError(f"{source}: column 'month' is not a date ({exc})") from None
-    for flag in FLAGS:
+    for flag in FLAG_COLUMNS:
         missing = out[flag].isna()
         if missing.any():
             logger.warning("%s: %d missing value(s) in %s read as 'not flagged'", source, int(missing.sum()), flag)
