@@ -50,7 +50,7 @@ from tierwise.features._months import (
     month_range,
     parse_month,
 )
-from tierwise.features._snapshot import snapshot_features
+from tierwise.features._snapshot import AGE_BANDS, age_band, snapshot_features
 from tierwise.features._trainset import UNUSED, build_training_table, client_groups, task_frame
 from tierwise.features._validation import ContractRules, ValidationReport, validate_tables, write_rejects
 
@@ -100,6 +100,8 @@ __all__ = [
     "FeatureInfo",
     "feature_catalog",
     "snapshot_features",
+    "AGE_BANDS",
+    "age_band",
     "build_labels",
     "label_column",
     "label_history",

@@ -54,8 +54,11 @@ logger = logging.getLogger(__name__)
 
 NUMERIC_MONTHLY: tuple[str, ...] = tuple(c.name for c in MONTHLY_COLUMNS if c.kind in ("int", "float"))
 CLOSED = "relationship_closed"
-AGE_BANDS = ((0, 25, "<25"), (25, 35, "25-34"), (35, 45, "35-44"), (45, 55, "45-54"),
-             (55, 65, "55-64"), (65, 200, "65+"))
+AGE_BANDS: tuple[tuple[int, int, str], ...] = (
+    (0, 25, "<25"), (25, 35, "25-34"), (35, 45, "35-44"), (45, 55, "45-54"), (55, 65, "55-64"), (65, 200, "65+"),
+)
+"""The age bands (lower age included, upper excluded, label), youngest first: the one
+definition used by the features, the model card's fairness check and the monitor's."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -314,8 +317,11 @@ def _log_ratio(now: np.ndarray, then: np.ndarray) -> np.ndarray:
     return np.log(np.maximum(now, 0.0) + 100.0) - np.log(np.maximum(then, 0.0) + 100.0)
 
 
-def _age_band(birth_year: pd.Series, year: int) -> np.ndarray:
-    age = year - birth_year.to_numpy(dtype=np.float64, na_value=np.nan)
+def age_band(birth_year: pd.Series, month: dt.date | pd.Timestamp) -> np.ndarray:
+    """The `AGE_BANDS` label of each client's age in the year of `month` (object array);
+    NaN where `birth_year` is missing or the age falls in no band."""
+    years = pd.to_numeric(pd.Series(birth_year), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    age = pd.Timestamp(month).year - years
     out = np.full(len(age), np.nan, dtype=object)
     for lo, hi, label in AGE_BANDS:
         out[(age >= lo) & (age < hi)] = label
@@ -482,7 +488,7 @@ def features_from_dense(clients: pd.DataFrame, dense: Dense, t: int, config: Fea
     strings = {}
     for name in ("segment", "region", "industry", "income_band", "gender", "branch", "rm_id"):
         strings[name] = static[name].astype("str").array
-    strings["age_band"] = pd.array(_age_band(static["birth_year"], month_date(t).year), dtype="str")
+    strings["age_band"] = pd.array(age_band(static["birth_year"], month_date(t)), dtype="str")
     if g.static:
         for name in ("segment", "region", "industry", "income_band"):
             out[name] = strings[name]

@@ -8,7 +8,7 @@ from tierwise.reports._config import (
     ReportConfig,
     ScoreBands,
 )
-from tierwise.reports._fairness import age_bands, compare_groups, fairness_report
+from tierwise.reports._fairness import age_groups, compare_groups, fairness_report
 from tierwise.reports._io import (
     CORE_COLUMNS,
     check_recommendations,
@@ -43,7 +43,7 @@ __all__ = [
     "PsiConfig",
     "ReportConfig",
     "ScoreBands",
-    "age_bands",
+    "age_groups",
     "build_monitor",
     "check_recommendations",
     "compare_groups",
