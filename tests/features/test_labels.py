@@ -113,9 +113,7 @@ def test_one_task_tuple_used_by_every_layer():
     from typing import get_args
 
     import tierwise.explain
-    import tierwise.models._recommender
     from tierwise.features import TASKS, Task
 
     assert TASKS == ("churn", "default", "growth") == get_args(Task)
     assert tierwise.explain.TASKS is TASKS
-    assert tierwise.models._recommender.TASKS is TASKS
