@@ -11,14 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
-from typing import Union
 
 import numpy as np
 import pandas as pd
 
 from tierwise.features._errors import DataError
 
-MonthLike = Union[dt.date, pd.Timestamp, np.datetime64, str]
+MonthLike = dt.date | pd.Timestamp | np.datetime64 | str
 
 _LABEL = re.compile(r"^(\d{4})-(\d{2})$")
 

@@ -546,4 +546,4 @@ def test_one_tier_order_and_its_rank_order():
     from tierwise.models import TIERS, TIERS_BY_RANK
 
     assert TIERS == ("Premier", "Excellence", "Potential", "General")  # highest first: shown so
-    assert TIERS_BY_RANK == tuple(reversed(TIERS))  # position = rank, 0 General ... 3 Premier
+    assert tuple(reversed(TIERS)) == TIERS_BY_RANK  # position = rank, 0 General ... 3 Premier

@@ -58,13 +58,13 @@ def report_rm(
     config_path: Path | None = ConfigDirOption,
 ) -> None:
     """One self-contained HTML page with an RM's clients: tiers, scores, reasons, flags, actions."""
+    from tierwise.features import write_text_atomic
     from tierwise.reports import (
         MonitorConfig,
         read_raw_table,
         read_recommendations,
         render_rm_report,
     )
-    from tierwise.features import write_text_atomic
 
     if lang not in ("en", "zh"):
         raise typer.BadParameter(f"'{lang}' is not a language; use en or zh", param_hint="--lang")

@@ -13,10 +13,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tierwise.features import CLIENT_KEY, DataError, FeatureConfig, build_labels, label_column, month_label
+from tierwise.features import (
+    CLIENT_KEY,
+    DataError,
+    FeatureConfig,
+    build_labels,
+    label_column,
+    month_label,
+)
+from tierwise.models import TIERS
 from tierwise.reports._config import ConcentrationConfig, MonitorConfig, PsiConfig
 from tierwise.reports._fairness import fairness_report
-from tierwise.models import TIERS
 from tierwise.reports._io import check_scored_month
 
 logger = logging.getLogger(__name__)

@@ -33,7 +33,14 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 import pandas as pd
 
-from tierwise.features import CLIENT_COLUMNS, MONTHLY_COLUMNS, ConfigError, add_months, column_names, month_range
+from tierwise.features import (
+    CLIENT_COLUMNS,
+    MONTHLY_COLUMNS,
+    ConfigError,
+    add_months,
+    column_names,
+    month_range,
+)
 from tierwise.synthetic._config import DataConfig, LabelsConfig, ShiftConfig
 
 logger = logging.getLogger(__name__)

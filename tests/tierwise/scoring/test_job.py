@@ -7,7 +7,14 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from tierwise.features import CLIENT_KEY, MONTH_KEY, ROW_ID, DataError, check_month_in_range, read_raw_tables
+from tierwise.features import (
+    CLIENT_KEY,
+    MONTH_KEY,
+    ROW_ID,
+    DataError,
+    check_month_in_range,
+    read_raw_tables,
+)
 from tierwise.scoring._job import REJECT_COLUMNS, prepare_month
 from tierwise.synthetic import DataConfig, generate_bank, write_bank
 
