@@ -29,12 +29,12 @@ logger = logging.getLogger("bench")
 
 
 def _truthfulness_run(ctx: BenchContext) -> tuple[list[Figure], dict]:
+    from tierwise.config import load_config
     from tierwise.features import FeatureConfig, build_training_table, feature_catalog, task_frame
     from tierwise.models import train_split
     from tierwise.models._reason_catalogue import ReasonCatalogue, merged_families
     from tierwise.models._reasons import reason_codes, shap_values
     from tierwise.models._truthfulness import DriverMap, measure_truthfulness
-    from tierwise.config import load_config
     from tierwise.training import load_task_config, read_raw_tables, snapshot_months
 
     clients, months = ("1500", "30") if ctx.small else ("20000", "36")
@@ -75,10 +75,10 @@ def _truthfulness_run(ctx: BenchContext) -> tuple[list[Figure], dict]:
 
 
 def bench_truthfulness(ctx: BenchContext) -> list[Figure]:
+    from tierwise.config import load_config
     from tierwise.features import FeatureConfig, feature_catalog
     from tierwise.models._reason_catalogue import ReasonCatalogue
     from tierwise.models._reasons import reason_codes
-    from tierwise.config import load_config
 
     figures, details = _truthfulness_run(ctx)
     # speed of the phrasing step on realistic values: the churn model's SHAP values, tiled

@@ -91,8 +91,8 @@ def _requests(ctx: BenchContext, bank: Path, month: str, n: int) -> tuple[list[b
     from tierwise.training import load_model
 
     recommender, _, configs = load_recommender("models:/tierwise-recommender@champion")
-    from tierwise.features import FeatureConfig, snapshot_features
     from tierwise.config import load_config
+    from tierwise.features import FeatureConfig, snapshot_features
 
     clients, monthly = read_raw_tables(bank)
     ids = clients["client_id"].head(max(n // 4, 50))

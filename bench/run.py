@@ -29,6 +29,8 @@ from pathlib import Path
 
 import psutil
 
+from tierwise.features import write_text_atomic
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 logger = logging.getLogger("bench")
@@ -113,12 +115,6 @@ def to_markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def update_readme(readme: Path, table: str) -> None:
     if not readme.is_file():
         return
@@ -128,7 +124,7 @@ def update_readme(readme: Path, table: str) -> None:
         return
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
-    write_atomic(readme, f"{head}{start}\n{table}{end}{tail}")
+    write_text_atomic(readme, f"{head}{start}\n{table}{end}{tail}")
 
 
 def run(scale: str, out_dir: Path, only: str | None = None, readme: Path | None = None) -> list[dict]:
@@ -149,9 +145,9 @@ def run(scale: str, out_dir: Path, only: str | None = None, readme: Path | None 
     results_json = out_dir / "results.json"
     existing = json.loads(results_json.read_text()) if results_json.is_file() else []
     merged = merge(existing, rows)
-    write_atomic(results_json, json.dumps(merged, indent=2) + "\n")
+    write_text_atomic(results_json, json.dumps(merged, indent=2) + "\n")
     table = to_markdown(merged)
-    write_atomic(out_dir / "results.md", "# Benchmark results\n\nWritten by `make bench`.\n\n" + table)
+    write_text_atomic(out_dir / "results.md", "# Benchmark results\n\nWritten by `make bench`.\n\n" + table)
     if readme is not None:
         update_readme(readme, to_markdown([r for r in merged if r["scale"] == "full"]))
     return rows

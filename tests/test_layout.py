@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import tierwise
 import tierwise.features as features
 import tierwise.models as models
-import tierwise
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 

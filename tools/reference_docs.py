@@ -19,9 +19,7 @@ import importlib
 import inspect
 import io
 import json
-import os
 import re
-import tempfile
 import textwrap
 import tokenize
 import types
@@ -34,6 +32,8 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
+
+from tierwise.features import write_text_atomic
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOCS_DIR = REPO_ROOT / "docs"
@@ -607,31 +607,18 @@ def _params_table(cmd: Any, path: str) -> list[str]:
 # -- writing ------------------------------------------------------------------------------
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same folder and `os.replace`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def generate(docs_dir: Path = DOCS_DIR) -> list[Path]:
     """Write the generated pages (and refresh the contract table of `data-model.md`)."""
     written = []
     for name, text in ((CONFIG_DOC, configuration_markdown()), (CLI_DOC, cli_markdown())):
-        write_atomic(docs_dir / name, text)
+        write_text_atomic(docs_dir / name, text)
         written.append(docs_dir / name)
     data_model = docs_dir / "data-model.md"
     if data_model.is_file():
         old = data_model.read_text(encoding="utf-8")
         new = with_contract(old)
         if new != old:
-            write_atomic(data_model, new)
+            write_text_atomic(data_model, new)
             written.append(data_model)
     return written
 

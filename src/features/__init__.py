@@ -12,8 +12,22 @@ from tierwise.features._contract import (
     RawColumn,
     column_names,
 )
-from tierwise.features._errors import ConfigError, DataError, TierwiseError, first_names, missing_columns
+from tierwise.features._errors import (
+    ConfigError,
+    DataError,
+    TierwiseError,
+    first_names,
+    missing_columns,
+)
 from tierwise.features._feature_config import FeatureConfig
+from tierwise.features._files import (
+    atomic_path,
+    current_umask,
+    file_mode,
+    write_arrow_atomic,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 from tierwise.features._flat import (
     DatasetConfig,
     DroppedColumn,
@@ -29,14 +43,27 @@ from tierwise.features._io import (
     read_raw_tables,
     read_table,
     table_path,
-    write_arrow_atomic,
     write_table,
 )
-from tierwise.features._labels import TASKS, build_labels, label_column
+from tierwise.features._labels import TASKS, Task, build_labels, label_column, label_history
 from tierwise.features._leakage import LeakReport, LeakSuspect, screen_leaks
-from tierwise.features._snapshot import snapshot_features
+from tierwise.features._months import (
+    add_months,
+    check_month_in_range,
+    month_date,
+    month_index,
+    month_label,
+    month_range,
+    parse_month,
+)
+from tierwise.features._snapshot import AGE_BANDS, age_band, snapshot_features
 from tierwise.features._trainset import UNUSED, build_training_table, client_groups, task_frame
-from tierwise.features._validation import ContractRules, ValidationReport, validate_tables, write_rejects
+from tierwise.features._validation import (
+    ContractRules,
+    ValidationReport,
+    validate_tables,
+    write_rejects,
+)
 
 __all__ = [
     "BALANCE_COLUMNS",
@@ -52,6 +79,7 @@ __all__ = [
     "RawColumn",
     "SPLITS",
     "TASKS",
+    "Task",
     "TierwiseError",
     "column_names",
     "ROW_ID",
@@ -62,7 +90,12 @@ __all__ = [
     "table_path",
     "validate_tables",
     "write_rejects",
+    "atomic_path",
+    "current_umask",
+    "file_mode",
     "write_arrow_atomic",
+    "write_bytes_atomic",
+    "write_text_atomic",
     "write_table",
     "DatasetConfig",
     "DroppedColumn",
@@ -78,8 +111,18 @@ __all__ = [
     "FeatureInfo",
     "feature_catalog",
     "snapshot_features",
+    "AGE_BANDS",
+    "age_band",
     "build_labels",
     "label_column",
+    "label_history",
+    "add_months",
+    "check_month_in_range",
+    "month_date",
+    "month_index",
+    "month_label",
+    "month_range",
+    "parse_month",
     "build_training_table",
     "client_groups",
     "task_frame",

@@ -12,16 +12,14 @@ Rows are identified by `_row`: their 0-based position in the file as read (the g
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from tierwise.features._contract import CLIENT_COLUMNS, MONTHLY_COLUMNS, RawColumn
 from tierwise.features._errors import DataError
+from tierwise.features._files import write_arrow_atomic
 
 TABLES: dict[str, tuple[RawColumn, ...]] = {"clients": CLIENT_COLUMNS, "monthly": MONTHLY_COLUMNS}
 ROW_ID = "_row"
@@ -94,19 +92,3 @@ def write_table(df: pd.DataFrame, path: str | Path, *, month_columns: tuple[str,
             i = table.schema.get_field_index(name)
             table = table.set_column(i, pa.field(name, pa.date32()), table.column(name).cast(pa.date32()))
     return write_arrow_atomic(table.replace_schema_metadata(None), path)
-
-
-def write_arrow_atomic(table: pa.Table, path: str | Path) -> Path:
-    """Write an Arrow table as Parquet to a temp file in the same folder, then rename it over
-    `path`: readers see the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

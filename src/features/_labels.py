@@ -20,25 +20,29 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
 
 from tierwise.features._contract import BALANCE_COLUMNS, CLIENT_KEY
+from tierwise.features._errors import DataError
 from tierwise.features._feature_config import FeatureConfig
+from tierwise.features._months import month_date, month_index
 from tierwise.features._snapshot import (
     Dense,
     alive_in,
     check_month_inside,
     densify,
-    month_date,
-    month_index,
     prepare_monthly,
 )
 
 logger = logging.getLogger(__name__)
 
-TASKS = ("churn", "default", "growth")
+Task = Literal["churn", "default", "growth"]
+TASKS: tuple[Task, ...] = get_args(Task)
+"""The three task models, in the order they are trained, reported and explained."""
 _ACTIVITY = ("branch_txn_count", "mobile_txn_count", "atm_txn_count", "mobile_logins")
 
 
@@ -66,6 +70,29 @@ def build_labels(monthly: pd.DataFrame, month: dt.date, config: FeatureConfig, *
     end = month_index(data_end) if data_end is not None else data.last_month
     dense = densify(data, t, min(end, t + config.max_horizon))
     return labels_from_dense(dense, t, config, data_end=end)
+
+
+def label_history(monthly: pd.DataFrame, config: FeatureConfig,
+                  months: Sequence[dt.date] | None = None) -> pd.DataFrame:
+    """`build_labels` at each of `months` (default: every month of `monthly`), stacked.
+
+    The table is prepared and laid out once for all months, so this is the way to read label
+    base rates over a whole history. Rows of a month whose horizon runs past the data carry
+    NaN labels and `<task>_complete` False, as in `build_labels`.
+    """
+    data = prepare_monthly(monthly)
+    if months is None:
+        check_month_inside(data, data.first_month if len(data.months) else 0)
+        wanted = list(range(data.first_month, data.last_month + 1))
+    else:
+        wanted = sorted({month_index(m) for m in months})
+    if not wanted:
+        raise DataError("no label months given")
+    for t in wanted:
+        check_month_inside(data, t)
+    end = data.last_month
+    dense = densify(data, wanted[0], min(end, wanted[-1] + config.max_horizon))
+    return pd.concat([labels_from_dense(dense, t, config, data_end=end) for t in wanted], ignore_index=True)
 
 
 def labels_from_dense(dense: Dense, t: int, config: FeatureConfig, *, data_end: int) -> pd.DataFrame:

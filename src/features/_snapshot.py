@@ -48,31 +48,21 @@ from tierwise.features._contract import (
 )
 from tierwise.features._errors import DataError
 from tierwise.features._feature_config import FeatureConfig
+from tierwise.features._months import check_month_in_range, month_date, month_index, month_label
 
 logger = logging.getLogger(__name__)
 
 NUMERIC_MONTHLY: tuple[str, ...] = tuple(c.name for c in MONTHLY_COLUMNS if c.kind in ("int", "float"))
 CLOSED = "relationship_closed"
-AGE_BANDS = ((0, 25, "<25"), (25, 35, "25-34"), (35, 45, "35-44"), (45, 55, "45-54"),
-             (55, 65, "55-64"), (65, 200, "65+"))
+AGE_BANDS: tuple[tuple[int, int, str], ...] = (
+    (0, 25, "<25"), (25, 35, "25-34"), (35, 45, "35-44"), (45, 55, "45-54"), (55, 65, "55-64"), (65, 200, "65+"),
+)
+"""The age bands (lower age included, upper excluded, label), youngest first: the one
+definition used by the features, the model card's fairness check and the monitor's."""
 
 
 # --------------------------------------------------------------------------------------------
 # input checks: one line naming table, column and what was expected
-
-
-def month_index(value: dt.date | pd.Timestamp | np.datetime64) -> int:
-    """Months since 1970-01 (the integer month used internally)."""
-    return int(np.datetime64(pd.Timestamp(value).to_period("M").start_time, "M").astype(np.int64))
-
-
-def month_label(index: int) -> str:
-    return str(np.datetime64(int(index), "M"))
-
-
-def month_date(index: int) -> dt.date:
-    year, month = divmod(int(index), 12)
-    return dt.date(1970 + year, month + 1, 1)
 
 
 def _require_columns(frame: pd.DataFrame, names: list[str], table: str) -> None:
@@ -327,8 +317,11 @@ def _log_ratio(now: np.ndarray, then: np.ndarray) -> np.ndarray:
     return np.log(np.maximum(now, 0.0) + 100.0) - np.log(np.maximum(then, 0.0) + 100.0)
 
 
-def _age_band(birth_year: pd.Series, year: int) -> np.ndarray:
-    age = year - birth_year.to_numpy(dtype=np.float64, na_value=np.nan)
+def age_band(birth_year: pd.Series, month: dt.date | pd.Timestamp) -> np.ndarray:
+    """The `AGE_BANDS` label of each client's age in the year of `month` (object array);
+    NaN where `birth_year` is missing or the age falls in no band."""
+    years = pd.to_numeric(pd.Series(birth_year), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    age = pd.Timestamp(month).year - years
     out = np.full(len(age), np.nan, dtype=object)
     for lo, hi, label in AGE_BANDS:
         out[(age >= lo) & (age < hi)] = label
@@ -357,10 +350,8 @@ def snapshot_features(clients: pd.DataFrame, monthly: pd.DataFrame, month: dt.da
 def check_month_inside(data: Monthly, t: int, table: str = "monthly") -> None:
     if not len(data.months):
         raise DataError(f"{table}: no rows")
-    lo, hi = data.first_month, data.last_month
-    if not lo <= t <= hi:
-        raise DataError(f"snapshot month {month_label(t)} is outside the data: {table} covers "
-                        f"{month_label(lo)} to {month_label(hi)}")
+    check_month_in_range(month_date(t), (month_date(data.first_month), month_date(data.last_month)),
+                         source=table, what="snapshot month")
 
 
 def features_from_dense(clients: pd.DataFrame, dense: Dense, t: int, config: FeatureConfig) -> pd.DataFrame:
@@ -497,7 +488,7 @@ def features_from_dense(clients: pd.DataFrame, dense: Dense, t: int, config: Fea
     strings = {}
     for name in ("segment", "region", "industry", "income_band", "gender", "branch", "rm_id"):
         strings[name] = static[name].astype("str").array
-    strings["age_band"] = pd.array(_age_band(static["birth_year"], month_date(t).year), dtype="str")
+    strings["age_band"] = pd.array(age_band(static["birth_year"], month_date(t)), dtype="str")
     if g.static:
         for name in ("segment", "region", "industry", "income_band"):
             out[name] = strings[name]

@@ -73,14 +73,13 @@ from tierwise.features._contract import CLIENT_KEY, PROTECTED_ATTRIBUTES
 from tierwise.features._errors import DataError
 from tierwise.features._feature_config import FeatureConfig
 from tierwise.features._frame import SPLITS, ModelFrame
-from tierwise.features._labels import TASKS, complete_column, label_column, labels_from_dense
+from tierwise.features._labels import TASKS, Task, complete_column, label_column, labels_from_dense
 from tierwise.features._leakage import screen_leaks
+from tierwise.features._months import month_index, month_label
 from tierwise.features._snapshot import (
     check_month_inside,
     densify,
     features_from_dense,
-    month_index,
-    month_label,
     prepare_clients,
     prepare_monthly,
 )
@@ -88,9 +87,6 @@ from tierwise.features._snapshot import (
 logger = logging.getLogger(__name__)
 
 UNUSED = "unused"  # rows whose client group and snapshot period disagree (see the module docstring)
-
-Task = Literal["churn", "default", "growth"]
-
 
 def build_training_table(clients: pd.DataFrame, monthly: pd.DataFrame, months: Sequence[dt.date],
                          config: FeatureConfig, *,

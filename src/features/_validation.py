@@ -33,7 +33,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tierwise.features._contract import CLIENT_COLUMNS, CLIENT_KEY, MONTH_KEY, MONTHLY_COLUMNS, RawColumn
+from tierwise.features._contract import (
+    CLIENT_COLUMNS,
+    CLIENT_KEY,
+    MONTH_KEY,
+    MONTHLY_COLUMNS,
+    RawColumn,
+)
 from tierwise.features._errors import DataError
 from tierwise.features._io import MONTH_DTYPE, ROW_ID, to_month_dtype, write_table
 

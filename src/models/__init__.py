@@ -28,7 +28,7 @@ from tierwise.models._policy import (
     rm_capacity,
     summarise_tiers,
 )
-from tierwise.models._policy_config import CHANNELS, TIERS, PolicyConfig
+from tierwise.models._policy_config import CHANNELS, TIERS, TIERS_BY_RANK, PolicyConfig
 from tierwise.models._policy_inputs import REQUIRED_COLUMNS as POLICY_INPUT_COLUMNS
 from tierwise.models._policy_inputs import validate_policy_inputs
 from tierwise.models._reason_catalogue import (
@@ -49,7 +49,13 @@ from tierwise.models._recommender import (
     resolve_policy,
 )
 from tierwise.models._task import TaskConfig
-from tierwise.models._train import TierwiseModel, TrainResult, frame_fingerprint, train_flat, train_split
+from tierwise.models._train import (
+    TierwiseModel,
+    TrainResult,
+    frame_fingerprint,
+    train_flat,
+    train_split,
+)
 from tierwise.models._treeshap import tree_shap
 from tierwise.models._truthfulness import DriverMap, measure_truthfulness
 
@@ -61,6 +67,7 @@ __all__: list[str] = [
     "PolicyConfig",
     "ResolvedPolicy",
     "TIERS",
+    "TIERS_BY_RANK",
     "apply_rm_capacity",
     "expected_value",
     "recommend",

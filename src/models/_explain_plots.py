@@ -12,9 +12,7 @@ The trainer logs the returned files as MLflow artifacts.
 from __future__ import annotations
 
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tierwise.features import DataError
+from tierwise.features import DataError, atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -45,15 +43,11 @@ def shap_explanation(contrib: np.ndarray, X: pd.DataFrame) -> Any:
 def _save(path: Path) -> Path:
     import matplotlib.pyplot as plt
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
     try:
-        plt.gcf().savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=".png") as tmp:
+            plt.gcf().savefig(tmp, dpi=110, bbox_inches="tight")
     finally:
         plt.close("all")
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 

@@ -5,7 +5,6 @@ Each function draws one figure and writes it to `path` (PNG) atomically; returns
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -13,14 +12,17 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_curve
 
+from tierwise.features import atomic_path
+
 
 def _save(fig: plt.Figure, path: Path) -> Path:
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
     fig.tight_layout()
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=100)
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -71,6 +71,7 @@ from tierwise.models._policy_config import (
     CHANNELS,
     TIER_ZH,
     TIERS,
+    TIERS_BY_RANK,
     PolicyConfig,
     ReasonTemplates,
 )
@@ -79,7 +80,7 @@ from tierwise.models._policy_inputs import validate_policy_inputs
 logger = logging.getLogger(__name__)
 
 GENERAL, POTENTIAL, EXCELLENCE, PREMIER = range(4)
-_CUT_TIERS = ("Potential", "Excellence", "Premier")
+_CUT_TIERS = TIERS_BY_RANK[1:]  # the tiers with a cut-off, lowest first
 
 FLAG_COLUMNS: tuple[str, ...] = (
     "flag_retention_priority",
@@ -200,7 +201,7 @@ def _tier_codes(frame: pd.DataFrame) -> np.ndarray:
     """`tier_prev` as ranks; -1 where unknown or absent."""
     if "tier_prev" not in frame.columns:
         return np.full(len(frame), -1, dtype=np.int8)
-    return text.codes_of(frame["tier_prev"], TIERS)
+    return text.codes_of(frame["tier_prev"], TIERS_BY_RANK)
 
 
 def _decide(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dict[str, np.ndarray]:
@@ -242,7 +243,7 @@ def _decide(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dict[str, np.ndarr
     gated = above | rising
     previous = _tier_codes(frame)
     known = previous >= 0
-    cap = np.where(known, previous, TIERS.index(risk.cap_without_history)).astype(np.int8)
+    cap = np.where(known, previous, TIERS_BY_RANK.index(risk.cap_without_history)).astype(np.int8)
     tier = np.where(gated, np.minimum(candidate, cap), candidate).astype(np.int8)
     capped = tier < candidate
 
@@ -313,7 +314,7 @@ def _fields(
     d: dict[str, np.ndarray], resolved: ResolvedPolicy, words: ReasonTemplates, lang: str
 ) -> dict[str, text.Field]:
     policy = resolved.policy
-    names = TIERS if lang == "en" else tuple(TIER_ZH[t] for t in TIERS)
+    names = TIERS_BY_RANK if lang == "en" else tuple(TIER_ZH[t] for t in TIERS_BY_RANK)
     money_units = [(float(s), u) for s, u in words.money_units]
     quantiles = {
         "Potential": policy.thresholds.potential,
@@ -424,7 +425,7 @@ def recommendation_columns(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dic
     d = _decide(frame, resolved)
     policy = resolved.policy
     tier_rank = d["tier"]
-    channel_of_rank = [policy.channels[t] for t in TIERS]  # type: ignore[index]
+    channel_of_rank = [policy.channels[t] for t in TIERS_BY_RANK]  # type: ignore[index]
     channel_rank = np.array([CHANNELS.index(c) for c in channel_of_rank], dtype=np.int8)[tier_rank]
     codes = _reason_codes(d)
     en = _reasons(d, codes, resolved, "en")
@@ -435,8 +436,8 @@ def recommendation_columns(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dic
 
     return {
         "client_id": frame["client_id"].array,
-        "tier": labels(TIERS, tier_rank),
-        "tier_zh": labels([TIER_ZH[t] for t in TIERS], tier_rank),
+        "tier": labels(TIERS_BY_RANK, tier_rank),
+        "tier_zh": labels([TIER_ZH[t] for t in TIERS_BY_RANK], tier_rank),
         "channel": labels(CHANNELS, channel_rank),
         "channel_zh": labels([CHANNEL_ZH[c] for c in CHANNELS], channel_rank),
         "expected_value_12m": d["ev"],
@@ -483,7 +484,7 @@ def apply_rm_capacity(
     rm_rows = np.flatnonzero(is_rm)
     if len(rm_rows) <= capacity:
         return out
-    rank = out["tier"].map({t: i for i, t in enumerate(TIERS)}).to_numpy()[rm_rows]
+    rank = out["tier"].map({t: i for i, t in enumerate(TIERS_BY_RANK)}).to_numpy()[rm_rows]
     ev = out["expected_value_12m"].to_numpy(dtype=float)[rm_rows]
     ids = out["client_id"].astype("str").to_numpy()[rm_rows]
     order = np.lexsort((ids, -ev, -rank))  # last key is primary
@@ -522,7 +523,7 @@ def apply_rm_capacity(
 
 def summarise_tiers(recs: pd.DataFrame) -> pd.DataFrame:
     """Clients, share, channel counts and flag counts per tier (Premier first) and in total."""
-    tiers = list(reversed(TIERS))
+    tiers = list(TIERS)
     tier = pd.Categorical(recs["tier"], categories=tiers, ordered=True)
     grouped = recs.assign(tier=tier).groupby("tier", observed=False)
     table = pd.DataFrame(index=pd.Index(tiers, name="tier"))

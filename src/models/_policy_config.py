@@ -6,15 +6,21 @@ documented where it is applied, in `models._policy`.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, model_validator
 
 from tierwise.features import FrozenConfig
 from tierwise.models._policy_text import template_fields
 
-TIERS: tuple[str, ...] = ("General", "Potential", "Excellence", "Premier")
-"""The four tiers, lowest first (the position is the tier's rank)."""
+Tier = Literal["Premier", "Excellence", "Potential", "General"]
+
+TIERS: tuple[str, ...] = get_args(Tier)
+"""The four tiers, highest first: the order in which they are shown."""
+
+TIERS_BY_RANK: tuple[str, ...] = tuple(reversed(TIERS))
+"""The four tiers, lowest first: a tier's position is its rank (0 General ... 3 Premier),
+the code the policy computes with."""
 
 TIER_ZH: dict[str, str] = {
     "Premier": "尊享",
@@ -60,7 +66,6 @@ REASON_FIELDS = frozenset(
 
 OVERFLOW_FIELDS = frozenset({"tier", "channel"})
 
-Tier = Literal["General", "Potential", "Excellence", "Premier"]
 Channel = Literal["relationship_manager", "branch", "teller_digital"]
 
 
@@ -228,7 +233,7 @@ class PolicyConfig(FrozenConfig):
 
     @model_validator(mode="after")
     def _complete(self) -> PolicyConfig:
-        missing = [t for t in TIERS if t not in self.channels]
+        missing = [t for t in TIERS_BY_RANK if t not in self.channels]
         if missing:
             raise ValueError(f"channels: no channel for tier(s) {', '.join(missing)}")
         for segment, lgd in self.lgd_by_segment.items():

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from tierwise.features import DataError
-from tierwise.models._policy_config import TIERS
+from tierwise.models._policy_config import TIERS, TIERS_BY_RANK
 from tierwise.models._policy_text import codes_of
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
@@ -72,10 +72,10 @@ def validate_policy_inputs(frame: pd.DataFrame, source: str = "policy input") ->
     )
     if "tier_prev" in frame.columns:
         previous = frame["tier_prev"]
-        codes = codes_of(previous, TIERS)
+        codes = codes_of(previous, TIERS_BY_RANK)
         bad = previous.notna().to_numpy() & (codes < 0)
         _fail_first(
-            frame, "tier_prev", bad, f"one of {', '.join(reversed(TIERS))} or empty", source
+            frame, "tier_prev", bad, f"one of {', '.join(TIERS)} or empty", source
         )
 
 

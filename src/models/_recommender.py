@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tierwise.features import DataError, first_names, missing_columns
+from tierwise.features import TASKS, DataError, first_names, missing_columns
 from tierwise.models._fast_frame import frame_of_columns
 from tierwise.models._policy import (
     OUTPUT_COLUMNS,
@@ -43,7 +43,6 @@ from tierwise.models._treeshap import tree_shap
 
 logger = logging.getLogger(__name__)
 
-MODEL_KEYS: tuple[str, ...] = ("churn", "default", "growth")
 SCORE_COLUMNS: dict[str, str] = {"churn": "p_churn", "default": "p_default", "growth": "growth"}
 TOP_K = 3
 SMALL_BATCH = 1024
@@ -56,7 +55,7 @@ CARRIED_INPUTS: tuple[str, ...] = ("snapshot_month", "region", "industry", "bran
 
 
 def reason_columns(k: int = TOP_K) -> list[str]:
-    return [f"reason_{m}_{i}_{part}" for m in MODEL_KEYS for i in range(1, k + 1) for part in REASON_PARTS]
+    return [f"reason_{m}_{i}_{part}" for m in TASKS for i in range(1, k + 1) for part in REASON_PARTS]
 
 
 RECOMMENDATION_COLUMNS: tuple[str, ...] = (
@@ -290,7 +289,7 @@ class Recommender:
             if col not in cols:
                 cols[col] = decided[col]
         texts: dict[str, np.ndarray] = {}
-        for key in MODEL_KEYS:
+        for key in TASKS:
             blank = no_credit if key == "default" and no_credit.any() else None  # no PD, no default reasons
             for col, values in reasons[key].items():
                 if values.dtype == object:

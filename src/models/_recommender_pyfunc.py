@@ -23,16 +23,20 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from tierwise.features import TierwiseError, first_names, missing_columns
+from tierwise.features import TASKS, TierwiseError, first_names, missing_columns
 from tierwise.models._fast_frame import Recommendations
 from tierwise.models._policy import ResolvedPolicy
 from tierwise.models._reason_catalogue import ReasonCatalogue
 from tierwise.models._reasons import CatalogueReasons
-from tierwise.models._recommender import PYFUNC_OUTPUT_COLUMNS, FamilyReasons, Recommender, renumbered
+from tierwise.models._recommender import (
+    PYFUNC_OUTPUT_COLUMNS,
+    FamilyReasons,
+    Recommender,
+    renumbered,
+)
 
 logger = logging.getLogger(__name__)
 
-MODEL_ARTIFACTS = ("churn", "default", "growth")
 POLICY_ARTIFACT = "policy"
 REASONS_ARTIFACT = "reasons"
 SETTINGS_ARTIFACT_KEY = "settings"  # the settings it was built with (JSON), read by tierwise.registry
@@ -73,7 +77,7 @@ def write_artifacts(folder: Path, recommender: Recommender, descriptions: dict[s
 
 def load_recommender(artifacts: dict[str, str], n_threads: int | None = None) -> Recommender:
     """The `Recommender` from the artifact files written by `write_artifacts`."""
-    models = {k: pickle.loads(Path(artifacts[k]).read_bytes()) for k in MODEL_ARTIFACTS}
+    models = {k: pickle.loads(Path(artifacts[k]).read_bytes()) for k in TASKS}
     policy = ResolvedPolicy.model_validate_json(Path(artifacts[POLICY_ARTIFACT]).read_text(encoding="utf-8"))
     spec = json.loads(Path(artifacts[REASONS_ARTIFACT]).read_text(encoding="utf-8"))
     if spec.get("writer") == "catalogue":

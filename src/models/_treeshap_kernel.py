@@ -9,7 +9,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from tierwise.models._treeshap_model import CATEGORICAL_MASK, DEFAULT_LEFT_MASK, MISSING_NAN, MISSING_ZERO
+from tierwise.models._treeshap_model import (
+    CATEGORICAL_MASK,
+    DEFAULT_LEFT_MASK,
+    MISSING_NAN,
+    MISSING_ZERO,
+)
 
 # LightGBM's kZeroThreshold is the float literal 1e-35f, compared in double precision
 _ZERO_THRESHOLD = float(np.float32(1e-35))

@@ -17,13 +17,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tierwise.features import CLIENT_KEY, DataError, FeatureConfig, feature_catalog, snapshot_features
+from tierwise.features import (
+    CLIENT_KEY,
+    TASKS,
+    DataError,
+    FeatureConfig,
+    check_month_in_range,
+    feature_catalog,
+    snapshot_features,
+)
 from tierwise.models import LANGUAGES, ReasonCatalogue, reason_codes, shap_values
 from tierwise.registry import load_task_model
 
 logger = logging.getLogger(__name__)
 
-TASKS: tuple[str, ...] = ("churn", "default", "growth")
 BANDS: dict[str, tuple[float, float]] = {"churn": (0.1, 0.3), "default": (0.01, 0.05), "growth": (0.0, 0.15)}
 
 WORDS = {
@@ -88,12 +95,8 @@ def client_snapshot(client_id: str, month: dt.date, data_dir: Path, feature_conf
     ids = clients[CLIENT_KEY].astype(str)
     if not (ids == client_id).any():
         raise DataError(f"client '{client_id}' is not in {data_dir}/clients (e.g. {ids.iloc[0] if len(ids) else '-'})")
-    months = pd.to_datetime(monthly["month"])
-    first, last = months.min(), months.max()
+    check_month_in_range(month, monthly["month"], source=f"{data_dir}/monthly")
     when = pd.Timestamp(month)
-    if not first <= when <= last:
-        raise DataError(f"month {month:%Y-%m} is outside the data: {data_dir}/monthly covers "
-                        f"{first:%Y-%m} to {last:%Y-%m}")
     mine = monthly[monthly[CLIENT_KEY].astype(str) == client_id]
     held = pd.to_datetime(mine["month"])
     span = f"{held.min():%Y-%m} to {held.max():%Y-%m}" if len(held) else "no months"

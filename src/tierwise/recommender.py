@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from tierwise import registry, tracking
 from tierwise.features import (
     TASKS,
     DataError,
@@ -38,7 +39,6 @@ from tierwise.models import (
     TierwiseModel,
     resolve_policy,
 )
-from tierwise import registry, tracking
 from tierwise.settings import RecommenderSettings
 
 logger = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tierwise.features import TierwiseError
 from tierwise import registry, tracking
+from tierwise.features import TierwiseError
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,13 +16,16 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from tierwise import registry, tracking
 from tierwise.features import (
     DataError,
     DatasetConfig,
     FeatureConfig,
     ModelFrame,
+    atomic_path,
     load_flat_table,
 )
+from tierwise.governance import record_review, write_training_record
 from tierwise.models import (
     ReasonCatalogue,
     TaskConfig,
@@ -41,8 +43,6 @@ from tierwise.models import (
     train_flat,
     train_split,
 )
-from tierwise import registry, tracking
-from tierwise.governance import record_review, write_training_record
 
 logger = logging.getLogger(__name__)
 
@@ -422,19 +422,14 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
     path = Path(path)
     if not path.parent.is_dir():
         raise DataError(f"{path}: folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            frame.to_parquet(tmp, index=False)
-        elif path.suffix.lower() == ".csv":
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".pq", ".csv"):
+        raise DataError(f"{path}: the output must end in .csv or .parquet")
+    with atomic_path(path) as tmp:
+        if suffix == ".csv":
             frame.to_csv(tmp, index=False)
         else:
-            raise DataError(f"{path}: the output must end in .csv or .parquet")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+            frame.to_parquet(tmp, index=False)
 
 
 def predict_file(model_uri: str, data_path: Path, out_path: Path) -> pd.DataFrame:

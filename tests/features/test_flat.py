@@ -17,6 +17,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from tierwise.config import load_config
 from tierwise.features import (
     ConfigError,
     DataError,
@@ -26,7 +27,6 @@ from tierwise.features import (
 )
 from tierwise.features._flat_preprocess import MISSING, RARE, UNSEEN
 from tierwise.features._flat_types import infer_role, looks_like_id_name
-from tierwise.config import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 DATASET_CONFIGS = REPO / "configs" / "datasets"

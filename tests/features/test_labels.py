@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 from feature_bank import make_bank, month_at
 
-from tierwise.features import DataError, FeatureConfig, build_labels, label_column, snapshot_features
+from tierwise.features import (
+    DataError,
+    FeatureConfig,
+    build_labels,
+    label_column,
+    snapshot_features,
+)
 
 ASSETS = ["deposit_current", "deposit_time", "wealth_balance", "fund_balance", "insurance_balance"]
 ACTIVITY = ["branch_txn_count", "mobile_txn_count", "atm_txn_count", "mobile_logins"]
@@ -107,3 +113,13 @@ def test_a_partition_of_clients_gives_the_same_labels(feature_config):
     subset = ["C0001", "C0003", "C0008"]
     part = build_labels(monthly[monthly["client_id"].isin(subset)], month_at(12), feature_config, data_end=end)
     pd.testing.assert_frame_equal(part, full[full["client_id"].isin(subset)].reset_index(drop=True))
+
+
+def test_one_task_tuple_used_by_every_layer():
+    from typing import get_args
+
+    import tierwise.explain
+    from tierwise.features import TASKS, Task
+
+    assert TASKS == ("churn", "default", "growth") == get_args(Task)
+    assert tierwise.explain.TASKS is TASKS

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from feature_bank import make_bank, month_at
 
+from tierwise.config import parse_config
 from tierwise.features import (
     PROTECTED_ATTRIBUTES,
     SPLITS,
@@ -23,7 +24,6 @@ from tierwise.features import (
     snapshot_features,
     task_frame,
 )
-from tierwise.config import parse_config
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from tierwise.config import load_config, parse_config, read_yaml
 from tierwise.features import ConfigError, DataError
 from tierwise.models import (
     FLAG_COLUMNS,
@@ -23,7 +24,6 @@ from tierwise.models import (
     rm_capacity,
     summarise_tiers,
 )
-from tierwise.config import load_config, parse_config, read_yaml
 
 # absolute cut points used by most tests (expected value over 12 months)
 CUTS = {"Premier": 100_000.0, "Excellence": 20_000.0, "Potential": 5_000.0}
@@ -540,3 +540,10 @@ def test_a_repeated_index_is_kept_row_by_row(resolved):
     capped = apply_rm_capacity(recs, with_capacity(resolved, clients_per_rm=1, n_rms=0))
     assert capped["flag_rm_overflow"].tolist() == [False, True, False]
     assert capped["tier"].tolist() == recs["tier"].tolist()
+
+
+def test_one_tier_order_and_its_rank_order():
+    from tierwise.models import TIERS, TIERS_BY_RANK
+
+    assert TIERS == ("Premier", "Excellence", "Potential", "General")  # highest first: shown so
+    assert tuple(reversed(TIERS)) == TIERS_BY_RANK  # position = rank, 0 General ... 3 Premier

@@ -17,17 +17,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tierwise.config import load_config
 from tierwise.models import (
     TIERS,
+    TIERS_BY_RANK,
     PolicyConfig,
     ResolvedPolicy,
     apply_rm_capacity,
     recommend,
     resolve_thresholds,
 )
-from tierwise.config import load_config
 
-RANK = {tier: i for i, tier in enumerate(TIERS)}
+RANK = {tier: i for i, tier in enumerate(TIERS_BY_RANK)}
 SETTINGS = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

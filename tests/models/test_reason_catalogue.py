@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tierwise.config import load_config
 from tierwise.features import ConfigError, FeatureConfig, feature_catalog
 from tierwise.models._reason_catalogue import (
     ReasonCatalogue,
@@ -15,7 +16,6 @@ from tierwise.models._reason_catalogue import (
     flat_catalogues,
     merged_families,
 )
-from tierwise.config import load_config
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 

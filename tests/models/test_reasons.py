@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tierwise.config import load_config
 from tierwise.features import ConfigError, DataError
 from tierwise.models._reason_catalogue import ReasonCatalogue, Template
 from tierwise.models._reasons import reason_codes, render, top_k
-from tierwise.config import load_config
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 FAMILIES = {"deposit_total_chg_3m": "deposit_trend", "deposit_total_chg_6m": "deposit_trend",  # -> balance_trend

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from tierwise.config import load_config
 from tierwise.features import ConfigError
 from tierwise.models import TaskConfig
-from tierwise.config import load_config
 
 
 @pytest.mark.parametrize("task", ["churn", "default", "growth"])

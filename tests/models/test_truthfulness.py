@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tierwise.config import load_config
 from tierwise.features import ConfigError, DataError, FeatureConfig, feature_catalog
 from tierwise.models._reason_catalogue import ReasonCatalogue, merged_families
 from tierwise.models._truthfulness import DriverMap, measure_truthfulness, truthful_hits
-from tierwise.config import load_config
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 DRIVERS = DriverMap(churn={"disengagement": ["digital_trend"], "asset_outflow": ["deposit_trend"]},

@@ -12,11 +12,11 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from tierwise.config import load_config
 from tierwise.features import FeatureConfig, read_raw_tables, snapshot_features, validate_tables
 from tierwise.models import PolicyConfig, TierwiseModel
 from tierwise.models._candidates import LightGBMCandidate
 from tierwise.models._train import coerce_categories, learn_categories
-from tierwise.config import load_config
 from tierwise.synthetic import DataConfig, generate_bank, write_bank
 
 REPO = Path(__file__).resolve().parents[2]

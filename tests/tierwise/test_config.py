@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from tierwise.features import ConfigError, FrozenConfig
 from tierwise.config import load_config
+from tierwise.features import ConfigError, FrozenConfig
 
 
 class Inner(FrozenConfig):

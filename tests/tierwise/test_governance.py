@@ -12,10 +12,10 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from tierwise.features import DataError, ModelFrame
-from tierwise.models import TaskConfig
 from tierwise import governance, registry, tracking, training
 from tierwise.cli import app
+from tierwise.features import DataError, ModelFrame
+from tierwise.models import TaskConfig
 from tierwise.settings import load_settings
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"

@@ -8,9 +8,9 @@ import pytest
 from mlflow import MlflowClient
 from sklearn.datasets import make_classification, make_regression
 
+from tierwise import registry, training
 from tierwise.features import ConfigError, DataError, ModelFrame
 from tierwise.models import TaskConfig
-from tierwise import registry, training
 
 FEATURES = ("f0", "f1", "f2", "f3", "region")
 

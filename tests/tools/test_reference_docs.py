@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
+import reference_docs as docs
 from pydantic import Field
 
-from tierwise.features import FrozenConfig
-import reference_docs as docs
 from tierwise.config import load_config
+from tierwise.features import FrozenConfig
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"

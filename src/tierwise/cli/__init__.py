@@ -11,9 +11,9 @@ import sys
 
 import typer
 
-from tierwise.features import TierwiseError
 from tierwise import __version__
 from tierwise._logging import configure_logging, stderr_console
+from tierwise.features import TierwiseError
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,11 +20,11 @@ from rich.progress import (
 
 from tierwise._logging import stderr_console
 from tierwise.config import default_config_dir
+from tierwise.features import parse_month as features_parse_month
 
 if TYPE_CHECKING:
     from tierwise.settings import Settings
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 ConfigDirOption = typer.Option(
     None,
@@ -51,10 +50,10 @@ def load_settings(value: Path | None) -> Settings:
 
 def parse_month(value: str, *, option: str = "--month") -> dt.date:
     """'2024-03' -> date(2024, 3, 1); anything else is a one-line usage error."""
-    match = _MONTH.match(value.strip()) if value else None
-    if not match or not 1 <= int(match.group(2)) <= 12:
-        raise typer.BadParameter(f"'{value}' is not a month; write it as YYYY-MM, e.g. 2024-03", param_hint=option)
-    return dt.date(int(match.group(1)), int(match.group(2)), 1)
+    try:
+        return features_parse_month(value or "")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
 
 
 def existing_dir(path: Path, *, option: str) -> Path:

@@ -21,12 +21,12 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
-from tierwise.features import TASKS, ContractRules, write_table
-from tierwise.models import summarise_tiers
 from tierwise.cli import app
-from tierwise.cli._common import ConfigDirOption, progress_bar
-from tierwise.cli._generate import load_data_config
+from tierwise.cli._common import ConfigDirOption, load_settings, progress_bar
+from tierwise.cli._generate import data_config
 from tierwise.cli._validate import REJECTED_DIR, summary_line, validate_folder
+from tierwise.features import TASKS, ContractRules, add_months, month_label, write_table
+from tierwise.models import summarise_tiers
 from tierwise.synthetic import (
     DataConfig,
     bank_fingerprint,
@@ -68,7 +68,8 @@ def demo(
 ) -> None:
     """Run the monthly job end to end on the built-in synthetic bank (outputs under outputs/)."""
     console = Console()
-    cfg = load_data_config(config)
+    settings = load_settings(config)
+    cfg = data_config(settings)
     ensure_bank(cfg, out, console=console)
     report = validate_folder(out, rules=ContractRules(branches=frozenset(cfg.branch_codes())))
     rejected = sum(report.rows_rejected.values())
@@ -84,7 +85,7 @@ def demo(
         table.add_row(str(seg), *[f"{int(v):,}" for v in row])
     console.print(table)
 
-    rates = label_base_rates(report.monthly, cfg.labels)
+    rates = label_base_rates(report.monthly, settings.require("features"))
     auc = oracle_auc(read_oracle(out))
     t2 = Table(title="labels from the data, and the oracle's accuracy limit")
     for col in ("label", "base rate / mean", "oracle ROC AUC"):
@@ -107,40 +108,31 @@ def _step(console: Console, title: str, args: list[str]) -> None:
     typer.main.get_command(app).main(args=args, prog_name="tierwise", standalone_mode=False)
 
 
-def _month(value: dt.date) -> str:
-    return f"{value.year:04d}-{value.month:02d}"
-
-
-def _months_back(value: dt.date, n: int) -> dt.date:
-    index = value.year * 12 + value.month - 1 - n
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
 def run_pipeline(bank: Path, config: Path | None, *, console: Console) -> None:
     """Train, register, promote, recommend, score, report and monitor (see the module docstring)."""
     cfg_args = ["--config-dir", str(config)] if config else []
     monthly_months = pd.read_parquet(bank / "monthly.parquet", columns=["month"])["month"]
     latest = pd.Timestamp(monthly_months.max()).date().replace(day=1)
-    baseline = _months_back(latest, BASELINE_MONTHS_BACK)
+    baseline = add_months(latest, -BASELINE_MONTHS_BACK)
 
     _step(console, "train", ["train", "--task", "all", "--data", str(bank), *cfg_args])
     for task in TASKS:
         _step(console, f"promote {task}", ["promote", "--task", task, "--data", str(bank), *cfg_args])
-    _step(console, "recommender", ["recommend", "--data", str(bank), "--month", _month(latest), *cfg_args])
+    _step(console, "recommender", ["recommend", "--data", str(bank), "--month", month_label(latest), *cfg_args])
     _step(console, "governance pack", ["governance", "--model", "tierwise-recommender", "--out",
                                        str(OUTPUTS / "governance"), *cfg_args])  # the task cards: by `promote`
 
     scores = OUTPUTS / "scores"
     parts = []
     for month in (baseline, latest):
-        path = scores / f"{_month(month)}.parquet"
-        _step(console, f"score {_month(month)}", ["score", "--data", str(bank), "--month", _month(month),
+        path = scores / f"{month_label(month)}.parquet"
+        _step(console, f"score {month_label(month)}", ["score", "--data", str(bank), "--month", month_label(month),
                                                   "--out", str(path)])
         parts.append(pd.read_parquet(path))
     recommendations = OUTPUTS / "recommendations.parquet"
     recs = pd.concat(parts, ignore_index=True)
     write_table(recs, recommendations)
-    console.print(f"wrote {len(recs):,} recommendations ({_month(baseline)} and {_month(latest)}) to {recommendations}",
+    console.print(f"wrote {len(recs):,} recommendations ({month_label(baseline)} and {month_label(latest)}) to {recommendations}",
                   highlight=False)
 
     current = recs[pd.to_datetime(recs["month"]).dt.date == latest]
@@ -151,10 +143,10 @@ def run_pipeline(bank: Path, config: Path | None, *, console: Console) -> None:
 
     rm_id = busiest_rm(current)
     if rm_id is not None:
-        _step(console, "RM report", ["report", "rm", "--rm-id", rm_id, "--month", _month(latest), "--lang", "zh",
+        _step(console, "RM report", ["report", "rm", "--rm-id", rm_id, "--month", month_label(latest), "--lang", "zh",
                                      "--recommendations", str(recommendations), "--data", str(bank),
                                      "--out", str(OUTPUTS / "rm_report_zh.html"), *cfg_args])
-    _step(console, "portfolio monitor", ["monitor", "--month", _month(latest), "--baseline", _month(baseline),
+    _step(console, "portfolio monitor", ["monitor", "--month", month_label(latest), "--baseline", month_label(baseline),
                                          "--recommendations", str(recommendations), "--data", str(bank),
                                          "--out", str(OUTPUTS / "monitor"), *cfg_args])
     console.rule("[bold green]demo finished[/]")
@@ -170,7 +162,7 @@ def print_tiers(console: Console, recs: pd.DataFrame, month: dt.date) -> None:
     summary = summarise_tiers(recs)
     rows = [[str(tier), str(row["tier_zh"]), f"{int(row['clients']):,}", f"{row['share']:.1%}",
              *[f"{int(row[f]):,}" if f in row else "" for f in SHOWN_FLAGS]] for tier, row in summary.iterrows()]
-    table = Table(title=f"tier recommendations, {_month(month)} (flags: retention priority, risk watch, "
+    table = Table(title=f"tier recommendations, {month_label(month)} (flags: retention priority, risk watch, "
                         "exit review, cost review, growth lead)", box=box.SIMPLE_HEAD, pad_edge=False)
     for i, col in enumerate(("tier", "", "clients", "share", *SHOWN_FLAGS.values())):
         width = max(cell_len(col), *(cell_len(r[i]) for r in rows))

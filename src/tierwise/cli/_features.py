@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from tierwise.features import ROW_ID, ContractRules, read_raw_tables, write_table
 from tierwise.cli import app
 from tierwise.cli._common import (
     ConfigDirOption,
@@ -18,6 +16,7 @@ from tierwise.cli._common import (
     parse_month,
     progress_bar,
 )
+from tierwise.features import ROW_ID, ContractRules, month_range, read_raw_tables, write_table
 
 logger = logging.getLogger(__name__)
 
@@ -40,12 +39,6 @@ def _read(data: Path, quarantine: bool):
     return report.clients.drop(columns=[ROW_ID], errors="ignore"), report.monthly.drop(columns=[ROW_ID], errors="ignore")
 
 
-def _months(first: dt.date, last: dt.date) -> list[dt.date]:
-    out, (y, m) = [], (first.year, first.month)
-    while (y, m) <= (last.year, last.month):
-        out.append(dt.date(y, m, 1))
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    return out
 
 
 @app.command("features")
@@ -89,7 +82,7 @@ def trainset_command(
         raise typer.BadParameter(f"{last} is before --from {first}", param_hint="--to")
     existing_dir(data, option="--data")
     config = load_settings(config_dir_opt).require("features")
-    months = _months(t0, t1)
+    months = month_range(t0, t1)
     clients, monthly = _read(data, quarantine)
     with progress_bar("snapshots", len(months)) as advance:
         table = build_training_table(clients, monthly, months, config, progress=advance)

@@ -10,17 +10,17 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from tierwise.features import TierwiseError
 from tierwise.cli import app
 from tierwise.cli._common import ConfigDirOption, load_settings, parse_month, progress_bar
+from tierwise.features import TierwiseError
+from tierwise.settings import Settings
 from tierwise.synthetic import DataConfig, bank_fingerprint, generate_bank, write_bank
 
 logger = logging.getLogger(__name__)
 
 
-def load_data_config(folder: Path | None) -> DataConfig:
-    """`data.yaml` from the config folder; the built-in defaults when the folder has none."""
-    settings = load_settings(folder)
+def data_config(settings: Settings) -> DataConfig:
+    """`data.yaml` of the settings; the built-in defaults when the folder has none."""
     if settings.data is None:
         logger.info("%s not found: using the built-in synthetic-bank defaults", settings.path("data"))
         return DataConfig()
@@ -100,7 +100,7 @@ def generate(
         raise TierwiseError(f"--seed must be zero or positive, got {seed}")
     if out.exists() and not out.is_dir():
         raise TierwiseError(f"--out: {out} exists and is not a folder")
-    cfg = with_shift(load_data_config(config), shift_industry, shift_outflow, shift_from)
+    cfg = with_shift(data_config(load_settings(config)), shift_industry, shift_outflow, shift_from)
     n = cfg.bank.clients if clients is None else clients
     m = cfg.bank.months if months is None else months
     s = cfg.bank.seed if seed is None else seed

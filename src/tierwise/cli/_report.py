@@ -52,7 +52,8 @@ def report_rm(
     config_path: Path | None = ConfigDirOption,
 ) -> None:
     """One self-contained HTML page with an RM's clients: tiers, scores, reasons, flags, actions."""
-    from tierwise.reports import atomic_write_text, read_raw_table, read_recommendations, render_rm_report
+    from tierwise.features import write_text_atomic
+    from tierwise.reports import read_raw_table, read_recommendations, render_rm_report
 
     if lang not in ("en", "zh"):
         raise typer.BadParameter(f"'{lang}' is not a language; use en or zh", param_hint="--lang")
@@ -62,7 +63,7 @@ def report_rm(
     data_dir = _data_dir(data, explicit=data != DATA_DEFAULT)
     monthly = read_raw_table(data_dir, "monthly")
     html = render_rm_report(recs, monthly, rm_id, when, lang, cfg.report)
-    atomic_write_text(out, html)
+    write_text_atomic(out, html)
     typer.echo(f"wrote {out}")
 
 
@@ -89,14 +90,18 @@ def monitor(
 
     when = pd.Timestamp(parse_month(month))
     base = pd.Timestamp(parse_month(baseline, option="--baseline"))
-    monitor_cfg = load_settings(config_path).require("monitor")
+    settings = load_settings(config_path)
+    monitor_cfg = settings.require("monitor")
     built_with = registry.recommender_settings(tracking.connect(), alias=model_alias)
+    # realised labels are built as the registered recommender's models were trained on them
+    features = built_with.features if built_with is not None else settings.require("features")
     cfg, pd_limit = _with_policy_thresholds(monitor_cfg, built_with.policy if built_with is not None else None)
     recs = read_recommendations(recommendations)
     data_dir = _data_dir(data, explicit=data != DATA_DEFAULT)
     clients = read_raw_table(data_dir, "clients")
     monthly = read_raw_table(data_dir, "monthly")
-    result = build_monitor(recs, when, base, cfg, clients=clients, monthly=monthly, default_limit=pd_limit)
+    result = build_monitor(recs, when, base, cfg, clients=clients, monthly=monthly, default_limit=pd_limit,
+                           features=features)
     files = write_monitor(result, out)
     run_id = log_monitor_run(result, files, cfg.experiment)
     alerts = result["alerts"]

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from tierwise.features import TierwiseError
 from tierwise.cli import app
 from tierwise.cli._common import (
     ConfigDirOption,
@@ -16,6 +15,8 @@ from tierwise.cli._common import (
     parse_month,
     progress_bar,
 )
+from tierwise.features import TierwiseError
+from tierwise.models import TIERS
 
 DEFAULT_MODEL = "models:/tierwise-recommender@champion"
 DEFAULT_BANK = Path("outputs/bank")
@@ -58,7 +59,7 @@ def score(
         from tierwise.scoring import score_spark
 
         result = score_spark(data, when, out, model_uri=model, master=master, partitions=partitions)
-    tiers = ", ".join(f"{t} {result.tiers.get(t, 0):,}" for t in ("Premier", "Excellence", "Potential", "General"))
+    tiers = ", ".join(f"{t} {result.tiers.get(t, 0):,}" for t in TIERS)
     rejected = sum(result.rejected.values())
     typer.echo(f"scored {result.clients:,} clients for {when:%Y-%m} in {result.seconds:.1f} s -> {out} "
                f"({tiers}); {rejected:,} rows quarantined"

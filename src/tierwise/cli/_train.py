@@ -142,8 +142,8 @@ def promote(
 def _governance_card(name: str, result, out: Path, settings: Settings) -> None:  # noqa: ANN001 - training.Promotion
     """The approved (promoted or confirmed) version's governance pack; a failure here is a warning,
     the promotion itself stands."""
-    from tierwise.features import TierwiseError
     from tierwise import governance
+    from tierwise.features import TierwiseError
 
     decision = governance.review_decision(result)
     console.print(f"review recorded on v{result.challenger_version}: {decision} by {governance.approver()}")

@@ -9,6 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tierwise.cli import app
+from tierwise.cli._common import ConfigDirOption, load_settings
+from tierwise.cli._generate import data_config
 from tierwise.features import (
     ContractRules,
     ValidationReport,
@@ -17,9 +20,6 @@ from tierwise.features import (
     validate_tables,
     write_rejects,
 )
-from tierwise.cli import app
-from tierwise.cli._common import ConfigDirOption
-from tierwise.cli._generate import load_data_config
 
 REJECTED_DIR = "_rejected"
 
@@ -61,7 +61,7 @@ def validate(
     Exits 1 when the data cannot be used (missing file or column, no usable rows), 0 when
     only rows were quarantined.
     """
-    cfg = load_data_config(config)
+    cfg = data_config(load_settings(config))
     rules = ContractRules(branches=frozenset(cfg.branch_codes()) if check_branches else None)
     report = validate_folder(data, rules=rules)
     console = Console()

@@ -19,7 +19,7 @@ import pandas as pd
 import yaml
 
 from tierwise import registry, tracking
-from tierwise.features import FeatureConfig, feature_catalog
+from tierwise.features import TASKS, FeatureConfig, feature_catalog, write_text_atomic
 from tierwise.governance._cards import (
     Card,
     Section,
@@ -48,7 +48,7 @@ from tierwise.governance._checks import (
 )
 from tierwise.governance._records import SCORED_ROWS, TRAINING_RECORD, utc_now
 from tierwise.governance._render import render_html, render_markdown
-from tierwise.reports import MonitorConfig, atomic_write_text
+from tierwise.reports import MonitorConfig
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def recommender_card(client: Any, name: str, version: str) -> Card:
     run = client.get_run(mv.run_id)
     params = run.data.params
     rows, classes = [], []
-    for task in ("churn", "default", "growth"):
+    for task in TASKS:
         bundled = params.get(f"{task}_version")
         task_name = registry.registered_name(task)
         if bundled is None:
@@ -197,8 +197,8 @@ def write_pack(name: str, *, version: str | None = None, alias: str | None = Non
     card = (recommender_card(client, name, version) if name == registry.RECOMMENDER
             else task_card(client, name, version, monitor=monitor, features=features))
     folder = Path(out_dir) / name / f"v{version}"
-    md = atomic_write_text(folder / "card.md", render_markdown(card))
-    html = atomic_write_text(folder / "card.html", render_html(card))
+    md = write_text_atomic(folder / "card.md", render_markdown(card))
+    html = write_text_atomic(folder / "card.html", render_html(card))
     run_id = registry.model_version(client, name, version).run_id
     uri = f"runs:/{run_id}/{ARTIFACT_DIR}/card.html"
     if log_to_mlflow:

@@ -3,18 +3,14 @@
 from tierwise.reports._config import (
     ConcentrationConfig,
     FairnessConfig,
-    LabelConfig,
     MonitorConfig,
     PsiConfig,
     ReportConfig,
     ScoreBands,
 )
-from tierwise.reports._fairness import age_bands, compare_groups, fairness_report
+from tierwise.reports._fairness import age_groups, compare_groups, fairness_report
 from tierwise.reports._io import (
     CORE_COLUMNS,
-    FLAGS,
-    TIERS,
-    atomic_write_text,
     check_recommendations,
     read_raw_table,
     read_recommendations,
@@ -43,16 +39,12 @@ from tierwise.reports._rm_report import render_rm_report, score_percent, templat
 __all__ = [
     "CORE_COLUMNS",
     "ConcentrationConfig",
-    "FLAGS",
     "FairnessConfig",
-    "LabelConfig",
     "MonitorConfig",
     "PsiConfig",
     "ReportConfig",
     "ScoreBands",
-    "TIERS",
-    "age_bands",
-    "atomic_write_text",
+    "age_groups",
     "build_monitor",
     "check_recommendations",
     "compare_groups",

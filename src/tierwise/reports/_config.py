@@ -50,33 +50,16 @@ class ConcentrationConfig(FrozenConfig):
     max_segment_outflow: float = Field(0.1, gt=0, le=1)
 
 
-class LabelConfig(FrozenConfig):
-    """How realised outcomes are read from `monthly` once they have matured."""
-
-    churn_horizon_months: int = Field(6, ge=1)
-    churn_asset_share: float = Field(0.2, gt=0, lt=1)
-    default_horizon_months: int = Field(12, ge=1)
-    default_dpd: int = Field(90, ge=1)
-
-
 class FairnessConfig(FrozenConfig):
     """Group comparisons across protected attributes (never model inputs)."""
 
     attributes: tuple[str, ...] = ("gender", "age_band")
-    age_band_edges: tuple[int, ...] = (30, 45, 60)
     min_selection_rate_ratio: float = Field(0.8, gt=0, le=1)
     max_tpr_difference: float = Field(0.1, ge=0, le=1)
     min_group_size: int = Field(30, ge=1)
     min_positives: int = Field(10, ge=1)
     churn_threshold: float = Field(0.3, gt=0, lt=1)
     default_threshold: float = Field(0.02, gt=0, lt=1)
-
-    @model_validator(mode="after")
-    def _edges_increase(self) -> FairnessConfig:
-        edges = list(self.age_band_edges)
-        if edges != sorted(set(edges)):
-            raise ValueError(f"age_band_edges must strictly increase, got {edges}")
-        return self
 
 
 class ScoreBands(FrozenConfig):
@@ -107,7 +90,6 @@ class MonitorConfig(FrozenConfig):
 
     psi: PsiConfig = PsiConfig()
     concentration: ConcentrationConfig = ConcentrationConfig()
-    labels: LabelConfig = LabelConfig()
     fairness: FairnessConfig = FairnessConfig()
     report: ReportConfig = ReportConfig()
     experiment: str = "tierwise-monitor"

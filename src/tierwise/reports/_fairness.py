@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame, count, selection_rate, true_positive_rate
 
+from tierwise.features import age_band
 from tierwise.reports._config import FairnessConfig
 
 logger = logging.getLogger(__name__)
@@ -31,12 +32,10 @@ DECISIONS: dict[str, tuple[str | None, str]] = {
 }
 
 
-def age_bands(birth_year: pd.Series, month: pd.Timestamp, edges: tuple[int, ...]) -> pd.Series:
-    """'<30', '30-44', '45-59', '60+' style bands of age at `month`; 'unknown' when missing."""
-    age = pd.Timestamp(month).year - pd.to_numeric(birth_year, errors="coerce")
-    labels = [f"<{edges[0]}"] + [f"{lo}-{hi - 1}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)] + [f"{edges[-1]}+"]
-    bands = pd.cut(age, bins=[-np.inf, *edges, np.inf], right=False, labels=labels)
-    return bands.astype("str").where(age.notna(), UNKNOWN)
+def age_groups(birth_year: pd.Series, month: pd.Timestamp) -> pd.Series:
+    """The features' age band (`tierwise.features.AGE_BANDS`) at `month`; 'unknown' when missing."""
+    bands = pd.Series(age_band(birth_year, month), index=birth_year.index, dtype="object")
+    return bands.where(bands.notna(), UNKNOWN).astype("str")
 
 
 def protected_groups(recs: pd.DataFrame, clients: pd.DataFrame, month: pd.Timestamp,
@@ -49,7 +48,7 @@ def protected_groups(recs: pd.DataFrame, clients: pd.DataFrame, month: pd.Timest
     for attribute in cfg.attributes:
         if attribute == "age_band":
             source = joined["birth_year"] if "birth_year" in joined else pd.Series(np.nan, index=joined.index)
-            out[attribute] = age_bands(source, month, cfg.age_band_edges).to_numpy()
+            out[attribute] = age_groups(source, month).to_numpy()
         elif attribute in joined.columns:
             col = joined[attribute]
             out[attribute] = col.astype("str").where(col.notna(), UNKNOWN)
@@ -116,7 +115,7 @@ def compare_groups(decision: pd.Series, groups: pd.Series, cfg: FairnessConfig,
 
 
 def _group_order(name: object) -> tuple[int, float, str]:
-    """Age bands in age order ('<30', '30-44', ..., '60+'), then other names, 'unknown' last."""
+    """Age bands in age order ('<25', '25-34', ..., '65+'), then other names, 'unknown' last."""
     text = str(name)
     if text == UNKNOWN:
         return (3, 0.0, text)

@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
-from tierwise.features import DataError, first_names, missing_columns
+from tierwise.features import DataError, first_names, missing_columns, month_label
+from tierwise.models import FLAG_COLUMNS, TIERS
 
 logger = logging.getLogger(__name__)
 
-TIERS: tuple[str, ...] = ("Premier", "Excellence", "Potential", "General")
-TIERS_ZH: dict[str, str] = {"Premier": "尊享", "Excellence": "卓越", "Potential": "潜力", "General": "一般"}
-FLAGS: tuple[str, ...] = (
-    "flag_retention_priority", "flag_risk_watch", "flag_exit_review",
-    "flag_cost_review", "flag_growth_lead", "flag_rm_overflow",
-)
-REASON_MODELS: tuple[str, ...] = ("churn", "default", "growth")
 
 #: the columns every report needs from the recommendations table (see the contract in issue 6)
 CORE_COLUMNS: tuple[str, ...] = (
     "client_id", "month", "segment", "region", "industry", "branch", "rm_id",
     "p_churn", "p_default", "growth", "expected_value_12m", "assets_total", "credit_exposure",
-    "contribution_monthly", "cost_to_serve_monthly", "tier", "channel", *FLAGS,
+    "contribution_monthly", "cost_to_serve_monthly", "tier", "channel", *FLAG_COLUMNS,
 )
 
 
@@ -58,7 +50,7 @@ def check_recommendations(recs: pd.DataFrame, *, source: str) -> pd.DataFrame:
         out["month"] = pd.to_datetime(out["month"]).dt.to_period("M").dt.to_timestamp()
     except (ValueError, TypeError) as exc:
         raise DataError(f"{source}: column 'month' is not a date ({exc})") from None
-    for flag in FLAGS:
+    for flag in FLAG_COLUMNS:
         missing = out[flag].isna()
         if missing.any():
             logger.warning("%s: %d missing value(s) in %s read as 'not flagged'", source, int(missing.sum()), flag)
@@ -98,24 +90,13 @@ def read_raw_table(data_dir: Path | None, name: str) -> pd.DataFrame | None:
     return None
 
 
-def atomic_write_text(path: Path, text: str) -> Path:
-    """Write to a temporary file in the same folder, then rename it over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def month_label(month: pd.Timestamp) -> str:
-    return pd.Timestamp(month).strftime("%Y-%m")
-
-
 def available_months(recs: pd.DataFrame) -> list[str]:
     return [month_label(m) for m in sorted(recs["month"].dropna().unique())]
+
+
+def check_scored_month(recs: pd.DataFrame, month: pd.Timestamp, *, what: str = "month") -> None:
+    """Raise `DataError` unless `recs` holds rows of `month`; the message lists the last six
+    scored months."""
+    if not (recs["month"] == pd.Timestamp(month)).any():
+        shown = ", ".join(available_months(recs)[-6:])
+        raise DataError(f"{what} {month_label(month)} is not in the recommendations; scored months: {shown}")

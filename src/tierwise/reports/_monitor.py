@@ -13,10 +13,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tierwise.features import BALANCE_COLUMNS, DataError
-from tierwise.reports._config import ConcentrationConfig, LabelConfig, MonitorConfig, PsiConfig
+from tierwise.features import (
+    CLIENT_KEY,
+    DataError,
+    FeatureConfig,
+    build_labels,
+    label_column,
+    month_label,
+)
+from tierwise.models import TIERS
+from tierwise.reports._config import ConcentrationConfig, MonitorConfig, PsiConfig
 from tierwise.reports._fairness import fairness_report
-from tierwise.reports._io import TIERS, month_label
+from tierwise.reports._io import check_scored_month
 
 logger = logging.getLogger(__name__)
 
@@ -303,46 +311,25 @@ def psi_alerts(overall: list[dict[str, Any]], grouped: list[dict[str, Any]]) -> 
 
 # --------------------------------------------------------------------------- realised outcomes
 def matured_labels(monthly: pd.DataFrame | None, baseline: pd.Timestamp, clients: pd.Series,
-                   cfg: LabelConfig) -> pd.DataFrame | None:
+                   config: FeatureConfig) -> pd.DataFrame | None:
     """Realised churn and default after `baseline` for `clients`, or None until matured.
 
-    churn: relationship closed, or balances below `churn_asset_share` of their baseline level,
-    in any of the `churn_horizon_months` months after the baseline; default: days past due at
-    or above `default_dpd` within `default_horizon_months`. A label is NaN when its horizon
-    is not fully covered by `monthly`.
+    The labels are those the models were trained on (`tierwise.features.build_labels` with
+    the feature configuration `config`), so realised rates compare like with like. Columns
+    `client_id`, `churn`, `default`; a label is NaN when its horizon is not fully covered by
+    `monthly` (and default is NaN for clients not eligible: no credit exposure at the
+    baseline, or already in default). Clients not alive at the baseline get NaN.
     """
     if monthly is None or monthly.empty:
         return None
     baseline = pd.Timestamp(baseline)
-    last = monthly["month"].max()
+    month = pd.to_datetime(monthly["month"])
+    if not month.min() <= baseline <= month.max():
+        return None
+    labels = build_labels(monthly, baseline.date(), config).set_index(CLIENT_KEY)
     out = pd.DataFrame({"client_id": pd.Series(clients, dtype="str").unique()})
-    m = monthly[monthly["client_id"].isin(out["client_id"])].copy()
-    balances = [c for c in BALANCE_COLUMNS if c in m.columns]
-    m["_assets"] = m[balances].sum(axis=1) if balances else np.nan
-
-    def _window(h: int) -> pd.DataFrame:
-        end = baseline + pd.DateOffset(months=h)
-        return m[(m["month"] > baseline) & (m["month"] <= end)]
-
-    churn_end = baseline + pd.DateOffset(months=cfg.churn_horizon_months)
-    if last >= churn_end and "relationship_closed" in m.columns:
-        at_base = m[m["month"] == baseline].set_index("client_id")["_assets"]
-        w = _window(cfg.churn_horizon_months).copy()
-        w["_base"] = w["client_id"].map(at_base)
-        w["_drop"] = (w["_base"] > 0) & (w["_assets"] < cfg.churn_asset_share * w["_base"])
-        w["_churn"] = w["relationship_closed"].astype(bool) | w["_drop"]
-        churn = w.groupby("client_id")["_churn"].any()
-        out["churn"] = out["client_id"].map(churn).astype("float64")
-    else:
-        out["churn"] = np.nan
-    default_end = baseline + pd.DateOffset(months=cfg.default_horizon_months)
-    if last >= default_end and "days_past_due" in m.columns:
-        w = _window(cfg.default_horizon_months)
-        worst = w.groupby("client_id")["days_past_due"].max()
-        out["default"] = (out["client_id"].map(worst) >= cfg.default_dpd).astype("float64")
-        out.loc[out["client_id"].map(worst).isna(), "default"] = np.nan
-    else:
-        out["default"] = np.nan
+    for task in ("churn", "default"):
+        out[task] = out["client_id"].map(labels[label_column(task, config)]).astype("float64")
     if out[["churn", "default"]].isna().all().all():
         return None
     return out
@@ -384,16 +371,18 @@ def add_raw_features(recs: pd.DataFrame, monthly: pd.DataFrame | None, columns: 
 
 def build_monitor(recs: pd.DataFrame, month: pd.Timestamp, baseline: pd.Timestamp, cfg: MonitorConfig,
                   *, clients: pd.DataFrame | None = None, monthly: pd.DataFrame | None = None,
-                  default_limit: float | None = None) -> dict[str, Any]:
-    """Every monitor figure for `month` against `baseline`, as a JSON-ready dict."""
+                  default_limit: float | None = None, features: FeatureConfig | None = None) -> dict[str, Any]:
+    """Every monitor figure for `month` against `baseline`, as a JSON-ready dict.
+
+    `features` is the feature configuration the models were trained with (default: the
+    defaults of `FeatureConfig`); realised outcomes use its labels.
+    """
+    features = FeatureConfig() if features is None else features
     month, baseline = pd.Timestamp(month), pd.Timestamp(baseline)
     if month == baseline:
         raise DataError(f"--baseline {month_label(baseline)} is the same month as --month")
-    known = sorted(recs["month"].unique())
     for m, option in ((month, "--month"), (baseline, "--baseline")):
-        if m not in set(known):
-            shown = ", ".join(month_label(k) for k in known[-6:])
-            raise DataError(f"{option} {month_label(m)} is not in the recommendations; scored months: {shown}")
+        check_scored_month(recs, m, what=option)
     limit = cfg.fairness.default_threshold if default_limit is None else default_limit
     enriched = add_raw_features(recs[recs["month"].isin([month, baseline])], monthly, cfg.psi.raw_features)
     cur = enriched[enriched["month"] == month].reset_index(drop=True)
@@ -408,7 +397,7 @@ def build_monitor(recs: pd.DataFrame, month: pd.Timestamp, baseline: pd.Timestam
                          if c in cur.columns or c in cfg.psi.features)
     psi_features = psi_table(base, cur, feature_cols, cfg.psi)
     psi_groups = [row for dim in cfg.psi.by for row in psi_by_group(base, cur, dim, cfg.psi.by_columns, cfg.psi)]
-    labels = matured_labels(monthly, baseline, base["client_id"], cfg.labels)
+    labels = matured_labels(monthly, baseline, base["client_id"], features)
     top = cur[cur["tier"].isin(cfg.concentration.top_tiers)]
     exit_review = cur[cur["flag_exit_review"].astype(bool)]
     alerts = [
@@ -438,7 +427,7 @@ def build_monitor(recs: pd.DataFrame, month: pd.Timestamp, baseline: pd.Timestam
                 "warn": cfg.psi.warn, "alert": cfg.psi.alert},
         "realised_vs_predicted": {
             "matured": labels is not None,
-            "note": _label_note(labels, cfg.labels),
+            "note": _label_note(labels, features),
             "rows": realised_vs_predicted(base, labels),
         },
         "fairness": fairness,
@@ -449,10 +438,10 @@ def build_monitor(recs: pd.DataFrame, month: pd.Timestamp, baseline: pd.Timestam
     return _clean(result)
 
 
-def _label_note(labels: pd.DataFrame | None, cfg: LabelConfig) -> str:
+def _label_note(labels: pd.DataFrame | None, config: FeatureConfig) -> str:
     if labels is None:
-        return (f"no labels have matured yet: churn needs {cfg.churn_horizon_months} and default "
-                f"{cfg.default_horizon_months} months of monthly data after the baseline")
+        return (f"no labels have matured yet: churn needs {config.labels.churn.horizon_months} and default "
+                f"{config.labels.default.horizon_months} months of monthly data after the baseline")
     missing = [m for m in ("churn", "default") if labels[m].isna().all()]
     return f"not yet matured: {', '.join(missing)}" if missing else "all labels matured"
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import mlflow
 
+from tierwise.features import write_text_atomic
 from tierwise.reports._charts import bar_chart
-from tierwise.reports._io import atomic_write_text
 from tierwise.reports._monitor import monitor_metrics
 from tierwise.reports._rm_report import template_env
 from tierwise.tracking import connect, experiment_id
@@ -53,9 +53,9 @@ def render_monitor_html(result: dict[str, Any]) -> str:
 
 def write_monitor(result: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
     """`monitor.json` and `monitor.html` in `out_dir`, each written atomically."""
-    json_path = atomic_write_text(out_dir / "monitor.json",
+    json_path = write_text_atomic(out_dir / "monitor.json",
                                   json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False))
-    html_path = atomic_write_text(out_dir / "monitor.html", render_monitor_html(result))
+    html_path = write_text_atomic(out_dir / "monitor.html", render_monitor_html(result))
     return json_path, html_path
 
 

@@ -11,11 +11,12 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from tierwise.features import BALANCE_COLUMNS, DataError
+from tierwise.features import BALANCE_COLUMNS, TASKS, DataError, month_label
+from tierwise.models import FLAG_COLUMNS, TIERS
 from tierwise.reports._catalogue import ACTIONS, CHANNELS, FLAG_NAMES, LANGS, TEXT, TIER_NAMES
 from tierwise.reports._charts import sparkline
 from tierwise.reports._config import ReportConfig, ScoreBands
-from tierwise.reports._io import FLAGS, REASON_MODELS, TIERS, available_months, month_label
+from tierwise.reports._io import check_scored_month
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -47,10 +48,8 @@ def _text(value: Any) -> str | None:
 def select_rm_clients(recs: pd.DataFrame, rm_id: str, month: pd.Timestamp) -> pd.DataFrame:
     """The RM's rows of `month`; a one-line error listing valid choices otherwise."""
     month = pd.Timestamp(month)
+    check_scored_month(recs, month)
     in_month = recs[recs["month"] == month]
-    if in_month.empty:
-        shown = ", ".join(available_months(recs)[-6:])
-        raise DataError(f"month {month_label(month)} is not in the recommendations; scored months: {shown}")
     rows = in_month[in_month["rm_id"].notna() & (in_month["rm_id"].astype("str") == str(rm_id))]
     if rows.empty:
         known = sorted(in_month["rm_id"].dropna().astype("str").unique())
@@ -83,12 +82,12 @@ def client_card(row: pd.Series, lang: str, cfg: ReportConfig) -> dict[str, Any]:
     growth_pct = math.expm1(growth)
     growth_band = band(growth, cfg.growth_bands)
     reasons = []
-    for model in REASON_MODELS:
+    for model in TASKS:
         sentences = [s for k in range(1, cfg.reasons_per_model + 1)
                      if (s := _text(row.get(f"reason_{model}_{k}_{lang}")))]
         if sentences:
             reasons.append({"key": model, "model": text[f"model_{model}"], "texts": sentences})
-    flags = [f for f in FLAGS if bool(row[f])]
+    flags = [f for f in FLAG_COLUMNS if bool(row[f])]
 
     # Chinese words from the table itself where it has them (what the bank's outputs say), else the catalogue
     def own(column: str) -> str | None:
@@ -178,7 +177,7 @@ def render_rm_report(recs: pd.DataFrame, monthly_history: pd.DataFrame | None, r
         card["spark_balance"] = sparkline(balances.get(cid, []), color="#2e7d4f",
                                           title=f"{text['balance_trend'].format(n=cfg.balance_months)}: {cid}")
         cards.append(card)
-    flag_counts = {f: sum(1 for c in cards if any(x["key"] == f for x in c["flags"])) for f in FLAGS}
+    flag_counts = {f: sum(1 for c in cards if any(x["key"] == f for x in c["flags"])) for f in FLAG_COLUMNS}
     template = template_env().get_template("rm_report.html.j2")
     return template.render(
         lang=lang,
@@ -189,6 +188,6 @@ def render_rm_report(recs: pd.DataFrame, monthly_history: pd.DataFrame | None, r
         generated=text["generated"].format(month=month_label(month)),
         balance_title=text["balance_trend"].format(n=cfg.balance_months),
         cards=cards,
-        flags=[{"key": f, "name": FLAG_NAMES[lang][f], "count": flag_counts[f]} for f in FLAGS],
+        flags=[{"key": f, "name": FLAG_NAMES[lang][f], "count": flag_counts[f]} for f in FLAG_COLUMNS],
         shown_template=text["shown"],
     )

@@ -1,7 +1,7 @@
 """Batch scoring: the recommendations table for every client of a month, on one machine
 (pandas, in resumable chunks) or on Spark (`applyInPandas` features, `spark_udf` scoring)."""
 
-from tierwise.scoring._checkpoint import PartStore, atomic_write_parquet, file_fingerprint
+from tierwise.scoring._checkpoint import PartStore, file_fingerprint
 from tierwise.scoring._job import model_configs, parts_path, rejects_path
 from tierwise.scoring._pandas_engine import ScoreResult, score_pandas
 from tierwise.scoring._spark_engine import score_spark
@@ -9,7 +9,6 @@ from tierwise.scoring._spark_engine import score_spark
 __all__ = [
     "PartStore",
     "ScoreResult",
-    "atomic_write_parquet",
     "file_fingerprint",
     "model_configs",
     "parts_path",

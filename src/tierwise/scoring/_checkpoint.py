@@ -12,9 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from tierwise.features import write_arrow_atomic
+from tierwise.features import write_arrow_atomic, write_bytes_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -40,25 +38,6 @@ def file_fingerprint(paths: Iterable[Path], *extra: str) -> str:
     for item in extra:
         digest.update(b"\0" + str(item).encode())
     return digest.hexdigest()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_parquet(frame: pd.DataFrame | pa.Table, path: Path) -> Path:
-    """Parquet written to a temp file in the same folder, then renamed over `path`."""
-    table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
-    return write_arrow_atomic(table, path)
 
 
 class PartStore:
@@ -91,7 +70,7 @@ class PartStore:
 
     def _save(self) -> None:
         body = {"key": self.key, "chunks": [self.done[i] for i in sorted(self.done)]}
-        atomic_write_bytes(self.folder / MANIFEST, json.dumps(body, indent=1).encode())
+        write_bytes_atomic(self.folder / MANIFEST, json.dumps(body, indent=1).encode(), durable=True)
 
     def is_done(self, index: int, bounds: tuple[str, str]) -> bool:
         entry = self.done.get(index)
@@ -99,7 +78,7 @@ class PartStore:
 
     def write(self, index: int, bounds: tuple[str, str], frame: pd.DataFrame | pa.Table) -> None:
         name = f"part-{index:06d}.parquet"
-        atomic_write_parquet(frame, self.folder / name)
+        write_arrow_atomic(frame, self.folder / name)
         self.done[index] = {"index": index, "first": bounds[0], "last": bounds[1], "file": name,
                             "rows": int(frame.num_rows if isinstance(frame, pa.Table) else len(frame))}
         self._save()

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
+from tierwise import tracking
 from tierwise.features import (
     CLIENT_KEY,
     MONTH_KEY,
@@ -22,10 +22,9 @@ from tierwise.features import (
     FeatureConfig,
     table_path,
     validate_tables,
+    write_arrow_atomic,
 )
 from tierwise.models import RECOMMENDATION_COLUMNS, Recommender, apply_rm_capacity, summarise_tiers
-from tierwise import tracking
-from tierwise.scoring._checkpoint import atomic_write_parquet
 from tierwise.settings import RecommenderSettings
 
 logger = logging.getLogger(__name__)
@@ -114,16 +113,6 @@ def input_files(data_dir: Path) -> tuple[Path, Path]:
     return table_path(data_dir, "clients"), table_path(data_dir, "monthly")
 
 
-def check_month_covered(month: dt.date, months: pd.Series, source: Path) -> None:
-    """`DataError` unless `month` lies between the first and last valid month of `months`."""
-    t = pd.Timestamp(month)
-    valid = months.dropna()
-    lo, hi = (valid.min(), valid.max()) if len(valid) else (pd.NaT, pd.NaT)
-    if pd.isna(lo) or not lo <= t <= hi:
-        covers = f"covers {lo:%Y-%m} to {hi:%Y-%m}" if pd.notna(lo) else "has no valid month"
-        raise DataError(f"--month {t:%Y-%m} is outside the data: {source} {covers}")
-
-
 def prepare_month(clients: pd.DataFrame, monthly: pd.DataFrame, month: dt.date, *,
                   sources: tuple[str, str]) -> MonthInputs:
     """The preparation step of both engines (pandas: per chunk of clients; Spark: the whole
@@ -175,7 +164,7 @@ def _all_rejected(clients: pd.DataFrame, monthly: pd.DataFrame) -> pd.DataFrame:
 
 def write_rejects(rejects: pd.DataFrame, out: Path) -> None:
     """The quarantined rows beside the output (always written, empty when none)."""
-    atomic_write_parquet(rejects, rejects_path(out))
+    write_arrow_atomic(rejects, rejects_path(out))
     if len(rejects):
         logger.warning("%d row(s) quarantined with reasons in %s", len(rejects), rejects_path(out))
 
@@ -201,7 +190,7 @@ def finish(recs: pd.DataFrame, recommender: Recommender, out: Path) -> pd.DataFr
     recs = apply_rm_capacity(recs.reset_index(drop=True), recommender.policy, n_rms=n_rms or None)
     recs = recs.sort_values("client_id", kind="stable", ignore_index=True)
     recs = recs.loc[:, list(RECOMMENDATION_COLUMNS)]
-    atomic_write_parquet(pa.Table.from_pandas(recs, preserve_index=False), out)
+    write_arrow_atomic(recs, out)
     return recs
 
 

@@ -39,6 +39,7 @@ from tierwise.features import (
     ROW_ID,
     DataError,
     FeatureConfig,
+    check_month_in_range,
     read_table,
     snapshot_features,
 )
@@ -48,7 +49,6 @@ from tierwise.scoring._job import (
     REJECT_COLUMNS,
     RunInputs,
     ScoreResult,
-    check_month_covered,
     check_something_scored,
     finish,
     input_files,
@@ -174,7 +174,7 @@ def score_pandas(data_dir: Path, month: dt.date, out: Path, *, recommender: Reco
                                         "engine": "pandas"})
     split_folder = store.folder / "input"
     monthly_rows, lo, hi = _split_monthly(files[1], lowers, split_folder)
-    check_month_covered(month, pd.Series([lo, hi]), files[1])
+    check_month_in_range(month, (lo, hi), source=str(files[1]), what="--month")
     client_chunk = _chunk_of(pa.array(ids.astype("str").to_numpy(dtype=object, na_value=None), pa.string()),
                              lowers)
     if on_start:

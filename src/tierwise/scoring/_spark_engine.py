@@ -26,14 +26,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tierwise.features import CLIENT_KEY, MONTH_KEY, ROW_ID, FeatureConfig, read_raw_tables, snapshot_features
+from tierwise.features import (
+    CLIENT_KEY,
+    MONTH_KEY,
+    ROW_ID,
+    FeatureConfig,
+    check_month_in_range,
+    read_raw_tables,
+    snapshot_features,
+)
 from tierwise.models import PYFUNC_OUTPUT_COLUMNS, as_str
 from tierwise.scoring._checkpoint import file_fingerprint
 from tierwise.scoring._job import (
     MonthInputs,
     RunInputs,
     ScoreResult,
-    check_month_covered,
     check_something_scored,
     finish,
     input_files,
@@ -130,7 +137,7 @@ def _prepare(data_dir: Path, month: dt.date, out: Path) -> tuple[RunInputs, Mont
     files = input_files(data_dir)
     fingerprint = file_fingerprint(files, month.isoformat(), "spark")
     clients, monthly = read_raw_tables(data_dir)
-    check_month_covered(month, monthly[MONTH_KEY], files[1])
+    check_month_in_range(month, monthly[MONTH_KEY], source=str(files[1]), what="--month")
     clients[ROW_ID] = np.arange(len(clients), dtype=np.int64)
     monthly[ROW_ID] = np.arange(len(monthly), dtype=np.int64)
     prepared = prepare_month(clients, monthly, month, sources=(str(files[0]), str(files[1])))

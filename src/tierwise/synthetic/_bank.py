@@ -33,7 +33,14 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 import pandas as pd
 
-from tierwise.features import CLIENT_COLUMNS, MONTHLY_COLUMNS, ConfigError, column_names
+from tierwise.features import (
+    CLIENT_COLUMNS,
+    MONTHLY_COLUMNS,
+    ConfigError,
+    add_months,
+    column_names,
+    month_range,
+)
 from tierwise.synthetic._config import DataConfig, LabelsConfig, ShiftConfig
 
 logger = logging.getLogger(__name__)
@@ -359,14 +366,6 @@ def _txn_total(obs: dict[str, np.ndarray]) -> np.ndarray:
 
 # --- the world -------------------------------------------------------------------------------
 
-def _months(cfg: DataConfig, months: int, start: dt.date) -> list[dt.date]:
-    out = []
-    y, m = start.year, start.month
-    for _ in range(months):
-        out.append(dt.date(y, m, 1))
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    return out
-
 
 def _draw_clients(n: int, months: int, cfg: DataConfig, rng: np.random.Generator) -> tuple[_Static, _State, dict]:
     pop = cfg.population
@@ -476,7 +475,7 @@ class _Shift:
             return cls(None, -1, 0)
         first = cfg.shift.first_index(start, months)
         if not 0 <= first < months:
-            last = _add_months(start, months - 1)
+            last = add_months(start, months - 1)
             raise ConfigError(f"shift.from_month {cfg.shift.from_month} is outside the simulated months "
                               f"{start:%Y-%m}..{last:%Y-%m} (month index 0..{months - 1})")
         return cls(cfg.shift, cfg.population.industries.index(cfg.shift.industry), first)
@@ -522,7 +521,7 @@ def generate_bank(cfg: DataConfig, *, clients: int | None = None, months: int | 
         raise ValueError("clients and months must be positive")
     ss = np.random.SeedSequence(seed)
     rng_static, rng_dyn, rng_cycle, rng_oracle, rng_sample = (np.random.default_rng(s) for s in ss.spawn(5))
-    dates = _months(cfg, m, start)
+    dates = month_range(start, add_months(start, m - 1))
     horizon = max(cfg.labels.churn_horizon_months, cfg.labels.default_horizon_months, cfg.labels.growth_horizon_months)
 
     cl, st, extra = _draw_clients(n, m, cfg, rng_static)
@@ -666,7 +665,7 @@ def _oracle_frame(saved: dict, cl: _Static, coef: _Coef, cfg: DataConfig, dates:
         cyc = fst.cyc.copy()
         for h in range(horizon):
             cyc = np.where(fcl.industry < 0, 0.0, _CYC_RHO * cyc + _CYC_SD * rng.standard_normal(rep.size))
-            date = _add_months(dates[t], h + 1)
+            date = add_months(dates[t], h + 1)
             fst, obs, present = _step(fst, fcl, t + 1 + h, date, cyc, rng, coef, shift.drain(fcl, t + 1 + h))
             pa_[:, h], tx[:, h], dp[:, h] = _assets_total(obs), _txn_total(obs), obs["days_past_due"]
             cl_[:, h], pr[:, h] = obs["relationship_closed"], present
@@ -729,9 +728,6 @@ def _name_driver(contrib: np.ndarray, names: tuple[str, ...], elevated: np.ndarr
     return np.where(elevated & strong, np.asarray(names, dtype=object)[best], None)
 
 
-def _add_months(d: dt.date, k: int) -> dt.date:
-    y, m = divmod(d.month - 1 + k, 12)
-    return dt.date(d.year + y, m + 1, 1)
 
 
 

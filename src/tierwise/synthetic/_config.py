@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from pydantic import Field, field_validator, model_validator
 
-from tierwise.features import FrozenConfig
-
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+from tierwise.features import FrozenConfig, month_index, parse_month
 
 
 class BankConfig(FrozenConfig):
@@ -23,12 +20,11 @@ class BankConfig(FrozenConfig):
     @field_validator("start")
     @classmethod
     def _month(cls, value: str) -> str:
-        if not _MONTH.match(value):
-            raise ValueError("write the month as YYYY-MM, e.g. 2023-01")
+        parse_month(value)
         return value
 
     def start_date(self) -> dt.date:
-        return dt.date(int(self.start[:4]), int(self.start[5:7]), 1)
+        return parse_month(self.start)
 
 
 class PopulationConfig(FrozenConfig):
@@ -106,8 +102,11 @@ class ShiftConfig(FrozenConfig):
     @field_validator("from_month")
     @classmethod
     def _from_month(cls, value: str | int | None) -> str | int | None:
-        if isinstance(value, str) and not _MONTH.match(value):
-            raise ValueError("write the month as YYYY-MM (e.g. 2024-09) or a month index (e.g. 20)")
+        if isinstance(value, str):
+            try:
+                parse_month(value)
+            except ValueError:
+                raise ValueError("write the month as YYYY-MM (e.g. 2024-09) or a month index (e.g. 20)") from None
         if isinstance(value, int) and value < 0:
             raise ValueError(f"a month index must be zero or positive, got {value}")
         return value
@@ -118,8 +117,7 @@ class ShiftConfig(FrozenConfig):
             return months // 2
         if isinstance(self.from_month, int):
             return self.from_month
-        year, month = int(self.from_month[:4]), int(self.from_month[5:7])
-        return (year - start.year) * 12 + (month - start.month)
+        return month_index(parse_month(self.from_month)) - month_index(start)
 
 
 class DataConfig(FrozenConfig):

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from tierwise.features import CLIENT_COLUMNS, MONTHLY_COLUMNS, column_names
-from tierwise.features._io import write_table
+from tierwise.features import (
+    CLIENT_COLUMNS,
+    MONTHLY_COLUMNS,
+    column_names,
+    write_table,
+    write_text_atomic,
+)
 from tierwise.synthetic._bank import SyntheticBank
 from tierwise.synthetic._config import DataConfig
 from tierwise.synthetic._dirty import inject_defects
@@ -55,7 +58,7 @@ def write_bank(bank: SyntheticBank, out: str | Path, *, dirty: DataConfig | None
     written["oracle"] = write_table(bank.oracle, out / "oracle.parquet", month_columns=("snapshot_month",))
     manifest = {"fingerprint": fingerprint, "clients": len(bank.clients), "monthly_rows": len(monthly),
                 "oracle_pairs": len(bank.oracle), "dirty": dirty is not None}
-    _write_json(out / MANIFEST, manifest)
+    write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
     return written
 
 
@@ -67,13 +70,6 @@ def read_manifest(out: str | Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-
-
-def _write_json(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
-    os.replace(tmp, path)
 
 
 def read_oracle(folder: str | Path) -> pd.DataFrame:

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from tierwise.features import TASKS, TierwiseError
 from tierwise import training
 from tierwise.cli import app
 from tierwise.config import load_config
+from tierwise.features import TASKS, TierwiseError
 from tierwise.settings import load_settings
 from tierwise.synthetic import DataConfig, generate_bank, write_bank
 

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from tierwise.features import TierwiseError
 from tierwise.cli import app
+from tierwise.features import TierwiseError
 
 runner = CliRunner()
 

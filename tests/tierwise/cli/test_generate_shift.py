@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from tierwise.features import TierwiseError
 from tierwise.cli import app
+from tierwise.features import TierwiseError
 
 runner = CliRunner()
 BALANCES = ["deposit_current", "deposit_time", "wealth_balance", "fund_balance", "insurance_balance"]

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from tierwise.features import DataError
 from tierwise.cli import app
+from tierwise.features import DataError
 from tierwise.synthetic import DataConfig, OracleConfig, generate_bank, write_bank
 
 runner = CliRunner()

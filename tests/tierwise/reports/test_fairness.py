@@ -6,14 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tierwise.reports import FairnessConfig, age_bands, compare_groups, fairness_report
+from tierwise.features import AGE_BANDS, age_band
+from tierwise.reports import FairnessConfig, age_groups, compare_groups, fairness_report
 
 MONTH = pd.Timestamp("2024-03-01")
 
 
-def test_age_bands_by_hand():
-    bands = age_bands(pd.Series([2000, 1990, 1970, 1950, None], dtype="Int64"), MONTH, (30, 45, 60))
-    assert list(bands) == ["<30", "30-44", "45-59", "60+", "unknown"]
+def test_age_groups_are_the_features_age_bands():
+    birth_year = pd.Series([2001, 1990, 1980, 1970, 1960, 1950, None], dtype="Int64")
+    groups = age_groups(birth_year, MONTH)
+    assert list(groups) == ["<25", "25-34", "35-44", "45-54", "55-64", "65+", "unknown"]
+    assert list(groups[:-1]) == list(age_band(birth_year, MONTH)[:-1]) == [b[2] for b in AGE_BANDS]
 
 
 def _population(rate_f: float, rate_m: float, n: int = 400) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -29,9 +32,9 @@ def _population(rate_f: float, rate_m: float, n: int = 400) -> tuple[pd.DataFram
 
 
 def test_age_bands_are_listed_in_age_order():
-    groups = pd.Series(["60+", "unknown", "30-44", "<30", "45-59"] * 10)
-    out = compare_groups(pd.Series([1.0, 0.0] * 25), groups, FairnessConfig(min_group_size=1))
-    assert [g["group"] for g in out["groups"]] == ["<30", "30-44", "45-59", "60+", "unknown"]
+    groups = pd.Series(["65+", "unknown", "35-44", "<25", "45-54", "25-34", "55-64"] * 10)
+    out = compare_groups(pd.Series([1.0, 0.0] * 35), groups, FairnessConfig(min_group_size=1))
+    assert [g["group"] for g in out["groups"]] == [*(b[2] for b in AGE_BANDS), "unknown"]
 
 
 def test_a_biased_tier_assignment_is_reported_as_a_breach():

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from reports_factory import make_bank
 
-from tierwise.features import DataError
+from tierwise.features import BALANCE_COLUMNS, DataError, FeatureConfig, build_labels
 from tierwise.reports import (
     ConcentrationConfig,
     MonitorConfig,
@@ -31,7 +31,6 @@ from tierwise.reports import (
     tier_counts,
     top_n_share,
 )
-from tierwise.reports._config import LabelConfig
 
 MONTH, BASE = pd.Timestamp("2024-03-01"), pd.Timestamp("2024-02-01")
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
@@ -201,19 +200,27 @@ def test_concentration_limit_breach_names_the_segment():
 
 
 # ---------------------------------------------------------------- realised outcomes
-def test_matured_labels_by_hand():
-    months = pd.date_range("2024-01-01", periods=8, freq="MS")
-    rows = []
-    for client, closed_at, drop_at in (("a", 3, None), ("b", None, 4), ("c", None, None)):
-        for t, month in enumerate(months):
-            balance = 1.0 if drop_at is not None and t >= drop_at else 100.0
-            rows.append({"client_id": client, "month": month, "deposit_current": balance,
-                         "relationship_closed": closed_at == t, "days_past_due": 0})
-    monthly = pd.DataFrame(rows)
-    labels = matured_labels(monthly, months[0], pd.Series(["a", "b", "c"]), LabelConfig(churn_horizon_months=6))
-    assert labels.set_index("client_id")["churn"].to_dict() == {"a": 1.0, "b": 1.0, "c": 0.0}
-    assert labels["default"].isna().all()  # 12 months not yet covered
-    assert matured_labels(monthly, months[3], pd.Series(["a"]), LabelConfig()) is None
+def test_realised_labels_are_the_features_labels():
+    _, _, monthly = make_bank(n_clients=60, scored=("2023-02",), history=2, after=12, seed=3)
+    base = pd.Timestamp("2023-02-01")
+    ids = sorted(monthly["client_id"].unique())
+    later = monthly["month"] > base
+    for client in ids[:2]:  # assets fall to 1% of their level: drained
+        rows = (monthly["client_id"] == client) & later
+        monthly.loc[rows, list(BALANCE_COLUMNS)] *= 0.01
+        monthly.loc[monthly["client_id"] == client, "relationship_closed"] = False
+    quiet = (monthly["client_id"] == ids[1]) & later  # ... and no activity at all: churn
+    monthly.loc[quiet, ["branch_txn_count", "mobile_txn_count", "atm_txn_count", "mobile_logins"]] = 0
+    monthly.loc[(monthly["client_id"] == ids[0]) & later, "mobile_logins"] = 5  # still logs in: not churn
+
+    realised = matured_labels(monthly, base, pd.Series(ids), FeatureConfig()).set_index("client_id")
+    expected = build_labels(monthly, base.date(), FeatureConfig()).set_index("client_id").reindex(realised.index)
+    assert realised["churn"].tolist() == expected["churn_6m"].tolist()
+    np.testing.assert_array_equal(realised["default"].to_numpy(), expected["default_12m"].to_numpy())
+    assert realised.loc[ids[0], "churn"] == 0.0
+    assert realised.loc[ids[1], "churn"] == 1.0
+    assert 0 < realised["churn"].sum() < len(realised)
+    assert matured_labels(monthly, pd.Timestamp("2024-01-01"), pd.Series(ids), FeatureConfig()) is None
 
 
 def test_realised_rates_appear_once_labels_mature():

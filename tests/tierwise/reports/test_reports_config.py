@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tierwise.features import ConfigError
 from tierwise.config import load_config
+from tierwise.features import ConfigError
 from tierwise.reports import MonitorConfig
 
 

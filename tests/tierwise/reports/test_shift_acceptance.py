@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/tierwise: 
 
 import recommender_factory as factory  # noqa: E402
 
-from tierwise.features import build_labels, label_column, read_raw_tables  # noqa: E402
 from tierwise.cli import app  # noqa: E402
+from tierwise.features import build_labels, label_column, read_raw_tables  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

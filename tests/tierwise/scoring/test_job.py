@@ -7,8 +7,15 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from tierwise.features import CLIENT_KEY, MONTH_KEY, ROW_ID, DataError, read_raw_tables
-from tierwise.scoring._job import REJECT_COLUMNS, check_month_covered, prepare_month
+from tierwise.features import (
+    CLIENT_KEY,
+    MONTH_KEY,
+    ROW_ID,
+    DataError,
+    check_month_in_range,
+    read_raw_tables,
+)
+from tierwise.scoring._job import REJECT_COLUMNS, prepare_month
 from tierwise.synthetic import DataConfig, generate_bank, write_bank
 
 
@@ -63,9 +70,10 @@ def test_a_set_with_no_usable_row_is_quarantined_whole(dirty_bank):
 
 def test_month_outside_the_data_names_the_file_and_the_range():
     months = pd.Series(pd.to_datetime(["2024-01-01", "2024-08-01", None]))
-    check_month_covered(dt.date(2024, 8, 1), months, "monthly.parquet")
+    check_month_in_range(dt.date(2024, 8, 1), months, source="monthly.parquet", what="--month")
     with pytest.raises(DataError, match=r"--month 2024-09 is outside the data: monthly.parquet covers "
                                         r"2024-01 to 2024-08"):
-        check_month_covered(dt.date(2024, 9, 1), months, "monthly.parquet")
+        check_month_in_range(dt.date(2024, 9, 1), months, source="monthly.parquet", what="--month")
     with pytest.raises(DataError, match="has no valid month"):
-        check_month_covered(dt.date(2024, 9, 1), pd.Series(pd.to_datetime([None, None])), "m.csv")
+        check_month_in_range(dt.date(2024, 9, 1), pd.Series(pd.to_datetime([None, None])), source="m.csv",
+                             what="--month")

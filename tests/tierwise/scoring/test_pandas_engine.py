@@ -16,12 +16,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from tierwise.cli import app
 from tierwise.features import TierwiseError, read_raw_tables, snapshot_features, validate_tables
 from tierwise.models import RECOMMENDATION_COLUMNS, apply_rm_capacity
-from tierwise.cli import app
 from tierwise.registry import load_recommender
-from tierwise.scoring import model_configs
-from tierwise.scoring import parts_path, rejects_path, score_pandas
+from tierwise.scoring import model_configs, parts_path, rejects_path, score_pandas
 
 runner = CliRunner()
 TIERWISE = Path(sys.executable).with_name("tierwise")

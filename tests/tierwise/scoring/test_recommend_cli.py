@@ -11,9 +11,9 @@ import pytest
 import recommender_factory as factory
 from typer.testing import CliRunner
 
-from tierwise.features import DataError
 from tierwise import tracking
 from tierwise.cli import app
+from tierwise.features import DataError
 from tierwise.registry import load_recommender
 from tierwise.settings import load_settings
 

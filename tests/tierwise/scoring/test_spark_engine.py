@@ -9,8 +9,7 @@ import pytest
 
 from tierwise.models import RECOMMENDATION_COLUMNS
 from tierwise.registry import load_recommender
-from tierwise.scoring import model_configs
-from tierwise.scoring import rejects_path, score_pandas
+from tierwise.scoring import model_configs, rejects_path, score_pandas
 from tierwise.serving import free_port
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tierwise.features import CLIENT_COLUMNS, MONTHLY_COLUMNS, column_names
+from tierwise.features import CLIENT_COLUMNS, MONTHLY_COLUMNS, FeatureConfig, column_names
 from tierwise.synthetic import (
     CHURN_DRIVERS,
     DEFAULT_DRIVERS,
@@ -82,7 +82,7 @@ def test_rows_start_at_onboarding_and_stop_after_closing(bank):
 
 
 def test_base_rates_are_plausible(bank):
-    rates = label_base_rates(bank.monthly, SMALL.labels)
+    rates = label_base_rates(bank.monthly, FeatureConfig())
     assert 0.05 <= rates["churn_6m"] <= 0.16
     assert 0.01 <= rates["default_12m"] <= 0.07
     assert -0.3 <= rates["growth_12m_mean"] <= 0.3

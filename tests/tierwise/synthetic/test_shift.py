@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tierwise.features import ConfigError
 from tierwise.config import load_config
+from tierwise.features import ConfigError
 from tierwise.synthetic import (
     DataConfig,
     OracleConfig,
