@@ -30,6 +30,7 @@ from tierwise.features import (
     CLIENT_KEY,
     MONTH_KEY,
     ROW_ID,
+    DataError,
     FeatureConfig,
     check_month_in_range,
     read_raw_tables,
@@ -61,6 +62,15 @@ def is_local_master(master: str) -> bool:
     return master == "local" or master.startswith("local[")
 
 
+def require_pyspark() -> None:
+    """`DataError` naming the extra to install when pyspark is missing (it is optional)."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyspark") is None:
+        raise DataError("the Spark engine needs pyspark, which is not installed: "
+                        "pip install 'tierwise[spark]' (or use --engine pandas)")
+
+
 def spark_session(master: str = "local[2]", app_name: str = "tierwise-score") -> Any:
     """A Spark session whose Python workers are this interpreter.
 
@@ -69,6 +79,7 @@ def spark_session(master: str = "local[2]", app_name: str = "tierwise-score") ->
     the cluster's own Spark configuration (`spark-defaults.conf`, `SPARK_LOCAL_IP`) so that
     executors on other machines can reach it.
     """
+    require_pyspark()
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     from pyspark.sql import SparkSession
@@ -152,6 +163,7 @@ def _prepare(data_dir: Path, month: dt.date, out: Path) -> tuple[RunInputs, Mont
 def score_spark(data_dir: Path, month: dt.date, out: Path, *, model_uri: str, master: str = "local[2]",
                 partitions: int = 8, spark: Any = None) -> ScoreResult:
     """Score every client alive at `month` on Spark; see the module docstring."""
+    require_pyspark()
     import mlflow.pyfunc
     from pyspark.sql import functions as F
 

@@ -112,3 +112,15 @@ def test_spark_engine_runs_on_a_standalone_cluster(world, tmp_path, standalone_c
     assert len(a) > 100
     assert_same_recommendations(a, b)
     assert "app-" in " ".join(p.name for p in (tmp_path / "work").iterdir())  # the app ran on the worker
+
+
+def test_without_pyspark_the_spark_engine_says_which_extra_to_install(monkeypatch):
+    import importlib.util
+
+    from tierwise.features import DataError
+    from tierwise.scoring import score_spark
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyspark" else real(name, *a))
+    with pytest.raises(DataError, match=r"pip install 'tierwise\[spark\]'"):
+        score_spark("no-data", None, "out.parquet", model_uri="models:/x@champion")
