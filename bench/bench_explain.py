@@ -29,19 +29,23 @@ logger = logging.getLogger("bench")
 
 
 def _truthfulness_run(ctx: BenchContext) -> tuple[list[Figure], dict]:
-    from tierwise.config import load_config
-    from tierwise.features import FeatureConfig, build_training_table, feature_catalog, task_frame
-    from tierwise.models import train_split
-    from tierwise.models._reason_catalogue import ReasonCatalogue, merged_families
-    from tierwise.models._reasons import reason_codes, shap_values
-    from tierwise.models._truthfulness import DriverMap, measure_truthfulness
-    from tierwise.training import load_task_config, read_raw_tables, snapshot_months
+    from tierwise.features import build_training_table, feature_catalog, read_raw_tables, task_frame
+    from tierwise.models import (
+        measure_truthfulness,
+        merged_families,
+        reason_codes,
+        shap_values,
+        train_split,
+    )
+    from tierwise.settings import load_settings
+    from tierwise.training import snapshot_months
 
     clients, months = ("1500", "30") if ctx.small else ("20000", "36")
     bank = ctx.workdir / "explain_bank"
     ctx.run_measured(ctx.tierwise("generate", "--clients", clients, "--months", months, "--seed", "42",
                                   "--out", str(bank)), env={"TIERWISE_CONFIG_DIR": str(CONFIG_DIR)})
-    fc = load_config(CONFIG_DIR / "features.yaml", FeatureConfig)
+    settings = load_settings(CONFIG_DIR)
+    fc = settings.require("features")
     raw_clients, monthly = read_raw_tables(bank)
     oracle = pd.read_parquet(bank / "oracle.parquet")
     oracle["snapshot_month"] = pd.to_datetime(oracle["snapshot_month"]).astype("datetime64[ns]")
@@ -49,13 +53,13 @@ def _truthfulness_run(ctx: BenchContext) -> tuple[list[Figure], dict]:
     snaps |= {m.date() for m in oracle["snapshot_month"].unique()}
     table = build_training_table(raw_clients, monthly, sorted(snaps), fc)
     families = {name: info.family for name, info in feature_catalog(fc).items()}
-    catalogues = {lang: load_config(CONFIG_DIR / "reasons" / f"{lang}.yaml", ReasonCatalogue) for lang in ("en", "zh")}
-    drivers = load_config(CONFIG_DIR / "drivers.yaml", DriverMap)
+    catalogues = settings.require("reasons")
+    drivers = settings.require("drivers")
     drivers.check_families(sorted(set(merged_families(families, list(families), catalogues).values())))
     figures, details = [], {}
     for task in ("churn", "default"):
         frame = task_frame(table, task, fc)
-        config = load_task_config(task, CONFIG_DIR).model_copy(update={"candidates": ["lightgbm"]})
+        config = settings.task(task).model_copy(update={"candidates": ["lightgbm"]})
         result = train_split(frame, config, budget_minutes=0.0)
         data = frame.data.assign(snapshot_month=pd.to_datetime(frame.data["snapshot_month"]).astype("datetime64[ns]"))
         rows = data.merge(oracle[["client_id", "snapshot_month"]], on=["client_id", "snapshot_month"], how="inner")
@@ -75,10 +79,9 @@ def _truthfulness_run(ctx: BenchContext) -> tuple[list[Figure], dict]:
 
 
 def bench_truthfulness(ctx: BenchContext) -> list[Figure]:
-    from tierwise.config import load_config
-    from tierwise.features import FeatureConfig, feature_catalog
-    from tierwise.models._reason_catalogue import ReasonCatalogue
-    from tierwise.models._reasons import reason_codes
+    from tierwise.features import feature_catalog
+    from tierwise.models import reason_codes
+    from tierwise.settings import load_settings
 
     figures, details = _truthfulness_run(ctx)
     # speed of the phrasing step on realistic values: the churn model's SHAP values, tiled
@@ -86,9 +89,9 @@ def bench_truthfulness(ctx: BenchContext) -> list[Figure]:
     n = 20_000 if ctx.small else 1_000_000
     take = np.resize(np.arange(len(X)), n)
     big_X, big_c = X.iloc[take].reset_index(drop=True), contrib[take]
-    fc = load_config(CONFIG_DIR / "features.yaml", FeatureConfig)
-    families = {name: info.family for name, info in feature_catalog(fc).items()}
-    catalogues = {lang: load_config(CONFIG_DIR / "reasons" / f"{lang}.yaml", ReasonCatalogue) for lang in ("en", "zh")}
+    settings = load_settings(CONFIG_DIR)
+    families = {name: info.family for name, info in feature_catalog(settings.require("features")).items()}
+    catalogues = settings.require("reasons")
     start = time.perf_counter()
     reason_codes(big_c, big_X, families, catalogues, model="churn", k=3)
     seconds = time.perf_counter() - start

@@ -86,19 +86,17 @@ def _requests(ctx: BenchContext, bank: Path, month: str, n: int) -> tuple[list[b
 
     import pandas as pd
 
-    from tierwise.features import read_raw_tables
-    from tierwise.recommender import load_recommender, request_frame
-    from tierwise.training import load_model
+    from tierwise.features import read_raw_tables, snapshot_features
+    from tierwise.recommender import request_frame
+    from tierwise.registry import load_model, load_recommender
 
-    recommender, _, configs = load_recommender("models:/tierwise-recommender@champion")
-    from tierwise.config import load_config
-    from tierwise.features import FeatureConfig, snapshot_features
+    recommender, _, built_with = load_recommender("models:/tierwise-recommender@champion")
 
     clients, monthly = read_raw_tables(bank)
     ids = clients["client_id"].head(max(n // 4, 50))
     clients, monthly = clients[clients["client_id"].isin(ids)], monthly[monthly["client_id"].isin(ids)]
     when = dt.date(int(month[:4]), int(month[5:]), 1)
-    features = snapshot_features(clients, monthly, when, load_config(Path(configs) / "features.yaml", FeatureConfig))
+    features = snapshot_features(clients, monthly, when, built_with.features)
     rows = request_frame(features, recommender)
     churn = load_model("models:/tierwise-churn@champion")
     plain = features.loc[:, churn.input_columns_].copy()

@@ -129,17 +129,19 @@ def _own_models(ctx: BenchContext) -> dict[str, tuple[lgb.Booster, object]]:
     LightGBM parameters) and without the scorecard candidate (it has no trees to explain).
     Returns each task's booster and its out-of-time test inputs (`model_inputs`)."""
     from tierwise.models import train_split
-    from tierwise.training import load_task_config, synthetic_frames
+    from tierwise.settings import load_settings
+    from tierwise.training import synthetic_frames
 
     config_dir = Path(__file__).resolve().parents[1] / "configs"
     clients = "1500" if ctx.small else "20000"
     bank = ctx.workdir / "treeshap_bank"
     ctx.run_measured(ctx.tierwise("generate", "--clients", clients, "--months", "30", "--seed", "7",
                                   "--out", str(bank)), env={"TIERWISE_CONFIG_DIR": str(config_dir)})
-    frames = synthetic_frames(bank, OWN_TASKS, config_dir, n_snapshots=8)
+    settings = load_settings(config_dir)
+    frames = synthetic_frames(bank, OWN_TASKS, settings.require("features"), n_snapshots=8)
     out = {}
     for task in OWN_TASKS:
-        config = load_task_config(task, config_dir)
+        config = settings.task(task)
         config = config.model_copy(update={
             "candidates": [c for c in config.candidates if c.startswith("lightgbm")],
             "tuning": config.tuning.model_copy(update={"max_trials": 0}),
