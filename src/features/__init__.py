@@ -1,6 +1,6 @@
 """Raw tables to model-ready frames: contracts, validation, point-in-time features, labels."""
 
-from tierwise.features._catalog import FeatureInfo, feature_catalog
+from tierwise.features._catalog import PROTECTED_FEATURES, FeatureInfo, feature_catalog
 from tierwise.features._config import FrozenConfig
 from tierwise.features._contract import (
     BALANCE_COLUMNS,
@@ -76,6 +76,7 @@ __all__ = [
     "MONTH_KEY",
     "ModelFrame",
     "PROTECTED_ATTRIBUTES",
+    "PROTECTED_FEATURES",
     "RawColumn",
     "SPLITS",
     "TASKS",

@@ -24,6 +24,9 @@ from tierwise.features import (
     ModelFrame,
     atomic_path,
     load_flat_table,
+    month_date,
+    month_index,
+    month_label,
 )
 from tierwise.governance import record_review, write_training_record
 from tierwise.models import (
@@ -97,15 +100,15 @@ def read_raw_tables(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 def snapshot_months(monthly: pd.DataFrame, feature_config: Any, n_snapshots: int) -> list[dt.date]:
     """The latest `n_snapshots` months with full history behind them and every label horizon
     inside the data."""
-    months = pd.to_datetime(monthly["month"]).dt.to_period("M")
-    first, last = months.min(), months.max()
-    start = first + (feature_config.lookback_months - 1)
+    months = pd.to_datetime(monthly["month"]).dropna()
+    first, last = month_index(months.min()), month_index(months.max())
+    start = first + feature_config.lookback_months - 1
     end = last - feature_config.max_horizon
     if end < start:
-        raise DataError(f"the data spans {first} to {last}: too short for {feature_config.lookback_months} "
-                        f"months of history plus a {feature_config.max_horizon}-month label horizon")
-    periods = pd.period_range(start, end, freq="M")[-n_snapshots:]
-    return [p.to_timestamp().date() for p in periods]
+        raise DataError(f"the data spans {month_label(first)} to {month_label(last)}: too short for "
+                        f"{feature_config.lookback_months} months of history plus a "
+                        f"{feature_config.max_horizon}-month label horizon")
+    return [month_date(i) for i in range(max(start, end - n_snapshots + 1), end + 1)]
 
 
 def synthetic_frames(data_dir: Path, tasks: Sequence[str], feature_config: FeatureConfig, *, n_snapshots: int,
@@ -417,8 +420,8 @@ def read_table(path: Path) -> pd.DataFrame:
     raise DataError(f"{path}: expected a .csv or .parquet file")
 
 
-def write_table(frame: pd.DataFrame, path: Path) -> None:
-    """CSV or Parquet by suffix, written atomically."""
+def write_scores(frame: pd.DataFrame, path: Path) -> None:
+    """A scored table as CSV or Parquet by the suffix of `path`, written atomically."""
     path = Path(path)
     if not path.parent.is_dir():
         raise DataError(f"{path}: folder {path.parent} does not exist")
@@ -442,5 +445,5 @@ def predict_file(model_uri: str, data_path: Path, out_path: Path) -> pd.DataFram
     ids = [c for c in model.id_columns_ if c in data.columns]
     out = data.loc[:, ids].copy() if ids else pd.DataFrame(index=data.index)
     out["score"] = score
-    write_table(out.reset_index(drop=True), out_path)
+    write_scores(out.reset_index(drop=True), out_path)
     return out

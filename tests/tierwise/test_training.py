@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -175,3 +177,19 @@ def test_registered_task_models_load_as_pyfunc_in_a_fresh_interpreter_outside_th
     assert not (local / "code").exists()
     requirements = (local / "requirements.txt").read_text(encoding="utf-8").split()
     assert all("/" not in r and "@" not in r and not r.startswith("-") for r in requirements), requirements
+
+
+def test_snapshot_months_are_the_latest_with_full_history_and_matured_labels():
+    from tierwise.features import FeatureConfig, add_months
+    from tierwise.training import snapshot_months
+
+    config = FeatureConfig()
+    first = dt.date(2024, 1, 1)
+    needed = config.lookback_months + config.max_horizon
+    months = needed + 3  # four months can be snapshots
+    monthly = pd.DataFrame({"month": pd.to_datetime([add_months(first, i) for i in range(months)])})
+    got = snapshot_months(monthly, config, 8)
+    assert got == [add_months(first, config.lookback_months - 1 + i) for i in range(4)]
+    assert snapshot_months(monthly, config, 2) == got[-2:]
+    with pytest.raises(DataError, match="too short for"):
+        snapshot_months(monthly.head(needed - 1), config, 8)

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from tierwise import registry
+from tierwise.features import PROTECTED_FEATURES
 
 if TYPE_CHECKING:
     from tierwise.features import ModelFrame
@@ -34,7 +35,7 @@ logger = logging.getLogger(__name__)
 APPROVER_ENV = "TIERWISE_APPROVER"
 SCORED_ROWS = "scored_rows.parquet"
 TRAINING_RECORD = "training_record.json"
-PROTECTED = ("gender", "age_band")
+PROTECTED = PROTECTED_FEATURES  # the carried columns a fairness review looks at
 
 
 def scored_rows(result: TrainResult, frame: ModelFrame) -> pd.DataFrame | None:
