@@ -51,40 +51,26 @@ def _resolve(module: str, node: ast.ImportFrom) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
-def _imports(module: str) -> Iterator[tuple[str, int, bool]]:
-    """(imported module inside src, line, at import time) for each import a module makes.
+def _imports(module: str) -> Iterator[tuple[str, int]]:
+    """(imported module inside src, line) for each import a module makes.
 
     `from package import name` counts as importing `package.name` when that is a module.
-    Imports under `if TYPE_CHECKING:` are left out; imports inside functions are marked as
-    not at import time (they cannot make a circle at import, but still must not reach
-    into a private module).
+    Every import counts, wherever it stands: inside a function or under `if TYPE_CHECKING:`
+    it cannot make a circle at import time, but it still ties the two modules together.
     """
     tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
-    for node, at_import in _walk(tree):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name in MODULES or alias.name.split(".")[0] == "tierwise":
-                    yield alias.name, node.lineno, at_import
+                    yield alias.name, node.lineno
         elif isinstance(node, ast.ImportFrom):
             target = _resolve(module, node)
             if not target.startswith("tierwise"):
                 continue
             for alias in node.names:
                 child = f"{target}.{alias.name}"
-                yield (child if child in MODULES else target), node.lineno, at_import
-
-
-def _walk(tree: ast.Module) -> Iterator[tuple[ast.AST, bool]]:
-    """Every node with whether it runs at import (not inside a function), skipping TYPE_CHECKING."""
-    stack: list[tuple[ast.AST, bool]] = [(tree, True)]
-    while stack:
-        node, at_import = stack.pop()
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            stack.extend((child, at_import) for child in node.orelse)
-            continue
-        yield node, at_import
-        inside = at_import and not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
-        stack.extend((child, inside) for child in ast.iter_child_nodes(node))
+                yield (child if child in MODULES else target), node.lineno
 
 
 def _floor(module: str) -> int:
@@ -110,7 +96,7 @@ EDGES = {module: sorted(set(_imports(module))) for module in MODULES}
 
 def test_every_module_is_found():
     assert {"tierwise", "tierwise.features", "tierwise.models"} <= set(MODULES)
-    assert all(target in MODULES for edges in EDGES.values() for target, _, _ in edges), (
+    assert all(target in MODULES for edges in EDGES.values() for target, _ in edges), (
         "an import names a tierwise module that does not exist"
     )
 
@@ -119,7 +105,7 @@ def test_floors_import_only_downward():
     upward = [
         f"{MODULES[module].relative_to(SRC)}:{line} imports {target}"
         for module, edges in EDGES.items()
-        for target, line, _ in edges
+        for target, line in edges
         if _floor(target) > _floor(module)
     ]
     assert not upward, "imports go application -> models -> features:\n" + "\n".join(upward)
@@ -128,7 +114,7 @@ def test_floors_import_only_downward():
 def test_no_module_imports_another_packages_private_module():
     reaching = []
     for module, edges in EDGES.items():
-        for target, line, _ in edges:
+        for target, line in edges:
             owner = _owner_of_private(target)
             if owner is not None and not (module == owner or module.startswith(owner + ".")):
                 reaching.append(f"{MODULES[module].relative_to(SRC)}:{line} imports {target}")
@@ -170,12 +156,12 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def _module_graph(at_import_only: bool) -> dict[str, set[str]]:
+def _module_graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {module: set() for module in MODULES}
     for module, edges in EDGES.items():
-        for target, _, at_import in edges:
+        for target, _ in edges:
             # a package's __init__ re-exporting its own modules is not a circle
-            if target == module or (at_import_only and not at_import):
+            if target == module:
                 continue
             if module == _package_of(target) and MODULES[module].name == "__init__.py":
                 continue
@@ -184,7 +170,7 @@ def _module_graph(at_import_only: bool) -> dict[str, set[str]]:
 
 
 def test_no_import_circles_between_modules():
-    circles = _cycles(_module_graph(at_import_only=False))
+    circles = _cycles(_module_graph())
     assert not circles, "modules that import each other:\n" + "\n".join(" <-> ".join(c) for c in circles)
 
 
@@ -192,7 +178,7 @@ def test_no_import_circles_between_packages():
     graph: dict[str, set[str]] = {}
     for module, edges in EDGES.items():
         graph.setdefault(_top_package(module), set())
-        for target, _, _ in edges:
+        for target, _ in edges:
             if _top_package(target) != _top_package(module):
                 graph[_top_package(module)].add(_top_package(target))
                 graph.setdefault(_top_package(target), set())

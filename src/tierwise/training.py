@@ -28,7 +28,7 @@ from tierwise.features import (
     month_index,
     month_label,
 )
-from tierwise.governance import record_review, write_training_record
+from tierwise.governance import Promotion, record_review, write_training_record
 from tierwise.models import (
     ReasonCatalogue,
     TaskConfig,
@@ -344,18 +344,6 @@ def train_dataset(dataset: DatasetConfig, *, data_path: Path | None, template: T
                                             budget_minutes=budget_minutes, preprocessor_factory=dataset.preprocessor,
                                             config_dump=dump, progress=progress)
     return info, result, report
-
-
-@dataclass(frozen=True)
-class Promotion:
-    name: str
-    metric: str
-    challenger_version: str
-    challenger_value: float
-    champion_version: str | None
-    champion_value: float | None
-    promoted: bool
-    rows: int
 
 
 def evaluate(model: TierwiseModel, data: pd.DataFrame, target: str, metric: str) -> float:

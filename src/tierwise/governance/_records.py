@@ -16,6 +16,7 @@ import getpass
 import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,9 +29,23 @@ from tierwise.features import PROTECTED_FEATURES
 if TYPE_CHECKING:
     from tierwise.features import ModelFrame
     from tierwise.models import TrainResult
-    from tierwise.training import Promotion
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """One promotion decision (`training.promote`): both models' value of `metric` on the same
+    `rows`, and whether the challenger became champion. Recorded as the review."""
+
+    name: str
+    metric: str
+    challenger_version: str
+    challenger_value: float
+    champion_version: str | None
+    champion_value: float | None
+    promoted: bool
+    rows: int
 
 APPROVER_ENV = "TIERWISE_APPROVER"
 SCORED_ROWS = "scored_rows.parquet"
