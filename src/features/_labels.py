@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 
 from tierwise.features._contract import BALANCE_COLUMNS, CLIENT_KEY
-from tierwise.features._errors import DataError
 from tierwise.features._feature_config import FeatureConfig
 from tierwise.features._months import month_date, month_index
 from tierwise.features._snapshot import (
@@ -35,6 +34,7 @@ from tierwise.features._snapshot import (
     alive_in,
     check_month_inside,
     densify,
+    months_inside,
     prepare_monthly,
 )
 
@@ -85,11 +85,7 @@ def label_history(monthly: pd.DataFrame, config: FeatureConfig,
         check_month_inside(data, data.first_month if len(data.months) else 0)
         wanted = list(range(data.first_month, data.last_month + 1))
     else:
-        wanted = sorted({month_index(m) for m in months})
-    if not wanted:
-        raise DataError("no label months given")
-    for t in wanted:
-        check_month_inside(data, t)
+        wanted = months_inside(data, months, "label")
     end = data.last_month
     dense = densify(data, wanted[0], min(end, wanted[-1] + config.max_horizon))
     return pd.concat([labels_from_dense(dense, t, config, data_end=end) for t in wanted], ignore_index=True)

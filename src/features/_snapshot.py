@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -352,6 +353,17 @@ def check_month_inside(data: Monthly, t: int, table: str = "monthly") -> None:
         raise DataError(f"{table}: no rows")
     check_month_in_range(month_date(t), (month_date(data.first_month), month_date(data.last_month)),
                          source=table, what="snapshot month")
+
+
+def months_inside(data: Monthly, months: Iterable[dt.date], what: str) -> list[int]:
+    """The distinct month indices of `months`, sorted, each checked to lie inside the data;
+    `DataError` naming `what` when none is given."""
+    wanted = sorted({month_index(m) for m in months})
+    if not wanted:
+        raise DataError(f"no {what} months given")
+    for t in wanted:
+        check_month_inside(data, t)
+    return wanted
 
 
 def features_from_dense(clients: pd.DataFrame, dense: Dense, t: int, config: FeatureConfig) -> pd.DataFrame:

@@ -77,9 +77,9 @@ from tierwise.features._labels import TASKS, Task, complete_column, label_column
 from tierwise.features._leakage import screen_leaks
 from tierwise.features._months import month_index, month_label
 from tierwise.features._snapshot import (
-    check_month_inside,
     densify,
     features_from_dense,
+    months_inside,
     prepare_clients,
     prepare_monthly,
 )
@@ -98,11 +98,7 @@ def build_training_table(clients: pd.DataFrame, monthly: pd.DataFrame, months: S
     """
     data = prepare_monthly(monthly)
     static = prepare_clients(clients)
-    wanted = sorted({month_index(m) for m in months})
-    if not wanted:
-        raise DataError("no snapshot months given")
-    for t in wanted:
-        check_month_inside(data, t)
+    wanted = months_inside(data, months, "snapshot")
     end = data.last_month
     horizon = config.max_horizon
     usable = [t for t in wanted if t + horizon <= end]
