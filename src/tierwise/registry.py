@@ -220,15 +220,16 @@ def load_task_model(task: str) -> tuple[TierwiseModel, str]:
 
 class LoadedRecommender(NamedTuple):
     """A registered recommender, the version its URI resolved to, and the settings it was built
-    with (features, policy, reasons; None for a model logged before they were recorded)."""
+    with (features, policy, reasons)."""
 
     recommender: Any  # models.Recommender
     version: str
-    settings: Any  # settings.RecommenderSettings | None
+    settings: Any  # settings.RecommenderSettings
 
 
 def load_recommender(uri: str) -> LoadedRecommender:
-    """The `Recommender` inside a registered pyfunc, its version and its settings."""
+    """The `Recommender` inside a registered pyfunc, its version and its settings; `DataError`
+    when the model cannot be loaded, is not a recommender or carries no settings."""
     import mlflow.pyfunc
     from mlflow.exceptions import MlflowException
 
@@ -245,8 +246,10 @@ def load_recommender(uri: str) -> LoadedRecommender:
     if recommender is None:
         raise DataError(f"model {uri} is not a tierwise recommender")
     path = getattr(wrapper, "settings_file", None)
-    settings = (RecommenderSettings.model_validate_json(Path(path).read_text(encoding="utf-8"))
-                if path is not None and Path(path).is_file() else None)
+    if path is None or not Path(path).is_file():
+        raise DataError(f"model {uri} carries no {SETTINGS_ARTIFACT} (it was logged before the settings "
+                        "were recorded); rebuild it with `tierwise recommend`")
+    settings = RecommenderSettings.model_validate_json(Path(path).read_text(encoding="utf-8"))
     return LoadedRecommender(recommender, version, settings)
 
 

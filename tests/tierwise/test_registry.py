@@ -38,3 +38,19 @@ def test_no_registered_recommender_has_no_settings():
     client = tracking.connect()
     assert registry.recommender_settings(client) is None
     assert registry.version_tags(registry.find_version(client, "tierwise-nothing", "1")) == {}
+
+
+def test_a_recommender_without_its_settings_is_refused_in_one_line(monkeypatch, tmp_path):
+    import mlflow.pyfunc
+
+    class Wrapper:  # a recommender pyfunc logged before settings.json was recorded
+        recommender = object()
+        settings_file = str(tmp_path / "absent.json")
+
+    class Loaded:
+        def unwrap_python_model(self):
+            return Wrapper()
+
+    monkeypatch.setattr(mlflow.pyfunc, "load_model", lambda uri: Loaded())
+    with pytest.raises(DataError, match=r"model runs:/abc/model carries no settings.json .*`tierwise recommend`"):
+        registry.load_recommender("runs:/abc/model")

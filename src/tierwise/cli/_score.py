@@ -46,13 +46,13 @@ def score(
     if out.exists() and out.is_dir():
         raise TierwiseError(f"--out: {out} is a folder")
     if engine == "pandas":
-        from tierwise.scoring import model_configs, score_pandas
+        from tierwise.scoring import score_pandas
 
         loaded = load_recommender(model)
         total: list[int] = []
         with progress_bar("scoring chunks", total=None) as advance:
             result = score_pandas(data, when, out, recommender=loaded.recommender,
-                                  feature_config=model_configs(loaded.settings),
+                                  feature_config=loaded.settings.features,
                                   model_uri=model, model_version=loaded.version, chunk_clients=chunk_clients,
                                   on_start=total.append, progress=advance)
     else:

@@ -2,7 +2,7 @@
 (pandas, in resumable chunks) or on Spark (`applyInPandas` features, `spark_udf` scoring)."""
 
 from tierwise.scoring._checkpoint import PartStore, file_fingerprint
-from tierwise.scoring._job import model_configs, parts_path, rejects_path
+from tierwise.scoring._job import parts_path, rejects_path
 from tierwise.scoring._pandas_engine import ScoreResult, score_pandas
 from tierwise.scoring._spark_engine import score_spark
 
@@ -10,7 +10,6 @@ __all__ = [
     "PartStore",
     "ScoreResult",
     "file_fingerprint",
-    "model_configs",
     "parts_path",
     "rejects_path",
     "score_pandas",

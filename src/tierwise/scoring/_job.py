@@ -19,13 +19,11 @@ from tierwise.features import (
     MONTH_KEY,
     ROW_ID,
     DataError,
-    FeatureConfig,
     table_path,
     validate_tables,
     write_arrow_atomic,
 )
 from tierwise.models import RECOMMENDATION_COLUMNS, Recommender, apply_rm_capacity, summarise_tiers
-from tierwise.settings import RecommenderSettings
 
 logger = logging.getLogger(__name__)
 
@@ -72,14 +70,6 @@ def rejects_path(out: Path) -> Path:
 
 def parts_path(out: Path) -> Path:
     return out.with_name(out.name + ".parts")
-
-
-def model_configs(settings: RecommenderSettings | None) -> FeatureConfig:
-    """The feature config the recommender was built with (its logged settings)."""
-    if settings is None:
-        raise DataError("the recommender model carries no settings.json artifact; rebuild it "
-                        "with `tierwise recommend`")
-    return settings.features
 
 
 def rejects_frame(report: Any) -> pd.DataFrame:

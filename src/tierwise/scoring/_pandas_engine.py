@@ -160,7 +160,6 @@ def score_pandas(data_dir: Path, month: dt.date, out: Path, *, recommender: Reco
     began = time.perf_counter()
     data_dir, out = Path(data_dir), Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    config = feature_config
     files = input_files(data_dir)
     fingerprint = file_fingerprint(files, month.isoformat())
     clients = read_table(data_dir, "clients")
@@ -191,7 +190,7 @@ def score_pandas(data_dir: Path, month: dt.date, out: Path, *, recommender: Reco
         chunk_clients_frame = clients[client_chunk == index]
         chunk_monthly = _read_chunk_monthly(split_folder, index)
         prepared = prepare_month(chunk_clients_frame, chunk_monthly, month, sources=sources)
-        recs = (score_chunk(recommender, prepared.clients, prepared.monthly, month, config)
+        recs = (score_chunk(recommender, prepared.clients, prepared.monthly, month, feature_config)
                 if len(prepared.clients) else None)
         store.write(index, bounds, _chunk_part(recs, prepared.rejects))
         tick(1)

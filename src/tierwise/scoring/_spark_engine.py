@@ -46,7 +46,6 @@ from tierwise.scoring._job import (
     finish,
     input_files,
     log_run,
-    model_configs,
     prepare_month,
     rejected_counts,
     write_rejects,
@@ -173,7 +172,7 @@ def score_spark(data_dir: Path, month: dt.date, out: Path, *, model_uri: str, ma
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     loaded = load_recommender(model_uri)
-    recommender, version, config = loaded.recommender, loaded.version, model_configs(loaded.settings)
+    recommender, version, config = loaded.recommender, loaded.version, loaded.settings.features
     inputs, prepared = _prepare(Path(data_dir), month, out)
     own = spark is None
     spark = spark or spark_session(master)

@@ -20,7 +20,7 @@ from tierwise.cli import app
 from tierwise.features import TierwiseError, read_raw_tables, snapshot_features, validate_tables
 from tierwise.models import RECOMMENDATION_COLUMNS, apply_rm_capacity
 from tierwise.registry import load_recommender
-from tierwise.scoring import model_configs, parts_path, rejects_path, score_pandas
+from tierwise.scoring import parts_path, rejects_path, score_pandas
 
 runner = CliRunner()
 TIERWISE = Path(sys.executable).with_name("tierwise")
@@ -28,7 +28,7 @@ TIERWISE = Path(sys.executable).with_name("tierwise")
 
 def _score(world, out: Path, chunk: int, keep_parts: bool = False):
     rec, version, configs = load_recommender(world["model"])
-    return score_pandas(world["bank"], world["month"], out, recommender=rec, feature_config=model_configs(configs),
+    return score_pandas(world["bank"], world["month"], out, recommender=rec, feature_config=configs.features,
                         model_uri=world["model"], model_version=version, chunk_clients=chunk,
                         keep_parts=keep_parts)
 

@@ -9,7 +9,7 @@ import pytest
 
 from tierwise.models import RECOMMENDATION_COLUMNS
 from tierwise.registry import load_recommender
-from tierwise.scoring import model_configs, rejects_path, score_pandas
+from tierwise.scoring import rejects_path, score_pandas
 from tierwise.serving import free_port
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -30,7 +30,7 @@ def test_spark_output_equals_pandas_output(world, tmp_path):
 
     rec, version, configs = load_recommender(world["model"])
     score_pandas(world["bank"], world["month"], tmp_path / "pandas.parquet", recommender=rec,
-                 feature_config=model_configs(configs), model_uri=world["model"], model_version=version, chunk_clients=60)
+                 feature_config=configs.features, model_uri=world["model"], model_version=version, chunk_clients=60)
     spark = spark_session("local[2]")
     try:
         result = score_spark(world["bank"], world["month"], tmp_path / "spark.parquet",
@@ -104,7 +104,7 @@ def test_spark_engine_runs_on_a_standalone_cluster(world, tmp_path, standalone_c
 
     rec, version, configs = load_recommender(world["model"])
     score_pandas(world["bank"], world["month"], tmp_path / "pandas.parquet", recommender=rec,
-                 feature_config=model_configs(configs), model_uri=world["model"], model_version=version, chunk_clients=60)
+                 feature_config=configs.features, model_uri=world["model"], model_version=version, chunk_clients=60)
     score_spark(world["bank"], world["month"], tmp_path / "cluster.parquet", model_uri=world["model"],
                 master=standalone_cluster, partitions=2)
     a = pd.read_parquet(tmp_path / "pandas.parquet")
