@@ -40,6 +40,7 @@ from tierwise.models._reason_catalogue import (
     merged_families,
 )
 from tierwise.models._reasons import CatalogueReasons, reason_codes, shap_values
+from tierwise.models._reviews import PRIOR_COLUMNS, REVIEW_COLUMNS, REVIEW_STATUSES, advance_reviews
 from tierwise.models._recommender import (
     PYFUNC_OUTPUT_COLUMNS,
     RECOMMENDATION_COLUMNS,
@@ -69,6 +70,10 @@ __all__: list[str] = [
     "TIERS",
     "TIERS_BY_RANK",
     "apply_rm_capacity",
+    "PRIOR_COLUMNS",
+    "REVIEW_COLUMNS",
+    "REVIEW_STATUSES",
+    "advance_reviews",
     "expected_value",
     "recommend",
     "resolve_thresholds",

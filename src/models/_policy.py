@@ -41,8 +41,11 @@ Tier rules, in order (tiers ranked General < Potential < Excellence < Premier):
 
 Flags:
 - `flag_risk_watch`: the risk gate is on (PD above the limit or rising fast), whatever the tier;
-- `flag_exit_review`: risk watch on a top-tier client: `tier_prev` is Premier or Excellence,
-  or, without history, the client's tier before the gate would be;
+- `flag_exit_review`: risk watch on a client the relationship managers maintain: `tier_prev`
+  and the tier are both served by relationship managers (Premier and Excellence by default);
+  a client without tier history never enters it (the exit mechanism is for clients the bank
+  already placed high). Month after month, `models.advance_reviews` turns the flag into a
+  review that opens, holds, closes or ends in a recommended downgrade;
 - `flag_retention_priority`: `p_churn >= retention.min_p_churn`, the risk-adjusted value if
   retained reaches the cut of `retention.min_value_tier`, and no risk watch (the bank does not
   fight to keep a client it reviews for exit);
@@ -247,8 +250,8 @@ def _decide(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dict[str, np.ndarr
     tier = np.where(gated, np.minimum(candidate, cap), candidate).astype(np.int8)
     capped = tier < candidate
 
-    top_before = np.where(known, previous >= EXCELLENCE, candidate >= EXCELLENCE)
-    exit_review = gated & top_before
+    rm_rank = np.array([policy.channels[t] == "relationship_manager" for t in TIERS_BY_RANK])  # type: ignore[index]
+    exit_review = gated & known & rm_rank[np.maximum(previous, 0)] & rm_rank[tier]
     p_churn = frame["p_churn"].to_numpy(dtype=float)
     retention = (
         (p_churn >= policy.retention.min_p_churn)

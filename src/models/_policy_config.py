@@ -125,13 +125,67 @@ class RiskConfig(FrozenConfig):
 
     Rising fast: `p_default >= rising_factor * p_default_prev` and `p_default >= rising_min_pd`
     (the floor keeps 0.1% -> 0.3% from counting). Without a previous tier, a gated client is
-    placed no higher than `cap_without_history`.
+    placed no higher than `cap_without_history`. In batch scoring `p_default_prev` is the
+    lowest PD of the client's last `trend_months` archived months, so a PD that climbs step by
+    step (3% -> 4.5% -> 6.5% -> 9%) counts as rising, not only one that doubles in a month.
     """
 
     pd_limit: float = Field(gt=0, lt=1)
     rising_factor: float = Field(gt=1)
     rising_min_pd: float = Field(ge=0, lt=1)
     cap_without_history: Tier = "Potential"
+    trend_months: int = Field(default=3, ge=1, le=24)
+
+
+REVIEW_FIELDS = frozenset({"since", "months", "pd", "pd_prev", "limit", "tier", "tier_prev"})
+"""Fields an exit-review template may use: the month the review opened (YYYY-MM), months
+under review, PD now and at the start of the trend window, the PD limit, tier now and before."""
+
+
+class ReviewTemplates(FrozenConfig):
+    """Exit-review sentences in one language (see `ExitReviewConfig`)."""
+
+    opened_above: str
+    opened_rising: str
+    open: str
+    closed: str
+    downgraded: str
+
+    @model_validator(mode="after")
+    def _known_fields(self) -> ReviewTemplates:
+        for name in type(self).model_fields:
+            try:
+                used = template_fields(getattr(self, name))
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+            unknown = sorted(set(used) - REVIEW_FIELDS)
+            if unknown:
+                raise ValueError(
+                    f"{name}: unknown field {{{unknown[0]}}}; allowed: {', '.join(sorted(REVIEW_FIELDS))}"
+                )
+        return self
+
+
+class ExitReviewConfig(FrozenConfig):
+    """The exit mechanism for clients the relationship managers maintain, month after month.
+
+    A review opens on a client whose previous tier is served by relationship managers, who is
+    still in such a tier, and whose risk gate is on (PD above the limit or rising fast). It
+    stays open while the gate stays on and closes in the month the risk falls back. In its
+    `downgrade_after_months`-th month under review it becomes a recommended downgrade: the
+    client is placed one tier below the previous tier (lower if the value rules say so), with
+    the reason, and the review ends.
+    """
+
+    downgrade_after_months: int = Field(default=3, ge=1, le=24)
+    reasons: dict[Literal["en", "zh"], ReviewTemplates]
+
+    @model_validator(mode="after")
+    def _both_languages(self) -> ExitReviewConfig:
+        for lang in ("en", "zh"):
+            if lang not in self.reasons:
+                raise ValueError(f"exit_review.reasons: templates for '{lang}' are missing")
+        return self
 
 
 class RetentionConfig(FrozenConfig):
@@ -230,6 +284,13 @@ class PolicyConfig(FrozenConfig):
     )
     rm_capacity: RMCapacityConfig
     reasons: dict[Literal["en", "zh"], ReasonTemplates]
+    exit_review: ExitReviewConfig | None = None
+    """None (a policy written before the archive): reviews are this month's flag only."""
+
+    @property
+    def rm_tiers(self) -> tuple[str, ...]:
+        """Tiers whose clients relationship managers maintain, highest first."""
+        return tuple(t for t in TIERS if self.channels[t] == "relationship_manager")  # type: ignore[index]
 
     @model_validator(mode="after")
     def _complete(self) -> PolicyConfig:

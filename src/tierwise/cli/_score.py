@@ -20,7 +20,7 @@ from tierwise.models import TIERS
 
 DEFAULT_MODEL = "models:/tierwise-recommender@champion"
 DEFAULT_BANK = Path("outputs/bank")
-DEFAULT_OUT = Path("outputs/recommendations.parquet")
+DEFAULT_ARCHIVE = Path("outputs/archive")
 
 
 @app.command("score")
@@ -28,7 +28,10 @@ def score(
     data: Annotated[Path, typer.Option("--data", help="Folder with clients and monthly tables.")] = DEFAULT_BANK,
     month: str = typer.Option(..., "--month", help="Snapshot month to score, YYYY-MM."),
     model: str = typer.Option(DEFAULT_MODEL, "--model", help="The recommender model URI."),
-    out: Annotated[Path, typer.Option("--out", help="Output Parquet file.")] = DEFAULT_OUT,
+    archive: Annotated[Path, typer.Option("--archive", help="Client archive: the month replaces its partition; "
+                                          "tier memory is read from the months before.")] = DEFAULT_ARCHIVE,
+    out: Annotated[Path | None, typer.Option("--out", help="Also write the month to this single Parquet file.")] = None,
+    no_archive: Annotated[bool, typer.Option("--no-archive", help="Write only --out: no archive, no tier memory.")] = False,
     engine: str = typer.Option("pandas", "--engine", help="pandas (one machine, in chunks) or spark."),
     master: str = typer.Option("local[2]", "--master", help="Spark master (--engine spark)."),
     chunk_clients: int = typer.Option(50_000, "--chunk-clients", min=1, help="Clients per chunk (pandas)."),
@@ -41,27 +44,34 @@ def score(
     when = parse_month(month)
     if engine not in ("pandas", "spark"):
         raise typer.BadParameter(f"'{engine}' is not an engine; one of pandas, spark", param_hint="--engine")
-    if out.suffix != ".parquet":
+    if out is not None and out.suffix != ".parquet":
         raise typer.BadParameter(f"{out} must end in .parquet", param_hint="--out")
-    if out.exists() and out.is_dir():
+    if out is not None and out.is_dir():
         raise TierwiseError(f"--out: {out} is a folder")
+    if no_archive and out is None:
+        raise typer.BadParameter("--no-archive needs --out (somewhere to write the month)", param_hint="--no-archive")
+    if not no_archive and archive.exists() and not archive.is_dir():
+        raise TierwiseError(f"--archive: {archive} is a file, not an archive folder")
+    archive_dir = None if no_archive else archive
     if engine == "pandas":
         from tierwise.scoring import score_pandas
 
         loaded = load_recommender(model)
         total: list[int] = []
         with progress_bar("scoring chunks", total=None) as advance:
-            result = score_pandas(data, when, out, recommender=loaded.recommender,
+            result = score_pandas(data, when, out, recommender=loaded.recommender, archive=archive_dir,
                                   feature_config=loaded.settings.features,
                                   model_uri=model, model_version=loaded.version, chunk_clients=chunk_clients,
                                   on_start=total.append, progress=advance)
     else:
         from tierwise.scoring import score_spark
 
-        result = score_spark(data, when, out, model_uri=model, master=master, partitions=partitions)
+        result = score_spark(data, when, out, archive=archive_dir, model_uri=model, master=master,
+                             partitions=partitions)
     tiers = ", ".join(f"{t} {result.tiers.get(t, 0):,}" for t in TIERS)
     rejected = sum(result.rejected.values())
-    typer.echo(f"scored {result.clients:,} clients for {when:%Y-%m} in {result.seconds:.1f} s -> {out} "
+    where = " and ".join(str(p) for p in (result.archived, result.out) if p is not None)
+    typer.echo(f"scored {result.clients:,} clients for {when:%Y-%m} in {result.seconds:.1f} s -> {where} "
                f"({tiers}); {rejected:,} rows quarantined"
                + (f"; resumed {result.resumed_chunks} of {result.chunks} chunks" if result.resumed_chunks else ""))
 

@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from tierwise import archive as client_archive
 from tierwise import tracking
 from tierwise.features import (
     CLIENT_KEY,
@@ -23,7 +25,13 @@ from tierwise.features import (
     validate_tables,
     write_arrow_atomic,
 )
-from tierwise.models import RECOMMENDATION_COLUMNS, Recommender, apply_rm_capacity, summarise_tiers
+from tierwise.models import (
+    RECOMMENDATION_COLUMNS,
+    Recommender,
+    advance_reviews,
+    apply_rm_capacity,
+    summarise_tiers,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +43,8 @@ REJECT_COLUMNS = ("table", ROW_ID, CLIENT_KEY, MONTH_KEY, "reason")
 class ScoreResult:
     """What a scoring job did: where it wrote, how many clients, chunks and rejects, its run."""
 
-    out: Path
+    out: Path | None
+    archived: Path | None
     clients: int
     chunks: int
     resumed_chunks: int
@@ -70,6 +79,58 @@ def rejects_path(out: Path) -> Path:
 
 def parts_path(out: Path) -> Path:
     return out.with_name(out.name + ".parts")
+
+
+@dataclass(frozen=True)
+class JobPaths:
+    """Where a scoring job writes: the archive (a month partition) and/or a single-month file
+    (`out`); the rejects and the resumable parts sit beside the single file when there is one,
+    else beside the archive (`<archive>-rejects/YYYY-MM.parquet`, `.<archive>-YYYY-MM.parts`)."""
+
+    out: Path | None
+    archive: Path | None
+    rejects: Path
+    parts: Path
+
+    @property
+    def target(self) -> Path:
+        """What a user is told the job wrote (the archive partition, else the file)."""
+        return self.out if self.out is not None else self.archive  # type: ignore[return-value]
+
+
+def job_paths(month: dt.date, *, out: Path | None, archive: Path | None) -> JobPaths:
+    if out is None and archive is None:
+        raise DataError("scoring needs somewhere to write: an archive folder, an --out file, or both")
+    if out is not None:
+        out = Path(out)
+        return JobPaths(out=out, archive=archive, rejects=rejects_path(out), parts=parts_path(out))
+    archive = Path(archive)  # type: ignore[arg-type]
+    return JobPaths(out=None, archive=archive,
+                    rejects=archive.parent / f"{archive.name}-rejects" / f"{month:%Y-%m}.parquet",
+                    parts=archive.parent / f".{archive.name}-{month:%Y-%m}.parts")
+
+
+def memory_fingerprint(archive: Path | None, month: dt.date, *, trend_months: int) -> str:
+    """A digest of the archive partitions the tier memory of `month` is read from: a resumed job
+    never mixes chunks scored with another memory."""
+    from tierwise.scoring._checkpoint import file_fingerprint
+
+    months = client_archive.memory_months(archive, month, trend_months=trend_months)
+    files = [client_archive.partition_dir(archive, m) / client_archive.PART_FILE for m in months]  # type: ignore[arg-type]
+    return file_fingerprint(files) if files else "none"
+
+
+def with_memory(features: pd.DataFrame, prior: pd.DataFrame) -> pd.DataFrame:
+    """Snapshot features with the tier memory the policy reads (`tier_prev`, `p_default_prev`)
+    of each client; clients without an archived month in the window get nulls."""
+    if len(prior) == 0:
+        return features
+    memory = prior.set_index(CLIENT_KEY)[["tier_prev", "p_default_prev"]]
+    memory = memory.reindex(pd.Index(features[CLIENT_KEY].astype("str").to_numpy(), name=CLIENT_KEY))
+    out = features.copy()
+    out["tier_prev"] = memory["tier_prev"].to_numpy(dtype=object)
+    out["p_default_prev"] = memory["p_default_prev"].to_numpy(dtype=float)
+    return out
 
 
 def rejects_frame(report: Any) -> pd.DataFrame:
@@ -152,21 +213,21 @@ def _all_rejected(clients: pd.DataFrame, monthly: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True) if rows else rejects_frame(None)
 
 
-def write_rejects(rejects: pd.DataFrame, out: Path) -> None:
+def write_rejects(rejects: pd.DataFrame, paths: JobPaths) -> None:
     """The quarantined rows beside the output (always written, empty when none)."""
-    write_arrow_atomic(rejects, rejects_path(out))
+    write_arrow_atomic(rejects, paths.rejects)
     if len(rejects):
-        logger.warning("%d row(s) quarantined with reasons in %s", len(rejects), rejects_path(out))
+        logger.warning("%d row(s) quarantined with reasons in %s", len(rejects), paths.rejects)
 
 
 def check_something_scored(recs: pd.DataFrame, rejects: pd.DataFrame, month: dt.date, source: Path,
-                           out: Path) -> None:
+                           paths: JobPaths) -> None:
     """`DataError` when no client could be scored, saying whether rows were quarantined."""
     if len(recs):
         return
     if len(rejects):
         raise DataError(f"{source}: no client has a usable row for --month {month:%Y-%m}; nothing to score "
-                        f"(see {rejects_path(out)})")
+                        f"(see {paths.rejects})")
     raise DataError(f"{source}: no client has a row for --month {month:%Y-%m}; nothing to score")
 
 
@@ -174,18 +235,29 @@ def rejected_counts(rejects: pd.DataFrame) -> dict[str, int]:
     return {name: int((rejects["table"] == name).sum()) for name in ("clients", "monthly")}
 
 
-def finish(recs: pd.DataFrame, recommender: Recommender, out: Path) -> pd.DataFrame:
-    """Batch step (RM capacity over every client), column order and types, atomic write."""
+def finish(recs: pd.DataFrame, recommender: Recommender, paths: JobPaths, *, month: dt.date,
+           prior: pd.DataFrame, model_version: str, fingerprint: str) -> pd.DataFrame:
+    """The batch steps over every client (exit reviews carried from the archive, then
+    relationship-manager capacity), the archive row layout, and the atomic writes: the month's
+    archive partition and/or the single-month file (the same rows, with `month`)."""
+    recs = recs.loc[:, list(RECOMMENDATION_COLUMNS)].reset_index(drop=True)
+    recs = advance_reviews(recs, prior, recommender.policy, month)
     n_rms = int(recs["rm_id"].dropna().nunique()) if "rm_id" in recs.columns else None
-    recs = apply_rm_capacity(recs.reset_index(drop=True), recommender.policy, n_rms=n_rms or None)
+    recs = apply_rm_capacity(recs, recommender.policy, n_rms=n_rms or None)
     recs = recs.sort_values("client_id", kind="stable", ignore_index=True)
-    recs = recs.loc[:, list(RECOMMENDATION_COLUMNS)]
-    write_arrow_atomic(recs, out)
-    return recs
+    rows = client_archive.archive_rows(recs, prior, model_version=model_version, fingerprint=fingerprint)
+    if paths.archive is not None:
+        client_archive.write_month(paths.archive, month, rows)
+    if paths.out is not None:
+        table = client_archive.to_partition(rows)
+        months = pa.array(np.full(table.num_rows, np.datetime64(month, "ns")), pa.timestamp("ns"))
+        write_arrow_atomic(table.add_column(1, "month", months), paths.out)
+    rows.insert(1, "month", np.full(len(rows), np.datetime64(month, "ns")))
+    return rows
 
 
 def log_run(*, recs: pd.DataFrame, inputs: RunInputs, model_uri: str, model_version: str, engine: str,
-            out: Path, seconds: float) -> str:
+            out: Path, seconds: float) -> str:  # out: the file or the archive folder
     """One MLflow run per scoring job: model version, input fingerprint, counts, tiers."""
     import mlflow
 

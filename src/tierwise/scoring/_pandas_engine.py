@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tierwise import archive as client_archive
 from tierwise.features import (
     CLIENT_KEY,
     MONTH_KEY,
@@ -52,11 +53,13 @@ from tierwise.scoring._job import (
     check_something_scored,
     finish,
     input_files,
+    job_paths,
     log_run,
-    parts_path,
+    memory_fingerprint,
     prepare_month,
     rejected_counts,
     rejects_frame,
+    with_memory,
     write_rejects,
 )
 
@@ -67,9 +70,10 @@ BATCH_ROWS = 1_000_000
 
 
 def score_chunk(recommender: Recommender, clients: pd.DataFrame, monthly: pd.DataFrame, month: dt.date,
-                config: FeatureConfig) -> pd.DataFrame:
-    """Recommendations for one chunk of validated clients (all of their history up to `month`)."""
-    features = snapshot_features(clients, monthly, month, config)
+                config: FeatureConfig, prior: pd.DataFrame) -> pd.DataFrame:
+    """Recommendations for one chunk of validated clients (all of their history up to `month`),
+    with the tier memory of `prior` (the archive's last months)."""
+    features = with_memory(snapshot_features(clients, monthly, month, config), prior)
     return recommender.recommend(features)
 
 
@@ -152,25 +156,30 @@ def _read_chunk_monthly(folder: Path, index: int) -> pd.DataFrame:
     return frame
 
 
-def score_pandas(data_dir: Path, month: dt.date, out: Path, *, recommender: Recommender,
-                 feature_config: FeatureConfig, model_uri: str, model_version: str, chunk_clients: int = 50_000,
+def score_pandas(data_dir: Path, month: dt.date, out: Path | None = None, *, recommender: Recommender,
+                 feature_config: FeatureConfig, model_uri: str, model_version: str,
+                 archive: Path | None = None, chunk_clients: int = 50_000,
                  on_start: Callable[[int], None] | None = None, progress: Progress | None = None,
                  keep_parts: bool = False) -> ScoreResult:
-    """Score every client alive at `month`; see the module docstring."""
+    """Score every client alive at `month` into the `archive` partition and/or the `out` file;
+    tier memory comes from the archive's months before `month`. See the module docstring."""
     began = time.perf_counter()
-    data_dir, out = Path(data_dir), Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    data_dir = Path(data_dir)
+    paths = job_paths(month, out=out, archive=archive)
+    paths.parts.parent.mkdir(parents=True, exist_ok=True)
     files = input_files(data_dir)
     fingerprint = file_fingerprint(files, month.isoformat())
+    prior = client_archive.prior_state(archive, month, trend_months=recommender.policy.policy.risk.trend_months)
+    memory = memory_fingerprint(archive, month, trend_months=recommender.policy.policy.risk.trend_months)
     clients = read_table(data_dir, "clients")
     clients[ROW_ID] = np.arange(len(clients), dtype=np.int64)
     ids = clients[CLIENT_KEY]
     sorted_ids = np.sort(ids.dropna().astype("str").unique().to_numpy(dtype=object)) if ids.notna().any() \
         else np.array([""], dtype=object)
     lowers = _lower_bounds(sorted_ids, chunk_clients)
-    store = PartStore(parts_path(out), {"fingerprint": fingerprint, "model_version": model_version,
-                                        "model_uri": model_uri, "chunk_clients": chunk_clients,
-                                        "engine": "pandas"})
+    store = PartStore(paths.parts, {"fingerprint": fingerprint, "model_version": model_version,
+                                    "model_uri": model_uri, "chunk_clients": chunk_clients,
+                                    "engine": "pandas", "memory": memory})
     split_folder = store.folder / "input"
     monthly_rows, lo, hi = _split_monthly(files[1], lowers, split_folder)
     check_month_in_range(month, (lo, hi), source=str(files[1]), what="--month")
@@ -190,26 +199,27 @@ def score_pandas(data_dir: Path, month: dt.date, out: Path, *, recommender: Reco
         chunk_clients_frame = clients[client_chunk == index]
         chunk_monthly = _read_chunk_monthly(split_folder, index)
         prepared = prepare_month(chunk_clients_frame, chunk_monthly, month, sources=sources)
-        recs = (score_chunk(recommender, prepared.clients, prepared.monthly, month, feature_config)
+        recs = (score_chunk(recommender, prepared.clients, prepared.monthly, month, feature_config, prior)
                 if len(prepared.clients) else None)
         store.write(index, bounds, _chunk_part(recs, prepared.rejects))
         tick(1)
     if resumed:
         logger.info("resumed: %d of %d chunk(s) were already done", resumed, len(lowers))
     recs, rejects = _gather(store)
-    write_rejects(rejects, out)
-    check_something_scored(recs, rejects, month, files[1], out)
+    write_rejects(rejects, paths)
+    check_something_scored(recs, rejects, month, files[1], paths)
     inputs = RunInputs(month=month, fingerprint=fingerprint, rows_in={"clients": len(clients), "monthly": monthly_rows},
                        rows_rejected=rejected_counts(rejects))
-    recs = finish(recs, recommender, out)
+    recs = finish(recs, recommender, paths, month=month, prior=prior, model_version=model_version,
+                  fingerprint=fingerprint)
     seconds = time.perf_counter() - began
     run_id = log_run(recs=recs, inputs=inputs, model_uri=model_uri, model_version=model_version,
-                     engine="pandas", out=out, seconds=seconds)
+                     engine="pandas", out=paths.target, seconds=seconds)
     if not keep_parts:
         store.remove()
     else:
         shutil.rmtree(split_folder, ignore_errors=True)
-    return ScoreResult(out=out, clients=len(recs), chunks=len(lowers), resumed_chunks=resumed,
+    return ScoreResult(out=paths.out, archived=paths.archive, clients=len(recs), chunks=len(lowers), resumed_chunks=resumed,
                        tiers=recs["tier"].value_counts().to_dict(), rejected=inputs.rows_rejected,
                        run_id=run_id, seconds=seconds)
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tierwise import archive as client_archive
 from tierwise.features import (
     CLIENT_KEY,
     MONTH_KEY,
@@ -39,15 +40,18 @@ from tierwise.features import (
 from tierwise.models import PYFUNC_OUTPUT_COLUMNS, as_str
 from tierwise.scoring._checkpoint import file_fingerprint
 from tierwise.scoring._job import (
+    JobPaths,
     MonthInputs,
     RunInputs,
     ScoreResult,
     check_something_scored,
     finish,
     input_files,
+    job_paths,
     log_run,
     prepare_month,
     rejected_counts,
+    with_memory,
     write_rejects,
 )
 
@@ -141,27 +145,45 @@ def _to_spark(spark: Any, frame: pd.DataFrame, partitions: int) -> Any:
     return sdf.withColumn(BUCKET, F.pmod(F.xxhash64(F.col(CLIENT_KEY)), F.lit(partitions)))
 
 
-def _prepare(data_dir: Path, month: dt.date, out: Path) -> tuple[RunInputs, MonthInputs]:
+def _with_spark_memory(spark: Any, features: Any, prior: pd.DataFrame) -> Any:
+    """The features joined with the archive's tier memory (`tier_prev`, `p_default_prev`)."""
+    if len(prior) == 0:
+        return features
+    from pyspark.sql import types as T
+
+    schema = T.StructType([T.StructField(CLIENT_KEY, T.StringType(), False),
+                           T.StructField("tier_prev", T.StringType(), True),
+                           T.StructField("p_default_prev", T.DoubleType(), True)])
+    memory = prior.loc[:, [CLIENT_KEY, "tier_prev", "p_default_prev"]].astype({"p_default_prev": "float64"})
+    memory[CLIENT_KEY] = memory[CLIENT_KEY].astype("str")
+    memory["tier_prev"] = memory["tier_prev"].astype(object).where(memory["tier_prev"].notna(), None)
+    return features.join(spark.createDataFrame(memory, schema=schema), on=CLIENT_KEY, how="left")
+
+
+def _prepare(data_dir: Path, month: dt.date, paths: JobPaths) -> tuple[RunInputs, MonthInputs]:
     """The raw tables read and prepared on the driver, as the pandas engine prepares each chunk;
-    the rejects are written beside the output."""
+    the rejects are written beside the output. The input fingerprint is the pandas engine's (the
+    engine is logged apart): both engines archive the same rows."""
     files = input_files(data_dir)
-    fingerprint = file_fingerprint(files, month.isoformat(), "spark")
+    fingerprint = file_fingerprint(files, month.isoformat())
     clients, monthly = read_raw_tables(data_dir)
     check_month_in_range(month, monthly[MONTH_KEY], source=str(files[1]), what="--month")
     clients[ROW_ID] = np.arange(len(clients), dtype=np.int64)
     monthly[ROW_ID] = np.arange(len(monthly), dtype=np.int64)
     prepared = prepare_month(clients, monthly, month, sources=(str(files[0]), str(files[1])))
-    write_rejects(prepared.rejects, out)
-    check_something_scored(prepared.clients, prepared.rejects, month, files[1], out)
+    write_rejects(prepared.rejects, paths)
+    check_something_scored(prepared.clients, prepared.rejects, month, files[1], paths)
     logger.info("%d clients with a row at %s (of %d read)", len(prepared.clients), f"{month:%Y-%m}", len(clients))
     inputs = RunInputs(month=month, fingerprint=fingerprint, rows_in={"clients": len(clients), "monthly": len(monthly)},
                        rows_rejected=rejected_counts(prepared.rejects))
     return inputs, prepared
 
 
-def score_spark(data_dir: Path, month: dt.date, out: Path, *, model_uri: str, master: str = "local[2]",
-                partitions: int = 8, spark: Any = None) -> ScoreResult:
-    """Score every client alive at `month` on Spark; see the module docstring."""
+def score_spark(data_dir: Path, month: dt.date, out: Path | None = None, *, model_uri: str,
+                archive: Path | None = None, master: str = "local[2]", partitions: int = 8,
+                spark: Any = None) -> ScoreResult:
+    """Score every client alive at `month` on Spark into the `archive` partition and/or the `out`
+    file, with the archive's tier memory; see the module docstring."""
     require_pyspark()
     import mlflow.pyfunc
     from pyspark.sql import functions as F
@@ -169,23 +191,27 @@ def score_spark(data_dir: Path, month: dt.date, out: Path, *, model_uri: str, ma
     from tierwise.registry import load_recommender
 
     began = time.perf_counter()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    paths = job_paths(month, out=out, archive=archive)
+    paths.rejects.parent.mkdir(parents=True, exist_ok=True)
     loaded = load_recommender(model_uri)
     recommender, version, config = loaded.recommender, loaded.version, loaded.settings.features
-    inputs, prepared = _prepare(Path(data_dir), month, out)
+    prior = client_archive.prior_state(archive, month, trend_months=recommender.policy.policy.risk.trend_months)
+    inputs, prepared = _prepare(Path(data_dir), month, paths)
     own = spark is None
     spark = spark or spark_session(master)
     try:
         sample_ids = prepared.clients[CLIENT_KEY].head(20)
         sample = snapshot_features(prepared.clients[prepared.clients[CLIENT_KEY].isin(sample_ids)],
                                    prepared.monthly[prepared.monthly[CLIENT_KEY].isin(sample_ids)], month, config)
-        columns = list(sample.columns)
         feature_schema = _spark_schema(sample)
+        sample = with_memory(sample, prior)
         monthly = _to_spark(spark, prepared.monthly, partitions)
         clients = _to_spark(spark, prepared.clients, partitions)
         features = (monthly.groupBy(BUCKET).cogroup(clients.groupBy(BUCKET))
-                    .applyInPandas(_features_udf(month, config, columns), schema=feature_schema))
+                    .applyInPandas(_features_udf(month, config, list(feature_schema.fieldNames())),
+                                   schema=feature_schema))
+        features = _with_spark_memory(spark, features, prior)
+        columns = list(features.columns)
         wanted = [c for c in (*recommender.required_inputs, *recommender.optional_inputs)
                   if c in columns and c != "snapshot_month"]
         numeric = {f.name for f in feature_schema.fields if f.dataType.typeName() in ("double", "long")}
@@ -207,10 +233,11 @@ def score_spark(data_dir: Path, month: dt.date, out: Path, *, model_uri: str, ma
             # arrives as the text "nan" (mlflow.pyfunc._convert_struct_values); make it missing again
             values = as_str(recs[name])
             recs[name] = values.mask(values == "nan")
-    recs = finish(recs, recommender, out)
+    recs = finish(recs, recommender, paths, month=month, prior=prior, model_version=version,
+                  fingerprint=inputs.fingerprint)
     seconds = time.perf_counter() - began
     run_id = log_run(recs=recs, inputs=inputs, model_uri=model_uri, model_version=version, engine="spark",
-                     out=out, seconds=seconds)
-    return ScoreResult(out=out, clients=len(recs), chunks=partitions, resumed_chunks=0,
+                     out=paths.target, seconds=seconds)
+    return ScoreResult(out=paths.out, archived=paths.archive, clients=len(recs), chunks=partitions, resumed_chunks=0,
                        tiers=recs["tier"].value_counts().to_dict(), rejected=inputs.rows_rejected,
                        run_id=run_id, seconds=seconds)
