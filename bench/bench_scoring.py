@@ -70,7 +70,7 @@ def score_1m(ctx: BenchContext) -> list[Figure]:
     bank, month = _setup(ctx)
     out = ctx.workdir / "recommendations.parquet"
     seconds, peak = ctx.run_measured(ctx.tierwise("score", "--data", str(bank), "--month", month,
-                                                  "--out", str(out), "--chunk-clients", "50000"), env=_env(ctx))
+                                                  "--out", str(out), "--no-archive", "--chunk-clients", "50000"), env=_env(ctx))
     serve = _serve_figures(ctx, bank, month)
     return [Figure("score_1m_seconds", round(seconds, 1), "s", "< 300"),
             Figure("score_1m_peak_gib", round(peak, 3), "GiB", "< 6"), *serve]

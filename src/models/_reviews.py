@@ -93,7 +93,7 @@ def advance_reviews(recs: pd.DataFrame, prior: pd.DataFrame | None, resolved: Re
     out["exit_review_status"] = pd.array(status, dtype=text.STR_DTYPE)
     out["exit_review_since"] = pd.Series(since.astype("datetime64[ns]"), index=out.index)
     out["exit_review_months"] = months.astype(np.int32)
-    out["flag_exit_review"] = opened | holding
+    out["flag_exit_review"] = opened | holding  # a downgrade is the review's last month: still flagged
     _set_tiers(out, new_tier, downgraded, resolved)
     for lang in ("en", "zh"):
         out[f"exit_review_reason_{lang}"] = pd.array(

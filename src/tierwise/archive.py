@@ -58,6 +58,10 @@ ARCHIVE_COLUMNS: tuple[str, ...] = (
 )
 """One archived client-month, in order (the month is the partition key)."""
 
+SCORED_COLUMNS: tuple[str, ...] = (CLIENT_KEY, MONTH_KEY, *ARCHIVE_COLUMNS[1:])
+"""A scored month as one table (`tierwise score --out`, `read_archive`): the archive's columns
+with the month; its first columns are the recommendations table's, in that order."""
+
 _INTEGER = frozenset({"exit_review_months"})
 _DATE = frozenset({"exit_review_since"})
 _FLOAT = frozenset({
@@ -122,8 +126,8 @@ def to_partition(recs: pd.DataFrame) -> pa.Table:
             continue
         values = recs[field.name]
         if field.type == pa.date32():
-            values = pd.to_datetime(values).dt.date
-            arrays.append(pa.array(values.to_numpy(dtype=object, na_value=None), pa.date32()))
+            stamps = pd.to_datetime(values).astype("datetime64[ns]")
+            arrays.append(pa.array(stamps, from_pandas=True).cast(pa.date32()))
         elif field.type == pa.string():
             arrays.append(pa.array(values.astype("str").mask(values.isna()).to_numpy(dtype=object, na_value=None),
                                    pa.string()))

@@ -191,7 +191,8 @@ def test_pd_above_the_limit_keeps_a_client_at_its_previous_tier(resolved, policy
 def test_pd_above_the_limit_without_history_caps_the_tier(resolved, policy):
     risky = one(resolved, rich(2 * CUTS["Premier"]), credit_exposure=10.0, p_default=0.05)
     assert risky.tier == policy.risk.cap_without_history
-    assert risky.flag_exit_review  # it would have been a top-tier client
+    # no tier history: the client was never placed high, so it does not enter the exit review
+    assert risky.flag_risk_watch and not risky.flag_exit_review
     assert "no tier history" in risky.tier_reason_en
 
 
@@ -199,7 +200,10 @@ def test_risk_gate_never_lifts_a_client_to_its_previous_tier(resolved):
     # previous tier above the value-based tier: the gate only caps, the client still falls
     rec = one(resolved, p_default=0.05, credit_exposure=10.0, tier_prev="Premier")
     assert rec.tier == "General"
-    assert rec.flag_exit_review  # a top-tier client whose default risk is above the limit
+    # the value rules already moved it out of the RM-maintained tiers: no exit review to open
+    assert rec.flag_risk_watch and not rec.flag_exit_review
+    kept = one(resolved, rich(1.5 * CUTS["Excellence"]), p_default=0.05, credit_exposure=10.0, tier_prev="Premier")
+    assert kept.tier == "Excellence" and kept.flag_exit_review  # still RM-maintained: under review
 
 
 def test_risk_watch_on_a_general_client_is_not_an_exit_review(resolved):

@@ -252,7 +252,6 @@ def finish(recs: pd.DataFrame, recommender: Recommender, paths: JobPaths, *, mon
         table = client_archive.to_partition(rows)
         months = pa.array(np.full(table.num_rows, np.datetime64(month, "ns")), pa.timestamp("ns"))
         write_arrow_atomic(table.add_column(1, "month", months), paths.out)
-    rows.insert(1, "month", np.full(len(rows), np.datetime64(month, "ns")))
     return rows
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from tierwise.archive import SCORED_COLUMNS
 from tierwise.cli import app
 from tierwise.features import TierwiseError, read_raw_tables, snapshot_features, validate_tables
 from tierwise.models import RECOMMENDATION_COLUMNS, apply_rm_capacity
@@ -38,7 +39,10 @@ def test_chunks_equal_scoring_everyone_at_once(world, tmp_path):
 
     result = _score(world, tmp_path / "recs.parquet", chunk=40)
     got = pd.read_parquet(tmp_path / "recs.parquet")
-    assert list(got.columns) == list(RECOMMENDATION_COLUMNS)
+    assert list(got.columns) == list(SCORED_COLUMNS)
+    assert got["tier_prev"].isna().all() and got["exit_review_status"].isna().all()  # no archive: no memory
+    assert (got["model_version"] == "1").all() and got["input_fingerprint"].str.len().eq(64).all()
+    got = got.loc[:, list(RECOMMENDATION_COLUMNS)]
     assert result.chunks > 3 and result.clients == len(got)
     rec, _, _ = load_recommender(world["model"])
     clients, monthly = read_raw_tables(world["bank"])
@@ -80,7 +84,7 @@ def _cli_env(world) -> dict[str, str]:
 
 def _score_command(world, out: Path, chunk: int) -> list[str]:
     return [str(TIERWISE), "score", "--data", str(world["bank"]), "--month", f"{world['month']:%Y-%m}",
-            "--model", world["model"], "--out", str(out), "--chunk-clients", str(chunk)]
+            "--model", world["model"], "--out", str(out), "--no-archive", "--chunk-clients", str(chunk)]
 
 
 @pytest.mark.slow
@@ -136,11 +140,11 @@ def test_parts_of_another_job_are_not_reused(world, tmp_path):
 ])
 def test_bad_arguments_are_one_line(world, tmp_path, args, message):
     base = {"--data": str(world["bank"]), "--month": f"{world['month']:%Y-%m}", "--model": world["model"],
-            "--out": str(tmp_path / "r.parquet")}
+            "--out": str(tmp_path / "r.parquet"), "--archive": str(tmp_path / "archive")}
     extra = dict(zip(args[::2], args[1::2], strict=True))
     argv = ["score", *[x for k, v in {**base, **extra}.items() for x in (k, v)]]
     result = runner.invoke(app, argv)
     assert result.exit_code != 0
     shown = str(result.exception) if isinstance(result.exception, TierwiseError) else result.output
     assert message in " ".join(shown.split())
-    assert not (tmp_path / "r.parquet").exists()
+    assert not (tmp_path / "r.parquet").exists() and not (tmp_path / "archive").exists()

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tierwise.models import RECOMMENDATION_COLUMNS
+from tierwise.archive import SCORED_COLUMNS
 from tierwise.registry import load_recommender
 from tierwise.scoring import rejects_path, score_pandas
 from tierwise.serving import free_port
@@ -39,7 +39,7 @@ def test_spark_output_equals_pandas_output(world, tmp_path):
         spark.stop()
     a = pd.read_parquet(tmp_path / "pandas.parquet")
     b = pd.read_parquet(tmp_path / "spark.parquet")
-    assert list(b.columns) == list(RECOMMENDATION_COLUMNS)
+    assert list(b.columns) == list(SCORED_COLUMNS)
     assert result.clients == len(a) == len(b) > 100
     assert_same_recommendations(a, b)
     assert rejects_path(tmp_path / "spark.parquet").is_file()

@@ -1,0 +1,181 @@
+"""The monthly job, as a list of steps: what a bank runs once a month on its warehouse extract.
+
+For each month, in order:
+
+1. **validate and score** every client alive at the month (the scoring engine validates each
+   chunk and quarantines bad rows with their reasons, `<archive>-rejects/YYYY-MM.parquet`),
+   with the tier memory of the archive's previous months;
+2. **archive** the month (its partition replaced atomically; other months untouched);
+3. **RM pages**: one page per relationship manager and the index of every RM's book, read
+   from the archive (`<outputs>/rm_pages/YYYY-MM/`);
+4. **monitor** the month against the previous archived month (`<outputs>/monitor/YYYY-MM/`),
+   logged to MLflow.
+
+Every step reads what the step before wrote, so rerunning a month gives the same partition
+and the same pages; a backfill runs the months oldest first, each remembering the last.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tierwise import archive as client_archive
+from tierwise.features import add_months, month_label
+from tierwise.models import TIERS
+
+logger = logging.getLogger(__name__)
+
+HISTORY_MONTHS = 12
+StepProgress = Callable[[str, int | None], AbstractContextManager[Callable[[int], None]]]
+"""(step description, total) -> a context manager yielding `advance(n)` (the CLI's progress bar)."""
+
+
+@dataclass(frozen=True)
+class MonthlyJob:
+    """What every month of a run shares: the inputs, where outputs go, the recommender."""
+
+    data: Path
+    archive: Path
+    outputs: Path
+    model_uri: str
+    loaded: Any  # registry.LoadedRecommender
+    monitor_config: Any  # reports.MonitorConfig
+    engine: str = "pandas"
+    chunk_clients: int = 50_000
+    lang: str = "en"
+    _raw: dict[str, pd.DataFrame | None] = field(default_factory=dict, compare=False, repr=False)
+
+    def raw(self, name: str) -> pd.DataFrame | None:
+        """The raw `clients` or `monthly` table, read once per run (new defaults, raw features)."""
+        from tierwise.reports import read_raw_table
+
+        if name not in self._raw:
+            self._raw[name] = read_raw_table(self.data, name)
+        return self._raw[name]
+
+    def pages_dir(self, month: dt.date) -> Path:
+        return self.outputs / "rm_pages" / month_label(month)
+
+    def monitor_dir(self, month: dt.date) -> Path:
+        return self.outputs / "monitor" / month_label(month)
+
+
+@dataclass(frozen=True)
+class MonthSummary:
+    """One line of the run: what the month's steps did."""
+
+    month: dt.date
+    clients: int
+    tiers: dict[str, int]
+    reviews: dict[str, int]
+    rejected: int
+    rm_pages: int
+    alerts: int | None
+    seconds: float
+
+    def line(self) -> str:
+        tiers = ", ".join(f"{t} {self.tiers.get(t, 0):,}" for t in TIERS)
+        reviews = ", ".join(f"{self.reviews.get(k, 0):,} {k}" for k in ("opened", "closed", "downgraded"))
+        monitor = "no monitor (first archived month)" if self.alerts is None else f"monitor: {self.alerts} alert(s)"
+        return (f"{month_label(self.month)}: {self.clients:,} clients ({tiers}); exit reviews {reviews}; "
+                f"{self.rejected:,} rows quarantined; {self.rm_pages:,} RM pages; {monitor}; {self.seconds:.1f} s")
+
+
+def months_between(first: dt.date, last: dt.date) -> list[dt.date]:
+    """`first` to `last` inclusive, oldest first."""
+    months, month = [], first.replace(day=1)
+    while month <= last:
+        months.append(month)
+        month = add_months(month, 1)
+    return months
+
+
+def run_months(job: MonthlyJob, months: list[dt.date], *, progress: StepProgress) -> Iterator[MonthSummary]:
+    """Each month in order (see the module docstring), one summary per month as it finishes."""
+    for month in months:
+        yield run_month(job, month, progress=progress)
+
+
+def run_month(job: MonthlyJob, month: dt.date, *, progress: StepProgress) -> MonthSummary:
+    began = time.perf_counter()
+    result = score_step(job, month, progress=progress)
+    history = history_of(job.archive, month)
+    current = history[history["month"] == pd.Timestamp(month)]
+    reviews = current["exit_review_status"].value_counts().to_dict()
+    pages = pages_step(job, month, history, progress=progress)
+    alerts = monitor_step(job, month, history, progress=progress)
+    return MonthSummary(month=month, clients=result.clients, tiers=result.tiers,
+                        reviews={str(k): int(v) for k, v in reviews.items()},
+                        rejected=sum(result.rejected.values()), rm_pages=pages, alerts=alerts,
+                        seconds=time.perf_counter() - began)
+
+
+def score_step(job: MonthlyJob, month: dt.date, *, progress: StepProgress) -> Any:
+    """Steps 1 and 2: validate, score with the archive's memory, archive the month."""
+    loaded = job.loaded
+    if job.engine == "spark":
+        from tierwise.scoring import score_spark
+
+        with progress(f"{month_label(month)} score (spark)", None):
+            return score_spark(job.data, month, archive=job.archive, model_uri=job.model_uri)
+    from tierwise.scoring import score_pandas
+
+    with progress(f"{month_label(month)} validate and score", None) as advance:
+        return score_pandas(job.data, month, archive=job.archive, recommender=loaded.recommender,
+                            feature_config=loaded.settings.features, model_uri=job.model_uri,
+                            model_version=loaded.version, chunk_clients=job.chunk_clients, progress=advance)
+
+
+def history_of(archive: Path, month: dt.date, months: int = HISTORY_MONTHS) -> pd.DataFrame:
+    """The archived months of the `months` ending at `month` (those present)."""
+    window = set(months_between(add_months(month, -(months - 1)), month))
+    present = [m for m in client_archive.archived_months(archive) if m in window]
+    return client_archive.read_archive(archive, months=present)
+
+
+def pages_step(job: MonthlyJob, month: dt.date, history: pd.DataFrame, *, progress: StepProgress) -> int:
+    """Step 3: every RM's page and the index, from the archive."""
+    from tierwise.reports import write_rm_pages
+
+    with progress(f"{month_label(month)} RM pages", None):
+        written = write_rm_pages(history, job.raw("monthly"), pd.Timestamp(month), job.pages_dir(month),
+                                 job.monitor_config.report, job.lang)
+    return max(len(written) - 1, 0)  # the index is not an RM page
+
+
+def monitor_step(job: MonthlyJob, month: dt.date, history: pd.DataFrame, *, progress: StepProgress) -> int | None:
+    """Step 4: the monitor against the previous archived month (none for the first month)."""
+    from tierwise.reports import build_monitor, log_monitor_run, write_monitor
+
+    earlier = [m for m in client_archive.archived_months(job.archive) if m < month]
+    if not earlier:
+        logger.info("%s is the first archived month: no monitor baseline yet", month_label(month))
+        return None
+    baseline = earlier[-1]
+    frame = history if pd.Timestamp(baseline) in set(history["month"]) else pd.concat(
+        [client_archive.read_archive(job.archive, months=[baseline]), history], ignore_index=True)
+    settings = job.loaded.settings
+    cfg = monitor_with_policy(job.monitor_config, settings.policy)
+    with progress(f"{month_label(month)} monitor", None):
+        result = build_monitor(frame, pd.Timestamp(month), pd.Timestamp(baseline), cfg, clients=job.raw("clients"),
+                               monthly=job.raw("monthly"), default_limit=settings.policy.risk.pd_limit,
+                               features=settings.features)
+        files = write_monitor(result, job.monitor_dir(month))
+        log_monitor_run(result, files, cfg.experiment)
+    return len(result["alerts"])
+
+
+def monitor_with_policy(cfg: Any, policy: Any) -> Any:
+    """Fairness thresholds from the policy the recommender was registered with."""
+    fairness = cfg.fairness.model_copy(update={"churn_threshold": policy.retention.min_p_churn,
+                                               "default_threshold": policy.risk.pd_limit})
+    return cfg.model_copy(update={"fairness": fairness})
