@@ -148,3 +148,78 @@ def test_bad_arguments_are_one_line(world, tmp_path, args, message):
     shown = str(result.exception) if isinstance(result.exception, TierwiseError) else result.output
     assert message in " ".join(shown.split())
     assert not (tmp_path / "r.parquet").exists() and not (tmp_path / "archive").exists()
+
+
+# --------------------------------------------------------------------------- the archive, month after month
+
+
+def _archive_month(world, archive: Path, month, chunk: int = 100):
+    rec, version, configs = load_recommender(world["model"])
+    return score_pandas(world["bank"], month, recommender=rec, archive=archive, feature_config=configs.features,
+                        model_uri=world["model"], model_version=version, chunk_clients=chunk)
+
+
+def _partitions(archive: Path) -> dict[str, bytes]:
+    return {p.parent.name: p.read_bytes() for p in sorted(archive.glob("month=*/part-0.parquet"))}
+
+
+def test_months_scored_in_order_remember_the_month_before(world, tmp_path):
+    from tierwise.archive import archived_months, read_archive
+    from tierwise.features import add_months
+
+    archive = tmp_path / "archive"
+    months = [add_months(world["month"], -k) for k in range(5, -1, -1)]
+    for month in months:
+        result = _archive_month(world, archive, month)
+        assert result.archived == archive and result.out is None
+    assert archived_months(archive) == months
+    got = read_archive(archive)
+    for before, month in zip(months, months[1:], strict=False):
+        earlier = set(got.loc[got["month"] == pd.Timestamp(before), "client_id"])
+        now = got[got["month"] == pd.Timestamp(month)]
+        remembered = now[now["client_id"].isin(earlier)]
+        assert len(remembered) > 100 and remembered["tier_prev"].notna().all()
+        assert not remembered["tier_reason_en"].str.contains("no tier history").any()
+        previous = got[got["month"] == pd.Timestamp(before)].set_index("client_id")["tier"]
+        assert (remembered["tier_prev"].to_numpy() == previous.reindex(remembered["client_id"]).to_numpy()).all()
+    first = got[got["month"] == pd.Timestamp(months[0])]
+    assert first["tier_prev"].isna().all()
+    # rejects sit beside the archive, one file per month
+    assert (tmp_path / "archive-rejects" / f"{months[-1]:%Y-%m}.parquet").is_file()
+
+    # rerunning any month leaves every partition byte-identical
+    before = _partitions(archive)
+    _archive_month(world, archive, months[2], chunk=37)
+    assert _partitions(archive) == before
+
+
+@pytest.mark.slow
+def test_sigkill_while_archiving_a_month_then_rerun_gives_the_same_archive(world, tmp_path):
+    from tierwise.features import add_months, month_label
+
+    env = _cli_env(world)
+    months = [add_months(world["month"], -1), world["month"]]
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    for month in months:
+        _archive_month(world, reference, month, chunk=5)
+    _archive_month(world, killed, months[0], chunk=5)
+    command = [str(TIERWISE), "score", "--data", str(world["bank"]), "--month", month_label(months[1]),
+               "--model", world["model"], "--archive", str(killed), "--chunk-clients", "5"]
+    manifest = tmp_path / f".killed-{month_label(months[1])}.parts" / "manifest.json"
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if len(json.loads(manifest.read_text())["chunks"]) >= 3:
+                break
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.01)
+    assert proc.poll() is None, "the job finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert sorted(_partitions(killed)) == [f"month={months[0]:%Y-%m}-01"]  # the killed month is not there
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "resumed" in rerun.stdout
+    assert _partitions(killed) == _partitions(reference)
