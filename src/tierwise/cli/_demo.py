@@ -1,8 +1,9 @@
 """`tierwise demo`: the monthly job end to end on the default synthetic bank.
 
 generate -> validate -> train the three models -> register and promote -> build and register
-the recommender -> score a baseline month and the latest month -> tier distribution and sample
-client cards in English and Chinese -> one RM report (Chinese) -> the portfolio monitor.
+the recommender -> the monthly job (`run-month`) over the last 12 months, oldest first: score
+with the archive's tier memory, archive, every RM's page (Chinese) and the index, the monitor
+-> tier distribution and sample client cards in English and Chinese -> one client's trail.
 Every step is the same command a user runs; outputs go under `outputs/`.
 """
 
@@ -25,7 +26,7 @@ from tierwise.cli import app
 from tierwise.cli._common import ConfigDirOption, load_settings, progress_bar
 from tierwise.cli._generate import data_config
 from tierwise.cli._validate import REJECTED_DIR, summary_line, validate_folder
-from tierwise.features import TASKS, ContractRules, add_months, month_label, write_table
+from tierwise.features import TASKS, ContractRules, add_months, month_label
 from tierwise.models import summarise_tiers
 from tierwise.synthetic import (
     DataConfig,
@@ -42,7 +43,7 @@ from tierwise.synthetic import (
 logger = logging.getLogger(__name__)
 DEFAULT_OUT = Path("outputs/bank")
 OUTPUTS = Path("outputs")
-BASELINE_MONTHS_BACK = 3
+DEMO_MONTHS = 12
 
 
 def ensure_bank(cfg: DataConfig, out: Path, *, console: Console) -> None:
@@ -109,11 +110,14 @@ def _step(console: Console, title: str, args: list[str]) -> None:
 
 
 def run_pipeline(bank: Path, config: Path | None, *, console: Console) -> None:
-    """Train, register, promote, recommend, score, report and monitor (see the module docstring)."""
+    """Train, register, promote, recommend, then the monthly job over the last months (see the
+    module docstring)."""
+    from tierwise.archive import read_archive
+
     cfg_args = ["--config-dir", str(config)] if config else []
     monthly_months = pd.read_parquet(bank / "monthly.parquet", columns=["month"])["month"]
     latest = pd.Timestamp(monthly_months.max()).date().replace(day=1)
-    baseline = add_months(latest, -BASELINE_MONTHS_BACK)
+    first = max(add_months(latest, -(DEMO_MONTHS - 1)), pd.Timestamp(monthly_months.min()).date().replace(day=1))
 
     _step(console, "train", ["train", "--task", "all", "--data", str(bank), *cfg_args])
     for task in TASKS:
@@ -122,36 +126,32 @@ def run_pipeline(bank: Path, config: Path | None, *, console: Console) -> None:
     _step(console, "governance pack", ["governance", "--model", "tierwise-recommender", "--out",
                                        str(OUTPUTS / "governance"), *cfg_args])  # the task cards: by `promote`
 
-    scores = OUTPUTS / "scores"
-    parts = []
-    for month in (baseline, latest):
-        path = scores / f"{month_label(month)}.parquet"
-        _step(console, f"score {month_label(month)}", ["score", "--data", str(bank), "--month", month_label(month),
-                                                  "--out", str(path)])
-        parts.append(pd.read_parquet(path))
-    recommendations = OUTPUTS / "recommendations.parquet"
-    recs = pd.concat(parts, ignore_index=True)
-    write_table(recs, recommendations)
-    console.print(f"wrote {len(recs):,} recommendations ({month_label(baseline)} and {month_label(latest)}) to {recommendations}",
-                  highlight=False)
+    archive = OUTPUTS / "archive"
+    _step(console, f"the monthly job, {month_label(first)} to {month_label(latest)}",
+          ["run-month", "--data", str(bank), "--from", month_label(first), "--to", month_label(latest),
+           "--archive", str(archive), "--outputs", str(OUTPUTS), "--lang", "zh", *cfg_args])
 
-    current = recs[pd.to_datetime(recs["month"]).dt.date == latest]
+    current = read_archive(archive, months=[latest])
     print_tiers(console, current, latest)
     for lang in ("en", "zh"):
         for _, row in sample_clients(current).iterrows():
             console.print(client_card(row, lang))
-
-    rm_id = busiest_rm(current)
-    if rm_id is not None:
-        _step(console, "RM report", ["report", "rm", "--rm-id", rm_id, "--month", month_label(latest), "--lang", "zh",
-                                     "--recommendations", str(recommendations), "--data", str(bank),
-                                     "--out", str(OUTPUTS / "rm_report_zh.html"), *cfg_args])
-    _step(console, "portfolio monitor", ["monitor", "--month", month_label(latest), "--baseline", month_label(baseline),
-                                         "--recommendations", str(recommendations), "--data", str(bank),
-                                         "--out", str(OUTPUTS / "monitor"), *cfg_args])
+    reviewed = reviewed_client(read_archive(archive, columns=["exit_review_status"]))
+    if reviewed is not None:
+        _step(console, "a client's trail", ["history", "--client", reviewed, "--archive", str(archive)])
     console.rule("[bold green]demo finished[/]")
-    console.print(f"outputs in {OUTPUTS}/: recommendations.parquet, scores/, rm_report_zh.html, monitor/, governance/; "
-                  "MLflow runs and models: `mlflow ui --backend-store-uri sqlite:///mlflow.db`", highlight=False)
+    console.print(f"outputs in {OUTPUTS}/: archive/ (one partition per month), rm_pages/<month>/index.html, "
+                  "monitor/<month>/, governance/; MLflow runs and models: "
+                  "`mlflow ui --backend-store-uri sqlite:///mlflow.db`", highlight=False)
+
+
+def reviewed_client(history: pd.DataFrame) -> str | None:
+    """A client whose exit review ended in a downgrade (else one with any review), lowest id."""
+    for statuses in (("downgraded",), ("opened", "open", "closed")):
+        found = history.loc[history["exit_review_status"].isin(statuses), "client_id"]
+        if len(found):
+            return str(found.min())
+    return None
 
 
 SHOWN_FLAGS = {"flag_retention_priority": "retain", "flag_risk_watch": "risk", "flag_exit_review": "exit",
@@ -205,8 +205,3 @@ def client_card(row: pd.Series, lang: str) -> str:
         if shown:
             lines.append(f"  {label}: {shown}")
     return "\n".join(lines) + "\n"
-
-
-def busiest_rm(recs: pd.DataFrame) -> str | None:
-    counts = recs["rm_id"].dropna().value_counts()
-    return None if counts.empty else str(sorted(counts[counts == counts.max()].index)[0])

@@ -8,7 +8,13 @@ from typing import Annotated
 import typer
 
 from tierwise.cli import app
-from tierwise.cli._common import ConfigDirOption, existing_dir, load_settings, parse_month, progress_bar
+from tierwise.cli._common import (
+    ConfigDirOption,
+    existing_dir,
+    load_settings,
+    parse_month,
+    progress_bar,
+)
 from tierwise.cli._score import DEFAULT_ARCHIVE, DEFAULT_BANK, DEFAULT_MODEL
 from tierwise.features import TierwiseError, month_label
 
