@@ -51,7 +51,7 @@ def test_a_review_opens_with_its_month_and_reason(resolved):
     assert out["exit_review_status"].tolist() == ["opened", "opened"]
     assert (out["exit_review_since"] == pd.Timestamp(MARCH)).all() and (out["exit_review_months"] == 1).all()
     assert out["exit_review_reason_en"][0] == ("exit review opened in 2025-03: default risk 5%, above the 2% "
-                                               "limit, for a Premier client")
+                                               "limit (tier last month: Premier)")
     assert "rising fast, from 0.5% to 1.5%" in out["exit_review_reason_en"][1]
     assert "退出审查" in out["exit_review_reason_zh"][0]
     assert out["flag_exit_review"].all() and (out["tier"] == "Premier").all()
