@@ -16,14 +16,12 @@ from tierwise.reports._io import (
     read_recommendations,
 )
 from tierwise.reports._monitor import (
-    build_monitor,
     concentration,
     concentration_alerts,
     fund_flows,
     hhi,
     matured_labels,
     migration_matrix,
-    monitor_metrics,
     pd_distribution,
     psi,
     psi_by_group,
@@ -33,6 +31,7 @@ from tierwise.reports._monitor import (
     tier_counts,
     top_n_share,
 )
+from tierwise.reports._monitor_build import build_monitor, monitor_metrics
 from tierwise.reports._monitor_page import log_monitor_run, render_monitor_html, write_monitor
 from tierwise.reports._rm_report import render_rm_report, score_percent, template_env
 
