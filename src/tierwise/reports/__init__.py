@@ -3,15 +3,18 @@
 from tierwise.reports._config import (
     ConcentrationConfig,
     FairnessConfig,
+    HistoryConfig,
     MonitorConfig,
     PsiConfig,
     ReportConfig,
     ScoreBands,
 )
 from tierwise.reports._fairness import age_groups, compare_groups, fairness_report
+from tierwise.reports._history import expected_auc, resolve_months
 from tierwise.reports._io import (
     CORE_COLUMNS,
     check_recommendations,
+    read_archive_months,
     read_raw_table,
     read_recommendations,
 )
@@ -39,6 +42,7 @@ __all__ = [
     "CORE_COLUMNS",
     "ConcentrationConfig",
     "FairnessConfig",
+    "HistoryConfig",
     "MonitorConfig",
     "PsiConfig",
     "ReportConfig",
@@ -49,6 +53,7 @@ __all__ = [
     "compare_groups",
     "concentration",
     "concentration_alerts",
+    "expected_auc",
     "fairness_report",
     "fund_flows",
     "hhi",
@@ -61,11 +66,13 @@ __all__ = [
     "psi_by_group",
     "psi_status",
     "psi_table",
+    "read_archive_months",
     "read_raw_table",
     "read_recommendations",
     "realised_vs_predicted",
     "render_monitor_html",
     "render_rm_report",
+    "resolve_months",
     "score_percent",
     "template_env",
     "tier_counts",

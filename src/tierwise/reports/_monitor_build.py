@@ -15,6 +15,7 @@ import pandas as pd
 from tierwise.features import DataError, FeatureConfig, month_label
 from tierwise.reports._config import MonitorConfig
 from tierwise.reports._fairness import fairness_report
+from tierwise.reports._history import history_block
 from tierwise.reports._io import check_scored_month
 from tierwise.reports._monitor import (
     cohort_shift,
@@ -55,6 +56,9 @@ def build_monitor(recs: pd.DataFrame, month: pd.Timestamp, baseline: pd.Timestam
                   default_limit: float | None = None, features: FeatureConfig | None = None) -> dict[str, Any]:
     """Every monitor figure for `month` against `baseline`, as a JSON-ready dict.
 
+    `recs` holds both months and may hold others: the months of it among the
+    `cfg.history.months` ending at `month` make the history (tiers and migration month by
+    month, top-tier fund movements, exit reviews, expected and realised performance).
     `features` is the feature configuration the models were trained with (default: the
     defaults of `FeatureConfig`); realised outcomes use its labels.
     """
@@ -112,6 +116,8 @@ def build_monitor(recs: pd.DataFrame, month: pd.Timestamp, baseline: pd.Timestam
             "rows": realised_vs_predicted(base, labels),
         },
         "fairness": fairness,
+        "history": history_block(recs, month, cfg.history, top_tiers=cfg.concentration.top_tiers,
+                                 monthly=monthly, features=features),
         "alerts": alerts,
     }
     logger.info("monitor %s vs %s: %d clients, %d alerts", result["month"], result["baseline"],
@@ -185,8 +191,32 @@ def monitor_metrics(result: dict[str, Any]) -> dict[str, float]:
     for row in result["fairness"]["comparisons"]:
         for name in ("selection_rate_ratio", "tpr_difference"):
             metrics[f"fairness.{row['decision']}.{row['attribute']}.{name}"] = row[name]
+    metrics.update(history_metrics(result["history"]))
     metrics["alerts"] = len(result["alerts"])
     return {_metric_name(k): float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
+
+
+def history_metrics(history: dict[str, Any]) -> dict[str, float | None]:
+    """The history's figures at the monitored month (its last): top-tier share, the top-tier
+    net flow, exit reviews by status, and expected (and realised, once matured) rates and AUC."""
+    metrics: dict[str, float | None] = {}
+    if history["tiers"]:
+        metrics["top_tier_share"] = history["tiers"][-1]["top_tier_share"]
+    if history["top_tier_flows"]:
+        total = history["top_tier_flows"][-1]["rows"][-1]
+        metrics["top_tier_flow.net_flow"] = total["net_flow"]
+        metrics["top_tier_flow.net_flow_pct"] = total["net_flow_pct"]
+    reviews = history["exit_reviews"]
+    if reviews["available"] and reviews["counts"]:
+        for status, count in reviews["counts"][-1].items():
+            if status != "month":
+                metrics[f"exit_reviews.{status}"] = count
+    if history["performance"]:
+        last = history["performance"][-1]
+        for task in ("churn", "default"):
+            for name in ("expected_rate", "expected_auc", "realised_rate", "realised_auc"):
+                metrics[f"{name}.{task}"] = last[task][name]
+    return metrics
 
 
 def _metric_name(name: str) -> str:
