@@ -156,6 +156,8 @@ def test_monitor_baseline_defaults_to_the_month_before_in_a_recommendations_file
     result = json.loads((out / "monitor.json").read_text(encoding="utf-8"))
     assert (result["month"], result["baseline"]) == ("2024-02", "2024-01")
     assert result["history"]["months"] == ["2024-01", "2024-02"]  # nothing after --month
+    assert not result["history"]["exit_reviews"]["available"]  # a file without the review columns
+    assert "exit-review columns" in (out / "monitor.html").read_text(encoding="utf-8")
 
 
 def test_monitor_month_not_archived_is_one_line_naming_the_archived_months(monkeypatch, capsys, tmp_path,
