@@ -19,6 +19,7 @@ app.add_typer(report_app, name="report")
 
 RECS_DEFAULT = Path("outputs/recommendations.parquet")
 DATA_DEFAULT = Path("outputs/bank")
+ARCHIVE_DEFAULT = Path("outputs/archive")
 
 
 def _data_dir(path: Path, *, explicit: bool) -> Path | None:
@@ -69,42 +70,65 @@ def report_rm(
 
 @app.command("monitor")
 def monitor(
-    month: Annotated[str, typer.Option("--month", help="Month to monitor, YYYY-MM.")],
-    baseline: Annotated[str, typer.Option("--baseline", help="Month to compare with, YYYY-MM.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for monitor.json and monitor.html.")],
-    recommendations: Annotated[Path, typer.Option("--recommendations", help="Recommendations Parquet.")] = RECS_DEFAULT,
+    month: Annotated[str | None, typer.Option(
+        "--month", help="Month to monitor, YYYY-MM (default: the latest archived month).")] = None,
+    baseline: Annotated[str | None, typer.Option(
+        "--baseline", help="Month to compare with, YYYY-MM (default: the latest month before --month).")] = None,
+    archive: Annotated[Path, typer.Option(
+        "--archive", help="Client archive to read the months from (unless --recommendations is given).")] = ARCHIVE_DEFAULT,
+    recommendations: Annotated[Path | None, typer.Option(
+        "--recommendations", help="A recommendations Parquet holding the months, read instead of the archive.")] = None,
     data: Annotated[Path, typer.Option("--data", help="Data folder with clients/monthly Parquet.")] = DATA_DEFAULT,
     model_alias: Annotated[str, typer.Option(
         "--alias", help="Alias of the registered recommender whose policy sets the fairness thresholds.")] = "champion",
     config_path: Path | None = ConfigDirOption,
 ) -> None:
-    """Portfolio monitor: tiers, migration, concentration, PD, fund flows, PSI, fairness; logged to MLflow."""
+    """Portfolio monitor: tiers, migration, concentration, PD, fund flows, PSI, fairness, a year of history; logged to MLflow.
+
+    The months come from the client archive (or a recommendations file holding them): --month,
+    the baseline, and the months of the year up to --month (monitor.yaml `history.months`) for
+    the history: migration month by month, top-tier fund movements, exit reviews, expected
+    performance."""
     from tierwise import registry, tracking
+    from tierwise.archive import archived_months, check_archive
     from tierwise.reports import (
         build_monitor,
         log_monitor_run,
+        read_archive_months,
         read_raw_table,
         read_recommendations,
+        resolve_months,
         write_monitor,
     )
 
-    when = pd.Timestamp(parse_month(month))
-    base = pd.Timestamp(parse_month(baseline, option="--baseline"))
+    when = parse_month(month) if month is not None else None
+    base = parse_month(baseline, option="--baseline") if baseline is not None else None
     settings = load_settings(config_path)
     monitor_cfg = settings.require("monitor")
+    if recommendations is not None:
+        recs = read_recommendations(recommendations)
+        present = [pd.Timestamp(m).date() for m in recs["month"].unique()]
+        months = resolve_months(present, when, base, length=monitor_cfg.history.months, archived=False)
+        recs = recs[recs["month"].isin([pd.Timestamp(m) for m in months.read])].reset_index(drop=True)
+    else:
+        check_archive(archive)
+        months = resolve_months(archived_months(archive), when, base, length=monitor_cfg.history.months,
+                                archived=True)
+        recs = read_archive_months(archive, (months.month, months.baseline), months.read)
     built_with = registry.recommender_settings(tracking.connect(), alias=model_alias)
     # realised labels are built as the registered recommender's models were trained on them
     features = built_with.features if built_with is not None else settings.require("features")
     cfg, pd_limit = _with_policy_thresholds(monitor_cfg, built_with.policy if built_with is not None else None)
-    recs = read_recommendations(recommendations)
     data_dir = _data_dir(data, explicit=data != DATA_DEFAULT)
     clients = read_raw_table(data_dir, "clients")
     monthly = read_raw_table(data_dir, "monthly")
-    result = build_monitor(recs, when, base, cfg, clients=clients, monthly=monthly, default_limit=pd_limit,
-                           features=features)
+    result = build_monitor(recs, pd.Timestamp(months.month), pd.Timestamp(months.baseline), cfg, clients=clients,
+                           monthly=monthly, default_limit=pd_limit, features=features)
     files = write_monitor(result, out)
     run_id = log_monitor_run(result, files, cfg.experiment)
     alerts = result["alerts"]
-    typer.echo(f"wrote {files[0]} and {files[1]}; MLflow run {run_id}; {len(alerts)} alert(s)")
+    typer.echo(f"wrote {files[0]} and {files[1]} ({result['month']} against {result['baseline']}); "
+               f"MLflow run {run_id}; {len(alerts)} alert(s)")
     for alert in alerts:
         typer.echo(f"  {alert['level']}: {alert['message']}")

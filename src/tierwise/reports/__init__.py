@@ -3,27 +3,28 @@
 from tierwise.reports._config import (
     ConcentrationConfig,
     FairnessConfig,
+    HistoryConfig,
     MonitorConfig,
     PsiConfig,
     ReportConfig,
     ScoreBands,
 )
 from tierwise.reports._fairness import age_groups, compare_groups, fairness_report
+from tierwise.reports._history import expected_auc, resolve_months
 from tierwise.reports._io import (
     CORE_COLUMNS,
     check_recommendations,
+    read_archive_months,
     read_raw_table,
     read_recommendations,
 )
 from tierwise.reports._monitor import (
-    build_monitor,
     concentration,
     concentration_alerts,
     fund_flows,
     hhi,
     matured_labels,
     migration_matrix,
-    monitor_metrics,
     pd_distribution,
     psi,
     psi_by_group,
@@ -33,6 +34,7 @@ from tierwise.reports._monitor import (
     tier_counts,
     top_n_share,
 )
+from tierwise.reports._monitor_build import build_monitor, monitor_metrics
 from tierwise.reports._monitor_page import log_monitor_run, render_monitor_html, write_monitor
 from tierwise.reports._rm_report import render_rm_report, score_percent, template_env
 
@@ -40,6 +42,7 @@ __all__ = [
     "CORE_COLUMNS",
     "ConcentrationConfig",
     "FairnessConfig",
+    "HistoryConfig",
     "MonitorConfig",
     "PsiConfig",
     "ReportConfig",
@@ -50,6 +53,7 @@ __all__ = [
     "compare_groups",
     "concentration",
     "concentration_alerts",
+    "expected_auc",
     "fairness_report",
     "fund_flows",
     "hhi",
@@ -62,11 +66,13 @@ __all__ = [
     "psi_by_group",
     "psi_status",
     "psi_table",
+    "read_archive_months",
     "read_raw_table",
     "read_recommendations",
     "realised_vs_predicted",
     "render_monitor_html",
     "render_rm_report",
+    "resolve_months",
     "score_percent",
     "template_env",
     "tier_counts",

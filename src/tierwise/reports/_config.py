@@ -62,6 +62,14 @@ class FairnessConfig(FrozenConfig):
     default_threshold: float = Field(0.02, gt=0, lt=1)
 
 
+class HistoryConfig(FrozenConfig):
+    """The monitor over time: the months up to --month that tier counts, migration, fund
+    movements, exit reviews and performance are shown for."""
+
+    months: int = Field(12, ge=2, le=60)
+    open_reviews_shown: int = Field(50, ge=1)
+
+
 class ScoreBands(FrozenConfig):
     """Cut-offs that turn a score into a plain word: below `low` is low, at or above `high` is high."""
 
@@ -91,5 +99,6 @@ class MonitorConfig(FrozenConfig):
     psi: PsiConfig = PsiConfig()
     concentration: ConcentrationConfig = ConcentrationConfig()
     fairness: FairnessConfig = FairnessConfig()
+    history: HistoryConfig = HistoryConfig()
     report: ReportConfig = ReportConfig()
     experiment: str = "tierwise-monitor"

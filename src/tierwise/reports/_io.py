@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from tierwise.archive import read_archive
 from tierwise.features import DataError, first_names, missing_columns, month_label
 from tierwise.models import FLAG_COLUMNS, TIERS
 
@@ -19,6 +21,12 @@ CORE_COLUMNS: tuple[str, ...] = (
     "client_id", "month", "segment", "region", "industry", "branch", "rm_id",
     "p_churn", "p_default", "growth", "expected_value_12m", "assets_total", "credit_exposure",
     "contribution_monthly", "cost_to_serve_monthly", "tier", "channel", *FLAG_COLUMNS,
+)
+
+#: what the monitor's history needs of the months other than --month and the baseline
+HISTORY_COLUMNS: tuple[str, ...] = (
+    "tier", "assets_total", "credit_exposure", "p_churn", "p_default",
+    "exit_review_status", "exit_review_since", "exit_review_months",
 )
 
 
@@ -71,6 +79,20 @@ def check_recommendations(recs: pd.DataFrame, *, source: str) -> pd.DataFrame:
                 f"{source}: column '{column}' row {row} is {values.iloc[row]}; expected a probability in [0, 1]"
             )
     return out
+
+
+def read_archive_months(archive: Path, full: Sequence[dt.date], history: Sequence[dt.date]) -> pd.DataFrame:
+    """The archived months the monitor compares (`full`: every column) and those it only follows
+    over time (`history`: `HISTORY_COLUMNS`), as one recommendations table checked like a file."""
+    full = sorted(set(full))
+    history = sorted(set(history) - set(full))
+    frames = [read_archive(archive, months=full)]
+    if history:
+        followed = read_archive(archive, months=history, columns=HISTORY_COLUMNS)
+        frames.append(followed.assign(**dict.fromkeys(FLAG_COLUMNS, False)))  # not shown for these months
+    recs = pd.concat(frames, ignore_index=True).sort_values(["month", "client_id"], kind="stable", ignore_index=True)
+    logger.info("read %d archived month(s) from %s (%d client-months)", len(full) + len(history), archive, len(recs))
+    return check_recommendations(recs, source=str(archive))
 
 
 def read_raw_table(data_dir: Path | None, name: str) -> pd.DataFrame | None:

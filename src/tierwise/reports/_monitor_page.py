@@ -12,7 +12,7 @@ import mlflow
 
 from tierwise.features import write_text_atomic
 from tierwise.reports._charts import bar_chart
-from tierwise.reports._monitor import monitor_metrics
+from tierwise.reports._monitor_build import monitor_metrics
 from tierwise.reports._rm_report import template_env
 from tierwise.tracking import connect, experiment_id
 

@@ -8,9 +8,11 @@ import sys
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 import yaml
 
+from tierwise.archive import write_month
 from tierwise.cli import main
 
 _FACTORY = Path(__file__).resolve().parents[1] / "reports" / "reports_factory.py"
@@ -25,6 +27,16 @@ def bank_dir(tmp_path_factory):
     recs, clients, monthly = factory.make_bank(n_clients=300, seed=11)
     recs_path, data = factory.write_bank(folder, recs, clients, monthly)
     return recs_path, data, recs
+
+
+@pytest.fixture(scope="module")
+def archive_dir(tmp_path_factory, bank_dir):
+    """The bank's three scored months (2024-01 .. 2024-03) as a client archive."""
+    folder = tmp_path_factory.mktemp("archive")
+    _, _, recs = bank_dir
+    for month, rows in recs.groupby("month"):
+        write_month(folder, pd.Timestamp(month).date(), rows)
+    return folder
 
 
 def run(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
@@ -114,3 +126,57 @@ def test_monitor_takes_decision_thresholds_from_the_policy(tmp_path, config_dir)
     cfg, pd_limit = _with_policy_thresholds(MonitorConfig(), load_config(tmp_path / "policy.yaml", PolicyConfig))
     assert (cfg.fairness.default_threshold, cfg.fairness.churn_threshold, pd_limit) == (0.07, 0.45, 0.07)
     assert _with_policy_thresholds(MonitorConfig(), None) == (MonitorConfig(), None)
+
+
+def test_monitor_reads_the_archive_with_month_and_baseline_by_default(monkeypatch, capsys, tmp_path, bank_dir,
+                                                                     archive_dir):
+    _, data, _ = bank_dir
+    out = tmp_path / "monitor"
+    code, stdout, stderr = run(monkeypatch, capsys, "monitor", "--archive", str(archive_dir), "--data", str(data),
+                               "--out", str(out))
+    assert code == 0, stderr
+    assert "(2024-03 against 2024-02)" in stdout
+    result = json.loads((out / "monitor.json").read_text(encoding="utf-8"))
+    assert (result["month"], result["baseline"]) == ("2024-03", "2024-02")
+    assert result["history"]["months"] == ["2024-01", "2024-02", "2024-03"]
+    assert len(result["history"]["migration"]["steps"]) == 2
+    run_ = mlflow.search_runs([mlflow.get_experiment_by_name("tierwise-monitor").experiment_id],
+                              output_format="list")[0]
+    assert run_.data.metrics["top_tier_share"] == pytest.approx(result["history"]["tiers"][-1]["top_tier_share"])
+    assert "expected_auc.churn" in run_.data.metrics
+
+
+def test_monitor_baseline_defaults_to_the_month_before_in_a_recommendations_file(monkeypatch, capsys, tmp_path,
+                                                                                  bank_dir):
+    recs_path, data, _ = bank_dir
+    out = tmp_path / "monitor"
+    code, _, stderr = run(monkeypatch, capsys, "monitor", "--month", "2024-02", "--recommendations", str(recs_path),
+                          "--data", str(data), "--out", str(out))
+    assert code == 0, stderr
+    result = json.loads((out / "monitor.json").read_text(encoding="utf-8"))
+    assert (result["month"], result["baseline"]) == ("2024-02", "2024-01")
+    assert result["history"]["months"] == ["2024-01", "2024-02"]  # nothing after --month
+    assert not result["history"]["exit_reviews"]["available"]  # a file without the review columns
+    assert "exit-review columns" in (out / "monitor.html").read_text(encoding="utf-8")
+
+
+def test_monitor_month_not_archived_is_one_line_naming_the_archived_months(monkeypatch, capsys, tmp_path,
+                                                                          archive_dir):
+    code, _, stderr = run(monkeypatch, capsys, "monitor", "--month", "2030-01", "--archive", str(archive_dir),
+                          "--out", str(tmp_path / "m"))
+    assert code == 1 and "Traceback" not in stderr
+    assert "--month 2030-01 is not archived; archived months: 2024-01, 2024-02, 2024-03" in stderr
+    assert not (tmp_path / "m").exists()
+
+
+def test_monitor_without_an_earlier_month_for_the_baseline_is_one_line(monkeypatch, capsys, tmp_path, bank_dir):
+    _, _, recs = bank_dir
+    first = recs[recs["month"] == recs["month"].min()]
+    write_month(tmp_path / "archive", pd.Timestamp(first["month"].iloc[0]).date(), first)
+    code, _, stderr = run(monkeypatch, capsys, "monitor", "--archive", str(tmp_path / "archive"),
+                          "--out", str(tmp_path / "m"))
+    assert code == 1 and "Traceback" not in stderr
+    assert "--baseline: no archived month before 2024-01 to compare with (archived months: 2024-01)" in stderr
+    code, _, stderr = run(monkeypatch, capsys, "monitor", "--archive", str(tmp_path / "empty"),
+                          "--out", str(tmp_path / "m"))
+    assert code == 1 and "empty: no archived month" in stderr
