@@ -40,7 +40,6 @@ from tierwise.models._reason_catalogue import (
     merged_families,
 )
 from tierwise.models._reasons import CatalogueReasons, reason_codes, shap_values
-from tierwise.models._reviews import PRIOR_COLUMNS, REVIEW_COLUMNS, REVIEW_STATUSES, advance_reviews
 from tierwise.models._recommender import (
     PYFUNC_OUTPUT_COLUMNS,
     RECOMMENDATION_COLUMNS,
@@ -49,6 +48,7 @@ from tierwise.models._recommender import (
     as_str,
     resolve_policy,
 )
+from tierwise.models._reviews import PRIOR_COLUMNS, REVIEW_COLUMNS, REVIEW_STATUSES, advance_reviews
 from tierwise.models._task import TaskConfig
 from tierwise.models._train import (
     TierwiseModel,

@@ -9,7 +9,6 @@ import logging
 import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 import pytest
 
 from tierwise import archive
@@ -141,3 +140,10 @@ def test_prior_state_remembers_the_last_tier_and_the_lowest_pd_of_the_window(tmp
     assert archive.prior_state(folder, JAN, trend_months=2).empty  # only October, outside
     assert archive.prior_state(None, JAN, trend_months=3).empty
     assert archive.memory_months(folder, MAR, trend_months=3) == [JAN, FEB]
+
+
+def test_a_month_without_any_review_keeps_its_dates_empty(tmp_path):
+    rows = month_rows(JAN).assign(exit_review_since=pd.NaT, exit_review_status=None)
+    archive.write_month(tmp_path / "archive", JAN, rows)
+    got = archive.read_archive(tmp_path / "archive")
+    assert got["exit_review_since"].isna().all() and got["exit_review_since"].dtype == "datetime64[ns]"
