@@ -108,7 +108,7 @@ def run_months(job: MonthlyJob, months: list[dt.date], *, progress: StepProgress
 def run_month(job: MonthlyJob, month: dt.date, *, progress: StepProgress) -> MonthSummary:
     began = time.perf_counter()
     result = score_step(job, month, progress=progress)
-    history = history_of(job.archive, month)
+    history = history_of(job.archive, month, job.monitor_config.history.months)
     current = history[history["month"] == pd.Timestamp(month)]
     reviews = current["exit_review_status"].value_counts().to_dict()
     pages = pages_step(job, month, history, progress=progress)
@@ -164,7 +164,7 @@ def monitor_step(job: MonthlyJob, month: dt.date, history: pd.DataFrame, *, prog
     frame = history if pd.Timestamp(baseline) in set(history["month"]) else pd.concat(
         [client_archive.read_archive(job.archive, months=[baseline]), history], ignore_index=True)
     settings = job.loaded.settings
-    cfg = monitor_with_policy(job.monitor_config, settings.policy)
+    cfg = job.monitor_config.with_policy(settings.policy)
     with progress(f"{month_label(month)} monitor", None):
         result = build_monitor(frame, pd.Timestamp(month), pd.Timestamp(baseline), cfg, clients=job.raw("clients"),
                                monthly=job.raw("monthly"), default_limit=settings.policy.risk.pd_limit,
@@ -173,9 +173,3 @@ def monitor_step(job: MonthlyJob, month: dt.date, history: pd.DataFrame, *, prog
         log_monitor_run(result, files, cfg.experiment)
     return len(result["alerts"])
 
-
-def monitor_with_policy(cfg: Any, policy: Any) -> Any:
-    """Fairness thresholds from the policy the recommender was registered with."""
-    fairness = cfg.fairness.model_copy(update={"churn_threshold": policy.retention.min_p_churn,
-                                               "default_threshold": policy.risk.pd_limit})
-    return cfg.model_copy(update={"fairness": fairness})

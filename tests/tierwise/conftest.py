@@ -1,10 +1,15 @@
-"""Fixtures shared by the tierwise tests: one small `tierwise demo` run for the whole session."""
+"""Fixtures shared by the tierwise tests: one small `tierwise demo` run for the whole session;
+a seeded tiny bank (with injected bad rows) and a registered tiny recommender, built once per
+module in their own MLflow store (scoring, the monthly job)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 from pathlib import Path
 
 import pytest
+import recommender_factory as factory
 from demo_factory import DemoRun, run_demo
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
@@ -15,3 +20,36 @@ def demo_run(tmp_path_factory) -> DemoRun:
     """`tierwise demo` run once (about two minutes); the end-to-end test and the checks of its
     RM report and monitor against `outputs/recommendations.parquet` all read this run."""
     return run_demo(tmp_path_factory.mktemp("demo"), CONFIG_DIR)
+
+
+@pytest.fixture(scope="module")
+def scoring_world(tmp_path_factory):
+    """(bank folder, month, MLflow URI, model URI): a dirty 300-client bank and its recommender."""
+    from tierwise.synthetic import DataConfig, generate_bank, write_bank
+
+    root = tmp_path_factory.mktemp("scoring")
+    bank = generate_bank(DataConfig(), clients=300, months=16, seed=5, start=dt.date(2023, 1, 1))
+    write_bank(bank, root / "bank", dirty=DataConfig(), seed=5)
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_ARTIFACTS_DESTINATION")}
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    os.environ["MLFLOW_ARTIFACTS_DESTINATION"] = str(root / "mlartifacts")
+    try:
+        model = factory.register_tiny_recommender(root / "bank")
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    month = factory.latest_month(root / "bank")
+    return {"bank": root / "bank", "month": month, "tracking": uri,
+            "artifacts": str(root / "mlartifacts"), "model": model}
+
+
+@pytest.fixture
+def world(scoring_world, monkeypatch):
+    """`scoring_world` with MLflow pointed at its store for this test."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", scoring_world["tracking"])
+    monkeypatch.setenv("MLFLOW_ARTIFACTS_DESTINATION", scoring_world["artifacts"])
+    return scoring_world

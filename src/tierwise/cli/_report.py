@@ -32,16 +32,6 @@ def _data_dir(path: Path, *, explicit: bool) -> Path | None:
     return None
 
 
-def _with_policy_thresholds(cfg, policy):  # noqa: ANN001, ANN202 - MonitorConfig, PolicyConfig | None
-    """Decision thresholds for fairness come from the policy the recommender was registered with
-    (one source of truth); the values in monitor.yaml are the fallback when there is none."""
-    if policy is None:
-        return cfg, None
-    fairness = cfg.fairness.model_copy(update={"churn_threshold": policy.retention.min_p_churn,
-                                               "default_threshold": policy.risk.pd_limit})
-    return cfg.model_copy(update={"fairness": fairness}), policy.risk.pd_limit
-
-
 @report_app.command("rm")
 def report_rm(
     rm_id: Annotated[str, typer.Option("--rm-id", help="Relationship manager id, e.g. RM0007.")],
@@ -119,7 +109,9 @@ def monitor(
     built_with = registry.recommender_settings(tracking.connect(), alias=model_alias)
     # realised labels are built as the registered recommender's models were trained on them
     features = built_with.features if built_with is not None else settings.require("features")
-    cfg, pd_limit = _with_policy_thresholds(monitor_cfg, built_with.policy if built_with is not None else None)
+    policy = built_with.policy if built_with is not None else None
+    cfg = monitor_cfg.with_policy(policy)
+    pd_limit = policy.risk.pd_limit if policy is not None else None
     data_dir = _data_dir(data, explicit=data != DATA_DEFAULT)
     clients = read_raw_table(data_dir, "clients")
     monthly = read_raw_table(data_dir, "monthly")

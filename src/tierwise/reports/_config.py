@@ -8,6 +8,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from tierwise.features import FrozenConfig
+from tierwise.models import PolicyConfig
 
 
 class PsiConfig(FrozenConfig):
@@ -102,3 +103,13 @@ class MonitorConfig(FrozenConfig):
     history: HistoryConfig = HistoryConfig()
     report: ReportConfig = ReportConfig()
     experiment: str = "tierwise-monitor"
+
+    def with_policy(self, policy: PolicyConfig | None) -> MonitorConfig:
+        """Fairness decision thresholds from the policy the recommender was registered with (one
+        source of truth: retention's churn likelihood, the PD limit); the values of this file
+        are the fallback when there is no such policy."""
+        if policy is None:
+            return self
+        fairness = self.fairness.model_copy(update={"churn_threshold": policy.retention.min_p_churn,
+                                                    "default_threshold": policy.risk.pd_limit})
+        return self.model_copy(update={"fairness": fairness})

@@ -114,7 +114,6 @@ def test_monitor_unknown_baseline_is_one_line(monkeypatch, capsys, tmp_path, ban
 
 
 def test_monitor_takes_decision_thresholds_from_the_policy(tmp_path, config_dir):
-    from tierwise.cli._report import _with_policy_thresholds
     from tierwise.config import load_config
     from tierwise.models import PolicyConfig
     from tierwise.reports import MonitorConfig
@@ -123,9 +122,9 @@ def test_monitor_takes_decision_thresholds_from_the_policy(tmp_path, config_dir)
     policy["risk"]["pd_limit"] = 0.07
     policy["retention"]["min_p_churn"] = 0.45
     (tmp_path / "policy.yaml").write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")
-    cfg, pd_limit = _with_policy_thresholds(MonitorConfig(), load_config(tmp_path / "policy.yaml", PolicyConfig))
-    assert (cfg.fairness.default_threshold, cfg.fairness.churn_threshold, pd_limit) == (0.07, 0.45, 0.07)
-    assert _with_policy_thresholds(MonitorConfig(), None) == (MonitorConfig(), None)
+    cfg = MonitorConfig().with_policy(load_config(tmp_path / "policy.yaml", PolicyConfig))
+    assert (cfg.fairness.default_threshold, cfg.fairness.churn_threshold) == (0.07, 0.45)
+    assert MonitorConfig().with_policy(None) == MonitorConfig()
 
 
 def test_monitor_reads_the_archive_with_month_and_baseline_by_default(monkeypatch, capsys, tmp_path, bank_dir,
