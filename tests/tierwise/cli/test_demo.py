@@ -8,6 +8,7 @@ from demo_factory import small_configs
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
+from tierwise.archive import read_archive
 from tierwise.cli import app
 
 runner = CliRunner()
@@ -36,18 +37,22 @@ def test_demo_runs_the_monthly_job_end_to_end(demo_run):
     # its RM report and monitor against the recommendations (reports/test_demo_reports.py)
     output = demo_run.output
     outputs = demo_run.outputs
-    recs = pd.read_parquet(outputs / "recommendations.parquet")
-    months = sorted(pd.to_datetime(recs["month"]).dt.strftime("%Y-%m").unique())
-    assert len(months) == 2
+    recs = read_archive(outputs / "archive")
+    months = sorted(recs["month"].dt.strftime("%Y-%m").unique())
+    assert len(months) == 12  # the monthly job over the last twelve months
     assert set(recs["tier"]) <= {"Premier", "Excellence", "Potential", "General"}
     assert recs["reason_churn_1_en"].notna().mean() > 0.9
     latest = recs[pd.to_datetime(recs["month"]).dt.strftime("%Y-%m") == months[-1]]
     assert f"{len(latest)}" in output.replace(",", "")  # the tier table counts the latest month
     for word in ("尊享", "流失可能", "churn likelihood"):  # cards in both languages
         assert word in output
-    page = (outputs / "rm_report_zh.html").read_text(encoding="utf-8")
-    assert 'lang="zh-CN"' in page
-    assert (outputs / "monitor" / "monitor.json").is_file()
+    pages = outputs / "rm_pages" / months[-1]
+    assert 'lang="zh-CN"' in (pages / "index.html").read_text(encoding="utf-8")
+    assert len(list(pages.glob("rm-*.html"))) == latest["rm_id"].nunique()
+    assert (outputs / "monitor" / months[-1] / "monitor.json").is_file()
+    assert not (outputs / "monitor" / months[0] / "monitor.json").exists()  # the first month has no baseline
+    remembered = recs[recs["month"].dt.strftime("%Y-%m") != months[0]]
+    assert remembered["tier_prev"].notna().mean() > 0.95  # tier memory from the month before
     client = MlflowClient(tracking_uri=demo_run.tracking_uri, registry_uri=demo_run.tracking_uri)
     for name in ("tierwise-churn", "tierwise-default", "tierwise-growth", "tierwise-recommender"):
         assert client.get_model_version_by_alias(name, "champion") is not None

@@ -1,4 +1,4 @@
-"""The demo's RM report and portfolio monitor against `outputs/recommendations.parquet`.
+"""The demo's RM pages and portfolio monitor against the client archive (`outputs/archive/`).
 
 Issue 7's acceptance: open the pages the demo wrote and check that what they show is what the
 recommendations say -- the RM's client list, a seeded sample of clients (tier, channel, the three
@@ -21,6 +21,7 @@ from reports_browser import console_errors, open_page, save_screenshot
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
+from tierwise.archive import read_archive
 from tierwise.config import load_config
 from tierwise.reports import MonitorConfig
 
@@ -105,11 +106,11 @@ def parse_html(text: str) -> Node:
 # --------------------------------------------------------------------------- the demo's files
 @dataclass(frozen=True)
 class Demo:
-    recs: pd.DataFrame  # outputs/recommendations.parquet, month as Timestamp
+    recs: pd.DataFrame  # the client archive (outputs/archive/), month as Timestamp
     month: pd.Timestamp  # the latest scored month
-    baseline: pd.Timestamp
+    baseline: pd.Timestamp  # the month before: the monitor's baseline
     config: MonitorConfig  # monitor.yaml of the run (report bands, concentration)
-    rm_page: str
+    rm_page: str  # the busiest RM's page of the latest month
     monitor_page: str
     monitor: dict
 
@@ -117,16 +118,17 @@ class Demo:
 @pytest.fixture(scope="module")
 def demo(demo_run) -> Demo:
     out = demo_run.outputs
-    recs = pd.read_parquet(out / "recommendations.parquet")
-    recs["month"] = pd.to_datetime(recs["month"])
+    recs = read_archive(out / "archive")
     months = sorted(recs["month"].unique())
-    assert len(months) == 2, months
+    assert len(months) == 12, months
+    month = pd.Timestamp(months[-1])
+    latest = recs[recs["month"] == month]
     return Demo(
-        recs=recs, month=pd.Timestamp(months[-1]), baseline=pd.Timestamp(months[0]),
+        recs=recs, month=month, baseline=pd.Timestamp(months[-2]),
         config=load_config(demo_run.configs / "monitor.yaml", MonitorConfig),
-        rm_page=(out / "rm_report_zh.html").read_text(encoding="utf-8"),
-        monitor_page=(out / "monitor" / "monitor.html").read_text(encoding="utf-8"),
-        monitor=json.loads((out / "monitor" / "monitor.json").read_text(encoding="utf-8")),
+        rm_page=(out / "rm_pages" / f"{month:%Y-%m}" / f"rm-{_busiest_rm(latest)}.html").read_text(encoding="utf-8"),
+        monitor_page=(out / "monitor" / f"{month:%Y-%m}" / "monitor.html").read_text(encoding="utf-8"),
+        monitor=json.loads((out / "monitor" / f"{month:%Y-%m}" / "monitor.json").read_text(encoding="utf-8")),
     )
 
 
@@ -311,7 +313,7 @@ def test_monitor_page_shows_the_same_numbers(demo):
 def test_demo_pages_in_headless_chromium(browser, demo, demo_run):
     latest = _latest(demo)
     mine = latest[latest["rm_id"] == _busiest_rm(latest)]
-    open_page(browser, demo_run.outputs / "rm_report_zh.html")
+    open_page(browser, demo_run.outputs / "rm_pages" / f"{demo.month:%Y-%m}" / f"rm-{_busiest_rm(latest)}.html")
     assert console_errors(browser) == []
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-CN"
     known = mine.set_index("client_id").loc[_sample(mine)[0]]
@@ -332,7 +334,7 @@ def test_demo_pages_in_headless_chromium(browser, demo, demo_run):
     assert console_errors(browser) == []
     save_screenshot(browser, "demo_rm_report_zh.png")
 
-    open_page(browser, demo_run.outputs / "monitor" / "monitor.html")
+    open_page(browser, demo_run.outputs / "monitor" / f"{demo.month:%Y-%m}" / "monitor.html")
     assert console_errors(browser) == []
     for section in ("alerts", "tiers", "migration", "concentration", "pd", "flows", "psi"):
         assert browser.find_element(By.ID, section).is_displayed(), section
