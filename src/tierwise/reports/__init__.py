@@ -34,6 +34,7 @@ from tierwise.reports._monitor import (
     top_n_share,
 )
 from tierwise.reports._monitor_page import log_monitor_run, render_monitor_html, write_monitor
+from tierwise.reports._rm_pages import archive_window, rm_index, write_rm_pages
 from tierwise.reports._rm_report import render_rm_report, score_percent, template_env
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "ReportConfig",
     "ScoreBands",
     "age_groups",
+    "archive_window",
     "build_monitor",
     "check_recommendations",
     "compare_groups",
@@ -67,9 +69,11 @@ __all__ = [
     "realised_vs_predicted",
     "render_monitor_html",
     "render_rm_report",
+    "rm_index",
     "score_percent",
     "template_env",
     "tier_counts",
     "top_n_share",
     "write_monitor",
+    "write_rm_pages",
 ]
