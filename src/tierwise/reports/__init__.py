@@ -36,6 +36,7 @@ from tierwise.reports._monitor import (
 from tierwise.reports._monitor_page import log_monitor_run, render_monitor_html, write_monitor
 from tierwise.reports._rm_pages import archive_window, rm_index, write_rm_pages
 from tierwise.reports._rm_report import render_rm_report, score_percent, template_env
+from tierwise.reports._trail import client_trail, trail_headers, trail_title
 
 __all__ = [
     "CORE_COLUMNS",
@@ -49,6 +50,7 @@ __all__ = [
     "archive_window",
     "build_monitor",
     "check_recommendations",
+    "client_trail",
     "compare_groups",
     "concentration",
     "concentration_alerts",
@@ -74,6 +76,8 @@ __all__ = [
     "template_env",
     "tier_counts",
     "top_n_share",
+    "trail_headers",
+    "trail_title",
     "write_monitor",
     "write_rm_pages",
 ]

@@ -57,6 +57,8 @@ TEXT: dict[str, dict[str, str]] = {
         "exit_review": "Exit review",
         "top_reason": "Top reason: {model}",
         "back_to_index": "All relationship managers",
+        "trail_title": "{client}: in {n} of {total} archived month(s)",
+        "colon": ": ",
     },
     "zh": {
         "title": "{rm} 客户组合 — {month}",
@@ -110,6 +112,8 @@ TEXT: dict[str, dict[str, str]] = {
         "exit_review": "退出评审",
         "top_reason": "首要原因：{model}",
         "back_to_index": "全部客户经理",
+        "trail_title": "{client}：{total} 个归档月中的 {n} 个",
+        "colon": "：",
     },
 }
 

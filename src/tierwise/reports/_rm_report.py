@@ -213,7 +213,7 @@ def changes_since(row: pd.Series, previous: pd.Series | None, lang: str, *, has_
             up = TIERS_BY_RANK.index(now) > TIERS_BY_RANK.index(before)
             reason = _text(row.get(f"tier_reason_{lang}"))
             out.append({"kind": "upgrade" if up else "downgrade",
-                        "text": f"{names[before]} → {names[now]}" + (f": {reason}" if reason else "")})
+                        "text": f"{names[before]} → {names[now]}" + (f"{text['colon']}{reason}" if reason else "")})
         set_now = [f for f in FLAG_COLUMNS if bool(row[f]) and not _flag(previous, f)]
         cleared = [f for f in FLAG_COLUMNS if not bool(row[f]) and _flag(previous, f)]
         if set_now:
@@ -226,7 +226,7 @@ def changes_since(row: pd.Series, previous: pd.Series | None, lang: str, *, has_
     if status is not None:
         sentence = _text(row.get(f"exit_review_reason_{lang}"))
         label = REVIEW_NAMES[lang].get(status, status)
-        out.append({"kind": f"review-{status}", "text": label + (f": {sentence}" if sentence else "")})
+        out.append({"kind": f"review-{status}", "text": label + (f"{text['colon']}{sentence}" if sentence else "")})
     if previous is not None and not out:
         out.append({"kind": "none", "text": text["no_change"]})
     return out

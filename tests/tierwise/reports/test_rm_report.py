@@ -241,9 +241,9 @@ def test_chinese_pages_say_everything_in_chinese(small, tmp_path):
     history, monthly = small
     write_rm_pages(history, monthly, MONTH, tmp_path, ReportConfig(), "zh")
     down = _block((tmp_path / "rm-RM01.html").read_text(encoding="utf-8"), "C00000")
-    assert f"卓越 → 潜力: {SMALL_REVIEW_ZH}" in down
+    assert f"卓越 → 潜力：{SMALL_REVIEW_ZH}" in down
     assert "新增：成本评审" in down and "解除：风险关注, 退出评审" in down
-    assert f"退出评审后降级: {SMALL_REVIEW_ZH}" in down and "较上月变化" in (tmp_path / "rm-RM01.html").read_text()
+    assert f"退出评审后降级：{SMALL_REVIEW_ZH}" in down and "较上月变化" in (tmp_path / "rm-RM01.html").read_text()
     assert "本月新客户" in _block((tmp_path / "rm-RM02.html").read_text(encoding="utf-8"), "C00006")
     index = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert '<html lang="zh-CN">' in index and "无客户经理" in index and "合计" in index and "谁维护谁负责" in index
