@@ -57,14 +57,20 @@ def _rm_targets(rm_id: str | None, all_rms: bool, out: Path) -> None:
         raise typer.BadParameter(f"{out} is a folder; give the HTML file to write (or use --all)", param_hint="--out")
 
 
-def _archive_history(archive: Path, when: pd.Timestamp) -> pd.DataFrame:
-    """The archived months of the year ending at `when` (which must be archived)."""
+def _archive_history(archive: Path, when: pd.Timestamp, rm_id: str | None) -> pd.DataFrame:
+    """`when` in full and, of the archived months of the year before it, only what the pages
+    show (`reports.HISTORY_COLUMNS`); with `rm_id`, the earlier months of that RM's clients only."""
     from tierwise.archive import archived_months, check_archive, read_archive
-    from tierwise.reports import archive_window, check_recommendations
+    from tierwise.reports import HISTORY_COLUMNS, archive_window, check_recommendations
 
     check_archive(archive)
     months = archive_window(archived_months(archive), when.date(), source=f"the archive {archive}")
-    return check_recommendations(read_archive(archive, months=months), source=str(archive))
+    current = read_archive(archive, months=months[-1:])
+    clients = None if rm_id is None else current.loc[current["rm_id"] == rm_id, "client_id"]
+    frames = [current]
+    if len(months) > 1 and (clients is None or len(clients)):
+        frames.insert(0, read_archive(archive, months=months[:-1], columns=HISTORY_COLUMNS, clients=clients))
+    return check_recommendations(pd.concat(frames, ignore_index=True), source=str(archive))
 
 
 @report_app.command("rm")
@@ -96,7 +102,7 @@ def report_rm(
     _rm_targets(rm_id, all_rms, out)
     when = pd.Timestamp(parse_month(month))
     cfg = load_settings(config_path).require("monitor")
-    recs = read_recommendations(recommendations) if recommendations is not None else _archive_history(archive, when)
+    recs = read_recommendations(recommendations) if recommendations is not None else _archive_history(archive, when, rm_id)
     data_dir = _data_dir(data, explicit=data != DATA_DEFAULT)
     monthly = read_raw_table(data_dir, "monthly")
     if all_rms:

@@ -35,13 +35,19 @@ from tierwise.reports._monitor import (
 )
 from tierwise.reports._monitor_page import log_monitor_run, render_monitor_html, write_monitor
 from tierwise.reports._rm_pages import archive_window, rm_index, write_rm_pages
-from tierwise.reports._rm_report import render_rm_report, score_percent, template_env
+from tierwise.reports._rm_report import (
+    HISTORY_COLUMNS,
+    render_rm_report,
+    score_percent,
+    template_env,
+)
 from tierwise.reports._trail import client_trail, trail_headers, trail_title
 
 __all__ = [
     "CORE_COLUMNS",
     "ConcentrationConfig",
     "FairnessConfig",
+    "HISTORY_COLUMNS",
     "MonitorConfig",
     "PsiConfig",
     "ReportConfig",

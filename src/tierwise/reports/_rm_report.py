@@ -30,6 +30,8 @@ from tierwise.reports._io import check_scored_month
 TEMPLATES = Path(__file__).parent / "templates"
 HISTORY_MONTHS = 12
 """A client card shows the scored (archived) months of the last year, up to the page's month."""
+HISTORY_COLUMNS: tuple[str, ...] = ("rm_id", "tier", "p_churn", "p_default", *FLAG_COLUMNS)
+"""What the pages read of the months before the page's month (trails, changes, the index)."""
 
 
 @cache
@@ -88,7 +90,7 @@ def _money(value: Any) -> str:
     return "" if _missing(value) else f"{float(value):,.0f}"
 
 
-def client_card(row: pd.Series, lang: str, cfg: ReportConfig) -> dict[str, Any]:
+def client_card(row: pd.Series | dict[str, Any], lang: str, cfg: ReportConfig) -> dict[str, Any]:
     """Everything the page shows for one client, as plain strings and numbers."""
     text = TEXT[lang]
     p_churn = float(row["p_churn"])
@@ -143,23 +145,19 @@ def client_card(row: pd.Series, lang: str, cfg: ReportConfig) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class History:
-    """What the cards show of the months before: per client (index) and month (columns) the
-    churn likelihood, PD and tier rank (0 General ... 3 Premier; NaN where unscored), the rows
-    of the previous scored month (by client_id; None when there is none) and balance trails."""
+    """What the cards show of the months before: per trail column (`p_churn`, `p_default`,
+    `tier_rank`: 0 General ... 3 Premier) and client the values of `months` (None where
+    unscored), the previous scored month's tier and flags by client (None: no previous month)
+    and the balance trails."""
 
     months: list[pd.Timestamp]
-    p_churn: pd.DataFrame
-    p_default: pd.DataFrame
-    tier_rank: pd.DataFrame
+    trails: dict[str, dict[str, list[float | None]]]
     previous_month: pd.Timestamp | None
-    previous: pd.DataFrame | None
+    previous: dict[str, dict[str, Any]] | None
     balances: dict[str, list[float | None]]
 
     def trail(self, column: str, client_id: str) -> list[float | None]:
-        wide = getattr(self, column)
-        if client_id not in wide.index:
-            return [None] * len(self.months)
-        return [None if _missing(v) else float(v) for v in wide.loc[client_id].to_numpy(dtype="float64")]
+        return self.trails[column].get(client_id) or [None] * len(self.months)
 
 
 def history_months(recs: pd.DataFrame, month: pd.Timestamp, n_months: int = HISTORY_MONTHS) -> list[pd.Timestamp]:
@@ -168,11 +166,13 @@ def history_months(recs: pd.DataFrame, month: pd.Timestamp, n_months: int = HIST
     return sorted(pd.Timestamp(m) for m in recs["month"].unique() if start <= pd.Timestamp(m) <= month)
 
 
-def _wide(part: pd.DataFrame, values: pd.Series, months: list[pd.Timestamp]) -> pd.DataFrame:
+def _wide(part: pd.DataFrame, values: pd.Series, months: list[pd.Timestamp]) -> dict[str, list[float | None]]:
     frame = pd.DataFrame({"client_id": part["client_id"].to_numpy(), "month": part["month"].to_numpy(),
                           "value": values.to_numpy(dtype="float64")})
     wide = frame.pivot_table(index="client_id", columns="month", values="value", aggfunc="first", dropna=False)
-    return wide.reindex(columns=months)
+    wide = wide.reindex(columns=months)
+    return {str(cid): [None if math.isnan(v) else float(v) for v in row]
+            for cid, row in zip(wide.index, wide.to_numpy(dtype="float64"), strict=True)}
 
 
 def build_history(recs: pd.DataFrame, monthly: pd.DataFrame | None, client_ids: pd.Series,
@@ -186,19 +186,20 @@ def build_history(recs: pd.DataFrame, monthly: pd.DataFrame | None, client_ids: 
     previous_month = before[-1] if before else None
     previous = None
     if previous_month is not None:
-        previous = part[part["month"] == previous_month].drop_duplicates("client_id").set_index("client_id")
+        rows = part.loc[part["month"] == previous_month, ["client_id", "tier", *FLAG_COLUMNS]]
+        previous = {str(r["client_id"]): r for r in rows.drop_duplicates("client_id").to_dict("records")}
     return History(
         months=months,
-        p_churn=_wide(part, pd.to_numeric(part["p_churn"], errors="coerce"), months),
-        p_default=_wide(part, pd.to_numeric(part["p_default"], errors="coerce"), months),
-        tier_rank=_wide(part, rank, months),
+        trails={"p_churn": _wide(part, pd.to_numeric(part["p_churn"], errors="coerce"), months),
+                "p_default": _wide(part, pd.to_numeric(part["p_default"], errors="coerce"), months),
+                "tier_rank": _wide(part, rank, months)},
         previous_month=previous_month,
         previous=previous,
         balances=balance_history(monthly, pd.Series(ids), month, cfg.balance_months),
     )
 
 
-def changes_since(row: pd.Series, previous: pd.Series | None, lang: str, *, has_previous_month: bool) -> list[dict[str, str]]:
+def changes_since(row: pd.Series | dict[str, Any], previous: pd.Series | dict[str, Any] | None, lang: str, *, has_previous_month: bool) -> list[dict[str, str]]:
     """What changed for a client since the previous scored month, in `lang`: new client, tier
     change with its reason, new and cleared flags, the exit review status with its sentence.
     Empty when there is no previous month to compare with (and no review)."""
@@ -232,7 +233,7 @@ def changes_since(row: pd.Series, previous: pd.Series | None, lang: str, *, has_
     return out
 
 
-def _flag(row: pd.Series, flag: str) -> bool:
+def _flag(row: pd.Series | dict[str, Any], flag: str) -> bool:
     value = row.get(flag)
     return False if _missing(value) else bool(value)
 
@@ -282,10 +283,10 @@ def render_rm_page(rows: pd.DataFrame, history: History, rm_id: str, month: pd.T
     text = TEXT[lang]
     cards = []
     previous = history.previous
-    for _, row in rows.iterrows():
+    for row in rows.to_dict("records"):  # plain dicts: a card reads a few dozen fields of each row
         card = client_card(row, lang, cfg)
         cid = card["client_id"]
-        before = previous.loc[cid] if previous is not None and cid in previous.index else None
+        before = previous.get(cid) if previous is not None else None
         card["changes"] = changes_since(row, before, lang, has_previous_month=history.previous_month is not None)
         card["spark_tier"] = step_chart(history.trail("tier_rank", cid), title=f"{text['tier_trend']}: {cid}")
         card["spark_churn"] = sparkline(history.trail("p_churn", cid), title=f"{text['score_trend']}: {cid}")

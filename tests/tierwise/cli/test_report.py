@@ -178,3 +178,24 @@ def test_report_rm_month_not_archived_lists_the_archived_ones(monkeypatch, capsy
     code, _, stderr = run(monkeypatch, capsys, "report", "rm", "--all", "--month", "2024-03", "--archive",
                           str(tmp_path / "nothing"), "--out", str(tmp_path / "p"))
     assert code == 1 and "no archived month" in stderr
+
+
+def test_report_rm_all_reads_little_and_writes_what_the_library_writes(monkeypatch, capsys, tmp_path, small_dir):
+    # the CLI reads the month in full and only HISTORY_COLUMNS of the months before: same pages
+    from tierwise.archive import read_archive
+    from tierwise.reports import ReportConfig, write_rm_pages
+
+    archive, bank = small_dir
+    code, _, stderr = run(monkeypatch, capsys, "report", "rm", "--all", "--month", "2024-03", "--archive",
+                          str(archive), "--data", str(bank), "--out", str(tmp_path / "cli"))
+    assert code == 0, stderr
+    monthly = factory.small_archive_frames()[1]
+    write_rm_pages(read_archive(archive), monthly, "2024-03", tmp_path / "lib", ReportConfig(), "en")
+    for name in ("index.html", "rm-RM01.html", "rm-RM02.html"):
+        assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "lib" / name).read_bytes(), name
+    code, _, stderr = run(monkeypatch, capsys, "report", "rm", "--rm-id", "RM01", "--month", "2024-03", "--archive",
+                          str(archive), "--data", str(bank), "--out", str(tmp_path / "one.html"))
+    assert code == 0, stderr
+    one = (tmp_path / "one.html").read_text(encoding="utf-8")
+    assert one.replace("\n", "") == (tmp_path / "lib" / "rm-RM01.html").read_text(encoding="utf-8").replace(
+        '<p><a id="back-to-index" href="index.html">&larr; All relationship managers</a></p>', "").replace("\n", "")
