@@ -8,6 +8,7 @@ from tierwise.cli import (
     _features,  # noqa: F401
     _generate,  # noqa: F401
     _governance,  # noqa: F401
+    _history,  # noqa: F401
     _report,  # noqa: F401
     _run_month,  # noqa: F401
     _score,  # noqa: F401

@@ -32,27 +32,74 @@ def _data_dir(path: Path, *, explicit: bool) -> Path | None:
     return None
 
 
+ARCHIVE_DEFAULT = Path("outputs/archive")
+
+
+def _rm_targets(rm_id: str | None, all_rms: bool, out: Path) -> None:
+    """--rm-id writes one page (--out a file), --all every RM's page (--out a folder)."""
+    if all_rms and rm_id is not None:
+        raise typer.BadParameter("--all writes every RM's page; leave out --rm-id", param_hint="--rm-id")
+    if not all_rms and rm_id is None:
+        raise typer.BadParameter("give --rm-id RM for one page, or --all for every RM's page", param_hint="--rm-id")
+    if all_rms and (out.is_file() or out.suffix.lower() in (".html", ".htm")):
+        raise typer.BadParameter(f"with --all, --out is a folder (index.html and one page per RM), not {out}",
+                                 param_hint="--out")
+    if not all_rms and out.is_dir():
+        raise typer.BadParameter(f"{out} is a folder; give the HTML file to write (or use --all)", param_hint="--out")
+
+
+def _archive_history(archive: Path, when: pd.Timestamp, rm_id: str | None) -> pd.DataFrame:
+    """`when` in full and, of the archived months of the year before it, only what the pages
+    show (`reports.HISTORY_COLUMNS`); with `rm_id`, the earlier months of that RM's clients only."""
+    from tierwise.archive import archived_months, check_archive, read_archive
+    from tierwise.reports import HISTORY_COLUMNS, archive_window, check_recommendations
+
+    check_archive(archive)
+    months = archive_window(archived_months(archive), when.date(), source=f"the archive {archive}")
+    current = read_archive(archive, months=months[-1:])
+    clients = None if rm_id is None else current.loc[current["rm_id"] == rm_id, "client_id"]
+    frames = [current]
+    if len(months) > 1 and (clients is None or len(clients)):
+        frames.insert(0, read_archive(archive, months=months[:-1], columns=HISTORY_COLUMNS, clients=clients))
+    return check_recommendations(pd.concat(frames, ignore_index=True), source=str(archive))
+
+
 @report_app.command("rm")
 def report_rm(
-    rm_id: Annotated[str, typer.Option("--rm-id", help="Relationship manager id, e.g. RM0007.")],
-    month: Annotated[str, typer.Option("--month", help="Scored month, YYYY-MM.")],
-    out: Annotated[Path, typer.Option("--out", help="HTML file to write.")],
+    month: Annotated[str, typer.Option("--month", help="Scored (archived) month, YYYY-MM.")],
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write; with --all, a folder.")],
+    rm_id: Annotated[str | None, typer.Option("--rm-id", help="Relationship manager id, e.g. RM0007.")] = None,
+    all_rms: Annotated[bool, typer.Option("--all", help="Every RM's page and index.html in --out.")] = False,
     lang: Annotated[str, typer.Option("--lang", help="Language of the page: en or zh.")] = "en",
-    recommendations: Annotated[Path, typer.Option("--recommendations", help="Recommendations Parquet.")] = RECS_DEFAULT,
-    data: Annotated[Path, typer.Option("--data", help="Data folder with monthly.parquet (balance trends).")] = DATA_DEFAULT,
+    archive: Annotated[Path, typer.Option("--archive", help="Client archive (the month and up to 11 before it "
+                                          "are read).")] = ARCHIVE_DEFAULT,
+    recommendations: Annotated[Path | None, typer.Option(
+        "--recommendations", help="Read this recommendations Parquet instead of the archive.")] = None,
+    data: Annotated[Path, typer.Option("--data", help="Data folder with monthly.parquet (balance trends, "
+                                       "new defaults).")] = DATA_DEFAULT,
     config_path: Path | None = ConfigDirOption,
 ) -> None:
-    """One self-contained HTML page with an RM's clients: tiers, scores, reasons, flags, actions."""
+    """Self-contained HTML pages of RMs' clients: tiers, scores, reasons, flags, actions, a year of history."""
     from tierwise.features import write_text_atomic
-    from tierwise.reports import read_raw_table, read_recommendations, render_rm_report
+    from tierwise.reports import (
+        read_raw_table,
+        read_recommendations,
+        render_rm_report,
+        write_rm_pages,
+    )
 
     if lang not in ("en", "zh"):
         raise typer.BadParameter(f"'{lang}' is not a language; use en or zh", param_hint="--lang")
+    _rm_targets(rm_id, all_rms, out)
     when = pd.Timestamp(parse_month(month))
     cfg = load_settings(config_path).require("monitor")
-    recs = read_recommendations(recommendations)
+    recs = read_recommendations(recommendations) if recommendations is not None else _archive_history(archive, when, rm_id)
     data_dir = _data_dir(data, explicit=data != DATA_DEFAULT)
     monthly = read_raw_table(data_dir, "monthly")
+    if all_rms:
+        written = write_rm_pages(recs, monthly, when, out, cfg.report, lang)
+        typer.echo(f"wrote {len(written) - 1} RM page(s) and {written[-1]}")
+        return
     html = render_rm_report(recs, monthly, rm_id, when, lang, cfg.report)
     write_text_atomic(out, html)
     typer.echo(f"wrote {out}")

@@ -36,20 +36,30 @@ from tierwise.reports._monitor import (
 )
 from tierwise.reports._monitor_build import build_monitor, monitor_metrics
 from tierwise.reports._monitor_page import log_monitor_run, render_monitor_html, write_monitor
-from tierwise.reports._rm_report import render_rm_report, score_percent, template_env
+from tierwise.reports._rm_pages import archive_window, rm_index, write_rm_pages
+from tierwise.reports._rm_report import (
+    HISTORY_COLUMNS,
+    render_rm_report,
+    score_percent,
+    template_env,
+)
+from tierwise.reports._trail import client_trail, trail_headers, trail_title
 
 __all__ = [
     "CORE_COLUMNS",
     "ConcentrationConfig",
     "FairnessConfig",
     "HistoryConfig",
+    "HISTORY_COLUMNS",
     "MonitorConfig",
     "PsiConfig",
     "ReportConfig",
     "ScoreBands",
     "age_groups",
+    "archive_window",
     "build_monitor",
     "check_recommendations",
+    "client_trail",
     "compare_groups",
     "concentration",
     "concentration_alerts",
@@ -73,9 +83,13 @@ __all__ = [
     "render_monitor_html",
     "render_rm_report",
     "resolve_months",
+    "rm_index",
     "score_percent",
     "template_env",
     "tier_counts",
     "top_n_share",
+    "trail_headers",
+    "trail_title",
     "write_monitor",
+    "write_rm_pages",
 ]

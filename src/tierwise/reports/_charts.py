@@ -42,6 +42,43 @@ def sparkline(values: Sequence[float | None], *, title: str, width: int = 110, h
     )
 
 
+
+def step_chart(values: Sequence[float | None], *, title: str, levels: int = 4, width: int = 110,
+               height: int = 28, color: str = "#2b2d42") -> Markup:
+    """Steps through `values` on the fixed scale 0 .. `levels` - 1 (a tier rank: 0 General ...
+    3 Premier), each value held until the next one; a gap where a value is missing, a faint line
+    per level and a dot on the last value. `data-values` carries the values shown ('' for gaps)."""
+    label = escape(title)
+    shown = " ".join("" if v is None else f"{float(v):g}" for v in values)
+    pad = 3
+    top = max(levels - 1, 1)
+    n = max(len(values) - 1, 1)
+
+    def x(i: int) -> float:
+        return round(pad + (width - 2 * pad) * (i / n if len(values) > 1 else 0.5), 1)
+
+    def y(v: float) -> float:
+        return round(height - pad - (height - 2 * pad) * min(max(v, 0.0), top) / top, 1)
+
+    grid = "".join(f'<line x1="{pad}" x2="{width - pad}" y1="{y(k)}" y2="{y(k)}" stroke="#e3e7ee" '
+                   f'stroke-width="1"/>' for k in range(levels))
+    points = dict(_finite(values))
+    path: list[str] = []
+    for i, v in points.items():
+        if i - 1 in points:
+            path.append(f"H{x(i)} V{y(v)}")
+        else:
+            path.append(f"M{x(i)},{y(v)}")
+    line = f'<path fill="none" stroke="{color}" stroke-width="1.5" d="{" ".join(path)}"/>' if path else ""
+    dot = ""
+    if points:
+        last = max(points)
+        dot = f'<circle cx="{x(last)}" cy="{y(points[last])}" r="2.2" fill="{color}"/>'
+    return Markup(
+        f'<svg class="spark steps" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="{label}" data-values="{shown}"><title>{label}</title>{grid}{line}{dot}</svg>'
+    )
+
 def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, width: int = 360,
               bar_height: int = 18, color: str = "#1f5fa8", fmt: str = "{:.1%}") -> Markup:
     """Horizontal bars with their labels and values, scaled to the largest value."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -12,13 +13,25 @@ import numpy as np
 import pandas as pd
 
 from tierwise.features import BALANCE_COLUMNS, TASKS, DataError, month_label
-from tierwise.models import FLAG_COLUMNS, TIERS
-from tierwise.reports._catalogue import ACTIONS, CHANNELS, FLAG_NAMES, LANGS, TEXT, TIER_NAMES
-from tierwise.reports._charts import sparkline
+from tierwise.models import FLAG_COLUMNS, TIERS, TIERS_BY_RANK
+from tierwise.reports._catalogue import (
+    ACTIONS,
+    CHANNELS,
+    FLAG_NAMES,
+    LANGS,
+    REVIEW_NAMES,
+    TEXT,
+    TIER_NAMES,
+)
+from tierwise.reports._charts import sparkline, step_chart
 from tierwise.reports._config import ReportConfig, ScoreBands
 from tierwise.reports._io import check_scored_month
 
 TEMPLATES = Path(__file__).parent / "templates"
+HISTORY_MONTHS = 12
+"""A client card shows the scored (archived) months of the last year, up to the page's month."""
+HISTORY_COLUMNS: tuple[str, ...] = ("rm_id", "tier", "p_churn", "p_default", *FLAG_COLUMNS)
+"""What the pages read of the months before the page's month (trails, changes, the index)."""
 
 
 @cache
@@ -57,6 +70,11 @@ def select_rm_clients(recs: pd.DataFrame, rm_id: str, month: pd.Timestamp) -> pd
             raise DataError(f"no client has a relationship manager in {month_label(month)}")
         shown = ", ".join(known[:5]) + (f", ... ({len(known)} RMs)" if len(known) > 5 else "")
         raise DataError(f"rm-id {rm_id!r} has no clients in {month_label(month)}; valid rm-ids: {shown}")
+    return order_clients(rows)
+
+
+def order_clients(rows: pd.DataFrame) -> pd.DataFrame:
+    """An RM's rows as the page lists them: highest tier first, then by expected value."""
     tier_rank = {t: i for i, t in enumerate(TIERS)}
     order = rows.assign(_rank=rows["tier"].map(tier_rank))
     return order.sort_values(["_rank", "expected_value_12m", "client_id"],
@@ -72,7 +90,7 @@ def _money(value: Any) -> str:
     return "" if _missing(value) else f"{float(value):,.0f}"
 
 
-def client_card(row: pd.Series, lang: str, cfg: ReportConfig) -> dict[str, Any]:
+def client_card(row: pd.Series | dict[str, Any], lang: str, cfg: ReportConfig) -> dict[str, Any]:
     """Everything the page shows for one client, as plain strings and numbers."""
     text = TEXT[lang]
     p_churn = float(row["p_churn"])
@@ -125,15 +143,99 @@ def client_card(row: pd.Series, lang: str, cfg: ReportConfig) -> dict[str, Any]:
     }
 
 
-def score_history(recs: pd.DataFrame, client_ids: pd.Series, month: pd.Timestamp,
-                  column: str) -> dict[str, list[float | None]]:
-    """`column` for each client over every scored month up to `month` (None where unscored)."""
-    months = sorted(m for m in recs["month"].unique() if m <= month)
-    part = recs[recs["client_id"].isin(client_ids) & recs["month"].isin(months)]
-    wide = part.pivot_table(index="client_id", columns="month", values=column, aggfunc="first")
+@dataclass(frozen=True)
+class History:
+    """What the cards show of the months before: per trail column (`p_churn`, `p_default`,
+    `tier_rank`: 0 General ... 3 Premier) and client the values of `months` (None where
+    unscored), the previous scored month's tier and flags by client (None: no previous month)
+    and the balance trails."""
+
+    months: list[pd.Timestamp]
+    trails: dict[str, dict[str, list[float | None]]]
+    previous_month: pd.Timestamp | None
+    previous: dict[str, dict[str, Any]] | None
+    balances: dict[str, list[float | None]]
+
+    def trail(self, column: str, client_id: str) -> list[float | None]:
+        return self.trails[column].get(client_id) or [None] * len(self.months)
+
+
+def history_months(recs: pd.DataFrame, month: pd.Timestamp, n_months: int = HISTORY_MONTHS) -> list[pd.Timestamp]:
+    """The scored months of `recs` among the `n_months` months ending at `month`, oldest first."""
+    start = month - pd.DateOffset(months=n_months - 1)
+    return sorted(pd.Timestamp(m) for m in recs["month"].unique() if start <= pd.Timestamp(m) <= month)
+
+
+def _wide(part: pd.DataFrame, values: pd.Series, months: list[pd.Timestamp]) -> dict[str, list[float | None]]:
+    frame = pd.DataFrame({"client_id": part["client_id"].to_numpy(), "month": part["month"].to_numpy(),
+                          "value": values.to_numpy(dtype="float64")})
+    wide = frame.pivot_table(index="client_id", columns="month", values="value", aggfunc="first", dropna=False)
     wide = wide.reindex(columns=months)
-    return {str(cid): [None if _missing(v) else float(v) for v in values]
-            for cid, values in zip(wide.index, wide.to_numpy(), strict=True)}
+    return {str(cid): [None if math.isnan(v) else float(v) for v in row]
+            for cid, row in zip(wide.index, wide.to_numpy(dtype="float64"), strict=True)}
+
+
+def build_history(recs: pd.DataFrame, monthly: pd.DataFrame | None, client_ids: pd.Series,
+                  month: pd.Timestamp, cfg: ReportConfig) -> History:
+    """The trails and last month's rows of `client_ids`, read once for every page of a run."""
+    months = history_months(recs, month)
+    ids = pd.Index(client_ids.astype("str").unique())
+    part = recs[recs["month"].isin(months) & recs["client_id"].isin(ids)]
+    rank = part["tier"].map({t: float(i) for i, t in enumerate(TIERS_BY_RANK)})
+    before = [m for m in months if m < month]
+    previous_month = before[-1] if before else None
+    previous = None
+    if previous_month is not None:
+        rows = part.loc[part["month"] == previous_month, ["client_id", "tier", *FLAG_COLUMNS]]
+        previous = {str(r["client_id"]): r for r in rows.drop_duplicates("client_id").to_dict("records")}
+    return History(
+        months=months,
+        trails={"p_churn": _wide(part, pd.to_numeric(part["p_churn"], errors="coerce"), months),
+                "p_default": _wide(part, pd.to_numeric(part["p_default"], errors="coerce"), months),
+                "tier_rank": _wide(part, rank, months)},
+        previous_month=previous_month,
+        previous=previous,
+        balances=balance_history(monthly, pd.Series(ids), month, cfg.balance_months),
+    )
+
+
+def changes_since(row: pd.Series | dict[str, Any], previous: pd.Series | dict[str, Any] | None, lang: str, *, has_previous_month: bool) -> list[dict[str, str]]:
+    """What changed for a client since the previous scored month, in `lang`: new client, tier
+    change with its reason, new and cleared flags, the exit review status with its sentence.
+    Empty when there is no previous month to compare with (and no review)."""
+    text = TEXT[lang]
+    names = TIER_NAMES[lang]
+    out: list[dict[str, str]] = []
+    if previous is None and has_previous_month:
+        out.append({"kind": "new", "text": text["new_client"]})
+    if previous is not None:
+        now, before = str(row["tier"]), str(previous["tier"])
+        if now != before:
+            up = TIERS_BY_RANK.index(now) > TIERS_BY_RANK.index(before)
+            reason = _text(row.get(f"tier_reason_{lang}"))
+            out.append({"kind": "upgrade" if up else "downgrade",
+                        "text": f"{names[before]} → {names[now]}" + (f"{text['colon']}{reason}" if reason else "")})
+        set_now = [f for f in FLAG_COLUMNS if bool(row[f]) and not _flag(previous, f)]
+        cleared = [f for f in FLAG_COLUMNS if not bool(row[f]) and _flag(previous, f)]
+        if set_now:
+            out.append({"kind": "flags-new", "text": text["new_flags"].format(
+                names=", ".join(FLAG_NAMES[lang][f] for f in set_now))})
+        if cleared:
+            out.append({"kind": "flags-cleared", "text": text["cleared_flags"].format(
+                names=", ".join(FLAG_NAMES[lang][f] for f in cleared))})
+    status = _text(row.get("exit_review_status"))
+    if status is not None:
+        sentence = _text(row.get(f"exit_review_reason_{lang}"))
+        label = REVIEW_NAMES[lang].get(status, status)
+        out.append({"kind": f"review-{status}", "text": label + (f"{text['colon']}{sentence}" if sentence else "")})
+    if previous is not None and not out:
+        out.append({"kind": "none", "text": text["no_change"]})
+    return out
+
+
+def _flag(row: pd.Series | dict[str, Any], flag: str) -> bool:
+    value = row.get(flag)
+    return False if _missing(value) else bool(value)
 
 
 def balance_history(monthly: pd.DataFrame | None, client_ids: pd.Series, month: pd.Timestamp,
@@ -157,24 +259,40 @@ def balance_history(monthly: pd.DataFrame | None, client_ids: pd.Series, month: 
 def render_rm_report(recs: pd.DataFrame, monthly_history: pd.DataFrame | None, rm_id: str,
                      month: pd.Timestamp | str, lang: str = "en",
                      config: ReportConfig | None = None) -> str:
-    """One self-contained HTML page with the RM's clients for `month` in `lang` ('en' or 'zh')."""
-    if lang not in LANGS:
-        raise DataError(f"language {lang!r} is not supported; use one of {', '.join(LANGS)}")
+    """One self-contained HTML page with the RM's clients for `month` in `lang` ('en' or 'zh').
+
+    `recs`: the recommendations table or an archive frame (`tierwise.archive.read_archive`);
+    the cards show the scored months of the last year and what changed since the month before."""
+    check_lang(lang)
     cfg = config or ReportConfig()
     month = pd.Timestamp(month).to_period("M").to_timestamp()
     rows = select_rm_clients(recs, rm_id, month)
+    history = build_history(recs, monthly_history, rows["client_id"], month, cfg)
+    return render_rm_page(rows, history, str(rm_id), month, lang, cfg)
+
+
+def check_lang(lang: str) -> None:
+    if lang not in LANGS:
+        raise DataError(f"language {lang!r} is not supported; use one of {', '.join(LANGS)}")
+
+
+def render_rm_page(rows: pd.DataFrame, history: History, rm_id: str, month: pd.Timestamp, lang: str,
+                   cfg: ReportConfig, *, index_href: str | None = None) -> str:
+    """The page of one RM from its rows of `month` (as `select_rm_clients` orders them) and the
+    history of its clients; `index_href`: a link back to the index of all RMs."""
     text = TEXT[lang]
-    churn_hist = score_history(recs, rows["client_id"], month, "p_churn")
-    default_hist = score_history(recs, rows["client_id"], month, "p_default")
-    balances = balance_history(monthly_history, rows["client_id"], month, cfg.balance_months)
     cards = []
-    for _, row in rows.iterrows():
+    previous = history.previous
+    for row in rows.to_dict("records"):  # plain dicts: a card reads a few dozen fields of each row
         card = client_card(row, lang, cfg)
         cid = card["client_id"]
-        card["spark_churn"] = sparkline(churn_hist.get(cid, []), title=f"{text['score_trend']}: {cid}")
-        card["spark_default"] = sparkline(default_hist.get(cid, []), color="#b03a2e",
-                                          title=f"{text['default']}: {cid}")
-        card["spark_balance"] = sparkline(balances.get(cid, []), color="#2e7d4f",
+        before = previous.get(cid) if previous is not None else None
+        card["changes"] = changes_since(row, before, lang, has_previous_month=history.previous_month is not None)
+        card["spark_tier"] = step_chart(history.trail("tier_rank", cid), title=f"{text['tier_trend']}: {cid}")
+        card["spark_churn"] = sparkline(history.trail("p_churn", cid), title=f"{text['score_trend']}: {cid}")
+        card["spark_default"] = sparkline(history.trail("p_default", cid), color="#b03a2e",
+                                          title=f"{text['default_trend']}: {cid}")
+        card["spark_balance"] = sparkline(history.balances.get(cid, []), color="#2e7d4f",
                                           title=f"{text['balance_trend'].format(n=cfg.balance_months)}: {cid}")
         cards.append(card)
     flag_counts = {f: sum(1 for c in cards if any(x["key"] == f for x in c["flags"])) for f in FLAG_COLUMNS}
@@ -190,4 +308,5 @@ def render_rm_report(recs: pd.DataFrame, monthly_history: pd.DataFrame | None, r
         cards=cards,
         flags=[{"key": f, "name": FLAG_NAMES[lang][f], "count": flag_counts[f]} for f in FLAG_COLUMNS],
         shown_template=text["shown"],
+        index_href=index_href,
     )

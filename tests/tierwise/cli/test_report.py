@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -179,3 +180,87 @@ def test_monitor_without_an_earlier_month_for_the_baseline_is_one_line(monkeypat
     code, _, stderr = run(monkeypatch, capsys, "monitor", "--archive", str(tmp_path / "empty"),
                           "--out", str(tmp_path / "m"))
     assert code == 1 and "empty: no archived month" in stderr
+
+
+def _flat(stderr: str) -> str:
+    """Usage errors come in a box that wraps long lines: the words, one space apart."""
+    return " ".join(re.sub("[│╭╮╰╯─]", " ", stderr).split())
+
+
+@pytest.fixture(scope="module")
+def small_dir(tmp_path_factory):
+    """The hand-checked three-month archive of reports_factory, with its bank folder."""
+    archive, bank, _ = factory.write_small_archive(tmp_path_factory.mktemp("small"))
+    return archive, bank
+
+
+def test_report_rm_reads_the_archive_by_default(monkeypatch, capsys, tmp_path, small_dir):
+    archive, bank = small_dir
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "outputs").mkdir()
+    (tmp_path / "outputs" / "archive").symlink_to(archive, target_is_directory=True)
+    out = tmp_path / "rm01.html"
+    code, _, stderr = run(monkeypatch, capsys, "report", "rm", "--rm-id", "RM01", "--month", "2024-02",
+                          "--data", str(bank), "--out", str(out))
+    assert code == 0, stderr
+    html = out.read_text(encoding="utf-8")
+    assert set(re.findall(r'<tr id="client-([^"]+)"', html)) == {"C00000", "C00001", "C00002"}
+    assert "Premier → Excellence" in html  # February compared with January
+
+
+def test_report_rm_all_writes_the_index_and_every_page(monkeypatch, capsys, tmp_path, small_dir):
+    archive, bank = small_dir
+    out = tmp_path / "pages"
+    code, stdout, stderr = run(monkeypatch, capsys, "report", "rm", "--all", "--month", "2024-03", "--lang", "zh",
+                               "--archive", str(archive), "--data", str(bank), "--out", str(out))
+    assert code == 0, stderr
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "rm-RM01.html", "rm-RM02.html"]
+    assert "wrote 2 RM page(s) and" in stdout
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in index and 'href="rm-RM01.html"' in index
+
+
+def test_report_rm_wrong_combinations_are_one_line(monkeypatch, capsys, tmp_path, small_dir):
+    archive, bank = small_dir
+    base = ("report", "rm", "--month", "2024-03", "--archive", str(archive), "--data", str(bank))
+    code, _, stderr = run(monkeypatch, capsys, *base, "--all", "--rm-id", "RM01", "--out", str(tmp_path / "p"))
+    assert code == 2 and "--all writes every RM's page; leave out --rm-id" in _flat(stderr)
+    code, _, stderr = run(monkeypatch, capsys, *base, "--out", str(tmp_path / "p.html"))
+    assert code == 2 and "give --rm-id RM for one page, or --all" in _flat(stderr)
+    code, _, stderr = run(monkeypatch, capsys, *base, "--all", "--out", str(tmp_path / "p.html"))
+    assert code == 2 and "with --all, --out is a folder" in _flat(stderr)
+    code, _, stderr = run(monkeypatch, capsys, *base, "--rm-id", "RM01", "--out", str(tmp_path))
+    assert code == 2 and "is a folder; give the HTML file to write" in _flat(stderr)
+    assert "Traceback" not in stderr and not list(tmp_path.iterdir())
+
+
+def test_report_rm_month_not_archived_lists_the_archived_ones(monkeypatch, capsys, tmp_path, small_dir):
+    archive, bank = small_dir
+    code, _, stderr = run(monkeypatch, capsys, "report", "rm", "--all", "--month", "2024-05", "--archive",
+                          str(archive), "--data", str(bank), "--out", str(tmp_path / "p"))
+    assert code == 1 and "Traceback" not in stderr
+    assert "month 2024-05 is not in the archive" in stderr and "archived months: 2024-01, 2024-02, 2024-03" in stderr
+    code, _, stderr = run(monkeypatch, capsys, "report", "rm", "--all", "--month", "2024-03", "--archive",
+                          str(tmp_path / "nothing"), "--out", str(tmp_path / "p"))
+    assert code == 1 and "no archived month" in stderr
+
+
+def test_report_rm_all_reads_little_and_writes_what_the_library_writes(monkeypatch, capsys, tmp_path, small_dir):
+    # the CLI reads the month in full and only HISTORY_COLUMNS of the months before: same pages
+    from tierwise.archive import read_archive
+    from tierwise.reports import ReportConfig, write_rm_pages
+
+    archive, bank = small_dir
+    code, _, stderr = run(monkeypatch, capsys, "report", "rm", "--all", "--month", "2024-03", "--archive",
+                          str(archive), "--data", str(bank), "--out", str(tmp_path / "cli"))
+    assert code == 0, stderr
+    monthly = factory.small_archive_frames()[1]
+    write_rm_pages(read_archive(archive), monthly, "2024-03", tmp_path / "lib", ReportConfig(), "en")
+    for name in ("index.html", "rm-RM01.html", "rm-RM02.html"):
+        assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "lib" / name).read_bytes(), name
+    code, _, stderr = run(monkeypatch, capsys, "report", "rm", "--rm-id", "RM01", "--month", "2024-03", "--archive",
+                          str(archive), "--data", str(bank), "--out", str(tmp_path / "one.html"))
+    assert code == 0, stderr
+    one = (tmp_path / "one.html").read_text(encoding="utf-8")
+    assert one.replace("\n", "") == (tmp_path / "lib" / "rm-RM01.html").read_text(encoding="utf-8").replace(
+        '<p><a id="back-to-index" href="index.html">&larr; All relationship managers</a></p>', "").replace("\n", "")

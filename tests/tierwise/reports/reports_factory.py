@@ -146,3 +146,99 @@ def write_bank(folder, recs: pd.DataFrame, clients: pd.DataFrame, monthly: pd.Da
     monthly.to_parquet(bank / "monthly.parquet", index=False)
     recs.to_parquet(folder / "recommendations.parquet", index=False)
     return folder / "recommendations.parquet", bank
+
+
+SMALL_MONTHS = ("2024-01", "2024-02", "2024-03")
+SMALL_REVIEW_EN = "PD 6.1% stayed above the limit of 5.0% for 3 months: one tier down"
+SMALL_REVIEW_ZH = "违约概率6.1%连续3个月高于上限5.0%：降一级"
+_SMALL_PLAN = {
+    # client: {month: (rm_id, tier, expected value, assets)}; a month left out: no row that month
+    "C00000": {"2024-01": ("RM01", "Premier", 900.0, 9e5), "2024-02": ("RM01", "Excellence", 950.0, 9.5e5),
+               "2024-03": ("RM01", "Potential", 1000.0, 1e6)},
+    "C00001": {"2024-01": ("RM01", "Potential", 2000.0, 1.5e6), "2024-02": ("RM01", "Potential", 2100.0, 1.8e6),
+               "2024-03": ("RM01", "Excellence", 2500.4, 2e6)},
+    "C00002": {"2024-02": ("RM01", "General", 50.0, 1e4)},
+    "C00003": {"2024-01": ("RM02", "General", 12.0, 5e3), "2024-02": ("RM02", "General", 11.0, 5e3),
+               "2024-03": ("RM02", "General", 10.0, 4e3)},
+    "C00004": {"2024-01": ("RM02", "Premier", 19000.0, 4e6), "2024-02": ("RM02", "Premier", 19500.0, 4.1e6),
+               "2024-03": ("RM02", "Premier", 20000.0, 4.2e6)},
+    "C00005": {"2024-03": (None, "General", 7.0, 1e3)},
+    "C00006": {"2024-03": ("RM02", "Potential", -30.0, 2e4)},
+    "C00007": {"2024-02": ("RM03", "General", 5.0, 2e3)},
+}
+
+
+def small_archive_frames() -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Three hand-set months of eight clients ({'YYYY-MM': rows}, monthly), figures checked by hand:
+
+    2024-03 against 2024-02 -- RM01: C00000 Excellence -> Potential (downgraded by its exit review;
+    risk watch cleared, cost review new), C00001 Potential -> Excellence, C00002 lost; RM02:
+    C00003 (exit review opened) and C00006 (new client) 90+ days past due for the first time,
+    C00004 90+ both months; RM03: C00007 lost, no client left; C00005 has no RM."""
+    recs, _, monthly = make_bank(n_clients=len(_SMALL_PLAN), scored=SMALL_MONTHS, history=3, seed=3)
+    flags = [c for c in recs.columns if c.startswith("flag_")]
+    frames = {}
+    for label in SMALL_MONTHS:
+        month = pd.Timestamp(label + "-01")
+        rows = recs[recs["month"] == month].set_index("client_id")
+        keep = [cid for cid, plan in _SMALL_PLAN.items() if label in plan]
+        rows = rows.loc[keep].copy()
+        for cid in keep:
+            rm, tier, value, assets = _SMALL_PLAN[cid][label]
+            rows.loc[cid, ["rm_id", "tier", "tier_zh", "channel", "channel_zh"]] = [
+                rm, tier, TIER_ZH[tier], CHANNEL[tier], CHANNEL_ZH[CHANNEL[tier]]]
+            rows.loc[cid, ["expected_value_12m", "assets_total"]] = [value, assets]
+            rows.loc[cid, "tier_reason_en"] = f"{tier}: set by hand for {label}"
+            rows.loc[cid, "tier_reason_zh"] = f"{TIER_ZH[tier]}：{label} 手工设定"
+        rows[flags] = False
+        rows["exit_review_status"] = None
+        rows["exit_review_reason_en"] = None
+        rows["exit_review_reason_zh"] = None
+        rows["exit_review_months"] = 0
+        rows["exit_review_since"] = pd.NaT
+        frames[label] = rows.reset_index()
+    jan, feb, mar = (frames[m].set_index("client_id") for m in SMALL_MONTHS)
+    # a review that closed in January (every month has a review date: tierwise.archive writes an
+    # all-NaT exit_review_since as 0001-01-01, which read_archive cannot read back)
+    jan.loc["C00001", ["exit_review_status", "exit_review_months"]] = ["closed", 2]
+    jan.loc["C00001", "exit_review_since"] = pd.Timestamp("2023-12-01")
+    feb.loc["C00000", ["flag_risk_watch", "flag_exit_review"]] = True
+    feb.loc["C00000", ["exit_review_status", "exit_review_months"]] = ["opened", 1]
+    feb.loc["C00000", "exit_review_since"] = pd.Timestamp("2024-02-01")
+    mar.loc["C00000", "flag_cost_review"] = True
+    mar.loc["C00000", ["exit_review_status", "exit_review_reason_en", "exit_review_reason_zh",
+                       "exit_review_months"]] = ["downgraded", SMALL_REVIEW_EN, SMALL_REVIEW_ZH, 2]
+    mar.loc["C00000", "exit_review_since"] = pd.Timestamp("2024-02-01")
+    mar.loc["C00000", "tier_reason_en"] = SMALL_REVIEW_EN
+    mar.loc["C00000", "tier_reason_zh"] = SMALL_REVIEW_ZH
+    mar.loc["C00003", ["flag_risk_watch", "flag_exit_review"]] = True
+    mar.loc["C00003", ["exit_review_status", "exit_review_months"]] = ["opened", 1]
+    mar.loc["C00003", "exit_review_since"] = pd.Timestamp("2024-03-01")
+    frames = {m: f.reset_index() for m, f in zip(SMALL_MONTHS, (jan, feb, mar), strict=True)}
+    monthly = monthly.copy()
+    monthly["days_past_due"] = 0
+    for cid, label, days in (("C00003", "2024-03", 120), ("C00004", "2024-02", 120), ("C00004", "2024-03", 120),
+                             ("C00006", "2024-03", 95), ("C00001", "2024-01", 120)):
+        monthly.loc[(monthly["client_id"] == cid) & (monthly["month"] == pd.Timestamp(label + "-01")),
+                    "days_past_due"] = days
+    return frames, monthly
+
+
+def write_small_archive(folder):
+    """`small_archive_frames` written as `folder/archive` (tierwise.archive.write_month) and
+    `folder/bank/{clients,monthly}.parquet`; returns (archive folder, bank folder, monthly)."""
+    import datetime as dt
+
+    from tierwise.archive import write_month
+
+    frames, monthly = small_archive_frames()
+    archive = folder / "archive"
+    for label, rows in frames.items():
+        year, month = map(int, label.split("-"))
+        write_month(archive, dt.date(year, month, 1), rows)
+    _, clients, _ = make_bank(n_clients=len(_SMALL_PLAN), scored=SMALL_MONTHS, history=3, seed=3)
+    bank = folder / "bank"
+    bank.mkdir(parents=True, exist_ok=True)
+    clients.to_parquet(bank / "clients.parquet", index=False)
+    monthly.to_parquet(bank / "monthly.parquet", index=False)
+    return archive, bank, monthly

@@ -5,10 +5,19 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from reports_browser import console_errors, open_page, save_screenshot
+from reports_factory import write_small_archive
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from tierwise.reports import MonitorConfig, build_monitor, render_monitor_html, render_rm_report
+from tierwise.archive import read_archive
+from tierwise.reports import (
+    MonitorConfig,
+    ReportConfig,
+    build_monitor,
+    render_monitor_html,
+    render_rm_report,
+    write_rm_pages,
+)
 
 pytestmark = pytest.mark.browser
 MONTH = pd.Timestamp("2024-03-01")
@@ -82,3 +91,37 @@ def test_monitor_page_loads_without_console_errors(browser, tmp_path, bank):
     assert browser.find_element(By.ID, "migration").is_displayed()
     assert f"Portfolio monitor — {result['month']}" in browser.find_element(By.TAG_NAME, "h1").text
     save_screenshot(browser, "monitor.png")
+
+
+def test_rm_index_links_open_the_pages_and_history_charts_render(browser, tmp_path):
+    archive, _, monthly = write_small_archive(tmp_path)
+    pages = tmp_path / "pages"
+    write_rm_pages(read_archive(archive), monthly, MONTH, pages, ReportConfig(), "en")
+    open_page(browser, pages / "index.html")
+    assert console_errors(browser) == []
+    links = browser.find_elements(By.CSS_SELECTOR, "#rms tbody a")
+    assert [a.text for a in links] == ["RM01", "RM02"]
+    total = browser.find_element(By.CSS_SELECTOR, "tr.total [data-field='clients']")
+    assert total.is_displayed() and total.text == "6"
+    save_screenshot(browser, "rm_index_en.png")
+    for name, clients in (("RM01", {"C00000", "C00001"}), ("RM02", {"C00003", "C00004", "C00006"})):
+        browser.find_element(By.LINK_TEXT, name).click()
+        assert browser.current_url.endswith(f"/rm-{name}.html")
+        assert name in browser.find_element(By.TAG_NAME, "h1").text
+        assert console_errors(browser) == []
+        rows = browser.find_elements(By.CSS_SELECTOR, "#clients tbody tr")
+        assert {r.get_attribute("data-client") for r in rows} == clients
+        for row in rows:
+            charts = row.find_elements(By.CSS_SELECTOR, "td.trend svg")
+            assert len(charts) == 4  # tier steps, churn, PD, balances
+            steps = row.find_element(By.CSS_SELECTOR, "svg.steps")
+            assert steps.size["width"] > 0 and steps.size["height"] > 0
+            assert steps.find_elements(By.TAG_NAME, "circle")  # the last month's dot was drawn
+            assert steps.find_element(By.TAG_NAME, "path").get_attribute("d").startswith("M")
+        changes = browser.find_element(By.ID, f"client-{sorted(clients)[0]}").find_element(
+            By.CSS_SELECTOR, "td.changes")
+        assert changes.is_displayed() and changes.text
+        if name == "RM01":
+            save_screenshot(browser, "rm_page_history_en.png")
+        browser.find_element(By.ID, "back-to-index").click()
+        assert browser.current_url.endswith("/index.html")

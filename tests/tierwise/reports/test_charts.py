@@ -32,3 +32,27 @@ def test_bar_chart_escapes_labels():
     assert "<b>" not in markup and "&lt;b&gt;" in markup
     widths = [float(r.get("width")) for r in _parse(markup).iter(f"{SVG}rect")]
     assert widths[0] == 2 * widths[1]
+
+
+def test_step_chart_holds_each_level_on_a_fixed_scale():
+    from tierwise.reports._charts import step_chart
+
+    svg = _parse(step_chart([3, 3, 2, None, 0], title="tier"))
+    assert svg.get("data-values") == "3 3 2  0"
+    d = svg.find(f"{SVG}path").get("d")
+    # two runs (the gap breaks the line): M, H/V steps, then a fresh M for the last month
+    assert d.count("M") == 2 and d.count("H") == 2
+    ys = [float(line.get("y1")) for line in svg.iter(f"{SVG}line")]
+    assert len(ys) == 4 and ys == sorted(ys, reverse=True)  # level 0 at the bottom
+    dot = svg.find(f"{SVG}circle")
+    assert float(dot.get("cy")) == ys[0]  # the last value, 0, sits on the bottom line
+    # the scale does not follow the data: a client always Premier is drawn at the top line
+    top = _parse(step_chart([3, 3], title="t")).find(f"{SVG}circle")
+    assert float(top.get("cy")) == ys[-1]
+
+
+def test_step_chart_of_nothing_is_valid_svg():
+    from tierwise.reports._charts import step_chart
+
+    svg = _parse(step_chart([None, None], title="<none>"))
+    assert svg.find(f"{SVG}path") is None and svg.find(f"{SVG}circle") is None

@@ -1,14 +1,25 @@
-"""The relationship-manager page: content matches the table, self-contained, clear errors."""
+"""The relationship-manager pages: content matches the table or archive, the index figures, clear errors."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pandas as pd
 import pytest
+from reports_factory import SMALL_REVIEW_EN, SMALL_REVIEW_ZH, write_small_archive
 
+from tierwise.archive import read_archive
 from tierwise.features import DataError
-from tierwise.reports import ReportConfig, check_recommendations, render_rm_report
+from tierwise.reports import (
+    ReportConfig,
+    archive_window,
+    check_recommendations,
+    render_rm_report,
+    rm_index,
+    write_rm_pages,
+)
+from tierwise.reports._rm_pages import page_name
 from tierwise.reports._rm_report import balance_history, band
 
 MONTH = pd.Timestamp("2024-03-01")
@@ -151,3 +162,125 @@ def test_small_probabilities_keep_two_decimals():
     from tierwise.reports import score_percent
 
     assert (score_percent(0.0003), score_percent(0.0123), score_percent(0.456)) == ("0.03%", "1.2%", "46%")
+
+
+# --- pages of every RM and their index, from a hand-checked three-month archive -------------
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    archive, _, monthly = write_small_archive(tmp_path_factory.mktemp("small"))
+    return read_archive(archive), monthly
+
+
+def _index_figures(index: pd.DataFrame) -> dict[str, tuple]:
+    return {r.rm_id: (r.clients, round(r.value, 1), r.assets, r.upgrades, r.downgrades, r.lost, r.new_defaults,
+                      r.reviews_opened) for r in index.astype(object).where(index.notna(), None).itertuples()}
+
+
+def test_index_figures_are_the_hand_checked_ones(small):
+    history, monthly = small
+    figures = _index_figures(rm_index(history, monthly, MONTH))
+    # clients, value, assets, upgrades, downgrades, lost, new defaults, reviews opened
+    assert figures == {
+        "RM01": (2, 3500.4, 3e6, 1, 1, 1, 0, 0),
+        "RM02": (3, 19980.0, 4.2e6 + 4e3 + 2e4, 0, 0, 0, 2, 1),
+        "RM03": (0, 0.0, 0.0, 0, 0, 1, 0, 0),   # the whole book left: a row, no page
+        "": (1, 7.0, 1e3, 0, 0, 0, 0, 0),        # no RM, listed last
+    }
+    assert list(figures) == ["RM01", "RM02", "RM03", ""]
+
+
+def test_index_without_monthly_or_earlier_month_cannot_tell_changes(small):
+    history, monthly = small
+    no_monthly = rm_index(history, None, MONTH)
+    assert no_monthly["new_defaults"].isna().all() and no_monthly["upgrades"].notna().all()
+    first = rm_index(history, monthly, pd.Timestamp("2024-01-01"))
+    assert first[["upgrades", "downgrades", "lost", "new_defaults"]].isna().all().all()
+    assert first["clients"].tolist() == [2, 2]
+
+
+def _block(html: str, client: str) -> str:
+    return html.split(f'<tr id="client-{client}"')[1].split("</tr>")[0]
+
+
+def test_write_rm_pages_writes_a_page_per_rm_and_the_index(small, tmp_path):
+    history, monthly = small
+    written = write_rm_pages(history, monthly, MONTH, tmp_path, ReportConfig(), "en")
+    assert [p.name for p in written] == ["rm-RM01.html", "rm-RM02.html", "index.html"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index.html", "rm-RM01.html", "rm-RM02.html"]
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert re.findall(r'<a href="([^"]+)">', index) == ["rm-RM01.html", "rm-RM02.html"]
+    total = index.split('data-rm="total"')[1].split("</tr>")[0]
+    cells = dict(re.findall(r'data-field="(\w+)">([^<]*)<', total))
+    assert cells == {"clients": "6", "value": "23,487", "assets": "7,225,000", "upgrades": "1",
+                     "downgrades": "1", "lost": "2", "new_defaults": "2", "reviews_opened": "1"}
+    assert "No RM" in index and "Changes since 2024-02, the previous archived month." in index
+    rm01 = (tmp_path / "rm-RM01.html").read_text(encoding="utf-8")
+    assert set(re.findall(r'<tr id="client-([^"]+)"', rm01)) == {"C00000", "C00001"}
+    assert 'href="index.html"' in rm01
+
+
+def test_cards_show_what_changed_and_the_trails(small, tmp_path):
+    history, monthly = small
+    write_rm_pages(history, monthly, MONTH, tmp_path, ReportConfig(), "en")
+    rm01 = (tmp_path / "rm-RM01.html").read_text(encoding="utf-8")
+    down = _block(rm01, "C00000")
+    assert f"Excellence → Potential: {SMALL_REVIEW_EN}" in down
+    assert "New: Cost review" in down and "Cleared: Risk watch, Exit review" in down
+    assert f"Downgraded after exit review: {SMALL_REVIEW_EN}" in down
+    assert 'data-values="3 2 1"' in down  # tier rank Premier, Excellence, Potential
+    assert "Potential → Excellence: Excellence: set by hand for 2024-03" in _block(rm01, "C00001")
+    rm02 = (tmp_path / "rm-RM02.html").read_text(encoding="utf-8")
+    assert "New this month" in _block(rm02, "C00006") and 'data-values="  1"' in _block(rm02, "C00006")
+    assert "No change" in _block(rm02, "C00004")
+    assert "Exit review opened" in _block(rm02, "C00003")
+
+
+def test_chinese_pages_say_everything_in_chinese(small, tmp_path):
+    history, monthly = small
+    write_rm_pages(history, monthly, MONTH, tmp_path, ReportConfig(), "zh")
+    down = _block((tmp_path / "rm-RM01.html").read_text(encoding="utf-8"), "C00000")
+    assert f"卓越 → 潜力：{SMALL_REVIEW_ZH}" in down
+    assert "新增：成本评审" in down and "解除：风险关注, 退出评审" in down
+    assert f"退出评审后降级：{SMALL_REVIEW_ZH}" in down and "较上月变化" in (tmp_path / "rm-RM01.html").read_text()
+    assert "本月新客户" in _block((tmp_path / "rm-RM02.html").read_text(encoding="utf-8"), "C00006")
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in index and "无客户经理" in index and "合计" in index and "谁维护谁负责" in index
+    assert not re.search(r"Clients|Upgrades|Total|No RM", index)
+
+
+def test_index_without_monthly_shows_a_dash_for_new_defaults(small, tmp_path):
+    history, _ = small
+    write_rm_pages(history, None, MONTH, tmp_path, ReportConfig(), "en")
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert set(re.findall(r'data-field="new_defaults">([^<]*)<', index)) == {"—"}
+    assert "New defaults need the monthly table" in index
+
+
+def test_rm_ids_become_safe_distinct_file_names(small, tmp_path):
+    assert page_name("RM01") == "rm-RM01.html"
+    odd = page_name("../RM 01")
+    assert re.fullmatch(r"rm-___RM_01-[0-9a-f]{8}\.html", odd) and odd != page_name("__/RM 01")
+    history, monthly = small
+    renamed = history.assign(rm_id=history["rm_id"].replace({"RM02": "RM/02"}))
+    written = write_rm_pages(renamed, monthly, MONTH, tmp_path, ReportConfig(), "en")
+    assert page_name("RM/02") in [p.name for p in written]
+    assert f'href="{page_name("RM/02")}"' in (tmp_path / "index.html").read_text(encoding="utf-8")
+
+
+def test_write_rm_pages_errors_are_one_line(small, tmp_path):
+    history, monthly = small
+    with pytest.raises(DataError, match="month 2023-07 is not in the recommendations; scored months: 2024-01"):
+        write_rm_pages(history, monthly, "2023-07", tmp_path)
+    with pytest.raises(DataError, match="language 'fr' is not supported"):
+        write_rm_pages(history, monthly, MONTH, tmp_path, lang="fr")
+    assert not list(tmp_path.iterdir())
+
+
+def test_archive_window_is_the_year_to_the_month():
+    archived = [dt.date(2023, m, 1) for m in range(1, 13)] + [dt.date(2024, 1, 1), dt.date(2024, 3, 1)]
+    assert archive_window(archived, dt.date(2024, 3, 1)) == archived[3:]
+    with pytest.raises(DataError, match=r"month 2024-02 is not in the archive; archived months \(last 12 of 14\): "
+                                        r"2023-03, .*, 2024-01, 2024-03$"):
+        archive_window(archived, dt.date(2024, 2, 1))
