@@ -55,11 +55,12 @@ class MonthlyJob:
     _raw: dict[str, pd.DataFrame | None] = field(default_factory=dict, compare=False, repr=False)
 
     def raw(self, name: str) -> pd.DataFrame | None:
-        """The raw `clients` or `monthly` table, read once per run (new defaults, raw features)."""
-        from tierwise.reports import read_raw_table
+        """The `clients` or `monthly` rows that pass the data contract, read once per run (balance
+        trends, new defaults, realised labels, raw features)."""
+        from tierwise.reports import read_bank
 
-        if name not in self._raw:
-            self._raw[name] = read_raw_table(self.data, name)
+        if not self._raw:
+            self._raw["clients"], self._raw["monthly"] = read_bank(self.data)
         return self._raw[name]
 
     def pages_dir(self, month: dt.date) -> Path:

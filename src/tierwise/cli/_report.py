@@ -82,7 +82,7 @@ def report_rm(
     """Self-contained HTML pages of RMs' clients: tiers, scores, reasons, flags, actions, a year of history."""
     from tierwise.features import write_text_atomic
     from tierwise.reports import (
-        read_raw_table,
+        read_bank,
         read_recommendations,
         render_rm_report,
         write_rm_pages,
@@ -95,7 +95,7 @@ def report_rm(
     cfg = load_settings(config_path).require("monitor")
     recs = read_recommendations(recommendations) if recommendations is not None else _archive_history(archive, when, rm_id)
     data_dir = _data_dir(data, explicit=data != DATA_DEFAULT)
-    monthly = read_raw_table(data_dir, "monthly")
+    _, monthly = read_bank(data_dir)
     if all_rms:
         written = write_rm_pages(recs, monthly, when, out, cfg.report, lang)
         typer.echo(f"wrote {len(written) - 1} RM page(s) and {written[-1]}")
@@ -133,7 +133,7 @@ def monitor(
         build_monitor,
         log_monitor_run,
         read_archive_months,
-        read_raw_table,
+        read_bank,
         read_recommendations,
         resolve_months,
         write_monitor,
@@ -160,8 +160,7 @@ def monitor(
     cfg = monitor_cfg.with_policy(policy)
     pd_limit = policy.risk.pd_limit if policy is not None else None
     data_dir = _data_dir(data, explicit=data != DATA_DEFAULT)
-    clients = read_raw_table(data_dir, "clients")
-    monthly = read_raw_table(data_dir, "monthly")
+    clients, monthly = read_bank(data_dir)
     result = build_monitor(recs, pd.Timestamp(months.month), pd.Timestamp(months.baseline), cfg, clients=clients,
                            monthly=monthly, default_limit=pd_limit, features=features)
     files = write_monitor(result, out)

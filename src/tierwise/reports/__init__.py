@@ -15,6 +15,7 @@ from tierwise.reports._io import (
     CORE_COLUMNS,
     check_recommendations,
     read_archive_months,
+    read_bank,
     read_raw_table,
     read_recommendations,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "psi_status",
     "psi_table",
     "read_archive_months",
+    "read_bank",
     "read_raw_table",
     "read_recommendations",
     "realised_vs_predicted",

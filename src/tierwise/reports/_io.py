@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from tierwise.archive import read_archive
-from tierwise.features import DataError, first_names, missing_columns, month_label
+from tierwise.features import ROW_ID, DataError, first_names, missing_columns, month_label, validate_tables
 from tierwise.models import FLAG_COLUMNS, TIERS
 
 logger = logging.getLogger(__name__)
@@ -110,6 +110,29 @@ def read_raw_table(data_dir: Path | None, name: str) -> pd.DataFrame | None:
                 table["month"] = pd.to_datetime(table["month"]).dt.to_period("M").dt.to_timestamp()
             return table
     return None
+
+
+def read_bank(data_dir: Path | None) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """(`clients`, `monthly`) of a data folder as the reports use them: when both are there,
+    the rows that pass the data contract (`validate_tables`, as scoring quarantines them), so a
+    bad value in the extract is left out of balance trends and realised labels instead of
+    stopping the report; either is None when absent."""
+    clients, monthly = read_raw_table(data_dir, "clients"), read_raw_table(data_dir, "monthly")
+    if clients is None or monthly is None:
+        return clients, monthly
+    report = validate_tables(clients, monthly)
+    rejected = report.rows_rejected
+    if rejected["clients"] or rejected["monthly"]:
+        logger.info("%s: %d client row(s) and %d monthly row(s) fail the data contract and are left out of "
+                    "the reports (tierwise validate lists them)", data_dir, rejected["clients"], rejected["monthly"])
+    kept = []
+    for table in (report.clients, report.monthly):
+        table = table.drop(columns=ROW_ID)
+        table["client_id"] = table["client_id"].astype("str")
+        if "month" in table.columns:
+            table["month"] = pd.to_datetime(table["month"]).dt.to_period("M").dt.to_timestamp()
+        kept.append(table)
+    return kept[0], kept[1]
 
 
 def available_months(recs: pd.DataFrame) -> list[str]:
