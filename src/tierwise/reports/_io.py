@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from tierwise.archive import read_archive
-from tierwise.features import ROW_ID, DataError, first_names, missing_columns, month_label, validate_tables
+from tierwise.features import ROW_ID, DataError, first_names, missing_columns, month_label, read_raw_tables, validate_tables
 from tierwise.models import FLAG_COLUMNS, TIERS
 
 logger = logging.getLogger(__name__)
@@ -112,15 +112,18 @@ def read_raw_table(data_dir: Path | None, name: str) -> pd.DataFrame | None:
     return None
 
 
+def _has_table(data_dir: Path, name: str) -> bool:
+    return any((data_dir / f"{name}{suffix}").is_file() for suffix in (".parquet", ".csv"))
+
+
 def read_bank(data_dir: Path | None) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """(`clients`, `monthly`) of a data folder as the reports use them: when both are there,
     the rows that pass the data contract (`validate_tables`, as scoring quarantines them), so a
     bad value in the extract is left out of balance trends and realised labels instead of
     stopping the report; either is None when absent."""
-    clients, monthly = read_raw_table(data_dir, "clients"), read_raw_table(data_dir, "monthly")
-    if clients is None or monthly is None:
-        return clients, monthly
-    report = validate_tables(clients, monthly)
+    if data_dir is None or not all(_has_table(data_dir, name) for name in ("clients", "monthly")):
+        return read_raw_table(data_dir, "clients"), read_raw_table(data_dir, "monthly")
+    report = validate_tables(*read_raw_tables(data_dir))  # as read, like scoring: dates not yet normalised
     rejected = report.rows_rejected
     if rejected["clients"] or rejected["monthly"]:
         logger.info("%s: %d client row(s) and %d monthly row(s) fail the data contract and are left out of "
