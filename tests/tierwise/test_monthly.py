@@ -42,7 +42,7 @@ def cycle(scoring_world, tmp_path_factory):
               str(root / "archive"), "--outputs", str(root / "outputs"), "--chunk-clients", "120"]
     result = _run(["run-month", "--from", month_label(first), "--to", month_label(last), *common])
     yield {"root": root, "archive": root / "archive", "outputs": root / "outputs", "first": first, "last": last,
-           "common": common, "output": result.output, "world": scoring_world}
+           "common": common, "output": result.output}
     mp.undo()
 
 
@@ -75,7 +75,7 @@ def test_every_month_has_its_pages_and_monitor(cycle):
     assert len(last["history"]["tiers"]) == MONTHS  # the 12-month migration and tier series
 
 
-def test_rerunning_a_month_leaves_every_partition_identical(cycle):
+def test_rerunning_a_month_leaves_every_partition_identical(cycle, world):  # world: MLflow env for this test
     before = _partitions(cycle["archive"])
     index = cycle["outputs"] / "rm_pages" / month_label(cycle["last"]) / "index.html"
     page_before = index.read_bytes()
@@ -95,8 +95,7 @@ def test_history_of_a_client_present_in_every_month(cycle):
         assert month_label(month) in result.output
 
 
-def test_separate_score_runs_feed_monitor_and_report_rm(cycle, tmp_path):
-    world = cycle["world"]
+def test_separate_score_runs_feed_monitor_and_report_rm(cycle, world, tmp_path):
     archive = tmp_path / "archive"
     months = [add_months(world["month"], -1), world["month"]]
     for month in months:
