@@ -34,7 +34,6 @@ from tierwise.models import TIERS
 
 logger = logging.getLogger(__name__)
 
-HISTORY_MONTHS = 12
 StepProgress = Callable[[str, int | None], AbstractContextManager[Callable[[int], None]]]
 """(step description, total) -> a context manager yielding `advance(n)` (the CLI's progress bar)."""
 
@@ -136,11 +135,18 @@ def score_step(job: MonthlyJob, month: dt.date, *, progress: StepProgress) -> An
                             model_version=loaded.version, chunk_clients=job.chunk_clients, progress=advance)
 
 
-def history_of(archive: Path, month: dt.date, months: int = HISTORY_MONTHS) -> pd.DataFrame:
-    """The archived months of the `months` ending at `month` (those present)."""
+def history_of(archive: Path, month: dt.date, months: int) -> pd.DataFrame:
+    """What the month's pages and monitor read of the archive: `month` and the archived month
+    before it in full, the other archived months of the `months` ending at `month` only in the
+    columns the pages and the monitor's history follow."""
+    from tierwise.reports import MONITOR_HISTORY_COLUMNS, PAGE_HISTORY_COLUMNS, read_archive_months
+
+    archived = client_archive.archived_months(archive)
     window = set(months_between(add_months(month, -(months - 1)), month))
-    present = [m for m in client_archive.archived_months(archive) if m in window]
-    return client_archive.read_archive(archive, months=present)
+    earlier = [m for m in archived if m < month]
+    columns = tuple(dict.fromkeys((*PAGE_HISTORY_COLUMNS, *MONITOR_HISTORY_COLUMNS)))
+    return read_archive_months(archive, [month, *earlier[-1:]], [m for m in archived if m in window],
+                               columns=columns)
 
 
 def pages_step(job: MonthlyJob, month: dt.date, history: pd.DataFrame, *, progress: StepProgress) -> int:
@@ -161,13 +167,11 @@ def monitor_step(job: MonthlyJob, month: dt.date, history: pd.DataFrame, *, prog
     if not earlier:
         logger.info("%s is the first archived month: no monitor baseline yet", month_label(month))
         return None
-    baseline = earlier[-1]
-    frame = history if pd.Timestamp(baseline) in set(history["month"]) else pd.concat(
-        [client_archive.read_archive(job.archive, months=[baseline]), history], ignore_index=True)
+    baseline = earlier[-1]  # read in full by `history_of`
     settings = job.loaded.settings
     cfg = job.monitor_config.with_policy(settings.policy)
     with progress(f"{month_label(month)} monitor", None):
-        result = build_monitor(frame, pd.Timestamp(month), pd.Timestamp(baseline), cfg, clients=job.raw("clients"),
+        result = build_monitor(history, pd.Timestamp(month), pd.Timestamp(baseline), cfg, clients=job.raw("clients"),
                                monthly=job.raw("monthly"), default_limit=settings.policy.risk.pd_limit,
                                features=settings.features)
         files = write_monitor(result, job.monitor_dir(month))

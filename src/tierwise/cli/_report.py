@@ -50,18 +50,17 @@ def _rm_targets(rm_id: str | None, all_rms: bool, out: Path) -> None:
 
 def _archive_history(archive: Path, when: pd.Timestamp, rm_id: str | None) -> pd.DataFrame:
     """`when` in full and, of the archived months of the year before it, only what the pages
-    show (`reports.HISTORY_COLUMNS`); with `rm_id`, the earlier months of that RM's clients only."""
+    show (`reports.PAGE_HISTORY_COLUMNS`); with `rm_id`, the earlier months of that RM's clients only."""
     from tierwise.archive import archived_months, check_archive, read_archive
-    from tierwise.reports import HISTORY_COLUMNS, archive_window, check_recommendations
+    from tierwise.reports import PAGE_HISTORY_COLUMNS, archive_window, read_archive_months
 
     check_archive(archive)
     months = archive_window(archived_months(archive), when.date(), source=f"the archive {archive}")
-    current = read_archive(archive, months=months[-1:])
-    clients = None if rm_id is None else current.loc[current["rm_id"] == rm_id, "client_id"]
-    frames = [current]
-    if len(months) > 1 and (clients is None or len(clients)):
-        frames.insert(0, read_archive(archive, months=months[:-1], columns=HISTORY_COLUMNS, clients=clients))
-    return check_recommendations(pd.concat(frames, ignore_index=True), source=str(archive))
+    clients = None
+    if rm_id is not None:
+        current = read_archive(archive, months=months[-1:], columns=["rm_id"])
+        clients = current.loc[current["rm_id"] == rm_id, "client_id"]
+    return read_archive_months(archive, months[-1:], months[:-1], columns=PAGE_HISTORY_COLUMNS, clients=clients)
 
 
 @report_app.command("rm")

@@ -13,6 +13,7 @@ from tierwise.reports._fairness import age_groups, compare_groups, fairness_repo
 from tierwise.reports._history import expected_auc, resolve_months
 from tierwise.reports._io import (
     CORE_COLUMNS,
+    MONITOR_HISTORY_COLUMNS,
     check_recommendations,
     read_archive_months,
     read_bank,
@@ -39,7 +40,8 @@ from tierwise.reports._monitor_build import build_monitor, monitor_metrics
 from tierwise.reports._monitor_page import log_monitor_run, render_monitor_html, write_monitor
 from tierwise.reports._rm_pages import archive_window, rm_index, write_rm_pages
 from tierwise.reports._rm_report import (
-    HISTORY_COLUMNS,
+    HISTORY_MONTHS,
+    PAGE_HISTORY_COLUMNS,
     render_rm_report,
     score_percent,
     template_env,
@@ -51,7 +53,9 @@ __all__ = [
     "ConcentrationConfig",
     "FairnessConfig",
     "HistoryConfig",
-    "HISTORY_COLUMNS",
+    "HISTORY_MONTHS",
+    "MONITOR_HISTORY_COLUMNS",
+    "PAGE_HISTORY_COLUMNS",
     "MonitorConfig",
     "PsiConfig",
     "ReportConfig",

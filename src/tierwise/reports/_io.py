@@ -10,7 +10,15 @@ from pathlib import Path
 import pandas as pd
 
 from tierwise.archive import read_archive
-from tierwise.features import ROW_ID, DataError, first_names, missing_columns, month_label, read_raw_tables, validate_tables
+from tierwise.features import (
+    ROW_ID,
+    DataError,
+    first_names,
+    missing_columns,
+    month_label,
+    read_raw_tables,
+    validate_tables,
+)
 from tierwise.models import FLAG_COLUMNS, TIERS
 
 logger = logging.getLogger(__name__)
@@ -24,7 +32,7 @@ CORE_COLUMNS: tuple[str, ...] = (
 )
 
 #: what the monitor's history needs of the months other than --month and the baseline
-HISTORY_COLUMNS: tuple[str, ...] = (
+MONITOR_HISTORY_COLUMNS: tuple[str, ...] = (
     "tier", "assets_total", "credit_exposure", "p_churn", "p_default",
     "exit_review_status", "exit_review_since", "exit_review_months",
 )
@@ -81,17 +89,22 @@ def check_recommendations(recs: pd.DataFrame, *, source: str) -> pd.DataFrame:
     return out
 
 
-def read_archive_months(archive: Path, full: Sequence[dt.date], history: Sequence[dt.date]) -> pd.DataFrame:
-    """The archived months the monitor compares (`full`: every column) and those it only follows
-    over time (`history`: `HISTORY_COLUMNS`), as one recommendations table checked like a file."""
+def read_archive_months(archive: Path, full: Sequence[dt.date], followed: Sequence[dt.date], *,
+                        columns: Sequence[str] = MONITOR_HISTORY_COLUMNS,
+                        clients: Iterable[str] | None = None) -> pd.DataFrame:
+    """The one reader of archived months for the reports: the months shown or compared (`full`:
+    every column) and those only followed over time (`followed`: `columns`; with `clients`,
+    those clients only), as one recommendations table checked like a file. Flags not among
+    `columns` are False for the followed months (they are not shown for them)."""
     full = sorted(set(full))
-    history = sorted(set(history) - set(full))
+    followed = sorted(set(followed) - set(full))
     frames = [read_archive(archive, months=full)]
-    if history:
-        followed = read_archive(archive, months=history, columns=HISTORY_COLUMNS)
-        frames.append(followed.assign(**dict.fromkeys(FLAG_COLUMNS, False)))  # not shown for these months
+    clients = None if clients is None else list(clients)
+    if followed and (clients is None or clients):
+        part = read_archive(archive, months=followed, columns=list(columns), clients=clients)
+        frames.append(part.assign(**{flag: False for flag in FLAG_COLUMNS if flag not in columns}))
     recs = pd.concat(frames, ignore_index=True).sort_values(["month", "client_id"], kind="stable", ignore_index=True)
-    logger.info("read %d archived month(s) from %s (%d client-months)", len(full) + len(history), archive, len(recs))
+    logger.info("read %d archived month(s) from %s (%d client-months)", len(full) + len(followed), archive, len(recs))
     return check_recommendations(recs, source=str(archive))
 
 

@@ -30,7 +30,7 @@ from tierwise.reports._io import check_scored_month
 TEMPLATES = Path(__file__).parent / "templates"
 HISTORY_MONTHS = 12
 """A client card shows the scored (archived) months of the last year, up to the page's month."""
-HISTORY_COLUMNS: tuple[str, ...] = ("rm_id", "tier", "p_churn", "p_default", *FLAG_COLUMNS)
+PAGE_HISTORY_COLUMNS: tuple[str, ...] = ("rm_id", "tier", "p_churn", "p_default", *FLAG_COLUMNS)
 """What the pages read of the months before the page's month (trails, changes, the index)."""
 
 
