@@ -129,6 +129,9 @@ class Profile:
     history_months: int  # first to last month, both included
     snapshot_months: list[str]  # usable for training: lookback behind, every horizon after
     snapshot_note: str
+    windows: list[int] = field(default_factory=list)  # features.yaml, as profiled against
+    lookback_months: int = 0
+    horizons: dict[str, int] = field(default_factory=dict)
     columns: list[ColumnProfile] = field(default_factory=list)
     features: list[FeatureProfile] = field(default_factory=list)
     labels: list[LabelProfile] = field(default_factory=list)
@@ -277,7 +280,7 @@ def task_verdict(label: LabelProfile, statuses: Mapping[str, str], *, closures: 
         if all(statuses.get(c) != "ok" for c in BALANCE_COLUMNS):
             return TaskProfile(task, False, f"{task}: every asset column is missing, empty or constant")
         if label.rows < min_events:
-            return TaskProfile(task, False, f"{task}: {label.rows} retained clients {at}, {min_events} needed")
+            return TaskProfile(task, False, f"{task}: {label.rows:,} rows of retained clients {at}, {min_events} needed")
         return TaskProfile(task, True)
     non_events = label.rows - label.events
     if label.clients_with_event >= min_events and non_events >= min_events:
@@ -323,12 +326,15 @@ def profile_tables(clients: pd.DataFrame, monthly: pd.DataFrame, config: Feature
     closures, leavers = _closures_and_leavers(kept_m, last)
     tasks = [task_verdict(lab, statuses, closures=closures, leavers=leavers, config=config, min_events=min_events)
              for lab in labels]
-    if not snapshots:
-        tasks = [t if not t.trainable else TaskProfile(t.task, False, f"{t.task}: {note}") for t in tasks]
+    if not snapshots:  # the history is the reason, whatever the labels would give
+        tasks = [TaskProfile(t.task, False, f"{t.task}: {note}") if t.trainable or lab.months == 0 else t
+                 for t, lab in zip(tasks, labels, strict=True)]
     return Profile(
         rows_in=dict(report.rows_in), rows_kept=dict(report.rows_kept),
         clients=int(kept_c[CLIENT_KEY].nunique()), months=len(month_ids),
         first_month=month_label(first), last_month=month_label(last), history_months=history,
         snapshot_months=[month_label(m) for m in snapshots], snapshot_note=note,
+        windows=list(config.windows), lookback_months=config.lookback_months,
+        horizons={t: getattr(config.labels, t).horizon_months for t in TASKS},
         columns=columns, features=profile_features(statuses, history, config), labels=labels, tasks=tasks,
     )

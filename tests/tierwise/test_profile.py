@@ -183,3 +183,15 @@ def test_profile_dict_is_json_ready():
     clients, monthly = steady_bank(n_clients=5, n_months=6)
     text = json.dumps(profile_tables(clients, monthly, SHORT).to_dict())
     assert '"tasks"' in text and '"features"' in text
+
+
+def test_a_single_month_names_the_history_as_the_reason():
+    clients, monthly = steady_bank(n_clients=3, n_months=1)
+    profile = profile_tables(clients, monthly, FeatureConfig())
+    assert all("the data has 1;" in t.reason for t in profile.tasks)
+
+
+def test_growth_needs_enough_rows_of_retained_clients():
+    clients, monthly = steady_bank(n_clients=2, n_months=8)
+    growth = next(t for t in profile_tables(clients, monthly, SHORT).tasks if t.task == "growth")
+    assert growth.reason == "growth: 4 rows of retained clients at 2 snapshot months, 20 needed"

@@ -66,6 +66,9 @@ def print_profile(profile: Profile, console: Console) -> None:
     if usable < len(profile.features):
         console.print(features_table(profile))
     console.print(f"{usable} of {len(profile.features)} features can be built", highlight=False, soft_wrap=True)
+    horizons = ", ".join(f"{task} {months}" for task, months in profile.horizons.items())
+    console.print(f"features.yaml: windows {', '.join(map(str, profile.windows))} ({profile.lookback_months} months "
+                  f"up to a snapshot), label horizons {horizons} months", highlight=False, soft_wrap=True)
     if profile.snapshot_months:
         console.print(f"snapshot months to train on: {len(profile.snapshot_months)} "
                       f"({profile.snapshot_months[0]} to {profile.snapshot_months[-1]})", highlight=False, soft_wrap=True)

@@ -42,6 +42,7 @@ def test_profile_prints_empty_columns_and_why_nothing_trains(short_bank, tmp_pat
     for column in EMPTY:
         assert column in result.output
     assert "25 months in all, and the data has 21" in result.output
+    assert "windows 1, 3, 6, 12 (13 months up to a snapshot), label horizons churn 6, default 12, growth 12" in result.output
     assert "tasks that can be trained: none" in result.output
     data = json.loads(out.read_text())
     statuses = {c["column"]: c["status"] for c in data["columns"] if c["table"] == "monthly"}
