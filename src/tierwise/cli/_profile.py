@@ -94,11 +94,13 @@ def profile(
     help="Fewest clients with an event (and rows without) a task needs to count as trainable.")] = MIN_EVENTS,
     config: Path | None = ConfigDirOption,
 ) -> None:
-    """Profile an extract: empty or constant contract columns, the features, labels and
-    tasks it can give (features.yaml windows and horizons against its months of history).
+    """Profile an extract: empty columns, features, labels and tasks it can give.
 
-    Rows that fail the data contract are left out (branch codes are not checked); exits 1
-    when the data cannot be used at all.
+    Names the contract columns that are missing, empty (all zero) or constant, the features
+    they leave unusable, the snapshot months that features.yaml windows and label horizons
+    leave in the history, each label's events there, and which tasks can be trained, with
+    the reason when not. Rows that fail the data contract are left out (branch codes are not
+    checked); exits 1 when the data cannot be used at all.
     """
     feature_config = load_settings(config).require("features")
     clients, monthly = read_raw_tables(data)
