@@ -9,6 +9,7 @@ from tierwise.cli import (
     _generate,  # noqa: F401
     _governance,  # noqa: F401
     _history,  # noqa: F401
+    _profile,  # noqa: F401
     _report,  # noqa: F401
     _run_month,  # noqa: F401
     _score,  # noqa: F401
