@@ -7,7 +7,8 @@ load time, and fail in one line naming both:
 
 - a task config (`models/<task>.yaml`) names its own task, one the features config labels,
   and only features the features config builds (`features`, `exclude`, `monotone`), after its
-  window placeholders (`days_past_due_max_{long}m`) are resolved against the windows;
+  window placeholders (`days_past_due_max_{long}m`) are resolved against the windows, and
+  the reason catalogues' `{w}` entries are written out for them;
 - time is set once, in `features.yaml` (`history_months`, `windows`, the labels'
   `horizon_months`): the policy's churn and default horizons (the policy turns a 6-month churn
   probability and a 12-month PD into its own horizon) and the synthetic bank's label horizons
@@ -127,6 +128,8 @@ def load_settings(config_dir: Path) -> Settings:
                for lang in LANGUAGES if (folder / "reasons" / f"{lang}.yaml").is_file()}
     features = _optional(folder / FILES["features"], FeatureConfig)
     fitted = features if features is not None else FeatureConfig()
+    built = set(feature_catalog(fitted))
+    reasons = {lang: catalogue.for_windows(fitted.windows, built) for lang, catalogue in reasons.items()}
     tasks = {stem: _resolved(task, fitted, models / f"{stem}.yaml") for stem, task in tasks.items()}
     settings = Settings(
         source=folder,

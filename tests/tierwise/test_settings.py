@@ -173,3 +173,14 @@ def test_a_horizon_repeated_against_the_history_names_the_key_to_remove(configs,
     message = str(err.value)
     assert "\n" not in message and file in message and "features.yaml" in message
     assert key in message and "horizon_months 6" in message and f"remove it from {file}" in message
+
+
+def test_the_reason_catalogues_phrase_windows_they_do_not_name(configs):
+    _edit(configs / "features.yaml", lambda raw: raw.update(windows=[1, 3, 9]))
+    settings = load_settings(configs)
+    assert settings.reasons["en"].families["arrears"]["days_past_due_max_9m"].text == \
+        "Up to {value} days past due in the last 9 months"
+    assert settings.reasons["zh"].families["arrears"]["days_past_due_max_9m"].text == "近9个月最长逾期{value}天"
+    assert settings.reasons["en"].families["balance_trend"]["deposit_total_chg_9m"].missing == \
+        "Deposits: less than 10 months of history"
+    assert not [f for c in settings.reasons.values() for e in c.families.values() for f in e if "{" in f]
