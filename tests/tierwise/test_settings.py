@@ -176,7 +176,7 @@ def test_a_horizon_repeated_against_the_history_names_the_key_to_remove(configs,
 
 
 def test_the_reason_catalogues_phrase_windows_they_do_not_name(configs):
-    _edit(configs / "features.yaml", lambda raw: raw.update(windows=[1, 3, 9]))
+    _edit(configs / "features.yaml", lambda raw: raw.update(windows=[1, 3, 6, 9]))
     settings = load_settings(configs)
     assert settings.reasons["en"].families["arrears"]["days_past_due_max_9m"].text == \
         "Up to {value} days past due in the last 9 months"
