@@ -92,8 +92,9 @@ class TaskConfig(FrozenConfig):
     def resolved(self, features: FeatureConfig) -> TaskConfig:
         """A copy whose `features`, `exclude` and `monotone` name the built features: window
         placeholders (`days_past_due_max_{w}m`, `_{long}m`) expanded against `features`'
-        windows (`features.resolve_feature_names`). A name given twice with opposite signs in
-        `monotone` is a `ConfigError`."""
+        windows (`features.resolve_feature_names`), and `{horizon}` (the task's label horizon)
+        and `{long}` (the longest window) written out in `description`, `intended_use` and
+        `limitations`. A name given twice with opposite signs in `monotone` is a `ConfigError`."""
         monotone: dict[str, Literal[-1, 1]] = {}
         for name, sign in self.monotone.items():
             for built in resolve_feature_names([name], features):
@@ -101,8 +102,19 @@ class TaskConfig(FrozenConfig):
                     raise ConfigError(f"monotone: '{built}' is given both +1 and -1")
                 monotone[built] = sign
         chosen = resolve_feature_names(self.features, features) if self.features is not None else None
-        return self.model_copy(update={"features": chosen, "exclude": resolve_feature_names(self.exclude, features),
-                                       "monotone": monotone})
+        label = getattr(features.labels, self.task, None)
+        words = {"{horizon}": str(label.horizon_months) if label is not None else "{horizon}",
+                 "{long}": str(max(features.windows))}
+
+        def fill(text: str) -> str:
+            for token, value in words.items():
+                text = text.replace(token, value)
+            return text
+
+        return self.model_copy(update={
+            "features": chosen, "exclude": resolve_feature_names(self.exclude, features), "monotone": monotone,
+            "description": fill(self.description), "intended_use": fill(self.intended_use),
+            "limitations": [fill(line) for line in self.limitations]})
 
     def with_lightgbm(self, params: dict[str, Any]) -> TaskConfig:
         """A copy whose LightGBM starting parameters are updated by `params`."""

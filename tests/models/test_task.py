@@ -60,3 +60,16 @@ def test_resolved_refuses_one_feature_with_two_signs():
                         monotone={"days_past_due_max_{w}m": 1, "days_past_due_max_6m": -1})
     with pytest.raises(ConfigError, match=r"'days_past_due_max_6m' is given both \+1 and -1"):
         config.resolved(FeatureConfig())
+
+
+def test_resolved_writes_the_label_horizon_and_longest_window_into_the_texts(config_dir):
+    from tierwise.features import FeatureConfig
+
+    config = load_config(config_dir / "models" / "default.yaml", TaskConfig)
+    assert "{horizon}" in config.description
+    assert config.resolved(FeatureConfig()).description.startswith("Probability of 90+ days past due within 12 months")
+    short = config.resolved(FeatureConfig(history_months=21))
+    assert "within 6 months" in short.description and "6-month probability" in short.intended_use
+    churn = load_config(config_dir / "models" / "churn.yaml", TaskConfig).resolved(FeatureConfig(history_months=21))
+    assert "less than 6 months of history" in churn.limitations[1]
+    assert not [t for t in (short.description, short.intended_use, *short.limitations, *churn.limitations) if "{" in t]
