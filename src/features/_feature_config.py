@@ -226,6 +226,8 @@ class FeatureConfig(FrozenConfig):
         if not isinstance(raw, dict) or raw.get("history_months") is None:
             return raw
         history = raw["history_months"]
+        if isinstance(history, str) and history.strip().isdigit():
+            history = int(history)
         windows = raw.get("windows", cls.model_fields["windows"].default)
         labels = raw.get("labels", {})
         if not isinstance(history, int) or isinstance(history, bool) or history < 4 \
@@ -252,7 +254,13 @@ class FeatureConfig(FrozenConfig):
 
     @model_validator(mode="after")
     def _snapshots_fit(self) -> FeatureConfig:
-        if self.history_months is not None and self.snapshot_months < 1:
+        if self.history_months is None:
+            return self
+        horizons = {task: getattr(self.labels, task).horizon_months for task in ("churn", "default", "growth")}
+        if fit_to_history(self.windows, horizons, self.history_months) != (self.windows, horizons):
+            raise ValueError(f"windows {list(self.windows)} and horizons {horizons} do not fit history_months "
+                             f"{self.history_months} (fit them with fit_to_history)")
+        if self.snapshot_months < 1:
             raise ValueError(f"history_months {self.history_months} leaves no snapshot month: features read "
                              f"{self.lookback_months} months and labels look {self.max_horizon} months ahead; "
                              "shorten value.average_months or give more history")

@@ -57,3 +57,9 @@ def test_a_history_too_short_to_read_is_refused_by_the_field(tmp_path):
     path.write_text("history_months: 2\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"key 'history_months' = 2"):
         load_config(path, FeatureConfig)
+
+
+def test_a_quoted_history_is_fitted_and_windows_it_cannot_fit_are_refused():
+    assert FeatureConfig.model_validate({"history_months": "21"}).windows == (1, 3, 6)
+    with pytest.raises(ValueError, match=r"windows \[1, 3, 6, 12\] .* do not fit history_months 21"):
+        FeatureConfig.model_validate({"history_months": 21, "windows": ["1", "3", "6", "12"]})
