@@ -1,6 +1,14 @@
 """Raw tables to model-ready frames: contracts, validation, point-in-time features, labels."""
 
-from tierwise.features._catalog import PROTECTED_FEATURES, FeatureInfo, feature_catalog
+from tierwise.features._catalog import (
+    PROTECTED_FEATURES,
+    WINDOW_PLACEHOLDERS,
+    FeatureInfo,
+    feature_catalog,
+    resolve_feature_names,
+    window_neutral,
+    window_variants,
+)
 from tierwise.features._config import FrozenConfig
 from tierwise.features._contract import (
     BALANCE_COLUMNS,
@@ -19,7 +27,7 @@ from tierwise.features._errors import (
     first_names,
     missing_columns,
 )
-from tierwise.features._feature_config import FeatureConfig
+from tierwise.features._feature_config import FeatureConfig, fit_to_history
 from tierwise.features._files import (
     atomic_path,
     current_umask,
@@ -110,7 +118,12 @@ __all__ = [
     "screen_leaks",
     "FeatureConfig",
     "FeatureInfo",
+    "WINDOW_PLACEHOLDERS",
     "feature_catalog",
+    "fit_to_history",
+    "resolve_feature_names",
+    "window_neutral",
+    "window_variants",
     "snapshot_features",
     "AGE_BANDS",
     "age_band",

@@ -17,6 +17,8 @@ Conventions in the names:
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -166,6 +168,46 @@ def feature_catalog(config: FeatureConfig) -> dict[str, FeatureInfo]:
         add("gender", "gender", "Gender (protected attribute, used only because the config says so)", "category", "categorical")
         add("age_band", "age_band", "Age band at the snapshot month (protected, used only because the config says so)", "category", "categorical")
     return out
+
+
+WINDOW_PLACEHOLDERS = ("{w}", "{long}")
+"""In a feature name a config gives (task `features`, `exclude`, `monotone`; reason-catalogue
+keys): `{w}` stands for every configured window the feature is built for, `{long}` for the
+longest of them. `days_past_due_max_{long}m` is `days_past_due_max_12m` with the default
+windows and `days_past_due_max_6m` for a bank whose history keeps windows 1, 3, 6."""
+
+_WINDOWED = re.compile(r"^(?P<stem>.+_)(?P<w>\d+)m$")
+
+
+def window_variants(name: str, config: FeatureConfig, built: Iterable[str] | None = None) -> list[str]:
+    """The built features a name with a window placeholder stands for, in window order
+    (`[name]` for a name without one; `[]` when no window of `config` builds it)."""
+    if not any(p in name for p in WINDOW_PLACEHOLDERS):
+        return [name]
+    known = set(feature_catalog(config) if built is None else built)
+    each = [n for n in (name.replace("{w}", str(w)).replace("{long}", str(w)) for w in config.windows)
+            if n in known]
+    if "{long}" in name:
+        return each[-1:]
+    return each
+
+
+def resolve_feature_names(names: Sequence[str], config: FeatureConfig) -> list[str]:
+    """`names` with every window placeholder expanded (`window_variants`), order kept, each
+    name once. A placeholder that no window builds stays as written, for the caller's
+    unknown-feature message."""
+    built = set(feature_catalog(config))
+    out: list[str] = []
+    for name in names:
+        out.extend(window_variants(name, config, built) or [name])
+    return list(dict.fromkeys(out))
+
+
+def window_neutral(name: str) -> str | None:
+    """`days_past_due_max_{long}m` for `days_past_due_max_12m`; None for a name without a
+    window suffix. For the message that says how to write a window feature in a config."""
+    match = _WINDOWED.match(name)
+    return f"{match['stem']}{{long}}m" if match else None
 
 
 def carried_columns(config: FeatureConfig) -> tuple[str, ...]:

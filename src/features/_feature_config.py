@@ -7,6 +7,7 @@ can see and change them. Loaded by the CLI and passed down; never read at import
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
@@ -170,9 +171,37 @@ class LeakScreenConfig(FrozenConfig):
     seed: int = 0
 
 
-class FeatureConfig(FrozenConfig):
-    """Everything `configs/features.yaml` controls."""
+HISTORY_SHARE = 3
+"""With `history_months` set, a window may read at most a third of the history."""
 
+
+def fit_to_history(windows: tuple[int, ...], horizons: dict[str, int], history_months: int,
+                   ) -> tuple[tuple[int, ...], dict[str, int]]:
+    """The windows and label horizons that fit `history_months` months of data.
+
+    Windows longer than a third of the history are dropped (at least the shortest window is
+    kept), and every label horizon is capped at the longest window left: 36 months keeps
+    windows 1, 3, 6, 12 and horizons 6, 12, 12; 21 months gives windows 1, 3, 6 and 6-month
+    horizons, leaving 21 - 7 - 6 + 1 = 9 snapshot months to train on.
+    """
+    longest = max(history_months // HISTORY_SHARE, min(windows))
+    kept = tuple(w for w in windows if w <= longest)
+    cap = max(kept)
+    return kept, {task: min(months, cap) for task, months in horizons.items()}
+
+
+class FeatureConfig(FrozenConfig):
+    """Everything `configs/features.yaml` controls.
+
+    Time is set in one place. `windows` and the labels' `horizon_months` are the longest a
+    bank wants; `history_months` (the months of monthly data the bank has, `None`: enough for
+    all of them) fits both to the history (`fit_to_history`), so a bank with a short history
+    changes that one key. Feature names (`_12m`), label names (`default_12m`) and the names
+    the task configs and reason catalogues use follow from the fitted values: the task configs
+    name window features as `days_past_due_max_{long}m` / `_{w}m` (`resolve_feature_names`).
+    """
+
+    history_months: int | None = Field(None, ge=4, le=600)
     groups: FeatureGroups = FeatureGroups()
     windows: tuple[int, ...] = (1, 3, 6, 12)
     value: ValueConfig = ValueConfig()
@@ -190,6 +219,60 @@ class FeatureConfig(FrozenConfig):
             raise ValueError("windows are months between 1 and 36")
         return tuple(sorted(set(value)))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _fit_history(cls, raw: Any) -> Any:
+        """With `history_months`, replace the windows and horizons by those that fit it."""
+        if not isinstance(raw, dict) or raw.get("history_months") is None:
+            return raw
+        history = raw["history_months"]
+        if isinstance(history, str) and history.strip().isdigit():
+            history = int(history)
+        windows = raw.get("windows", cls.model_fields["windows"].default)
+        labels = raw.get("labels", {})
+        if not isinstance(history, int) or isinstance(history, bool) or history < 4 \
+                or not isinstance(labels, dict | LabelConfig) or not _ints(windows):
+            return raw  # the field validators name the problem
+        if isinstance(labels, LabelConfig):
+            labels = labels.model_dump()
+        horizons = {}
+        for task, model in (("churn", ChurnLabelConfig), ("default", DefaultLabelConfig),
+                            ("growth", GrowthLabelConfig)):
+            given = labels.get(task, {})
+            if isinstance(given, FrozenConfig):
+                given = given.model_dump()
+            if not isinstance(given, dict):
+                return raw
+            months = given.get("horizon_months", model.model_fields["horizon_months"].default)
+            if not _ints([months]):
+                return raw
+            horizons[task] = months
+        fitted, capped = fit_to_history(tuple(sorted(set(windows))), horizons, history)
+        out_labels = {task: {**(labels.get(task) if isinstance(labels.get(task), dict) else {}),
+                             "horizon_months": capped[task]} for task in horizons}
+        return {**raw, "windows": list(fitted), "labels": {**labels, **out_labels}}
+
+    @model_validator(mode="after")
+    def _snapshots_fit(self) -> FeatureConfig:
+        if self.history_months is None:
+            return self
+        horizons = {task: getattr(self.labels, task).horizon_months for task in ("churn", "default", "growth")}
+        if fit_to_history(self.windows, horizons, self.history_months) != (self.windows, horizons):
+            raise ValueError(f"windows {list(self.windows)} and horizons {horizons} do not fit history_months "
+                             f"{self.history_months} (fit them with fit_to_history)")
+        if self.snapshot_months < 1:
+            raise ValueError(f"history_months {self.history_months} leaves no snapshot month: features read "
+                             f"{self.lookback_months} months and labels look {self.max_horizon} months ahead; "
+                             "shorten value.average_months or give more history")
+        return self
+
+    @property
+    def snapshot_months(self) -> int | None:
+        """Snapshot months with a full lookback and every label horizon inside `history_months`."""
+        if self.history_months is None:
+            return None
+        return self.history_months - self.lookback_months - self.max_horizon + 1
+
     @property
     def trend_windows(self) -> tuple[int, ...]:
         """Windows long enough for slopes, volatility, maxima and sums (3 months or more)."""
@@ -204,3 +287,11 @@ class FeatureConfig(FrozenConfig):
     def max_horizon(self) -> int:
         lab = self.labels
         return max(lab.churn.horizon_months, lab.default.horizon_months, lab.growth.horizon_months)
+
+
+def _ints(values: Any) -> bool:
+    try:
+        items = list(values)
+    except TypeError:
+        return False
+    return bool(items) and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in items)

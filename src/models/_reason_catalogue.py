@@ -15,6 +15,12 @@ Which phrase is used:
 - `zero`: when the value rounds to zero ("No complaints in the last 6 months");
 - `missing`: when the value is empty (else `text`/`up` with the catalogue's `missing_value`).
 
+Windows: an entry keyed `days_past_due_max_{w}m` is the template of every window the bank's
+`features.yaml` configures that the family does not list by name; `{w}` in its phrases is the
+window and `{w1}` the window plus one (a w-month change reads w + 1 months). `for_windows`
+writes those entries out (the settings do it when they load), so a bank whose history gives
+windows 1, 3, 9 still has a phrase for `days_past_due_max_9m`. Named entries come first and win.
+
 Protected attributes (gender, birth year, age band, ...) and personal data (ids, names) never
 appear in a reason: a catalogue naming one as a family or feature is refused, and
 `check_catalogue_coverage` refuses a family that groups one with other features.
@@ -27,7 +33,7 @@ entries: `flat_catalogues` builds a generic entry per column from the dataset YA
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Literal
 
 import pandas as pd
@@ -46,6 +52,8 @@ DEFAULT_PROTECTED: tuple[str, ...] = (
 """Never in a reason (compared case-insensitively): protected attributes and personal data."""
 
 _PLACEHOLDERS = {"value", "effect"}
+_WINDOW_PLACEHOLDERS = {"w", "w1"}
+WINDOW_KEY = "{w}"
 
 
 def _placeholders(text: str) -> set[str]:
@@ -71,13 +79,23 @@ class Template(FrozenConfig):
             if phrase is None:
                 continue
             try:
-                unknown = _placeholders(phrase) - _PLACEHOLDERS
+                unknown = _placeholders(phrase) - _PLACEHOLDERS - _WINDOW_PLACEHOLDERS
             except ValueError as exc:
                 raise ValueError(f"bad placeholder in {phrase!r}: {exc}") from None
             if unknown:
                 raise ValueError(f"unknown placeholder(s) {sorted(unknown)} in {phrase!r}; "
-                                 "allowed: {value}, {effect}")
+                                 "allowed: {value}, {effect} (and {w}, {w1} in a '{w}' entry)")
         return self
+
+    @property
+    def phrases(self) -> tuple[str, ...]:
+        return tuple(p for p in (self.text, self.up, self.down, self.zero, self.missing) if p is not None)
+
+    def for_window(self, window: int) -> Template:
+        """This template with `{w}` and `{w1}` written out for `window`."""
+        def fill(phrase: str | None) -> str | None:
+            return None if phrase is None else phrase.replace("{w1}", str(window + 1)).replace("{w}", str(window))
+        return self.model_copy(update={k: fill(getattr(self, k)) for k in ("text", "up", "down", "zero", "missing")})
 
     @property
     def signed(self) -> bool:
@@ -109,6 +127,36 @@ class ReasonCatalogue(FrozenConfig):
                 raise ValueError(f"family '{family}' names protected or personal data ({', '.join(named)}); "
                                  "such values never appear in a reason")
         return self
+
+    @model_validator(mode="after")
+    def _window_phrases_in_window_entries(self) -> ReasonCatalogue:
+        for family, entries in self.families.items():
+            for feature, template in entries.items():
+                if WINDOW_KEY in feature:
+                    continue
+                used = {name for phrase in template.phrases for name in _placeholders(phrase)} & _WINDOW_PLACEHOLDERS
+                if used:
+                    raise ValueError(f"family '{family}', feature '{feature}': {{{sorted(used)[0]}}} is only for "
+                                     "an entry keyed with '{w}' (e.g. days_past_due_max_{w}m)")
+        return self
+
+    def for_windows(self, windows: Sequence[int], built: Collection[str] | None = None) -> ReasonCatalogue:
+        """This catalogue with every `{w}` entry written out for each of `windows` that its
+        family does not name itself, in its place (named entries keep their order and win);
+        with `built` (the feature names the features config builds), only for those."""
+        families: dict[str, dict[str, Template]] = {}
+        for family, entries in self.families.items():
+            out: dict[str, Template] = {}
+            for feature, template in entries.items():
+                if WINDOW_KEY not in feature:
+                    out[feature] = template
+                    continue
+                for window in sorted(windows):
+                    name = feature.replace(WINDOW_KEY, str(window))
+                    if name not in entries and name not in out and (built is None or name in built):
+                        out[name] = template.for_window(window)
+            families[family] = out
+        return self.model_copy(update={"families": families})
 
     @model_validator(mode="after")
     def _merge_once(self) -> ReasonCatalogue:

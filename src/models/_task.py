@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from tierwise.features import FrozenConfig
+from tierwise.features import ConfigError, FeatureConfig, FrozenConfig, resolve_feature_names
 
 CandidateName = Literal["lightgbm", "lightgbm_monotone", "scorecard"]
 MetricName = Literal["roc_auc", "pr_auc", "ks", "spearman", "neg_rmse"]
@@ -88,6 +88,33 @@ class TaskConfig(FrozenConfig):
         if bounds and (bounds != sorted(bounds) or len(set(bounds)) != len(bounds) or bounds[-1] != 1.0):
             raise ValueError("grades must have strictly increasing max_pd ending at 1.0")
         return self
+
+    def resolved(self, features: FeatureConfig) -> TaskConfig:
+        """A copy whose `features`, `exclude` and `monotone` name the built features: window
+        placeholders (`days_past_due_max_{w}m`, `_{long}m`) expanded against `features`'
+        windows (`features.resolve_feature_names`), and `{horizon}` (the task's label horizon)
+        and `{long}` (the longest window) written out in `description`, `intended_use` and
+        `limitations`. A name given twice with opposite signs in `monotone` is a `ConfigError`."""
+        monotone: dict[str, Literal[-1, 1]] = {}
+        for name, sign in self.monotone.items():
+            for built in resolve_feature_names([name], features):
+                if monotone.get(built, sign) != sign:
+                    raise ConfigError(f"monotone: '{built}' is given both +1 and -1")
+                monotone[built] = sign
+        chosen = resolve_feature_names(self.features, features) if self.features is not None else None
+        label = getattr(features.labels, self.task, None)
+        words = {"{horizon}": str(label.horizon_months) if label is not None else "{horizon}",
+                 "{long}": str(max(features.windows))}
+
+        def fill(text: str) -> str:
+            for token, value in words.items():
+                text = text.replace(token, value)
+            return text
+
+        return self.model_copy(update={
+            "features": chosen, "exclude": resolve_feature_names(self.exclude, features), "monotone": monotone,
+            "description": fill(self.description), "intended_use": fill(self.intended_use),
+            "limitations": [fill(line) for line in self.limitations]})
 
     def with_lightgbm(self, params: dict[str, Any]) -> TaskConfig:
         """A copy whose LightGBM starting parameters are updated by `params`."""

@@ -36,14 +36,14 @@ BANDS: dict[str, tuple[float, float]] = {"churn": (0.1, 0.3), "default": (0.01, 
 WORDS = {
     "en": {"churn": "Churn likelihood", "default": "Default risk", "growth": "Growth potential",
            "low": "low", "medium": "medium", "high": "high", "no_exposure": "no credit exposure",
-           "churn_meaning": "chance of leaving within 6 months",
-           "default_meaning": "chance of 90+ days past due within 12 months",
-           "growth_meaning": "expected change in assets over 12 months",
+           "churn_meaning": "chance of leaving within {h} months",
+           "default_meaning": "chance of 90+ days past due within {h} months",
+           "growth_meaning": "expected change in assets over {h} months",
            "no_reasons": "no single factor stands out", "no_booster": "reasons need a LightGBM model"},
     "zh": {"churn": "流失可能性", "default": "违约风险", "growth": "增长潜力",
            "low": "低", "medium": "中", "high": "高", "no_exposure": "无信贷敞口",
-           "churn_meaning": "6个月内流失的概率", "default_meaning": "12个月内逾期90天以上的概率",
-           "growth_meaning": "预计12个月资产变化",
+           "churn_meaning": "{h}个月内流失的概率", "default_meaning": "{h}个月内逾期90天以上的概率",
+           "growth_meaning": "预计{h}个月资产变化",
            "no_reasons": "无突出因素", "no_booster": "原因解释需要 LightGBM 模型"},
 }
 
@@ -72,6 +72,7 @@ class ClientCard:
     lang: str
     segment: str
     scores: list[ScoreLine]
+    horizons: dict[str, int] = field(default_factory=lambda: {"churn": 6, "default": 12, "growth": 12})  # label months
 
 
 def score_bands(monitor: Any | None) -> dict[str, tuple[float, float]]:
@@ -122,7 +123,8 @@ def explain_client(client_id: str, month: dt.date, *, data_dir: Path, feature_co
     for task, (model, version) in models.items():
         lines.append(_score_line(task, model, version, snap, families, catalogues, lang, k, bands[task]))
     segment = str(snap["segment"].iloc[0]) if "segment" in snap.columns else ""
-    return ClientCard(client_id=client_id, month=month, lang=lang, segment=segment, scores=lines)
+    horizons = {task: getattr(feature_config.labels, task).horizon_months for task in TASKS}
+    return ClientCard(client_id=client_id, month=month, lang=lang, segment=segment, scores=lines, horizons=horizons)
 
 
 def _score_line(task: str, model: Any, version: str, snap: pd.DataFrame, families: dict[str, str],
@@ -155,5 +157,5 @@ def card_lines(card: ClientCard) -> list[tuple[str, str, list[str]]]:
         else:
             headline = f"{words[line.task]} {line.value:.0%} — {words[line.band]}"
         texts = [r.text for r in line.reasons] or ([line.note] if line.note and line.value is not None else [])
-        out.append((headline, words[f"{line.task}_meaning"], texts))
+        out.append((headline, words[f"{line.task}_meaning"].format(h=card.horizons.get(line.task, "?")), texts))
     return out

@@ -6,9 +6,14 @@ library function takes a folder or reads YAML. Each file is parsed by `config.lo
 load time, and fail in one line naming both:
 
 - a task config (`models/<task>.yaml`) names its own task, one the features config labels,
-  and only features the features config builds (`features`, `exclude`, `monotone`);
-- the policy's churn and default horizons are those of the labels in `features.yaml` (the
-  policy turns a 6-month churn probability and a 12-month PD into its own horizon);
+  and only features the features config builds (`features`, `exclude`, `monotone`), after its
+  window placeholders (`days_past_due_max_{long}m`) are resolved against the windows, and
+  the reason catalogues' `{w}` entries are written out for them;
+- time is set once, in `features.yaml` (`history_months`, `windows`, the labels'
+  `horizon_months`): the policy's churn and default horizons (the policy turns a 6-month churn
+  probability and a 12-month PD into its own horizon) and the synthetic bank's label horizons
+  in `data.yaml` follow the labels when their files leave them out, and must equal them when
+  given;
 - `drivers.yaml` names only reason families that the features config and the reason
   catalogues produce (the families of `features.feature_catalog` after the catalogues' `merge`).
 
@@ -24,7 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from tierwise.config import load_config
-from tierwise.features import TASKS, ConfigError, FeatureConfig, feature_catalog
+from tierwise.features import TASKS, ConfigError, FeatureConfig, feature_catalog, window_neutral
 from tierwise.models import (
     LANGUAGES,
     DriverMap,
@@ -121,19 +126,64 @@ def load_settings(config_dir: Path) -> Settings:
              for path in sorted(models.glob("*.yaml")) if path.stem != FLAT_TEMPLATE} if models.is_dir() else {}
     reasons = {lang: load_config(folder / "reasons" / f"{lang}.yaml", ReasonCatalogue)
                for lang in LANGUAGES if (folder / "reasons" / f"{lang}.yaml").is_file()}
+    features = _optional(folder / FILES["features"], FeatureConfig)
+    fitted = features if features is not None else FeatureConfig()
+    built = set(feature_catalog(fitted))
+    reasons = {lang: catalogue.for_windows(fitted.windows, built) for lang, catalogue in reasons.items()}
+    tasks = {stem: _resolved(task, fitted, models / f"{stem}.yaml") for stem, task in tasks.items()}
     settings = Settings(
         source=folder,
-        data=_optional(folder / FILES["data"], DataConfig),
-        features=_optional(folder / FILES["features"], FeatureConfig),
+        data=_data_follows_labels(_optional(folder / FILES["data"], DataConfig), fitted),
+        features=features,
         tasks=tasks,
         flat=_optional(models / f"{FLAT_TEMPLATE}.yaml", TaskConfig),
-        policy=_optional(folder / FILES["policy"], PolicyConfig),
+        policy=_policy_follows_labels(_optional(folder / FILES["policy"], PolicyConfig), fitted),
         reasons=reasons,
         monitor=_optional(folder / FILES["monitor"], MonitorConfig),
         drivers=_optional(folder / FILES["drivers"], DriverMap),
     )
     check_settings(settings)
     return settings
+
+
+def _resolved(task: TaskConfig, features: FeatureConfig, file: Path) -> TaskConfig:
+    try:
+        return task.resolved(features)
+    except ConfigError as exc:
+        raise ConfigError(f"{file}: {exc}") from None
+
+
+def _policy_follows_labels(policy: PolicyConfig | None, features: FeatureConfig) -> PolicyConfig | None:
+    """The policy's churn and default horizons, when policy.yaml leaves them out, are the labels'."""
+    if policy is None:
+        return None
+    update = {f"{task}_horizon_months": getattr(features.labels, task).horizon_months
+              for task in ("churn", "default") if f"{task}_horizon_months" not in policy.model_fields_set}
+    return policy.model_copy(update=update) if update else policy
+
+
+def _data_follows_labels(data: DataConfig | None, features: FeatureConfig) -> DataConfig | None:
+    """The synthetic bank's label horizons, when data.yaml leaves them out, are the labels'."""
+    if data is None:
+        return None
+    given = data.labels.model_fields_set if "labels" in data.model_fields_set else set()
+    update = {f"{task}_horizon_months": getattr(features.labels, task).horizon_months
+              for task in TASKS if f"{task}_horizon_months" not in given}
+    return data.model_copy(update={"labels": data.labels.model_copy(update=update)}) if update else data
+
+
+def _time_note(features: FeatureConfig) -> str:
+    fitted = f", fitted to history_months {features.history_months}" if features.history_months else ""
+    return f"windows {list(features.windows)}{fitted}"
+
+
+def _unknown_feature(file: Path, name: str, more: int, features: FeatureConfig, features_file: Path) -> str:
+    """One line: the unknown name, the windows, and how to write a window feature instead."""
+    message = f"{file}: feature '{name}' is not built by {features_file} ({_time_note(features)})"
+    neutral = window_neutral(name)
+    if neutral is not None and any(v.startswith(neutral.split("{", 1)[0]) for v in feature_catalog(features)):
+        message += f"; write '{neutral}' (the longest window) or '{neutral.replace('{long}', '{w}')}' (every window)"
+    return message + (f" (and {more} more)" if more else "")
 
 
 def check_settings(settings: Settings) -> None:
@@ -151,8 +201,7 @@ def check_settings(settings: Settings) -> None:
         named = [*(task.features or []), *task.exclude, *task.monotone]
         unknown = [name for name in named if name not in known]
         if unknown:
-            raise ConfigError(f"{file}: feature '{unknown[0]}' is not built by {features_file}"
-                              + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""))
+            raise ConfigError(_unknown_feature(file, unknown[0], len(unknown) - 1, features, features_file))
     if settings.drivers is not None:
         catalog = feature_catalog(features)
         known = set(merged_families({k: v.family for k, v in catalog.items()}, list(catalog), settings.reasons).values())
@@ -169,7 +218,17 @@ def check_settings(settings: Settings) -> None:
                 ("default", policy.default_horizon_months, labels.default.horizon_months)):
             if policy_months != label_months:
                 raise ConfigError(f"{settings.path('policy')}: {task}_horizon_months is {policy_months} but the "
-                                  f"{task} label in {features_file} has horizon_months {label_months}")
+                                  f"{task} label in {features_file} has horizon_months {label_months} "
+                                  f"({_time_note(features)}); remove it from {settings.path('policy').name} to follow the label")
+    data = settings.data
+    if data is not None:
+        for task in TASKS:
+            data_months = getattr(data.labels, f"{task}_horizon_months")
+            label_months = getattr(features.labels, task).horizon_months
+            if data_months != label_months:
+                raise ConfigError(f"{settings.path('data')}: labels.{task}_horizon_months is {data_months} but the "
+                                  f"{task} label in {features_file} has horizon_months {label_months} "
+                                  f"({_time_note(features)}); remove it from {settings.path('data').name} to follow the label")
 
 
 __all__ = ["RecommenderSettings", "Settings", "check_settings", "load_settings"]

@@ -107,7 +107,8 @@ def snapshot_months(monthly: pd.DataFrame, feature_config: Any, n_snapshots: int
     if end < start:
         raise DataError(f"the data spans {month_label(first)} to {month_label(last)}: too short for "
                         f"{feature_config.lookback_months} months of history plus a "
-                        f"{feature_config.max_horizon}-month label horizon")
+                        f"{feature_config.max_horizon}-month label horizon; set history_months: "
+                        f"{last - first + 1} in features.yaml to fit the windows and horizons to it")
     return [month_date(i) for i in range(max(start, end - n_snapshots + 1), end + 1)]
 
 

@@ -58,3 +58,22 @@ def test_snapshot_columns_follow_a_changed_config(bank):
 def test_unknown_margin_column_is_rejected():
     with pytest.raises(ValueError, match="unknown monthly column"):
         FeatureConfig(value={"margins_annual": {"deposit_savings": 0.01}})
+
+
+def test_window_placeholders_resolve_against_the_configured_windows():
+    from tierwise.features import resolve_feature_names, window_neutral
+
+    default, short = FeatureConfig(), FeatureConfig(history_months=21)
+    names = ["days_past_due", "days_past_due_max_{w}m", "months_in_arrears_{long}m"]
+    assert resolve_feature_names(names, default) == [
+        "days_past_due", "days_past_due_max_3m", "days_past_due_max_6m", "days_past_due_max_12m",
+        "months_in_arrears_12m"]
+    assert resolve_feature_names(names, short) == [
+        "days_past_due", "days_past_due_max_3m", "days_past_due_max_6m", "months_in_arrears_6m"]
+    # a 1-month window builds changes but no maxima: {w} takes only the windows that build the feature
+    assert resolve_feature_names(["deposit_total_chg_{w}m"], short)[0] == "deposit_total_chg_1m"
+    assert set(resolve_feature_names(names, short)) <= set(feature_catalog(short))
+    # a placeholder no window builds stays as written, for the caller's unknown-feature message
+    assert resolve_feature_names(["nothing_{w}m"], default) == ["nothing_{w}m"]
+    assert window_neutral("days_past_due_max_12m") == "days_past_due_max_{long}m"
+    assert window_neutral("days_past_due") is None

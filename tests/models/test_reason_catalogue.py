@@ -43,6 +43,9 @@ def test_every_template_feature_is_in_its_family(catalogues, config_dir):
     for catalogue in catalogues.values():
         for family, entry in catalogue.families.items():
             for feature in entry:
+                if "{w}" in feature:  # a window entry: every window it stands for is in the family
+                    assert {families.get(feature.replace("{w}", str(w)), family) for w in range(1, 37)} == {family}
+                    continue
                 assert families[feature] == family, (catalogue.language, family, feature)
 
 
@@ -142,3 +145,31 @@ def test_merged_families_read_as_one_reason_and_must_agree_across_languages():
         merged_families(families, list(families), {"en": en, "zh": zh})
     with pytest.raises(ValueError, match="merged into both"):
         _catalogue({"a": entry}, merge={"a": ["deposit_trend"], "b": ["deposit_trend"]})
+
+
+def test_a_window_entry_phrases_every_window_its_family_does_not_name():
+    window = {"format": "days", "text": "Up to {value} days in {w} months", "missing": "less than {w1} months"}
+    catalogue = _catalogue({"arrears": {"dpd_max_3m": {"format": "days", "text": "three: {value}"},
+                                        "dpd_max_{w}m": window}})
+    out = catalogue.for_windows((3, 9, 1), built={"dpd_max_3m", "dpd_max_9m"})
+    assert list(out.families["arrears"]) == ["dpd_max_3m", "dpd_max_9m"]
+    assert out.families["arrears"]["dpd_max_3m"].text == "three: {value}"
+    nine = out.families["arrears"]["dpd_max_9m"]
+    assert (nine.text, nine.missing) == ("Up to {value} days in 9 months", "less than 10 months")
+    assert list(catalogue.for_windows((1, 3)).families["arrears"]) == ["dpd_max_3m", "dpd_max_1m"]
+
+
+def test_a_window_placeholder_outside_a_window_entry_is_refused():
+    with pytest.raises(ValueError, match=r"feature 'dpd_max_9m': \{w\} is only for an entry keyed with"):
+        _catalogue({"arrears": {"dpd_max_9m": {"format": "days", "text": "Up to {value} days in {w} months"}}})
+
+
+@pytest.mark.parametrize("windows", [(1, 3, 6), (2, 4, 9), (1, 3, 9, 18)])
+def test_the_shipped_catalogues_phrase_every_window_feature_of_any_windows(catalogues, windows):
+    config = FeatureConfig(windows=windows)
+    catalog = feature_catalog(config)
+    windowed = [name for name in catalog if name.rsplit("_", 1)[-1][:-1].isdigit() and name.endswith("m")]
+    for lang, catalogue in catalogues.items():
+        named = {f for entry in catalogue.for_windows(windows, catalog).families.values() for f in entry}
+        assert not [n for n in windowed if n not in named], lang
+        assert not [f for f in named if "{" in f], lang

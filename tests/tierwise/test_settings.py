@@ -100,3 +100,87 @@ def test_a_bad_key_in_any_file_is_the_loaders_one_line(configs):
 def test_settings_forbid_unknown_fields():
     with pytest.raises(Exception, match="extra"):
         Settings(source=Path("."), surprise=1)  # type: ignore[call-arg]
+
+
+# -- time, set once in features.yaml ------------------------------------------------------
+
+
+def _history(configs: Path, months: int) -> None:
+    """The one change a bank with a short history makes."""
+    _edit(configs / "features.yaml", lambda raw: raw.update(history_months=months))
+
+
+def test_the_shipped_configs_resolve_the_window_features_as_before():
+    settings = load_settings(CONFIG_DIR)
+    assert settings.tasks["default"].monotone == {
+        "days_past_due": 1, "days_past_due_max_3m": 1, "days_past_due_max_6m": 1, "days_past_due_max_12m": 1,
+        "months_in_arrears_12m": 1, "card_utilisation": 1}
+    assert (settings.policy.churn_horizon_months, settings.policy.default_horizon_months) == (6, 12)
+    labels = settings.data.labels
+    assert (labels.churn_horizon_months, labels.default_horizon_months, labels.growth_horizon_months) == (6, 12, 12)
+
+
+def test_history_months_alone_fits_every_file_to_a_21_month_bank(configs):
+    from tierwise.features import build_training_table, feature_catalog, label_column, task_frame
+    from tierwise.models import check_catalogue_coverage
+    from tierwise.synthetic import generate_bank
+    from tierwise.training import snapshot_months
+
+    _history(configs, 21)
+    settings = load_settings(configs)
+    features = settings.features
+    assert features.windows == (1, 3, 6) and features.max_horizon == 6
+    assert (settings.policy.churn_horizon_months, settings.policy.default_horizon_months) == (6, 6)
+    assert settings.data.labels.default_horizon_months == 6
+    assert settings.tasks["default"].monotone == {
+        "days_past_due": 1, "days_past_due_max_3m": 1, "days_past_due_max_6m": 1, "months_in_arrears_6m": 1,
+        "card_utilisation": 1}
+
+    bank = generate_bank(settings.data, clients=1500, months=21, seed=3)
+    months = snapshot_months(bank.monthly, features, 8)
+    assert len(months) == 8
+    table = build_training_table(bank.clients, bank.monthly, months, features)
+    catalog = feature_catalog(features)
+    check_catalogue_coverage(list(catalog), {n: i.family for n, i in catalog.items()}, settings.reasons)
+    for task, config in settings.tasks.items():
+        frame = task_frame(table, task, features)
+        assert frame.target == label_column(task, features) == f"{task}_6m"
+        assert frame.data["split"].value_counts().to_dict().keys() >= {"train", "valid", "test"}
+        named = [*(config.features or []), *config.exclude, *config.monotone]
+        assert set(named) <= set(frame.features), task
+
+
+def test_a_window_feature_the_history_drops_is_one_line_saying_how_to_write_it(configs):
+    _history(configs, 21)
+    _edit(configs / "models" / "default.yaml", lambda raw: raw["monotone"].update({"days_past_due_max_12m": 1}))
+    with pytest.raises(ConfigError) as err:
+        load_settings(configs)
+    message = str(err.value)
+    assert "\n" not in message and "models/default.yaml" in message
+    assert "'days_past_due_max_12m' is not built" in message and "history_months 21" in message
+    assert "'days_past_due_max_{long}m'" in message
+
+
+@pytest.mark.parametrize(("file", "change", "key"), [
+    ("policy.yaml", lambda raw: raw.update(default_horizon_months=12), "default_horizon_months is 12"),
+    ("data.yaml", lambda raw: raw["labels"].update(growth_horizon_months=12), "labels.growth_horizon_months is 12"),
+])
+def test_a_horizon_repeated_against_the_history_names_the_key_to_remove(configs, file, change, key):
+    _history(configs, 21)
+    _edit(configs / file, change)
+    with pytest.raises(ConfigError) as err:
+        load_settings(configs)
+    message = str(err.value)
+    assert "\n" not in message and file in message and "features.yaml" in message
+    assert key in message and "horizon_months 6" in message and f"remove it from {file}" in message
+
+
+def test_the_reason_catalogues_phrase_windows_they_do_not_name(configs):
+    _edit(configs / "features.yaml", lambda raw: raw.update(windows=[1, 3, 6, 9]))
+    settings = load_settings(configs)
+    assert settings.reasons["en"].families["arrears"]["days_past_due_max_9m"].text == \
+        "Up to {value} days past due in the last 9 months"
+    assert settings.reasons["zh"].families["arrears"]["days_past_due_max_9m"].text == "近9个月最长逾期{value}天"
+    assert settings.reasons["en"].families["balance_trend"]["deposit_total_chg_9m"].missing == \
+        "Deposits: less than 10 months of history"
+    assert not [f for c in settings.reasons.values() for e in c.families.values() for f in e if "{" in f]
