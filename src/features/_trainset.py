@@ -51,6 +51,31 @@ How that is handled:
   are not all known yet); how many and which are logged. Within a kept snapshot every label
   is complete, so the three tasks train on the same snapshots and are comparable.
 
+The small-bank split (`split.method: small`; `auto` takes it when there are too few snapshot
+months for the three periods). A bank with 1,500 clients and 3 to 6 usable snapshot months
+cannot afford the periods split: every row whose client group and period disagree is
+unused, so it trains on a third to a half of its rows (5,691 of 8,975 rows unused on one such
+bank) and the valid and test periods hold a handful of events. The small split keeps most rows
+and the same guarantee that no event is in two splits:
+- Test, out of time: the latest `small.test_snapshots` snapshot months (1 by default), rows of
+  the clients in the test group (`small.client_groups`, the same seeded hash of `client_id`).
+- Train and valid, client-grouped within the earlier snapshots: a train-group client's rows
+  before the test period are train, a valid-group client's are valid; no client has rows in
+  both, so early stopping, candidate choice and calibration are judged on clients the model
+  has not seen. The valid rows are from the same months as train (not out of time): with a
+  few months there are none to spare, and the out-of-time judgement is the test split's.
+- Purge gap: a test-group client's rows at least `purge_months` (default: the longest label
+  horizon) before the test period are train too. Their label windows end by the first test
+  month, before the test rows' windows begin, so no event of that client is a positive in both
+  (a default at the first test month makes the test row ineligible: already defaulted at t).
+  Its rows inside the gap are unused, as are train- and valid-group rows in the test period.
+- Train rows are all strictly earlier than the test rows; a test client's own train rows are
+  at least `purge_months` earlier. As with the periods split, what is shared across the gap is
+  the calendar (other clients' label windows reach into the test months), not any client's
+  event.
+- Measured on a bank like the one above (see tests/features/test_trainset_small.py): with
+  6 snapshot months the periods split uses about 35% of the rows, the small split about 75%.
+
 `task_frame` then selects the rows eligible for one task (in a split, label known and defined),
 its target and features, runs the leakage screen on the train rows, and hands a `ModelFrame`
 to the models layer.
@@ -71,7 +96,7 @@ import pandas as pd
 from tierwise.features._catalog import carried_columns, feature_catalog
 from tierwise.features._contract import CLIENT_KEY, PROTECTED_ATTRIBUTES
 from tierwise.features._errors import DataError
-from tierwise.features._feature_config import FeatureConfig
+from tierwise.features._feature_config import ClientGroups, FeatureConfig
 from tierwise.features._frame import SPLITS, ModelFrame
 from tierwise.features._labels import TASKS, Task, complete_column, label_column, labels_from_dense
 from tierwise.features._leakage import screen_leaks
@@ -86,7 +111,7 @@ from tierwise.features._snapshot import (
 
 logger = logging.getLogger(__name__)
 
-UNUSED = "unused"  # rows whose client group and snapshot period disagree (see the module docstring)
+UNUSED = "unused"  # rows in no split: client group and snapshot period disagree (see the module docstring)
 
 def build_training_table(clients: pd.DataFrame, monthly: pd.DataFrame, months: Sequence[dt.date],
                          config: FeatureConfig, *,
@@ -128,39 +153,76 @@ def build_training_table(clients: pd.DataFrame, monthly: pd.DataFrame, months: S
     split = assign_splits(table[CLIENT_KEY], table["snapshot_month"], config)
     table.insert(2, "split", pd.array(split, dtype="str"))
     counts = pd.Series(split).value_counts()
-    logger.info("splits: %s", ", ".join(f"{s} {counts.get(s, 0):,}" for s in (*SPLITS, UNUSED)))
+    logger.info("splits: %s (%.0f%% of rows used)", ", ".join(f"{s} {counts.get(s, 0):,}" for s in (*SPLITS, UNUSED)),
+                100 * used_share(table["split"]))
     return table
 
 
-def client_groups(client_id: pd.Series | np.ndarray, config: FeatureConfig) -> np.ndarray:
+def used_share(split: pd.Series | np.ndarray) -> float:
+    """Share of rows in a split (train, valid or test), not "unused"."""
+    split = np.asarray(split, dtype=object)
+    return float(np.isin(split, SPLITS).mean()) if len(split) else 0.0
+
+
+def client_groups(client_id: pd.Series | np.ndarray, config: FeatureConfig,
+                  shares: ClientGroups | None | Literal["split"] = "split") -> np.ndarray:
     """"train" / "valid" / "test" per client id, from a seeded hash of the id alone.
 
     The id (as text) and `split.client_seed` are hashed with BLAKE2b to a number uniform in
-    [0, 1), cut at the cumulative `split.client_groups` shares: the group of a client does not
-    depend on the other clients, their order or the partitioning. All "train" when
-    `client_groups` is null.
+    [0, 1), cut at the cumulative `shares` (by default `split.client_groups`): the group of a
+    client does not depend on the other clients, their order or the partitioning. All "train"
+    when the shares are null.
     """
     cfg = config.split
+    shares = cfg.client_groups if shares == "split" else shares
     ids = pd.Series(np.asarray(client_id))
-    if cfg.client_groups is None:
+    if shares is None:
         return np.full(len(ids), "train", dtype=object)
     codes, uniques = pd.factorize(ids, sort=False)
     salt = f"tierwise-split:{cfg.client_seed}:".encode()
     draws = np.array([int.from_bytes(hashlib.blake2b(salt + str(u).encode(), digest_size=8).digest(), "big")
                       for u in uniques], dtype=np.uint64)
     u01 = (draws >> np.uint64(11)).astype(np.float64) / float(1 << 53)
-    shares = cfg.client_groups
     group = np.where(u01 < shares.train, "train", np.where(u01 < shares.train + shares.valid, "valid", "test"))
     return group.astype(object)[codes]
 
 
+def split_method(n_snapshots: int, config: FeatureConfig) -> Literal["periods", "small"]:
+    """The split `split.method` asks for; "auto" is "periods" when there are enough snapshot
+    months for its periods (`valid_snapshots` + `test_snapshots` + 1, or dates given) and
+    "small" otherwise."""
+    cfg = config.split
+    if cfg.method != "auto":
+        return cfg.method
+    if cfg.valid_from is not None or n_snapshots >= cfg.valid_snapshots + cfg.test_snapshots + 1:
+        return "periods"
+    return "small"
+
+
+def purge_months(config: FeatureConfig) -> int:
+    """Months a test-group client's train row must lie before the test period (small split)."""
+    small = config.split.small
+    return small.purge_months if small.purge_months is not None else config.max_horizon
+
+
 def assign_splits(client_id: pd.Series, snapshot_month: pd.Series, config: FeatureConfig) -> np.ndarray:
-    """"train" / "valid" / "test" / "unused" per row: out of time by snapshot month and, unless
-    `split.client_groups` is null, disjoint by client (a row is in a split only when its
-    client's group and its month's period agree; the rest is "unused")."""
-    months = np.array([month_index(m) for m in snapshot_month.unique()])
-    months.sort()
+    """"train" / "valid" / "test" / "unused" per row, by the split `split_method` picks: the
+    periods split (`periods_split`) or the small-bank split (`small_split`)."""
+    months = np.sort(np.array([month_index(m) for m in snapshot_month.unique()]))
     row_months = snapshot_month.to_numpy().astype("datetime64[M]").astype(np.int64)
+    method = split_method(len(months), config)
+    logger.info("split: %s (%d snapshot months%s)", method, len(months),
+                ", split.method auto" if config.split.method == "auto" else "")
+    if method == "small":
+        return small_split(client_id, row_months, months, config)
+    return periods_split(client_id, row_months, months, config)
+
+
+def periods_split(client_id: pd.Series, row_months: np.ndarray, months: np.ndarray,
+                  config: FeatureConfig) -> np.ndarray:
+    """Out of time by snapshot month and, unless `split.client_groups` is null, disjoint by
+    client (a row is in a split only when its client's group and its month's period agree; the
+    rest is "unused")."""
     cfg = config.split
     if cfg.valid_from is not None and cfg.test_from is not None:
         valid_from, test_from = month_index(cfg.valid_from), month_index(cfg.test_from)
@@ -169,7 +231,7 @@ def assign_splits(client_id: pd.Series, snapshot_month: pd.Series, config: Featu
         if len(months) < need:
             raise DataError(f"the out-of-time split needs at least {need} usable snapshot months "
                             f"({cfg.valid_snapshots} valid, {cfg.test_snapshots} test, 1+ train), got {len(months)}; "
-                            f"widen the month range or change split in features.yaml")
+                            f"widen the month range, or set split.method to small or auto in features.yaml")
         test_from = months[len(months) - cfg.test_snapshots] if cfg.test_snapshots else months[-1] + 1
         valid_from = months[len(months) - cfg.test_snapshots - cfg.valid_snapshots] if cfg.valid_snapshots else test_from
     period = np.where(row_months >= test_from, "test", np.where(row_months >= valid_from, "valid", "train"))
@@ -177,6 +239,32 @@ def assign_splits(client_id: pd.Series, snapshot_month: pd.Series, config: Featu
         return period
     group = client_groups(client_id, config)
     return np.where(group == period, period, UNUSED)
+
+
+def small_split(client_id: pd.Series, row_months: np.ndarray, months: np.ndarray,
+                config: FeatureConfig) -> np.ndarray:
+    """The small-bank split (`split.small`; see the module docstring).
+
+    Test: the test-group clients' rows in the latest `small.test_snapshots` months. Before
+    those months, train- and valid-group clients' rows are train and valid, and test-group
+    clients' rows are train when at least `purge_months` months before the test period. The
+    rest is "unused": train- and valid-group rows in the test period, test-group rows inside
+    the purge gap."""
+    small = config.split.small
+    if len(months) < small.test_snapshots + 1:
+        raise DataError(f"the small-bank split needs at least {small.test_snapshots + 1} usable snapshot months "
+                        f"({small.test_snapshots} test, 1+ train and valid), got {len(months)}; "
+                        f"widen the month range (--snapshots) or lower split.small.test_snapshots in features.yaml")
+    test_from = months[len(months) - small.test_snapshots]
+    group = client_groups(client_id, config, small.client_groups)
+    before = row_months < test_from
+    purged = row_months <= test_from - purge_months(config)
+    out = np.full(len(row_months), UNUSED, dtype=object)
+    out[before & (group == "train")] = "train"
+    out[before & (group == "valid")] = "valid"
+    out[~before & (group == "test")] = "test"
+    out[purged & (group == "test")] = "train"
+    return out
 
 
 def task_frame(table: pd.DataFrame, task: Task, config: FeatureConfig) -> ModelFrame:
@@ -206,7 +294,7 @@ def task_frame(table: pd.DataFrame, task: Task, config: FeatureConfig) -> ModelF
     in_split = table["split"].isin(SPLITS).to_numpy()
     unused = int((~in_split).sum())
     if unused:
-        logger.info("%s: %d of %d rows unused (client group and snapshot period differ): dropped",
+        logger.info("%s: %d of %d rows unused (client group and snapshot period disagree): dropped",
                     task, unused, len(table))
     eligible = in_split & table[complete_column(task)].to_numpy(dtype=bool) & table[target].notna().to_numpy()
     dropped = int((~eligible).sum()) - unused
@@ -250,4 +338,5 @@ def task_frame(table: pd.DataFrame, task: Task, config: FeatureConfig) -> ModelF
             logger.warning("%s: the %s split is empty", task, split)
     return ModelFrame(data=data, features=tuple(features), target=target, kind=kind,
                       id_columns=(CLIENT_KEY,), categorical=tuple(categorical), split_column="split",
-                      time_column="snapshot_month", name=task)
+                      time_column="snapshot_month", name=task,
+                      min_events=config.split.min_events.get(task, 0) if kind == "binary" else 0)

@@ -153,8 +153,9 @@ def test_no_usable_snapshot_is_an_error(big_bank):
 
 def test_too_few_snapshots_for_the_split(big_bank):
     clients, monthly = big_bank
-    with pytest.raises(DataError, match=r"^the out-of-time split needs at least 5 usable snapshot months"):
-        build_training_table(clients, monthly, [month_at(10), month_at(11)], FeatureConfig())
+    with pytest.raises(DataError, match=r"^the out-of-time split needs at least 5 usable snapshot months .* "
+                                         r"or set split.method to small or auto in features.yaml$"):
+        build_training_table(clients, monthly, [month_at(10), month_at(11)], FeatureConfig(split={"method": "periods"}))
 
 
 def test_month_outside_the_data(big_bank):
