@@ -125,7 +125,8 @@ class SmallSplitConfig(FrozenConfig):
     periods split): see `tierwise.features._trainset` for why it keeps most rows and leaks no
     event.
 
-    The latest `test_snapshots` snapshot months are the test period. Clients are drawn into
+    The latest `test_snapshots` snapshot months (null: a quarter of them, at least 1) are the
+    test period. Clients are drawn into
     train / valid / test groups (`client_groups`, the same seeded hash of `client_id` as the
     periods split, `split.client_seed`). Before the test period, train- and valid-group
     clients' rows are train and valid (client-grouped: no client in both); test-group
@@ -134,8 +135,8 @@ class SmallSplitConfig(FrozenConfig):
     before the test period begins. Every other row is "unused".
     """
 
-    test_snapshots: int = Field(1, ge=1)
-    client_groups: ClientGroups = ClientGroups(train=0.6, valid=0.2, test=0.2)
+    test_snapshots: int | None = Field(None, ge=1)
+    client_groups: ClientGroups = ClientGroups(train=0.5, valid=0.25, test=0.25)
     purge_months: int | None = Field(None, ge=1, le=36)
 
 

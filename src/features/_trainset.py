@@ -57,8 +57,9 @@ cannot afford the periods split: every row whose client group and period disagre
 unused, so it trains on a third to a half of its rows (5,691 of 8,975 rows unused on one such
 bank) and the valid and test periods hold a handful of events. The small split keeps most rows
 and the same guarantee that no event is in two splits:
-- Test, out of time: the latest `small.test_snapshots` snapshot months (1 by default), rows of
-  the clients in the test group (`small.client_groups`, the same seeded hash of `client_id`).
+- Test, out of time: the latest `small.test_snapshots` snapshot months (by default a quarter
+  of them, at least 1), rows of the clients in the test group (`small.client_groups`, the same
+  seeded hash of `client_id`, by default the same 50/25/25 shares).
 - Train and valid, client-grouped within the earlier snapshots: a train-group client's rows
   before the test period are train, a valid-group client's are valid; no client has rows in
   both, so early stopping, candidate choice and calibration are judged on clients the model
@@ -150,7 +151,9 @@ def build_training_table(clients: pd.DataFrame, monthly: pd.DataFrame, months: S
         if progress is not None:
             progress(1)
     table = pd.concat(parts, ignore_index=True)
-    split = assign_splits(table[CLIENT_KEY], table["snapshot_month"], config)
+    method, why = choose_split(table, config)
+    logger.info("split: %s (%s)", method, why)
+    split = assign_splits(table[CLIENT_KEY], table["snapshot_month"], config, method)
     table.insert(2, "split", pd.array(split, dtype="str"))
     counts = pd.Series(split).value_counts()
     logger.info("splits: %s (%.0f%% of rows used)", ", ".join(f"{s} {counts.get(s, 0):,}" for s in (*SPLITS, UNUSED)),
@@ -188,9 +191,10 @@ def client_groups(client_id: pd.Series | np.ndarray, config: FeatureConfig,
 
 
 def split_method(n_snapshots: int, config: FeatureConfig) -> Literal["periods", "small"]:
-    """The split `split.method` asks for; "auto" is "periods" when there are enough snapshot
-    months for its periods (`valid_snapshots` + `test_snapshots` + 1, or dates given) and
-    "small" otherwise."""
+    """The split `split.method` asks for, from the number of snapshot months alone: "auto" is
+    "periods" when there are enough of them for its periods (`valid_snapshots` +
+    `test_snapshots` + 1, or dates given) and "small" otherwise (`choose_split` also counts
+    the events)."""
     cfg = config.split
     if cfg.method != "auto":
         return cfg.method
@@ -199,20 +203,64 @@ def split_method(n_snapshots: int, config: FeatureConfig) -> Literal["periods", 
     return "small"
 
 
+def short_of_events(table: pd.DataFrame, split: np.ndarray, config: FeatureConfig) -> str | None:
+    """The first binary task and split with fewer events than `split.min_events` (eligible rows
+    as `task_frame` takes them), as "default: 8 events in test"; None when every split has enough."""
+    for task, least in config.split.min_events.items():
+        target = label_column(task, config)
+        if least <= 0 or target not in table.columns:
+            continue
+        eligible = table[complete_column(task)].to_numpy(dtype=bool) & table[target].notna().to_numpy()
+        positive = eligible & (table[target].fillna(0).to_numpy(dtype=float) == 1)
+        for name in SPLITS:
+            events = int((positive & (split == name)).sum())
+            if events < least:
+                return f"{task}: {events} event(s) in {name}, fewer than split.min_events.{task} {least}"
+    return None
+
+
+def choose_split(table: pd.DataFrame, config: FeatureConfig) -> tuple[Literal["periods", "small"], str]:
+    """The split method for a stacked table and why. "auto" takes "small" when there are too
+    few snapshot months for the periods split, or when the periods split would leave a binary
+    task fewer than `split.min_events` events in one of its splits (a small bank); else, or
+    when the periods are given by date, "periods"."""
+    months = table["snapshot_month"].nunique()
+    method = split_method(months, config)
+    if config.split.method != "auto":
+        return method, f"split.method {method}"
+    if method == "small":
+        return method, f"split.method auto: {months} snapshot months are too few for the periods split"
+    if config.split.valid_from is not None:
+        return method, "split.method auto: the periods are given by date (split.valid_from, split.test_from)"
+    short = short_of_events(table, assign_splits(table[CLIENT_KEY], table["snapshot_month"], config, "periods"),
+                            config)
+    if short is not None:
+        return "small", f"split.method auto: the periods split would leave {short}"
+    return "periods", f"split.method auto: {months} snapshot months and enough events for the periods split"
+
+
+def small_test_snapshots(n_snapshots: int, config: FeatureConfig) -> int:
+    """Snapshot months in the small split's test period: `split.small.test_snapshots`, or a
+    quarter of `n_snapshots` (at least 1)."""
+    given = config.split.small.test_snapshots
+    return given if given is not None else max(1, n_snapshots // 4)
+
+
 def purge_months(config: FeatureConfig) -> int:
     """Months a test-group client's train row must lie before the test period (small split)."""
     small = config.split.small
     return small.purge_months if small.purge_months is not None else config.max_horizon
 
 
-def assign_splits(client_id: pd.Series, snapshot_month: pd.Series, config: FeatureConfig) -> np.ndarray:
-    """"train" / "valid" / "test" / "unused" per row, by the split `split_method` picks: the
-    periods split (`periods_split`) or the small-bank split (`small_split`)."""
+def assign_splits(client_id: pd.Series, snapshot_month: pd.Series, config: FeatureConfig,
+                  method: Literal["periods", "small"] | None = None) -> np.ndarray:
+    """"train" / "valid" / "test" / "unused" per row, by the periods split (`periods_split`) or
+    the small-bank split (`small_split`): `method`, or by default the one `split_method` picks
+    from the number of snapshot months."""
     months = np.sort(np.array([month_index(m) for m in snapshot_month.unique()]))
     row_months = snapshot_month.to_numpy().astype("datetime64[M]").astype(np.int64)
-    method = split_method(len(months), config)
-    logger.info("split: %s (%d snapshot months%s)", method, len(months),
-                ", split.method auto" if config.split.method == "auto" else "")
+    if method is None:
+        method = split_method(len(months), config)
     if method == "small":
         return small_split(client_id, row_months, months, config)
     return periods_split(client_id, row_months, months, config)
@@ -245,17 +293,18 @@ def small_split(client_id: pd.Series, row_months: np.ndarray, months: np.ndarray
                 config: FeatureConfig) -> np.ndarray:
     """The small-bank split (`split.small`; see the module docstring).
 
-    Test: the test-group clients' rows in the latest `small.test_snapshots` months. Before
+    Test: the test-group clients' rows in the latest `small_test_snapshots` months. Before
     those months, train- and valid-group clients' rows are train and valid, and test-group
     clients' rows are train when at least `purge_months` months before the test period. The
     rest is "unused": train- and valid-group rows in the test period, test-group rows inside
     the purge gap."""
     small = config.split.small
-    if len(months) < small.test_snapshots + 1:
-        raise DataError(f"the small-bank split needs at least {small.test_snapshots + 1} usable snapshot months "
-                        f"({small.test_snapshots} test, 1+ train and valid), got {len(months)}; "
+    n_test = small_test_snapshots(len(months), config)
+    if len(months) < n_test + 1:
+        raise DataError(f"the small-bank split needs at least {n_test + 1} usable snapshot months "
+                        f"({n_test} test, 1+ train and valid), got {len(months)}; "
                         f"widen the month range (--snapshots) or lower split.small.test_snapshots in features.yaml")
-    test_from = months[len(months) - small.test_snapshots]
+    test_from = months[len(months) - n_test]
     group = client_groups(client_id, config, small.client_groups)
     before = row_months < test_from
     purged = row_months <= test_from - purge_months(config)

@@ -23,7 +23,14 @@ from tierwise.features import (
     task_frame,
 )
 from tierwise.features._months import month_index
-from tierwise.features._trainset import assign_splits, purge_months, split_method, used_share
+from tierwise.features._trainset import (
+    assign_splits,
+    choose_split,
+    purge_months,
+    small_test_snapshots,
+    split_method,
+    used_share,
+)
 
 SMALL = FeatureConfig(split={"method": "small"})
 
@@ -60,7 +67,7 @@ def test_three_snapshots_train_under_auto(bank, caplog):
     clients, monthly = bank
     with caplog.at_level(logging.INFO):
         table = build_training_table(clients, monthly, [month_at(i) for i in (13, 14, 15)], FeatureConfig())
-    assert "split: small (3 snapshot months, split.method auto)" in caplog.text
+    assert "split: small (split.method auto: 3 snapshot months are too few for the periods split)" in caplog.text
     assert set(table["split"]) == {*SPLITS, UNUSED}
     test = table[table["split"] == "test"]
     assert set(test["snapshot_month"]) == {pd.Timestamp(month_at(15))}
@@ -72,33 +79,75 @@ def test_three_snapshots_train_under_auto(bank, caplog):
     _check_no_leak(table["client_id"], table["snapshot_month"], table["split"].to_numpy(), 12)
 
 
-def test_auto_keeps_the_periods_split_when_there_are_enough_snapshots(bank):
+def test_auto_keeps_the_periods_split_when_there_are_enough_snapshots_and_events(bank):
     clients, monthly = bank
     months = [month_at(i) for i in range(8, 14)]
-    auto = build_training_table(clients, monthly, months, FeatureConfig())
+    no_minimum = {"min_events": {"churn": 0, "default": 0}}
+    auto = build_training_table(clients, monthly, months, FeatureConfig(split=no_minimum))
     periods = build_training_table(clients, monthly, months, FeatureConfig(split={"method": "periods"}))
     pd.testing.assert_frame_equal(auto, periods)
     assert split_method(5, FeatureConfig()) == "periods" and split_method(4, FeatureConfig()) == "small"
     assert split_method(9, SMALL) == "small"
     dated = FeatureConfig(split={"valid_from": month_at(10), "test_from": month_at(12)})
     assert split_method(3, dated) == "periods"  # dates given: the bank chose its periods
+    assert choose_split(_labelled(100, 6, rate=0.0), dated) == (
+        "periods", "split.method auto: the periods are given by date (split.valid_from, split.test_from)")
+
+
+def _labelled(n_clients: int, n_months: int, rate: float, seed: int = 0) -> pd.DataFrame:
+    """A stacked table's key and label columns: churn and default events at `rate`."""
+    client_id, month = _rows(n_clients, list(range(12, 12 + n_months)))
+    rng = np.random.default_rng(seed)
+    table = pd.DataFrame({"client_id": client_id, "snapshot_month": month})
+    for column in ("churn_6m", "default_12m"):
+        table[column] = (rng.random(len(table)) < rate).astype(float)
+    table["churn_complete"] = table["default_complete"] = True
+    table.loc[table.index % 3 == 0, "default_12m"] = np.nan  # no credit exposure: not eligible
+    return table
+
+
+def test_auto_takes_the_small_split_when_the_periods_split_is_short_of_events(bank, caplog):
+    table = _labelled(1000, 6, rate=0.02)
+    periods = assign_splits(table["client_id"], table["snapshot_month"], FeatureConfig(), "periods")
+    counts = {s: int(table.loc[periods == s, "default_12m"].sum()) for s in SPLITS}
+    least = min(counts.values())
+    assert 0 < least < 30
+    method, why = choose_split(table, FeatureConfig(split={"min_events": {"churn": 0, "default": least}}))
+    assert (method, why) == ("periods", "split.method auto: 6 snapshot months and enough events for the periods split")
+    method, why = choose_split(table, FeatureConfig(split={"min_events": {"churn": 0, "default": least + 1}}))
+    short = min(counts, key=lambda s: (counts[s], SPLITS.index(s)))
+    assert method == "small"
+    assert why == (f"split.method auto: the periods split would leave default: {least} event(s) in {short}, "
+                   f"fewer than split.min_events.default {least + 1}")
+    assert choose_split(table, FeatureConfig(split={"method": "periods", "min_events": {"default": 1000}}))[0] == "periods"
+    assert choose_split(table.iloc[:3000], FeatureConfig())[0] == "small"  # 3 months: too few for the periods
+
+    clients, monthly = bank  # and in build_training_table: the small split, logged
+    strict = FeatureConfig(split={"min_events": {"churn": 10_000, "default": 0}})
+    months = [month_at(i) for i in range(8, 14)]
+    with caplog.at_level(logging.INFO):
+        built = build_training_table(clients, monthly, months, strict)
+    assert "split: small (split.method auto: the periods split would leave churn: " in caplog.text
+    small = build_training_table(clients, monthly, months, FeatureConfig(split={"method": "small"}))
+    assert (built["split"] == small["split"]).all()
 
 
 @pytest.mark.parametrize("n_months", [3, 6, 9])
 def test_most_rows_are_used(n_months):
     """Share of rows in a split, 1,500 clients at consecutive snapshot months, horizon 12 (no
-    test client's row is old enough to be purged into train): the train and valid groups (80%)
-    at every month before the last, the test group (20%) at the last, about 60%, 70% and 73%;
-    the periods split uses half of the train period's rows and a quarter of the others (33% and
-    39% of 6 and 9 snapshots)."""
+    test client's row is old enough to be purged into train): the train and valid groups (75%)
+    at every month before the test period, the test group (25%) in the test period (a quarter
+    of the months, at least 1): 58%, 67% and 64% of 3, 6 and 9 months; the periods split uses
+    half of the train period's rows and a quarter of the others (33% and 39% of 6 and 9)."""
     client_id, month = _rows(1500, list(range(12, 12 + n_months)))
     small = used_share(assign_splits(client_id, month, SMALL))
-    assert small == pytest.approx((0.8 * (n_months - 1) + 0.2) / n_months, abs=0.02)
+    n_test = max(1, n_months // 4)
+    assert small == pytest.approx((0.75 * (n_months - n_test) + 0.25 * n_test) / n_months, abs=0.02)
     assert small > 0.55
     if n_months >= 5:
         periods = used_share(assign_splits(client_id, month, FeatureConfig(split={"method": "periods"})))
         assert periods == pytest.approx((0.5 * n_months - 1) / n_months, abs=0.02)
-        assert small > periods + 0.3
+        assert small > periods + 0.2
 
 
 def test_purge_gap_moves_old_test_client_rows_into_train():
@@ -111,8 +160,9 @@ def test_purge_gap_moves_old_test_client_rows_into_train():
     frame = pd.DataFrame({"client": client_id, "m": [month_index(m) for m in month], "split": split})
     test_clients = set(frame.loc[frame["split"] == "test", "client"])
     mine = frame[frame["client"].isin(test_clients)]
-    test_from = month_index(month_at(8))
-    # train up to test_from - 3, unused inside the gap, test at the test month
+    test_from = month_index(month_at(7))  # 9 snapshot months: the latest 2 are the test period
+    assert frame.loc[frame["split"] == "test", "m"].min() == test_from
+    # train up to test_from - 3, unused inside the gap, test in the test period
     assert set(mine.loc[mine["m"] <= test_from - 3, "split"]) == {"train"}
     assert set(mine.loc[(mine["m"] > test_from - 3) & (mine["m"] < test_from), "split"]) == {UNUSED}
     assert used_share(split) > used_share(assign_splits(client_id, month, SMALL))
@@ -122,20 +172,21 @@ def test_purge_gap_moves_old_test_client_rows_into_train():
 
 @settings(max_examples=60, deadline=None)
 @given(n_clients=st.integers(1, 80), months=st.lists(st.integers(0, 40), min_size=2, max_size=12, unique=True),
-       test_snapshots=st.integers(1, 3), purge=st.one_of(st.none(), st.integers(1, 24)), seed=st.integers(0, 5))
+       test_snapshots=st.one_of(st.none(), st.integers(1, 3)), purge=st.one_of(st.none(), st.integers(1, 24)), seed=st.integers(0, 5))
 def test_small_split_never_leaks(n_clients, months, test_snapshots, purge, seed):
     """Any clients, any (not necessarily consecutive) snapshot months, any settings."""
     config = FeatureConfig(split={"method": "small", "client_seed": seed,
                                   "small": {"test_snapshots": test_snapshots, "purge_months": purge}})
     client_id, month = _rows(n_clients, sorted(months))
-    if len(months) <= test_snapshots:
+    n_test = small_test_snapshots(len(months), config)
+    if len(months) <= n_test:
         with pytest.raises(DataError, match=r"^the small-bank split needs at least"):
             assign_splits(client_id, month, config)
         return
     split = assign_splits(client_id, month, config)
     assert set(split) <= {*SPLITS, UNUSED}
     _check_no_leak(client_id, month, split, purge_months(config))
-    latest = sorted(months)[-test_snapshots:]
+    latest = sorted(months)[-n_test:]
     tested = {month_index(month_at(m)) for m in latest}
     assert {month_index(m) for m in month[split == "test"]} <= tested
 
