@@ -478,7 +478,8 @@ def check_split_events(frame: ModelFrame, parts: Mapping[str, pd.DataFrame]) -> 
                                                    if only_events else "")
     raise DataError(f"{name}: {counts} (of {sizes} rows, label '{frame.target}'); {need} "
                     f"(split.min_events.{name} in features.yaml); add snapshot months (--snapshots), "
-                    f"use the small-bank split (split.method: small), or leave the {name} task out")
+                    f"use the small-bank split (split.method: small; split.small.test_snapshots widens its test), "
+                    f"or leave the {name} task out")
 
 
 def _fit_procedure(

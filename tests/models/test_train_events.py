@@ -51,7 +51,8 @@ def test_too_few_events_is_one_error_with_every_count_and_what_to_change():
     assert message == (
         "default: 3 events in train, 0 in valid, 25 in test (of 600 / 200 / 200 rows, label 'target'); "
         "need 20 per split (split.min_events.default in features.yaml); add snapshot months (--snapshots), "
-        "use the small-bank split (split.method: small), or leave the default task out")
+        "use the small-bank split (split.method: small; split.small.test_snapshots widens its test), "
+        "or leave the default task out")
 
 
 def test_a_single_class_split_is_reported_as_missing_events_not_as_a_crash():
