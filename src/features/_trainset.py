@@ -350,7 +350,8 @@ def task_frame(table: pd.DataFrame, task: Task, config: FeatureConfig) -> ModelF
     in_split = table["split"].isin(SPLITS).to_numpy()
     unused = int((~in_split).sum())
     if unused:
-        logger.info("%s: %d of %d rows unused (client group and snapshot period disagree): dropped",
+        logger.info("%s: %d of %d rows unused (in no split: client group and snapshot period disagree, or in "
+                    "the purge gap): dropped",
                     task, unused, len(table))
     eligible = in_split & table[complete_column(task)].to_numpy(dtype=bool) & table[target].notna().to_numpy()
     dropped = int((~eligible).sum()) - unused
