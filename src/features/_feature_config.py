@@ -121,14 +121,14 @@ class ClientGroups(FrozenConfig):
 
 
 class SmallSplitConfig(FrozenConfig):
-    """The small-bank split (`split.method: small`, or `auto` with too few snapshots for the
-    periods split): see `tierwise.features._trainset` for why it keeps most rows and leaks no
-    event.
+    """The small-bank split (`split.method: small`, or `auto` when the periods split has too
+    few snapshot months or events): see `tierwise.features._trainset` for why it keeps most
+    rows and leaks no event.
 
     The latest `test_snapshots` snapshot months (null: a quarter of them, at least 1) are the
-    test period. Clients are drawn into
-    train / valid / test groups (`client_groups`, the same seeded hash of `client_id` as the
-    periods split, `split.client_seed`). Before the test period, train- and valid-group
+    test period. Clients are drawn into train / valid / test groups (`client_groups`, the
+    same seeded hash of `client_id` as the periods split, `split.client_seed`). Before the
+    test period, train- and valid-group
     clients' rows are train and valid (client-grouped: no client in both); test-group
     clients' rows are test in the test period, and train when they are at least
     `purge_months` before it (null: the longest label horizon), so their label windows end
@@ -156,10 +156,12 @@ class SplitConfig(FrozenConfig):
     across periods (one default event is then a positive in train, valid and test).
 
     `method`: "periods" is the split above; "small" the small-bank split (`small`, which keeps
-    most rows of a bank with few clients or months); "auto" takes "periods" when there are
-    enough snapshot months for it (`valid_snapshots` + `test_snapshots` + 1) and "small"
-    otherwise. `min_events`: before training a binary task, each split must hold at least
-    this many events (label 1); fewer is one error naming the counts and what to change.
+    most rows of a bank with few clients or months); "auto" takes "small" when there are
+    fewer snapshot months than the periods need (`valid_snapshots` + `test_snapshots` + 1) or
+    the periods split would leave a task fewer than `min_events` events in a split, and
+    "periods" otherwise or when the periods are given by date. `min_events` (per binary
+    task): before training it, each split must hold at least this many events (label 1);
+    fewer is one error naming the counts and what to change.
     """
 
     method: Literal["auto", "periods", "small"] = "auto"

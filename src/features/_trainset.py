@@ -69,18 +69,18 @@ and the same guarantee that no event is in two splits:
   horizon) before the test period are train too. Their label windows end by the first test
   month, before the test rows' windows begin, so no event of that client is a positive in both
   (a client in default at the first test month is not eligible there when
-  `exclude_defaulted_at_t`, the default).
-  Its rows inside the gap are unused, as are train- and valid-group rows in the test period.
+  `exclude_defaulted_at_t`, the default). Its rows inside the gap are unused, as are train-
+  and valid-group rows in the test period.
 - Train rows are all strictly earlier than the test rows; a test client's own train rows are
   at least `purge_months` earlier. As with the periods split, what is shared across the gap is
   the calendar (other clients' label windows reach into the test months), not any client's
   event.
-- Measured on synthetic banks of about 1,500 clients (default 50/25/25 shares): 21 months,
-  windows up to 6 months, horizons 3 (churn) and 6, 9 snapshots: the periods split uses 39.5% of the rows, the
-  small split 70.0% (default events train / valid / test 30 / 11 / 8 -> 46 / 40 / 8; churn
-  187 / 22 / 27 -> 272 / 109 / 27); 3 snapshots: the periods split is refused, the small split
-  uses 58.7%. The test split is the small one: a quarter of the clients in a quarter of the
-  months; `min_events` says when it is too small to judge a task.
+- Measured on synthetic banks of about 1,500 clients (default 50/25/25 shares), 21 months,
+  windows up to 6 months, horizons 3 (churn) and 6: at 9 snapshots the periods split uses
+  39.5% of the rows, the small split 70.0% (default events train / valid / test 30 / 11 / 8
+  -> 46 / 40 / 8; churn 187 / 22 / 27 -> 272 / 109 / 27); at 3 snapshots the periods split is
+  refused and the small split uses 58.7%. Its test split is the thin one (a quarter of the
+  clients in a quarter of the months); `min_events` says when it is too thin to judge a task.
 - `auto` takes the small split when there are too few snapshot months for the periods, or when
   the periods split would leave a binary task fewer than `min_events` events in a split.
 
@@ -174,22 +174,24 @@ def used_share(split: pd.Series | np.ndarray) -> float:
     return float(np.isin(split, SPLITS).mean()) if len(split) else 0.0
 
 
-def client_groups(client_id: pd.Series | np.ndarray, config: FeatureConfig,
-                  shares: ClientGroups | None | Literal["split"] = "split") -> np.ndarray:
+def client_groups(client_id: pd.Series | np.ndarray, config: FeatureConfig) -> np.ndarray:
     """"train" / "valid" / "test" per client id, from a seeded hash of the id alone.
 
     The id (as text) and `split.client_seed` are hashed with BLAKE2b to a number uniform in
-    [0, 1), cut at the cumulative `shares` (by default `split.client_groups`): the group of a
-    client does not depend on the other clients, their order or the partitioning. All "train"
-    when the shares are null.
+    [0, 1), cut at the cumulative `split.client_groups` shares: the group of a client does not
+    depend on the other clients, their order or the partitioning. All "train" when
+    `client_groups` is null.
     """
-    cfg = config.split
-    shares = cfg.client_groups if shares == "split" else shares
+    return _hashed_groups(client_id, config.split.client_groups, config.split.client_seed)
+
+
+def _hashed_groups(client_id: pd.Series | np.ndarray, shares: ClientGroups | None, seed: int) -> np.ndarray:
+    """`client_groups` with the given shares (the small split draws with `split.small.client_groups`)."""
     ids = pd.Series(np.asarray(client_id))
     if shares is None:
         return np.full(len(ids), "train", dtype=object)
     codes, uniques = pd.factorize(ids, sort=False)
-    salt = f"tierwise-split:{cfg.client_seed}:".encode()
+    salt = f"tierwise-split:{seed}:".encode()
     draws = np.array([int.from_bytes(hashlib.blake2b(salt + str(u).encode(), digest_size=8).digest(), "big")
                       for u in uniques], dtype=np.uint64)
     u01 = (draws >> np.uint64(11)).astype(np.float64) / float(1 << 53)
@@ -212,7 +214,8 @@ def split_method(n_snapshots: int, config: FeatureConfig) -> Literal["periods", 
 
 def short_of_events(table: pd.DataFrame, split: np.ndarray, config: FeatureConfig) -> str | None:
     """The first binary task and split with fewer events than `split.min_events` (eligible rows
-    as `task_frame` takes them), as "default: 8 events in test"; None when every split has enough."""
+    as `task_frame` takes them), as "default: 8 event(s) in test, fewer than ..."; None when
+    every split has enough."""
     for task, least in config.split.min_events.items():
         target = label_column(task, config)
         if least <= 0 or target not in table.columns:
@@ -312,7 +315,7 @@ def small_split(client_id: pd.Series, row_months: np.ndarray, months: np.ndarray
                         f"({n_test} test, 1+ train and valid), got {len(months)}; "
                         f"widen the month range (--snapshots) or lower split.small.test_snapshots in features.yaml")
     test_from = months[len(months) - n_test]
-    group = client_groups(client_id, config, small.client_groups)
+    group = _hashed_groups(client_id, small.client_groups, config.split.client_seed)
     before = row_months < test_from
     purged = row_months <= test_from - purge_months(config)
     out = np.full(len(row_months), UNUSED, dtype=object)
