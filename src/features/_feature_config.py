@@ -161,7 +161,8 @@ class SplitConfig(FrozenConfig):
     the periods split would leave a task fewer than `min_events` events in a split, and
     "periods" otherwise or when the periods are given by date. `min_events` (per binary
     task): before training it, each split must hold at least this many events (label 1);
-    fewer is one error naming the counts and what to change.
+    fewer is one error naming the counts and what to change (a task not listed, or 0: only
+    the check that both classes are present).
     """
 
     method: Literal["auto", "periods", "small"] = "auto"
