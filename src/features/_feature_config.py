@@ -7,7 +7,7 @@ can see and change them. Loaded by the CLI and passed down; never read at import
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -120,6 +120,26 @@ class ClientGroups(FrozenConfig):
         return self
 
 
+class SmallSplitConfig(FrozenConfig):
+    """The small-bank split (`split.method: small`, or `auto` when the periods split has too
+    few snapshot months or events): see `tierwise.features._trainset` for why it keeps most
+    rows and leaks no event.
+
+    The latest `test_snapshots` snapshot months (null: a quarter of them, at least 1) are the
+    test period. Clients are drawn into train / valid / test groups (`client_groups`, the
+    same seeded hash of `client_id` as the periods split, `split.client_seed`). Before the
+    test period, train- and valid-group
+    clients' rows are train and valid (client-grouped: no client in both); test-group
+    clients' rows are test in the test period, and train when they are at least
+    `purge_months` before it (null: the longest label horizon), so their label windows end
+    before the test period begins. Every other row is "unused".
+    """
+
+    test_snapshots: int | None = Field(None, ge=1)
+    client_groups: ClientGroups = ClientGroups(train=0.5, valid=0.25, test=0.25)
+    purge_months: int | None = Field(None, ge=1, le=36)
+
+
 class SplitConfig(FrozenConfig):
     """Split of stacked snapshots: out of time by snapshot month AND disjoint by client.
 
@@ -134,14 +154,35 @@ class SplitConfig(FrozenConfig):
     in the table, never trained or evaluated on). `client_groups: null` turns this off: every
     row of a period is in that period's split, which is leaky when label horizons overlap
     across periods (one default event is then a positive in train, valid and test).
+
+    `method`: "periods" is the split above; "small" the small-bank split (`small`, which keeps
+    most rows of a bank with few clients or months); "auto" takes "small" when there are
+    fewer snapshot months than the periods need (`valid_snapshots` + `test_snapshots` + 1) or
+    the periods split would leave a task fewer than `min_events` events in a split, and
+    "periods" otherwise or when the periods are given by date. `min_events` (per binary
+    task): before training it, each split must hold at least this many events (label 1);
+    fewer is one error naming the counts and what to change (a task not listed, or 0: only
+    the check that both classes are present).
     """
 
+    method: Literal["auto", "periods", "small"] = "auto"
     valid_snapshots: int = Field(2, ge=0)
     test_snapshots: int = Field(2, ge=0)
     valid_from: dt.date | None = None
     test_from: dt.date | None = None
     client_groups: ClientGroups | None = ClientGroups(train=0.5, valid=0.25, test=0.25)
     client_seed: int = 0
+    small: SmallSplitConfig = SmallSplitConfig()
+    min_events: dict[Literal["churn", "default"], int] = Field(
+        default_factory=lambda: {"churn": 10, "default": 10})
+
+    @field_validator("min_events")
+    @classmethod
+    def _min_events(cls, value: dict[str, int]) -> dict[str, int]:
+        negative = sorted(task for task, n in value.items() if n < 0)
+        if negative:
+            raise ValueError(f"min_events must be 0 or more, got {', '.join(f'{t}: {value[t]}' for t in negative)}")
+        return value
 
     @model_validator(mode="after")
     def _ordered(self) -> SplitConfig:

@@ -23,6 +23,8 @@ class ModelFrame:
     - `split_column`, when set, holds "train" / "valid" / "test" (out of time and
       client-disjoint for snapshot data; `task_frame` drops the "unused" rows); when None the
       trainer cross-validates (flat tables).
+    - `min_events`: the fewest events (label 1) each split must hold before a binary task is
+      trained (`split.min_events` of the features config; 0: no check beyond two classes).
     """
 
     data: pd.DataFrame
@@ -34,6 +36,7 @@ class ModelFrame:
     split_column: str | None = "split"
     time_column: str | None = None
     name: str = ""
+    min_events: int = 0
 
     def part(self, split: str) -> pd.DataFrame:
         if self.split_column is None:

@@ -458,6 +458,30 @@ def check_labels(y: pd.Series, kind: str, where: str) -> None:
         raise DataError(f"{where}: target '{y.name}' is constant; nothing to learn")
 
 
+def check_split_events(frame: ModelFrame, parts: Mapping[str, pd.DataFrame]) -> None:
+    """Each split of a binary frame must hold at least `frame.min_events` events (label 1),
+    and a non-event; one `DataError` otherwise, with the counts of every split and what to
+    change. Nothing to check for a regression frame or when `min_events` is 0."""
+    if frame.kind != "binary" or frame.min_events <= 0:
+        return
+    name = frame.name or frame.target
+    events = {s: int((part[frame.target].to_numpy(dtype=float) == 1).sum()) for s, part in parts.items()}
+    rows = {s: len(part) for s, part in parts.items()}
+    short = [s for s in parts if events[s] < frame.min_events or events[s] == rows[s]]
+    if not short:
+        return
+    first, *rest = parts
+    counts = ", ".join([f"{events[first]:,} events in {first}", *(f"{events[s]:,} in {s}" for s in rest)])
+    sizes = " / ".join(f"{rows[s]:,}" for s in parts)
+    only_events = [s for s in short if rows[s] and events[s] == rows[s]]
+    need = f"need {frame.min_events} per split" + (f" and a non-event ({', '.join(only_events)} has none)"
+                                                   if only_events else "")
+    raise DataError(f"{name}: {counts} (of {sizes} rows, label '{frame.target}'); {need} "
+                    f"(split.min_events.{name} in features.yaml); add snapshot months (--snapshots), "
+                    f"use the small-bank split (split.method: small; split.small.test_snapshots widens its test), "
+                    f"or leave the {name} task out")
+
+
 def _fit_procedure(
     X_fit: pd.DataFrame, y_fit: np.ndarray, X_hold: pd.DataFrame, y_hold: np.ndarray, *,
     config: TaskConfig, kind: str, categories: Mapping[str, list], budget_minutes: float,
@@ -564,6 +588,7 @@ def train_split(frame: ModelFrame, config: TaskConfig, *, budget_minutes: float 
     features = resolve_features(frame, config)
     parts = {s: frame.part(s) for s in ("train", "valid", "test")}
     name = frame.name or config.task
+    check_split_events(frame, parts)
     check_labels(parts["train"][frame.target], frame.kind, f"{name} train split")
     for split in ("valid", "test"):
         if len(parts[split]) == 0:
