@@ -1,0 +1,168 @@
+"""The optional events table: it drives the labels where present, one-line errors when bad."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from feature_bank import month_at
+
+from tierwise.features import (
+    DataError,
+    build_labels,
+    check_events,
+    events_path,
+    label_history,
+    read_events,
+)
+
+T = 10  # snapshot month; the default horizon runs to month 22, churn's to month 16
+
+
+def _events(*rows: tuple[str, int, str]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "client_id": pd.array([r[0] for r in rows], dtype="str"),
+        "month": pd.to_datetime([month_at(r[1]) for r in rows]),
+        "kind": pd.array([r[2] for r in rows], dtype="str"),
+    })
+
+
+def _label(labels: pd.DataFrame, client: str, column: str) -> float:
+    return float(labels.loc[labels["client_id"] == client, column].iloc[0])
+
+
+# --- events drive the labels ---------------------------------------------------------------
+
+def test_a_default_event_is_a_default_and_days_past_due_no_longer_count(bank, feature_config):
+    _, monthly = bank  # C0003 reaches 90 days past due in month 21; C0006 never is in arrears
+    before = build_labels(monthly, month_at(T), feature_config)
+    assert _label(before, "C0003", "default_12m") == 1
+    assert _label(before, "C0006", "default_12m") == 0
+    labels = build_labels(monthly, month_at(T), feature_config, events=_events(("C0006", 15, "default")))
+    assert _label(labels, "C0006", "default_12m") == 1
+    assert _label(labels, "C0003", "default_12m") == 0  # the bank recorded no default for C0003
+    assert _label(build_labels(monthly, month_at(2), feature_config,
+                               events=_events(("C0006", 15, "default"))), "C0006", "default_12m") == 0
+
+
+def test_a_client_whose_default_is_recorded_is_not_scored_again(bank, feature_config):
+    _, monthly = bank
+    events = _events(("C0006", 8, "default"))
+    labels = build_labels(monthly, month_at(T), feature_config, events=events)
+    assert np.isnan(_label(labels, "C0006", "default_12m"))
+    assert _label(labels, "C0002", "default_12m") == 0
+
+
+def test_a_closure_event_is_churn_and_ends_retention(bank, feature_config):
+    _, monthly = bank
+    before = build_labels(monthly, month_at(T), feature_config)
+    assert _label(before, "C0006", "churn_6m") == 0
+    assert not np.isnan(_label(before, "C0006", "growth_12m"))
+    labels = build_labels(monthly, month_at(T), feature_config, events=_events(("C0006", 14, "closure")))
+    assert _label(labels, "C0006", "churn_6m") == 1
+    assert np.isnan(_label(labels, "C0006", "growth_12m"))
+    assert _label(labels, "C0006", "default_12m") == 0  # no default kinds: days past due still rule
+    assert _label(labels, "C0003", "default_12m") == 1
+
+
+def test_a_write_off_is_both_churn_and_default(bank, feature_config):
+    _, monthly = bank
+    labels = build_labels(monthly, month_at(T), feature_config, events=_events(("C0006", 13, "write_off")))
+    assert _label(labels, "C0006", "churn_6m") == 1
+    assert _label(labels, "C0006", "default_12m") == 1
+
+
+def test_events_outside_the_horizon_or_of_unknown_clients_change_nothing(bank, feature_config):
+    _, monthly = bank
+    before = build_labels(monthly, month_at(T), feature_config)
+    events = _events(("C0006", 18, "closure"), ("C0006", 25, "default"), ("C9999", 12, "default"),
+                     ("C0002", 28, "closure"))
+    labels = build_labels(monthly, month_at(T), feature_config, events=events)
+    for column in ("churn_6m", "default_12m"):
+        assert _label(labels, "C0006", column) == 0
+    # the default kinds are recorded, so C0003's days past due no longer make a default
+    assert _label(labels, "C0003", "default_12m") == 0
+    pd.testing.assert_series_equal(labels["churn_6m"], before["churn_6m"])
+
+
+def test_closure_flags_are_replaced_when_closures_are_recorded(bank, feature_config):
+    _, monthly = bank  # C0001 has relationship_closed in month 20 and no rows after
+    labels = build_labels(monthly, month_at(15), feature_config, events=_events(("C0006", 12, "closure")))
+    assert _label(labels, "C0001", "churn_6m") == 1  # it leaves the extract: still churn
+    growth = build_labels(monthly, month_at(T), feature_config, events=_events(("C0006", 12, "closure")))
+    assert np.isnan(_label(growth, "C0001", "growth_12m"))  # no row at t+12
+
+
+# --- absent or empty: the rules on monthly, unchanged ----------------------------------------
+
+@pytest.mark.parametrize("events", [None, _events()])
+def test_no_events_gives_the_rules_on_monthly(bank, feature_config, events):
+    _, monthly = bank
+    pd.testing.assert_frame_equal(build_labels(monthly, month_at(T), feature_config, events=events),
+                                  build_labels(monthly, month_at(T), feature_config))
+
+
+def test_each_task_falls_back_on_its_own(bank, feature_config):
+    _, monthly = bank
+    before = build_labels(monthly, month_at(T), feature_config)
+    only_defaults = build_labels(monthly, month_at(T), feature_config, events=_events(("C0006", 15, "default")))
+    pd.testing.assert_series_equal(only_defaults["churn_6m"], before["churn_6m"])
+    pd.testing.assert_series_equal(only_defaults["growth_12m"], before["growth_12m"])
+    only_closures = build_labels(monthly, month_at(T), feature_config, events=_events(("C0006", 14, "closure")))
+    pd.testing.assert_series_equal(only_closures["default_12m"], before["default_12m"])
+
+
+def test_label_history_uses_the_events_as_build_labels_does(bank, feature_config):
+    _, monthly = bank
+    events = _events(("C0006", 15, "default"), ("C0002", 12, "closure"))
+    months = [month_at(8), month_at(T)]
+    history = label_history(monthly, feature_config, months, events=events)
+    single = pd.concat([build_labels(monthly, m, feature_config, events=events) for m in months], ignore_index=True)
+    pd.testing.assert_frame_equal(history, single)
+
+
+# --- reading and checking the table ----------------------------------------------------------
+
+def test_read_events_from_parquet_or_csv_and_none_when_absent(tmp_path):
+    assert events_path(tmp_path) is None
+    assert read_events(tmp_path) is None
+    events = _events(("C0006", 15, "default"), ("C0002", 12, "write_off"))
+    events.to_csv(tmp_path / "events.csv", index=False)
+    from_csv = read_events(tmp_path)
+    assert from_csv["kind"].tolist() == ["default", "write_off"]
+    assert from_csv["month"].tolist() == [pd.Timestamp(month_at(15)), pd.Timestamp(month_at(12))]
+    events.to_parquet(tmp_path / "events.parquet")
+    assert events_path(tmp_path).name == "events.parquet"
+    pd.testing.assert_frame_equal(read_events(tmp_path), from_csv)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("client_id,month\nC1,2024-01-01\n", "missing column 'kind'"),
+    ("client_id,month,kind\nC1,2024-01-01,default\nC2,2024-02-01,restructure\n",
+     "column 'kind' holds 'restructure' in row 1; expected one of default, closure, write_off"),
+    ("client_id,month,kind\nC1,2024-01-15,default\n", "column 'month' holds '2024-01-15' in row 0"),
+    ("client_id,month,kind\nC1,2024-01-01,default\nC2,soon,closure\n", "column 'month' holds 'soon' in row 1"),
+    ("client_id,month,kind\nC1,2024-01-01,default\n,2024-02-01,closure\n", "column 'client_id' is empty in row 1"),
+    ("client_id,month,kind\nC1,,default\n", "column 'month' is empty in row 0"),
+])
+def test_a_bad_events_file_is_one_line_naming_file_column_and_row(tmp_path, text, message):
+    path = tmp_path / "events.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        read_events(tmp_path)
+    assert str(err.value) == f"{path}: {message}" or str(err.value).startswith(f"{path}: {message}")
+    assert "\n" not in str(err.value)
+
+
+def test_an_unreadable_events_file_is_one_line(tmp_path):
+    path = tmp_path / "events.parquet"
+    path.write_bytes(b"not parquet at all")
+    with pytest.raises(DataError, match=r"events.parquet: cannot be read"):
+        read_events(tmp_path)
+
+
+def test_build_labels_checks_events_given_in_memory(bank, feature_config):
+    _, monthly = bank
+    with pytest.raises(DataError, match=r"events: column 'kind' holds 'lapse' in row 0"):
+        build_labels(monthly, month_at(T), feature_config, events=_events(("C0006", 15, "lapse")))
+    assert len(check_events(_events())) == 0
