@@ -12,16 +12,18 @@ A bank that records its events puts them in the data folder as `events.parquet` 
 Where the table is present it is the label source, before days past due and closure flags
 (`tierwise.features._labels`), task by task:
 
-- churn: a `closure` or `write_off` event in t+1 .. t+h takes the place of
-  `relationship_closed`; assets falling below the floor with no activity, and leaving the
-  extract, still count as churn. When the table holds no closure or write-off at all (a bank
-  that records no closures), churn falls back to `relationship_closed`, the dormancy rule and
-  leaving the extract -- that is, for a bank whose `relationship_closed` is never set, churn
-  comes from dormancy alone (plus clients who stop appearing).
-- default: a `default` or `write_off` event in t+1 .. t+h takes the place of
-  `days_past_due >= dpd_threshold`; a client whose default is already recorded (an event at
-  or before t) is not scored when `exclude_defaulted_at_t`. When the table holds no default
-  or write-off at all, default falls back to days past due.
+- churn: a `closure` or `write_off` event in t+1 .. t+h is a churn event (and the client is
+  not retained for growth). When the table records closures (at least one `closure` row),
+  they take the place of `relationship_closed`; when it records none, `relationship_closed`
+  still counts. Assets falling below the floor with no activity (dormancy), and leaving the
+  extract, count as churn either way -- so a bank that records no closures, and whose
+  `relationship_closed` is never set, gets churn from dormancy alone (plus clients who stop
+  appearing in the extract).
+- default: a `default` or `write_off` event in t+1 .. t+h is a default event. When the table
+  records defaults (at least one `default` row), they take the place of
+  `days_past_due >= dpd_threshold`, and a client whose default is already recorded (an event
+  at or before t) is not scored when `exclude_defaulted_at_t`; when it records none, days past
+  due still count.
 
 Events of clients who are not in `monthly` are ignored, as are events after the last month
 read; events before the first month read count as "at or before t".
@@ -133,14 +135,18 @@ def _no_empty(values: pd.Series, source: str, column: str) -> None:
 class EventMarks:
     """Checked events laid out like `Dense`'s boolean arrays: (clients x months first .. end).
 
-    `churn` / `default` are None when the table holds no event of that task's kinds: the task
-    then falls back to its rule on `monthly`. Events before `first` are put in column 0 (they
-    count as "at or before t"); events after `end` and of unknown clients are dropped.
+    `churn` marks closure and write-off events, `default` default and write-off events;
+    `closures_recorded` / `defaults_recorded` say whether the table holds any `closure` /
+    `default` row, i.e. whether it replaces the task's rule on `monthly` or adds to it.
+    Events before `first` are put in column 0 (they count as "at or before t"); events after
+    `end` and of clients not laid out are dropped.
     """
 
     first: int
-    churn: np.ndarray | None
-    default: np.ndarray | None
+    churn: np.ndarray
+    default: np.ndarray
+    closures_recorded: bool
+    defaults_recorded: bool
 
     def window(self, arr: np.ndarray, rows: np.ndarray, a: int, b: int) -> np.ndarray:
         """arr[rows, months a..b] (inclusive), False outside the laid-out months."""
@@ -161,7 +167,10 @@ class EventMarks:
 
 
 def event_marks(events: pd.DataFrame, ids: pd.Index, first: int, end: int) -> EventMarks:
-    """Lay out checked `events` over the clients `ids` (sorted) and months `first` .. `end`."""
+    """Lay out checked `events` over the clients `ids` (sorted) and months `first` .. `end`.
+
+    Whether closures / defaults are recorded is judged on the whole table, so every partition
+    of clients is labelled by the same rule."""
     codes = ids.get_indexer(events[CLIENT_KEY])
     months = events[MONTH_KEY].to_numpy().astype("datetime64[M]").astype(np.int64)
     keep = (codes >= 0) & (months <= end)
@@ -170,12 +179,12 @@ def event_marks(events: pd.DataFrame, ids: pd.Index, first: int, end: int) -> Ev
         logger.info("events: %d event(s) of clients not in monthly or after the last month are ignored", dropped)
     kinds = events["kind"].to_numpy()
 
-    def lay_out(wanted: tuple[str, ...]) -> np.ndarray | None:
-        if not np.isin(kinds, wanted).any():
-            return None
+    def lay_out(wanted: tuple[str, ...]) -> np.ndarray:
         sel = keep & np.isin(kinds, wanted)
         arr = np.zeros((len(ids), end - first + 1), dtype=bool)
         arr[codes[sel], np.maximum(months[sel], first) - first] = True
         return arr
 
-    return EventMarks(first, lay_out(CHURN_KINDS), lay_out(DEFAULT_KINDS))
+    return EventMarks(first, lay_out(CHURN_KINDS), lay_out(DEFAULT_KINDS),
+                      closures_recorded=bool((kinds == "closure").any()),
+                      defaults_recorded=bool((kinds == "default").any()))

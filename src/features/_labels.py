@@ -16,11 +16,12 @@ For every client alive at t (same definition as the snapshot features):
 Gap months after t are missing data: they neither trigger nor rule out an event.
 
 The bank's own `events` table (`tierwise.features._events`), when given, is the label source
-before these rules: a closure or write-off event takes the place of `relationship_closed` for
-churn (and retention), a default or write-off event the place of days past due for default,
-each task falling back to the rules above when the table holds none of its kinds. A bank that
-records no closures (and whose `relationship_closed` is never set) gets churn from dormancy
-alone -- assets below the floor with no activity -- plus clients who leave the extract.
+before these rules: a closure or write-off event is a churn event (and ends retention), a
+default or write-off event a default event; recorded closures take the place of
+`relationship_closed`, recorded defaults the place of days past due, and each task keeps its
+rule above when the table records none of its kind. A bank that records no closures (and
+whose `relationship_closed` is never set) gets churn from dormancy alone -- assets below the
+floor with no activity -- plus clients who leave the extract.
 """
 
 from __future__ import annotations
@@ -127,8 +128,9 @@ def labels_from_dense(dense: Dense, t: int, config: FeatureConfig, *, data_end: 
     dpd = window("days_past_due")
     exposure_t = window("loan_balance")[:, 0] + window("card_balance")[:, 0]
     closed = dense.flags(dense.closed, alive, t, t + h_max)
-    if events is not None and events.churn is not None:
-        closed = events.window(events.churn, alive, t, t + h_max)
+    if events is not None:
+        marked = events.window(events.churn, alive, t, t + h_max)
+        closed = marked if events.closures_recorded else closed | marked
     present = dense.flags(dense.present, alive, t, t + h_max)
     assets_t = assets[:, 0]
 
@@ -153,15 +155,17 @@ def labels_from_dense(dense: Dense, t: int, config: FeatureConfig, *, data_end: 
     thr = lab.default.dpd_threshold
     with np.errstate(invalid="ignore"):
         eligible = exposure_t > 0
-        if events is not None and events.default is not None:
-            defaulted = events.window(events.default, alive, t + 1, t + h).any(axis=1).astype(np.float64)
-            in_default = events.until(events.default, alive, t)
-        else:
-            defaulted = (dpd[:, 1:h + 1] >= thr).any(axis=1).astype(np.float64)
-            in_default = dpd[:, 0] >= thr
+        defaulted = (dpd[:, 1:h + 1] >= thr).any(axis=1)
+        in_default = dpd[:, 0] >= thr
+        if events is not None:
+            marked = events.window(events.default, alive, t + 1, t + h).any(axis=1)
+            before = events.until(events.default, alive, t)
+            defaulted = marked if events.defaults_recorded else defaulted | marked
+            in_default = before if events.defaults_recorded else in_default | before
         if lab.default.exclude_defaulted_at_t:
             eligible &= ~in_default
-    out[label_column("default", config)] = _known(np.where(eligible, defaulted, np.nan), end >= t + h)
+    out[label_column("default", config)] = _known(np.where(eligible, defaulted.astype(np.float64), np.nan),
+                                                  end >= t + h)
     out[complete_column("default")] = end >= t + h
 
     # growth

@@ -72,6 +72,15 @@ def test_a_write_off_is_both_churn_and_default(bank, feature_config):
     assert _label(labels, "C0006", "default_12m") == 1
 
 
+def test_write_offs_alone_add_to_the_rules_without_replacing_them(bank, feature_config):
+    _, monthly = bank  # no closure or default row: relationship_closed and days past due still count
+    events = _events(("C0006", 13, "write_off"))
+    assert _label(build_labels(monthly, month_at(T), feature_config, events=events), "C0003", "default_12m") == 1
+    assert _label(build_labels(monthly, month_at(15), feature_config, events=events), "C0001", "churn_6m") == 1
+    assert np.isnan(_label(build_labels(monthly, month_at(14), feature_config, events=events),
+                           "C0006", "default_12m"))  # written off at 13: not scored at 14
+
+
 def test_events_outside_the_horizon_or_of_unknown_clients_change_nothing(bank, feature_config):
     _, monthly = bank
     before = build_labels(monthly, month_at(T), feature_config)
@@ -85,12 +94,15 @@ def test_events_outside_the_horizon_or_of_unknown_clients_change_nothing(bank, f
     pd.testing.assert_series_equal(labels["churn_6m"], before["churn_6m"])
 
 
-def test_closure_flags_are_replaced_when_closures_are_recorded(bank, feature_config):
-    _, monthly = bank  # C0001 has relationship_closed in month 20 and no rows after
-    labels = build_labels(monthly, month_at(15), feature_config, events=_events(("C0006", 12, "closure")))
-    assert _label(labels, "C0001", "churn_6m") == 1  # it leaves the extract: still churn
-    growth = build_labels(monthly, month_at(T), feature_config, events=_events(("C0006", 12, "closure")))
-    assert np.isnan(_label(growth, "C0001", "growth_12m"))  # no row at t+12
+def test_recorded_closures_replace_the_closure_flags(bank, feature_config):
+    _, monthly = bank
+    monthly = monthly.copy()  # C0006 flagged closed in month 13, yet its rows go on
+    flagged = (monthly["client_id"] == "C0006") & (monthly["month"] == pd.Timestamp(month_at(13)))
+    monthly.loc[flagged, "relationship_closed"] = True
+    assert _label(build_labels(monthly, month_at(T), feature_config), "C0006", "churn_6m") == 1
+    recorded = build_labels(monthly, month_at(T), feature_config, events=_events(("C0002", 12, "closure")))
+    assert _label(recorded, "C0006", "churn_6m") == 0
+    assert _label(recorded, "C0002", "churn_6m") == 1
 
 
 # --- absent or empty: the rules on monthly, unchanged ----------------------------------------
