@@ -92,22 +92,27 @@ def check_events(events: pd.DataFrame, *, source: str = EVENTS) -> pd.DataFrame:
 
     The message names `source` (the file), the column and the first bad row (0-based, as
     read): a missing column, an empty value, a month that is not a date or not the first day
-    of a month, or a kind that is not one of `EVENT_KINDS`. Extra columns are ignored.
+    of a month, or a kind that is not one of `EVENT_KINDS` (case and surrounding spaces are
+    ignored: ` Default` is `default`). Extra columns are ignored.
     """
     missing = [c.name for c in EVENT_COLUMNS if c.name not in events.columns]
     if missing:
         raise DataError(f"{source}: missing column '{missing[0]}' (an events table has columns "
                         f"{', '.join(c.name for c in EVENT_COLUMNS)})")
     df = events[[c.name for c in EVENT_COLUMNS]].reset_index(drop=True)
-    for name in (CLIENT_KEY, "kind"):
+    for name in (CLIENT_KEY, "kind", MONTH_KEY):
         _no_empty(df[name], source, name)
-        df[name] = df[name].astype("str").str.strip()
-    _no_empty(df[MONTH_KEY], source, MONTH_KEY)
+    given_kinds = df["kind"]
+    df[CLIENT_KEY] = df[CLIENT_KEY].astype("str")
+    df["kind"] = given_kinds.astype("str").str.strip().str.lower()
     raw = df[MONTH_KEY]
+    wrong_type = f"{source}: column 'month' has type {raw.dtype}, expected a month (YYYY-MM-01)"
+    if pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw):
+        raise DataError(wrong_type)  # numbers would be read as nanoseconds since 1970
     try:
         months = to_month_dtype(raw)
     except (TypeError, ValueError):
-        raise DataError(f"{source}: column 'month' has type {raw.dtype}, expected a month (YYYY-MM-01)") from None
+        raise DataError(wrong_type) from None
     bad = months.isna() | (months.dt.day != 1)
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
@@ -117,14 +122,14 @@ def check_events(events: pd.DataFrame, *, source: str = EVENTS) -> pd.DataFrame:
     unknown = ~df["kind"].isin(EVENT_KINDS)
     if unknown.any():
         row = int(np.flatnonzero(unknown.to_numpy())[0])
-        raise DataError(f"{source}: column 'kind' holds {df['kind'].iloc[row]!r} in row {row}; "
+        raise DataError(f"{source}: column 'kind' holds {given_kinds.iloc[row]!r} in row {row}; "
                         f"expected one of {', '.join(EVENT_KINDS)}")
     return df
 
 
 def _no_empty(values: pd.Series, source: str, column: str) -> None:
     empty = values.isna()
-    if pd.api.types.is_string_dtype(values) or values.dtype == object:
+    if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values)):
         empty |= values.astype("str").str.strip().eq("")
     if empty.any():
         row = int(np.flatnonzero(empty.to_numpy())[0])

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from feature_bank import month_at
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tierwise.features import (
     DataError,
@@ -156,6 +158,7 @@ def test_read_events_from_parquet_or_csv_and_none_when_absent(tmp_path):
     ("client_id,month,kind\nC1,2024-01-01,default\nC2,soon,closure\n", "column 'month' holds 'soon' in row 1"),
     ("client_id,month,kind\nC1,2024-01-01,default\n,2024-02-01,closure\n", "column 'client_id' is empty in row 1"),
     ("client_id,month,kind\nC1,,default\n", "column 'month' is empty in row 0"),
+    ("client_id,month,kind\nC1,2024-01-01,\n", "column 'kind' is empty in row 0"),
 ])
 def test_a_bad_events_file_is_one_line_naming_file_column_and_row(tmp_path, text, message):
     path = tmp_path / "events.csv"
@@ -173,8 +176,56 @@ def test_an_unreadable_events_file_is_one_line(tmp_path):
         read_events(tmp_path)
 
 
+def test_kinds_ignore_case_and_spaces_and_months_may_not_be_numbers():
+    events = pd.DataFrame({"client_id": ["C1", "C2"], "month": ["2024-01-01", "2024-02-01"],
+                           "kind": [" Default", "WRITE_OFF "]})
+    assert check_events(events)["kind"].tolist() == ["default", "write_off"]
+    with pytest.raises(DataError, match=r"^events: column 'month' has type int64, expected a month"):
+        check_events(events.assign(month=[202401, 202402]))
+
+
 def test_build_labels_checks_events_given_in_memory(bank, feature_config):
     _, monthly = bank
     with pytest.raises(DataError, match=r"events: column 'kind' holds 'lapse' in row 0"):
         build_labels(monthly, month_at(T), feature_config, events=_events(("C0006", 15, "lapse")))
     assert len(check_events(_events())) == 0
+
+
+# --- any events table: labels for the same clients, or one line --------------------------------
+
+_CLIENTS = ["C0000", "C0003", "C0004", "C0006", "C0001", "C9999"]
+_MONTHS = [month_at(i).isoformat() for i in (-3, 0, 5, 11, 12, 16, 29, 40)]
+_KINDS = ["default", "closure", "write_off", " Write_Off"]
+_good_row = st.tuples(st.sampled_from(_CLIENTS), st.sampled_from(_MONTHS), st.sampled_from(_KINDS))
+_any_row = st.tuples(st.sampled_from([*_CLIENTS, "", None]),
+                     st.sampled_from([*_MONTHS, "2022-03-15", "soon", None, ""]),
+                     st.sampled_from([*_KINDS, "restructure", "", None]))
+_row = st.one_of(*[_good_row] * 6, _any_row)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(_row, max_size=8), drop=st.sampled_from([None, "client_id", "month", "kind"]))
+def test_any_events_table_gives_labels_for_the_same_clients_or_one_line(bank, feature_config, rows, drop):
+    _, monthly = bank
+    events = pd.DataFrame(rows, columns=["client_id", "month", "kind"]).astype(object)
+    if drop is not None:
+        events = events.drop(columns=drop)
+    plain = build_labels(monthly, month_at(T), feature_config)
+    try:
+        labels = build_labels(monthly, month_at(T), feature_config, events=events)
+    except DataError as err:
+        assert "\n" not in str(err) and str(err).startswith("events: ")
+        return
+    assert labels["client_id"].tolist() == plain["client_id"].tolist()
+    for column in ("churn_6m", "default_12m"):
+        assert set(labels[column].dropna().unique()) <= {0.0, 1.0}
+    for column in ("churn_complete", "default_complete", "growth_complete"):
+        pd.testing.assert_series_equal(labels[column], plain[column])
+    # a client without credit exposure at t is never scored for default, whatever the events say
+    assert np.isnan(_label(labels, "C0004", "default_12m"))
+    # events only add to a rule whose kind the table does not record
+    kinds = set(check_events(events)["kind"])
+    for kind, column in (("closure", "churn_6m"), ("default", "default_12m")):
+        if kind not in kinds:
+            both = labels[column].notna() & plain[column].notna()
+            assert (labels.loc[both, column] >= plain.loc[both, column]).all()
