@@ -31,6 +31,7 @@ from tierwise.synthetic import (
     bank_fingerprint,
     generate_bank,
     generate_profile,
+    label_base_rates,
     recorded_defaults,
     warehouse_bank,
 )
@@ -192,6 +193,17 @@ def test_labels_build_on_the_profile_and_churn_comes_from_dormancy_alone(bank):
     assert 0.02 < churn.mean() < 0.3  # no closure flag anywhere: dormancy and leaving the extract
     default = plain.loc[plain["default_complete"], "default_12m"].dropna()
     assert 0 < default.sum() < 0.1 * len(default)
+
+
+def test_base_rates_read_the_events_the_bank_records(bank):
+    config = FeatureConfig()
+    plain = label_base_rates(bank.monthly, config)
+    assert label_base_rates(bank.monthly, config, events=bank.events) == plain
+    closures = pd.DataFrame({"client_id": bank.clients["client_id"].iloc[:300],
+                             "month": pd.Timestamp("2024-10-01"), "kind": "closure"})
+    recorded = label_base_rates(bank.monthly, config, events=pd.concat([bank.events, closures]))
+    assert recorded["churn_6m"] > plain["churn_6m"]
+    assert recorded["default_12m"] == plain["default_12m"]
 
 
 # --- the command ---------------------------------------------------------------------------------
