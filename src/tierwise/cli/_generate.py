@@ -89,12 +89,15 @@ def shift_note(cfg: DataConfig, first, months: int) -> str:
             f"from {first.year + y}-{mo + 1:02d}, month index {index})")
 
 
-def check_profile(profile: str, events: bool) -> None:
+def check_profile(profile: str, events: bool, dirty: bool) -> None:
     if profile not in PROFILES:
         raise TierwiseError(f"--profile: '{profile}' is not a profile; one of {', '.join(PROFILES)}")
     if events and profile != "warehouse":
         raise TierwiseError("--events needs --profile warehouse (the default bank records its closures "
                             "and defaults in monthly)")
+    if dirty and profile != "default":
+        raise TierwiseError(f"--dirty works on the default profile only: its unknown-branch defect needs the "
+                            f"branch list the {profile} bank does not supply")
 
 
 def profile_note(profile: str, cfg: DataConfig, bank: SyntheticBank) -> str:
@@ -131,7 +134,7 @@ def generate(
     config: Path | None = ConfigDirOption,
 ) -> None:
     """Generate the synthetic bank: clients.parquet, monthly.parquet and oracle.parquet."""
-    check_profile(profile, events)
+    check_profile(profile, events, dirty)
     check_positive(clients, "--clients")
     check_positive(months, "--months")
     if seed is not None and seed < 0:

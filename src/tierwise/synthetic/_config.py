@@ -144,9 +144,9 @@ class WarehouseConfig(FrozenConfig):
     clients: int = Field(1500, ge=1, description="number of clients (--clients overrides)")
     months: int = Field(21, ge=1, le=600, description="months of history (--months overrides)")
     start: str = Field("2024-04", description="first month, YYYY-MM (--start overrides)")
-    sme_share: float = Field(0.03, ge=0, le=1)
-    loan_share_retail: float = Field(0.08, ge=0, le=1)
-    loan_share_sme: float = Field(0.30, ge=0, le=1)
+    sme_share: float = Field(0.03, ge=0, le=1, description="share of SME clients (population.sme_share)")
+    loan_share_retail: float = Field(0.08, ge=0, le=1, description="retail clients with a loan at the start")
+    loan_share_sme: float = Field(0.30, ge=0, le=1, description="SME clients with a loan at the start")
     card_share_retail: float = Field(0.0, ge=0, le=1, description="card holders among retail clients without a loan")
     empty_columns: tuple[str, ...] = Field(
         WAREHOUSE_EMPTY_COLUMNS, description="monthly columns the bank does not have, filled with zeros")

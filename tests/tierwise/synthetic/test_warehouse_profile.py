@@ -231,6 +231,8 @@ def test_cli_writes_the_warehouse_bank_and_its_events(tmp_path):
     (["--events"], "--events needs --profile warehouse (the default bank records its closures and defaults "
                    "in monthly)"),
     (["--profile", "bank2"], "--profile: 'bank2' is not a profile; one of default, warehouse"),
+    (["--profile", "warehouse", "--dirty"], "--dirty works on the default profile only: its unknown-branch "
+                                            "defect needs the branch list the warehouse bank does not supply"),
 ])
 def test_cli_profile_mistakes_are_user_errors(tmp_path, extra, message):
     result = runner.invoke(app, ["generate", "--clients", "50", "--months", "3", "--out", str(tmp_path), *extra])
