@@ -27,6 +27,17 @@ from tierwise.features._errors import (
     first_names,
     missing_columns,
 )
+from tierwise.features._events import (
+    CHURN_KINDS,
+    DEFAULT_KINDS,
+    EVENT_COLUMNS,
+    EVENT_KINDS,
+    EventMarks,
+    check_events,
+    event_marks,
+    events_path,
+    read_events,
+)
 from tierwise.features._feature_config import FeatureConfig, fit_to_history
 from tierwise.features._files import (
     atomic_path,
@@ -143,4 +154,13 @@ __all__ = [
     "UNUSED",
     "first_names",
     "missing_columns",
+    "CHURN_KINDS",
+    "DEFAULT_KINDS",
+    "EVENT_COLUMNS",
+    "EVENT_KINDS",
+    "EventMarks",
+    "check_events",
+    "event_marks",
+    "events_path",
+    "read_events",
 ]

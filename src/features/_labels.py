@@ -14,6 +14,14 @@ For every client alive at t (same definition as the snapshot features):
   label is NaN.
 
 Gap months after t are missing data: they neither trigger nor rule out an event.
+
+The bank's own `events` table (`tierwise.features._events`), when given, is the label source
+before these rules: a closure or write-off event is a churn event (and ends retention), a
+default or write-off event a default event; recorded closures take the place of
+`relationship_closed`, recorded defaults the place of days past due, and each task keeps its
+rule above when the table records none of its kind. A bank that records no closures (and
+whose `relationship_closed` is never set) gets churn from dormancy alone -- assets below the
+floor with no activity -- plus clients who leave the extract.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from tierwise.features._contract import BALANCE_COLUMNS, CLIENT_KEY
+from tierwise.features._events import EventMarks, check_events, event_marks
 from tierwise.features._feature_config import FeatureConfig
 from tierwise.features._months import month_date, month_index
 from tierwise.features._snapshot import (
@@ -58,22 +67,24 @@ def complete_column(task: str) -> str:
 
 
 def build_labels(monthly: pd.DataFrame, month: dt.date, config: FeatureConfig, *,
-                 data_end: dt.date | None = None) -> pd.DataFrame:
+                 data_end: dt.date | None = None, events: pd.DataFrame | None = None) -> pd.DataFrame:
     """Labels at `month` for every client alive then, sorted by `client_id`.
 
     `data_end` is the last month the extract covers (default: the last month in `monthly`);
     give it when `monthly` is one partition of clients, so horizons are judged the same way.
+    `events` is the bank's events table (`read_events`), the label source where present.
     """
     data = prepare_monthly(monthly)
     t = month_index(month)
     check_month_inside(data, t)
     end = month_index(data_end) if data_end is not None else data.last_month
     dense = densify(data, t, min(end, t + config.max_horizon))
-    return labels_from_dense(dense, t, config, data_end=end)
+    return labels_from_dense(dense, t, config, data_end=end, events=_marks(events, dense))
 
 
 def label_history(monthly: pd.DataFrame, config: FeatureConfig,
-                  months: Sequence[dt.date] | None = None) -> pd.DataFrame:
+                  months: Sequence[dt.date] | None = None, *,
+                  events: pd.DataFrame | None = None) -> pd.DataFrame:
     """`build_labels` at each of `months` (default: every month of `monthly`), stacked.
 
     The table is prepared and laid out once for all months, so this is the way to read label
@@ -88,11 +99,21 @@ def label_history(monthly: pd.DataFrame, config: FeatureConfig,
         wanted = months_inside(data, months, "label")
     end = data.last_month
     dense = densify(data, wanted[0], min(end, wanted[-1] + config.max_horizon))
-    return pd.concat([labels_from_dense(dense, t, config, data_end=end) for t in wanted], ignore_index=True)
+    marks = _marks(events, dense)
+    return pd.concat([labels_from_dense(dense, t, config, data_end=end, events=marks) for t in wanted],
+                     ignore_index=True)
 
 
-def labels_from_dense(dense: Dense, t: int, config: FeatureConfig, *, data_end: int) -> pd.DataFrame:
-    """`build_labels` on laid-out inputs covering months t .. min(t + horizon, data_end)."""
+def _marks(events: pd.DataFrame | None, dense: Dense) -> EventMarks | None:
+    if events is None:
+        return None
+    return event_marks(check_events(events), dense.ids, dense.bool_start, dense.end)
+
+
+def labels_from_dense(dense: Dense, t: int, config: FeatureConfig, *, data_end: int,
+                      events: EventMarks | None = None) -> pd.DataFrame:
+    """`build_labels` on laid-out inputs covering months t .. min(t + horizon, data_end);
+    `events` laid out over the same clients (`event_marks`), or None for the rules alone."""
     end = data_end
     lab = config.labels
     h_max = config.max_horizon
@@ -107,6 +128,9 @@ def labels_from_dense(dense: Dense, t: int, config: FeatureConfig, *, data_end: 
     dpd = window("days_past_due")
     exposure_t = window("loan_balance")[:, 0] + window("card_balance")[:, 0]
     closed = dense.flags(dense.closed, alive, t, t + h_max)
+    if events is not None:
+        marked = events.window(events.churn, alive, t, t + h_max)
+        closed = marked if events.closures_recorded else closed | marked
     present = dense.flags(dense.present, alive, t, t + h_max)
     assets_t = assets[:, 0]
 
@@ -130,11 +154,18 @@ def labels_from_dense(dense: Dense, t: int, config: FeatureConfig, *, data_end: 
     h = lab.default.horizon_months
     thr = lab.default.dpd_threshold
     with np.errstate(invalid="ignore"):
-        defaulted = (dpd[:, 1:h + 1] >= thr).any(axis=1).astype(np.float64)
         eligible = exposure_t > 0
+        defaulted = (dpd[:, 1:h + 1] >= thr).any(axis=1)
+        in_default = dpd[:, 0] >= thr
+        if events is not None:
+            marked = events.window(events.default, alive, t + 1, t + h).any(axis=1)
+            before = events.until(events.default, alive, t)
+            defaulted = marked if events.defaults_recorded else defaulted | marked
+            in_default = before if events.defaults_recorded else in_default | before
         if lab.default.exclude_defaulted_at_t:
-            eligible &= ~(dpd[:, 0] >= thr)
-    out[label_column("default", config)] = _known(np.where(eligible, defaulted, np.nan), end >= t + h)
+            eligible &= ~in_default
+    out[label_column("default", config)] = _known(np.where(eligible, defaulted.astype(np.float64), np.nan),
+                                                  end >= t + h)
     out[complete_column("default")] = end >= t + h
 
     # growth

@@ -1,4 +1,9 @@
-"""`tierwise generate`: write the synthetic bank's raw tables and its oracle."""
+"""`tierwise generate`: write the synthetic bank's raw tables and its oracle.
+
+`--profile warehouse` writes a bank that looks like a real retail bank's warehouse extract
+instead of the demo bank (data.yaml `warehouse:`; `tierwise.synthetic.WarehouseConfig`), and
+`--events` adds its `events.parquet` (the defaults the bank records, no closures).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,14 @@ from tierwise.cli import app
 from tierwise.cli._common import ConfigDirOption, load_settings, parse_month, progress_bar
 from tierwise.features import TierwiseError
 from tierwise.settings import Settings
-from tierwise.synthetic import DataConfig, bank_fingerprint, generate_bank, write_bank
+from tierwise.synthetic import (
+    PROFILES,
+    DataConfig,
+    SyntheticBank,
+    bank_fingerprint,
+    generate_profile,
+    write_bank,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +44,9 @@ def check_positive(value: int | None, option: str) -> None:
         raise TierwiseError(f"{option} must be a positive whole number, got {value}")
 
 
-def start_month(value: str | None, cfg: DataConfig):
+def start_month(value: str | None, cfg: DataConfig, profile: str = "default"):
     if value is None:
-        return cfg.bank.start_date()
+        return cfg.warehouse.start_date() if profile == "warehouse" else cfg.bank.start_date()
     try:
         return parse_month(value, option="--start")
     except typer.BadParameter as exc:
@@ -77,6 +89,28 @@ def shift_note(cfg: DataConfig, first, months: int) -> str:
             f"from {first.year + y}-{mo + 1:02d}, month index {index})")
 
 
+def check_profile(profile: str, events: bool, dirty: bool) -> None:
+    if profile not in PROFILES:
+        raise TierwiseError(f"--profile: '{profile}' is not a profile; one of {', '.join(PROFILES)}")
+    if events and profile != "warehouse":
+        raise TierwiseError("--events needs --profile warehouse (the default bank records its closures "
+                            "and defaults in monthly)")
+    if dirty and profile != "default":
+        raise TierwiseError(f"--dirty works on the default profile only: its unknown-branch defect needs the "
+                            f"branch list the {profile} bank does not supply")
+
+
+def profile_note(profile: str, cfg: DataConfig, bank: SyntheticBank) -> str:
+    """What makes the warehouse bank a warehouse extract, for the one-line summary."""
+    if profile != "warehouse":
+        return ""
+    m = bank.monthly
+    loans = m.loc[m["loan_balance"] > 0, "client_id"].nunique()
+    events = "" if bank.events is None else f"; events.parquet: {len(bank.events):,} recorded defaults"
+    return (f" (warehouse profile: no closure records, the bank's own branch codes, "
+            f"{len(cfg.warehouse.empty_columns)} empty product columns, {loans:,} clients with a loan{events})")
+
+
 @app.command("generate")
 def generate(
     out: Annotated[Path, typer.Option("--out", help="Folder to write clients/monthly/oracle Parquet files to.")],
@@ -91,9 +125,16 @@ def generate(
         None, "--shift-outflow", help="Share of their deposits and wealth they move out (default 0.6)."),
     shift_from: str | None = typer.Option(
         None, "--shift-from", help="First shifted month, YYYY-MM or a month index (default: mid-window)."),
+    profile: str = typer.Option(
+        "default", "--profile", help="default: the demo bank (data.yaml bank:); warehouse: a bank that looks like "
+                                     "a real warehouse extract, 1,500 clients x 21 months, no closure records, "
+                                     "empty product columns (data.yaml warehouse:)."),
+    events: bool = typer.Option(
+        False, "--events", help="With --profile warehouse: also write events.parquet, the defaults the bank records."),
     config: Path | None = ConfigDirOption,
 ) -> None:
     """Generate the synthetic bank: clients.parquet, monthly.parquet and oracle.parquet."""
+    check_profile(profile, events, dirty)
     check_positive(clients, "--clients")
     check_positive(months, "--months")
     if seed is not None and seed < 0:
@@ -101,18 +142,22 @@ def generate(
     if out.exists() and not out.is_dir():
         raise TierwiseError(f"--out: {out} exists and is not a folder")
     cfg = with_shift(data_config(load_settings(config)), shift_industry, shift_outflow, shift_from)
-    n = cfg.bank.clients if clients is None else clients
-    m = cfg.bank.months if months is None else months
+    sizes = cfg.warehouse if profile == "warehouse" else cfg.bank
+    n = sizes.clients if clients is None else clients
+    m = sizes.months if months is None else months
     s = cfg.bank.seed if seed is None else seed
-    first = start_month(start, cfg)
+    first = start_month(start, cfg, profile)
     began = time.perf_counter()
     with progress_bar("simulating months", total=m) as advance:
-        bank = generate_bank(cfg, clients=n, months=m, seed=s, start=first, progress=advance)
-    fingerprint = bank_fingerprint(cfg, clients=n, months=m, seed=s, start=first.isoformat(), dirty=dirty)
+        bank = generate_profile(cfg, profile, clients=n, months=m, seed=s, start=first, events=events,
+                                progress=advance)
+    fingerprint = bank_fingerprint(cfg, clients=n, months=m, seed=s, start=first.isoformat(), dirty=dirty,
+                                   profile=profile, events=events)
     write_bank(bank, out, dirty=cfg if dirty else None, seed=s, fingerprint=fingerprint)
     typer.echo(
         f"wrote {n:,} clients, {len(bank.monthly):,} monthly rows, {len(bank.oracle):,} oracle pairs"
         f"{' (with injected defects, see _injected.parquet)' if dirty else ''}"
+        f"{profile_note(profile, cfg, bank)}"
         f"{shift_note(cfg, first, m)} to {out} "
         f"in {time.perf_counter() - began:.1f} s"
     )

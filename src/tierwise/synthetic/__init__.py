@@ -16,6 +16,7 @@ from tierwise.synthetic._config import (
     OracleConfig,
     PopulationConfig,
     ShiftConfig,
+    WarehouseConfig,
     branch_codes,
 )
 from tierwise.synthetic._dirty import inject_defects
@@ -25,6 +26,15 @@ from tierwise.synthetic._summary import (
     clients_by_segment_and_band,
     label_base_rates,
     oracle_auc,
+)
+from tierwise.synthetic._warehouse import (
+    PROFILES,
+    Profile,
+    generate_profile,
+    recorded_defaults,
+    warehouse_bank,
+    warehouse_branch,
+    warehouse_extract,
 )
 
 __all__ = [
@@ -38,6 +48,14 @@ __all__ = [
     "OracleConfig",
     "PopulationConfig",
     "ShiftConfig",
+    "WarehouseConfig",
+    "PROFILES",
+    "Profile",
+    "generate_profile",
+    "recorded_defaults",
+    "warehouse_bank",
+    "warehouse_branch",
+    "warehouse_extract",
     "SyntheticBank",
     "asset_band",
     "bank_fingerprint",

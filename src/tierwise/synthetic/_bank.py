@@ -126,11 +126,13 @@ class _Coef:
 
 @dataclass(frozen=True)
 class SyntheticBank:
-    """What `generate_bank` returns: the two raw tables and the oracle sample."""
+    """What `generate_bank` returns: the two raw tables and the oracle sample (and, for a
+    profile whose bank records them, its `events` table; None otherwise)."""
 
     clients: pd.DataFrame
     monthly: pd.DataFrame
     oracle: pd.DataFrame
+    events: pd.DataFrame | None = None
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

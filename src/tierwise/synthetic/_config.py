@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import Field, field_validator, model_validator
 
-from tierwise.features import FrozenConfig, month_index, parse_month
+from tierwise.features import MONTHLY_COLUMNS, FrozenConfig, month_index, parse_month
 
 
 class BankConfig(FrozenConfig):
@@ -120,6 +120,63 @@ class ShiftConfig(FrozenConfig):
         return month_index(parse_month(self.from_month)) - month_index(start)
 
 
+WAREHOUSE_EMPTY_COLUMNS: tuple[str, ...] = (
+    "deposit_time", "wealth_balance", "fund_balance", "insurance_balance", "card_limit", "mobile_logins", "complaints",
+)
+_FILLABLE = tuple(c.name for c in MONTHLY_COLUMNS if c.kind in ("int", "float") and c.name != "days_past_due")
+
+
+class WarehouseConfig(FrozenConfig):
+    """`tierwise generate --profile warehouse`: a bank that looks like a real retail bank's
+    warehouse extract mapped onto `clients` and `monthly`, not like the demo bank.
+
+    The same simulated world, drawn with a smaller, mostly retail, deposit-only population
+    (few loans, no credit cards without a loan), and then written the way such an extract
+    arrives: a short history; no closure records (`relationship_closed` is never set -- a
+    client who leaves has a last row with nothing left and then no rows); branch codes from
+    the bank's own numbering (four digits, none of them in the synthetic branch list, so the
+    bank supplies no branch reference list); the product columns the bank does not have
+    (`empty_columns`) filled with zeros, and `products_held` counting what is left.
+    `--events` also writes `events.parquet` with the defaults the bank records (the month days
+    past due first reach `labels.default_dpd`) and no closures.
+    """
+
+    clients: int = Field(1500, ge=1, description="number of clients (--clients overrides)")
+    months: int = Field(21, ge=1, le=600, description="months of history (--months overrides)")
+    start: str = Field("2024-04", description="first month, YYYY-MM (--start overrides)")
+    sme_share: float = Field(0.03, ge=0, le=1, description="share of SME clients (population.sme_share)")
+    loan_share_retail: float = Field(0.08, ge=0, le=1, description="retail clients with a loan at the start")
+    loan_share_sme: float = Field(0.30, ge=0, le=1, description="SME clients with a loan at the start")
+    card_share_retail: float = Field(0.0, ge=0, le=1, description="card holders among retail clients without a loan")
+    empty_columns: tuple[str, ...] = Field(
+        WAREHOUSE_EMPTY_COLUMNS, description="monthly columns the bank does not have, filled with zeros")
+
+    @field_validator("start")
+    @classmethod
+    def _month(cls, value: str) -> str:
+        parse_month(value)
+        return value
+
+    @field_validator("empty_columns")
+    @classmethod
+    def _fillable(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [name for name in value if name not in _FILLABLE]
+        if unknown:
+            raise ValueError(f"'{unknown[0]}' is not a numeric monthly column that can be empty; "
+                             f"one of {', '.join(_FILLABLE)}")
+        return value
+
+    def start_date(self) -> dt.date:
+        return parse_month(self.start)
+
+    def population(self, base: PopulationConfig) -> PopulationConfig:
+        """`base` with this profile's population shares."""
+        return base.model_copy(update={
+            "sme_share": self.sme_share, "loan_share_retail": self.loan_share_retail,
+            "loan_share_sme": self.loan_share_sme, "card_share_retail": self.card_share_retail,
+        })
+
+
 class DataConfig(FrozenConfig):
     """`configs/data.yaml`."""
 
@@ -132,6 +189,9 @@ class DataConfig(FrozenConfig):
     shift: ShiftConfig | None = Field(
         None, description="an injected shift for testing the monitor (one industry moves money out); "
                           "absent = none, the bank is unchanged")
+    warehouse: WarehouseConfig = Field(
+        WarehouseConfig(), description="`generate --profile warehouse`: a bank that looks like a real "
+                                       "warehouse extract (short history, no closures, empty product columns)")
 
     @model_validator(mode="after")
     def _shift_industry_known(self) -> DataConfig:

@@ -23,19 +23,25 @@ from tierwise.synthetic._dirty import inject_defects
 MANIFEST = "_generated.json"
 
 
-def bank_fingerprint(cfg: DataConfig, *, clients: int, months: int, seed: int, start: str, dirty: bool) -> str:
+def bank_fingerprint(cfg: DataConfig, *, clients: int, months: int, seed: int, start: str, dirty: bool,
+                     profile: str = "default", events: bool = False) -> str:
     """A hash of everything that determines the generated files."""
     config = cfg.model_dump(mode="json")
     if config.get("shift") is None:
         config.pop("shift", None)  # no shift: the same fingerprint as before the switch existed
-    payload = json.dumps({"config": config, "clients": clients, "months": months,
-                          "seed": seed, "start": start, "dirty": dirty}, sort_keys=True)
+    run = {"clients": clients, "months": months, "seed": seed, "start": start, "dirty": dirty}
+    if profile == "default":
+        config.pop("warehouse", None)  # the default bank: the same fingerprint as before profiles existed
+    else:
+        run |= {"profile": profile, "events": events}
+    payload = json.dumps({"config": config, **run}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 def write_bank(bank: SyntheticBank, out: str | Path, *, dirty: DataConfig | None = None, seed: int = 0,
                fingerprint: str = "") -> dict[str, Path]:
-    """Write clients/monthly/oracle Parquet files (and `_injected.parquet` when `dirty` is given).
+    """Write clients/monthly/oracle Parquet files (and `_injected.parquet` when `dirty` is given,
+    `events.parquet` when the bank has an events table; a stale one is removed otherwise).
 
     `dirty` is the config whose `dirty` section says how many bad rows to inject; the
     injection has its own random stream derived from `seed`.
@@ -58,6 +64,12 @@ def write_bank(bank: SyntheticBank, out: str | Path, *, dirty: DataConfig | None
     written["oracle"] = write_table(bank.oracle, out / "oracle.parquet", month_columns=("snapshot_month",))
     manifest = {"fingerprint": fingerprint, "clients": len(bank.clients), "monthly_rows": len(monthly),
                 "oracle_pairs": len(bank.oracle), "dirty": dirty is not None}
+    events = out / "events.parquet"
+    if bank.events is not None:
+        written["events"] = write_table(bank.events, events, month_columns=("month",))
+        manifest["events"] = len(bank.events)
+    else:
+        events.unlink(missing_ok=True)
     write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
     return written
 

@@ -37,15 +37,17 @@ def clients_by_segment_and_band(clients: pd.DataFrame, monthly: pd.DataFrame) ->
     return table
 
 
-def label_base_rates(monthly: pd.DataFrame, config: FeatureConfig) -> dict[str, float]:
+def label_base_rates(monthly: pd.DataFrame, config: FeatureConfig, *,
+                     events: pd.DataFrame | None = None) -> dict[str, float]:
     """Churn, default (borrowers not in default) and mean growth over every snapshot month
     that has the task's full horizon ahead of it in the data, with the labels of
     `tierwise.features` (`build_labels`, so exactly the labels the models are trained on).
 
     Keys are the label columns (`churn_6m`, `default_12m`) and `<growth label>_mean`
-    (`growth_12m_mean`) for the horizons of `config`.
+    (`growth_12m_mean`) for the horizons of `config`. `events` is the bank's events table
+    (`tierwise.features.read_events`), the label source where present.
     """
-    labels = label_history(monthly, config)
+    labels = label_history(monthly, config, events=events)
     out = {}
     for task in TASKS:
         column = label_column(task, config)
