@@ -104,6 +104,7 @@ import pandas as pd
 from tierwise.features._catalog import carried_columns, feature_catalog
 from tierwise.features._contract import CLIENT_KEY, PROTECTED_ATTRIBUTES
 from tierwise.features._errors import DataError
+from tierwise.features._events import check_events, event_marks
 from tierwise.features._feature_config import ClientGroups, FeatureConfig
 from tierwise.features._frame import SPLITS, ModelFrame
 from tierwise.features._labels import TASKS, Task, complete_column, label_column, labels_from_dense
@@ -123,7 +124,8 @@ UNUSED = "unused"  # rows in no split: client group and snapshot period disagree
 
 def build_training_table(clients: pd.DataFrame, monthly: pd.DataFrame, months: Sequence[dt.date],
                          config: FeatureConfig, *,
-                         progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+                         progress: Callable[[int], None] | None = None,
+                         events: pd.DataFrame | None = None) -> pd.DataFrame:
     """Features and labels for each snapshot month in `months`, stacked, with a `split` column.
 
     Snapshots whose label horizons run past the data are excluded (logged). Raises
@@ -144,11 +146,12 @@ def build_training_table(clients: pd.DataFrame, monthly: pd.DataFrame, months: S
                         f"{horizon}-month label horizon inside the data (ends {month_label(end)}); "
                         f"choose months up to {month_label(end - horizon)}")
     dense = densify(data, usable[0] - config.lookback_months + 1, usable[-1] + horizon)
+    marks = None if events is None else event_marks(check_events(events), dense.ids, dense.bool_start, dense.end)
     parts = []
     for t in wanted:
         if t in usable:
             features = features_from_dense(static, dense, t, config)
-            labels = labels_from_dense(dense, t, config, data_end=end)
+            labels = labels_from_dense(dense, t, config, data_end=end, events=marks)
             if not features[CLIENT_KEY].equals(labels[CLIENT_KEY]):  # same alive set, same order
                 raise RuntimeError(f"features and labels disagree on the clients alive at {month_label(t)}")
             for column in labels.columns[2:]:

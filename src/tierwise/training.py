@@ -114,12 +114,14 @@ def snapshot_months(monthly: pd.DataFrame, feature_config: Any, n_snapshots: int
 
 def synthetic_frames(data_dir: Path, tasks: Sequence[str], feature_config: FeatureConfig, *, n_snapshots: int,
                      progress: Progress | None = None) -> dict[str, ModelFrame]:
-    from tierwise.features import build_training_table, task_frame
+    from tierwise.features import build_training_table, read_events, task_frame
 
     clients, monthly = read_raw_tables(Path(data_dir))
+    events = read_events(Path(data_dir))  # the bank's recorded defaults and closures, when it has them
     months = snapshot_months(monthly, feature_config, n_snapshots)
-    logger.info("training table: %d snapshots %s to %s", len(months), months[0], months[-1])
-    table = build_training_table(clients, monthly, months, feature_config, progress=progress)
+    logger.info("training table: %d snapshots %s to %s%s", len(months), months[0], months[-1],
+                "" if events is None else f"; labels from {len(events):,} recorded event(s) where they apply")
+    table = build_training_table(clients, monthly, months, feature_config, progress=progress, events=events)
     return {task: task_frame(table, task, feature_config) for task in tasks}
 
 
