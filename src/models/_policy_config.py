@@ -263,8 +263,10 @@ class PolicyConfig(FrozenConfig):
     """Everything the tier policy needs; see `configs/policy.yaml` for the defaults."""
 
     horizon_months: int = Field(default=12, gt=0)
-    churn_horizon_months: int = Field(default=6, gt=0)
-    default_horizon_months: int = Field(default=12, gt=0)
+    churn_horizon_months: int = Field(default=6, gt=0, description=(
+        "p_churn's horizon: set from features.yaml labels.churn (fitted to history_months); leave it out"))
+    default_horizon_months: int = Field(default=12, gt=0, description=(
+        "p_default's horizon (a PD over these months): set from features.yaml labels.default; leave it out"))
     lgd: float = Field(default=0.45, ge=0, le=1)
     lgd_by_segment: dict[str, float] = Field(default_factory=dict)
     growth_clip: float = Field(default=3.0, gt=0)

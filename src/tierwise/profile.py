@@ -242,7 +242,7 @@ def usable_snapshot_months(first: int, last: int, config: FeatureConfig) -> tupl
     return [], (f"no snapshot month can be trained on: the longest window ({max(config.windows)} months) needs "
                 f"{config.lookback_months} months up to the snapshot and the longest label horizon "
                 f"({config.max_horizon} months) as many after it, {need} months in all, and the data has "
-                f"{history}; shorten windows or label horizons in features.yaml")
+                f"{history}; set history_months: {history} in features.yaml to fit the windows and horizons to it")
 
 
 def _closures_and_leavers(monthly: pd.DataFrame, last: int) -> tuple[int, int]:

@@ -62,11 +62,11 @@ class BaseRatesConfig(FrozenConfig):
 class LabelsConfig(FrozenConfig):
     """Label definitions; the feature pipeline must use the same numbers."""
 
-    churn_horizon_months: int = Field(6, ge=1)
+    churn_horizon_months: int = Field(6, ge=1, description="set from features.yaml labels.churn; leave it out")
     churn_asset_share: float = Field(0.10, gt=0, lt=1)
-    default_horizon_months: int = Field(12, ge=1)
+    default_horizon_months: int = Field(12, ge=1, description="set from features.yaml labels.default; leave it out")
     default_dpd: int = Field(90, ge=1)
-    growth_horizon_months: int = Field(12, ge=1)
+    growth_horizon_months: int = Field(12, ge=1, description="set from features.yaml labels.growth; leave it out")
     growth_offset: float = Field(1000.0, ge=0)
 
 
