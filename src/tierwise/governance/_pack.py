@@ -130,10 +130,16 @@ def recommender_card(client: Any, name: str, version: str) -> Card:
     mv = registry.model_version(client, name, version)
     run = client.get_run(mv.run_id)
     params = run.data.params
+    assessed = params.get("tasks_assessed")
+    assumed = (run.data.tags or {}).get("assumptions", "")
     rows, classes = [], []
     for task in TASKS:
         bundled = params.get(f"{task}_version")
         task_name = registry.registered_name(task)
+        if bundled is None and assessed is not None and task not in assessed.split(","):
+            rows.append([task_name, "none (no model)", "assumed by the policy", "see the assumptions below"])
+            classes.append("warn")
+            continue
         if bundled is None:
             rows.append([task_name, "not logged", "", ""])
             classes.append("warn")
@@ -164,7 +170,9 @@ def recommender_card(client: Any, name: str, version: str) -> Card:
                 status="warn" if any(classes) else "ok",
                 finding=f"{sum(1 for c in classes if not c)} of {len(classes)} bundled versions approved"),
         Section("policy", "Tier policy",
-                text=[f"Tier cut-offs learnt on {params.get('reference_clients', 'n/a')} reference clients."],
+                text=[f"Tier cut-offs learnt on {params.get('reference_clients', 'n/a')} reference clients."]
+                + ([f"Tasks without a model, assumed by the policy (also said in every tier reason): {assumed}."]
+                   if assumed else []),
                 tables=[Table(["cut-off", "value"], cuts)] if cuts else [],
                 code=policy_text),
         Section("limitations", "Known limitations", bullets=[
