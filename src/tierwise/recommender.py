@@ -75,6 +75,8 @@ class RecommenderInfo:
     version: str
     source_versions: dict[str, str]
     cuts: dict[str, float]
+    assumptions: tuple[str, ...] = ()
+    """What the policy assumes for the tasks without a model (empty: none)."""
 
 
 def feature_families(config: FeatureConfig) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
@@ -188,7 +190,8 @@ def log_recommender(recommender: Recommender, descriptions: dict[str, tuple[str,
     registry.mark_new_version(client, name, version, champion=champion)
     logger.info("registered %s version %s (%s)", name, version, "champion" if champion else "challenger")
     return RecommenderInfo(name=name, run_id=run.info.run_id, version=version,
-                           source_versions=dict(source_versions), cuts=dict(recommender.policy.cuts))
+                           source_versions=dict(source_versions), cuts=dict(recommender.policy.cuts),
+                           assumptions=tuple(assumed))
 
 
 def _pip_requirements() -> list[str]:

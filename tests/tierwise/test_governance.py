@@ -278,9 +278,11 @@ def test_recommender_card_lists_the_bundled_versions(store, tmp_path):
     assert "| Approval | alert | bundles a version that is not approved |" in md  # no promotion step of its own
 
 
-def test_recommender_card_names_the_tasks_without_a_model_and_the_assumptions(tmp_path):
+def test_recommender_card_names_the_tasks_without_a_model_and_the_assumptions(tmp_path, monkeypatch):
     """A recommender built from growth alone: the card says churn and default were assumed, and how."""
-    client = MlflowClient()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")  # not the module's store
+    monkeypatch.setenv("MLFLOW_ARTIFACTS_DESTINATION", str(tmp_path / "mlartifacts"))
+    client = tracking.connect()
     exp = tracking.experiment_id(client, "tierwise-recommender")
     run = client.create_run(exp)
     for key, value in {"growth_version": "1", "tasks_assessed": "growth", "reference_clients": "500"}.items():

@@ -55,6 +55,8 @@ def test_the_monthly_path_runs_with_the_champions_that_exist(tasks, tmp_path, mo
     code, out, err = run(monkeypatch, capsys, "recommend", "--data", str(bank))
     assert code == 0, err
     assert "Traceback" not in err
+    assert f"from {', '.join(f'{t} v1' for t in tasks)};" in out
+    assert "  assumed: default risk not assessed (no default model)" in out
     recommender, _, _ = load_recommender("models:/tierwise-recommender@champion")
     assert recommender.tasks == tasks
     run_ = mlflow.get_run(mlflow.MlflowClient().get_model_version_by_alias("tierwise-recommender", "champion").run_id)
@@ -107,3 +109,6 @@ def test_the_monthly_path_runs_with_the_champions_that_exist(tasks, tmp_path, mo
     result = json.loads((tmp_path / "monitor" / "monitor.json").read_text(encoding="utf-8"))
     assert result["month"] == f"{month:%Y-%m}"
     assert "nan%" not in (tmp_path / "monitor" / "monitor.html").read_text(encoding="utf-8")
+    top = result["pd_distribution"]["top_tiers"]  # clients with credit, though no PD is assessed
+    assert top["mean"] is None
+    assert top["with_exposure"] == int((latest["tier"].isin(["Premier", "Excellence"]) & credit).sum())

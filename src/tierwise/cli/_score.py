@@ -83,7 +83,7 @@ def recommend(
     alias: str = typer.Option("champion", "--alias", help="Alias of the task models to bundle."),
     config_dir_opt: Path = ConfigDirOption,
 ) -> None:
-    """Build the recommender from the three task models and the policy; register it as champion."""
+    """Build the recommender from the task champions that exist (any of churn, default, growth) and the policy; register it as champion."""
     from tierwise.recommender import build_and_register
 
     existing_dir(data, option="--data")
@@ -92,6 +92,8 @@ def recommend(
     cuts = ", ".join(f"{k} >= {v:,.0f}" for k, v in info.cuts.items())
     versions = ", ".join(f"{k} v{v}" for k, v in info.source_versions.items())
     typer.echo(f"registered {info.name} version {info.version} (champion) from {versions}; EV cuts: {cuts}")
+    for note in info.assumptions:
+        typer.echo(f"  assumed: {note}")
 
 
 @app.command("serve")
