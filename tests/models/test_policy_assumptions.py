@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tierwise.config import parse_config, read_yaml
 from tierwise.features import DataError
@@ -145,3 +147,40 @@ def test_assumption_templates_are_checked_and_overridable():
     policy = parse_config(raw, PolicyConfig, source="test policy")
     assert assumption_notes(resolve_thresholds(policy.model_copy(update={"thresholds": _policy().thresholds}),
                                                tasks=("default", "growth")), "en") == ["churn taken as 5%"]
+
+
+TASK_SUBSETS = [("churn",), ("default",), ("growth",), ("churn", "default"), ("churn", "growth"), ("default", "growth")]
+
+
+@settings(max_examples=40, deadline=None)
+@given(tasks=st.sampled_from(TASK_SUBSETS), seed=st.integers(0, 10_000),
+       base=st.floats(0.0, 0.5), pd_rate=st.one_of(st.none(), st.floats(0.0, 0.5)))
+def test_any_subset_gives_a_tier_and_never_a_flag_of_a_missing_task(tasks, seed, base, pd_rate):
+    rng = np.random.default_rng(seed)
+    n = 30
+    exposure = np.where(rng.random(n) < 0.5, 0.0, rng.lognormal(9, 1, n))
+    frame = pd.DataFrame({
+        "client_id": [f"C{i}" for i in range(n)], "segment": rng.choice(["retail", "sme", "other"], n),
+        "p_churn": rng.uniform(0, 1, n) if "churn" in tasks else np.nan,
+        "p_default": np.where(exposure > 0, rng.uniform(0, 0.5, n), np.nan) if "default" in tasks else np.nan,
+        "growth": rng.normal(0, 1, n) if "growth" in tasks else np.nan,
+        "assets_total": rng.lognormal(11, 2, n), "credit_exposure": exposure,
+        "contribution_monthly": rng.normal(200, 400, n), "cost_to_serve_monthly": rng.uniform(0, 50, n),
+        "tier_prev": rng.choice(["Premier", "Excellence", "Potential", "General", None], n),
+    })
+    resolved = _resolved(tasks, p_churn=base, p_default=pd_rate)
+    out = recommend(frame, resolved)
+    assert out["tier"].isin(["Premier", "Excellence", "Potential", "General"]).all()
+    assert np.isfinite(out["expected_value_12m"]).all()
+    if "default" not in tasks:
+        assert not (out["flag_risk_watch"] | out["flag_exit_review"]).any()
+        if pd_rate is None:
+            assert (out["expected_credit_loss_12m"] == 0).all()
+    if "churn" not in tasks:
+        assert not out["flag_retention_priority"].any()
+    if "growth" not in tasks:
+        assert not out["flag_growth_lead"].any()
+    for lang in ("en", "zh"):
+        said = [n for n in assumption_notes(resolved, lang)
+                if n != resolved.policy.reason_template(lang, "risk_not_assessed")]
+        assert all(n in r for r in out[f"tier_reason_{lang}"] for n in said)

@@ -5,6 +5,7 @@ archive, `explain`, `report rm` and `monitor` run, and everything says what was 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -109,6 +110,14 @@ def test_the_monthly_path_runs_with_the_champions_that_exist(tasks, tmp_path, mo
     result = json.loads((tmp_path / "monitor" / "monitor.json").read_text(encoding="utf-8"))
     assert result["month"] == f"{month:%Y-%m}"
     assert "nan%" not in (tmp_path / "monitor" / "monitor.html").read_text(encoding="utf-8")
+    code, out, err = run(monkeypatch, capsys, "history", "--client", client, "--archive", str(archive))
+    assert code == 0, err
+    assert not re.search(r"\bnan\b", out.lower())
+    if tasks == ("growth",):  # the monthly job, in one command, on a fresh archive
+        code, _, err = run(monkeypatch, capsys, "run-month", "--data", str(bank), "--month", f"{month:%Y-%m}",
+                           "--archive", str(tmp_path / "archive2"), "--outputs", str(tmp_path / "outputs"))
+        assert code == 0, err
+        assert "Traceback" not in err
     top = result["pd_distribution"]["top_tiers"]  # clients with credit, though no PD is assessed
     assert top["mean"] is None
     assert top["with_exposure"] == int((latest["tier"].isin(["Premier", "Excellence"]) & credit).sum())
