@@ -37,7 +37,7 @@ def score(
     chunk_clients: int = typer.Option(50_000, "--chunk-clients", min=1, help="Clients per chunk (pandas)."),
     partitions: int = typer.Option(8, "--partitions", min=1, help="Client-hash buckets (spark)."),
 ) -> None:
-    """Score every client of a month: features, three models, reasons, tiers -> Parquet."""
+    """Score every client of a month: features, the task models, reasons, tiers -> Parquet."""
     from tierwise.registry import load_recommender
 
     existing_dir(data, option="--data")
