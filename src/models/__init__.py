@@ -22,13 +22,20 @@ from tierwise.models._policy import (
     OUTPUT_COLUMNS,
     ResolvedPolicy,
     apply_rm_capacity,
+    assumption_notes,
     expected_value,
     recommend,
     resolve_thresholds,
     rm_capacity,
     summarise_tiers,
 )
-from tierwise.models._policy_config import CHANNELS, TIERS, TIERS_BY_RANK, PolicyConfig
+from tierwise.models._policy_config import (
+    CHANNELS,
+    TIERS,
+    TIERS_BY_RANK,
+    AssumptionsConfig,
+    PolicyConfig,
+)
 from tierwise.models._policy_inputs import REQUIRED_COLUMNS as POLICY_INPUT_COLUMNS
 from tierwise.models._policy_inputs import validate_policy_inputs
 from tierwise.models._reason_catalogue import (
@@ -65,11 +72,13 @@ __all__: list[str] = [
     "FLAG_COLUMNS",
     "OUTPUT_COLUMNS",
     "POLICY_INPUT_COLUMNS",
+    "AssumptionsConfig",
     "PolicyConfig",
     "ResolvedPolicy",
     "TIERS",
     "TIERS_BY_RANK",
     "apply_rm_capacity",
+    "assumption_notes",
     "PRIOR_COLUMNS",
     "REVIEW_COLUMNS",
     "REVIEW_STATUSES",

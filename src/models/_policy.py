@@ -54,6 +54,13 @@ Flags:
   value if retained reaches the Excellence cut and whose assets grown by the prediction reach
   the Excellence floor: if the client stays and grows as predicted, Excellence is in reach;
 - `flag_rm_overflow`: set by `apply_rm_capacity` only.
+
+Tasks without a model (`ResolvedPolicy.tasks` lists the ones the bank has): the policy uses
+`policy.assumptions` in their place (a churn base rate for P(stay), a PD or "not assessed"
+for the expected credit loss, neutral growth), turns off the rules and flags that need the
+missing score (risk gate, risk watch and exit review without default; retention priority
+without churn; growth lift and growth lead without growth) and says what it assumed at the
+end of every tier reason.
 """
 
 from __future__ import annotations
@@ -66,7 +73,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from tierwise.features import DataError, FrozenConfig
+from tierwise.features import TASKS, DataError, FrozenConfig
 from tierwise.models import _policy_text as text
 from tierwise.models._policy_config import (
     CHANNEL_EN,
@@ -116,12 +123,62 @@ class ResolvedPolicy(FrozenConfig):
     """A policy with absolute expected-value cut points: what `recommend` needs, nothing more.
 
     `cuts` maps Potential / Excellence / Premier to the EV at or above which the band starts;
-    `reference_size` is the number of clients the quantiles came from (0: absolute mode).
+    `reference_size` is the number of clients the quantiles came from (0: absolute mode);
+    `tasks` the tasks with a model, the others take `policy.assumptions`.
     """
 
     policy: PolicyConfig
     cuts: dict[Literal["Potential", "Excellence", "Premier"], float]
     reference_size: int = 0
+    tasks: tuple[Literal["churn", "default", "growth"], ...] = TASKS  # type: ignore[assignment]
+
+    @property
+    def assumed(self) -> tuple[str, ...]:
+        """The tasks without a model, in `TASKS` order."""
+        return tuple(t for t in TASKS if t not in self.tasks)
+
+
+def assumption_notes(resolved: ResolvedPolicy, lang: str) -> list[str]:
+    """What the policy assumes for each task without a model, one sentence each in `lang`
+    (empty when every task has a model)."""
+    policy = resolved.policy
+    assumptions = policy.assumptions
+    notes = []
+    for task in resolved.assumed:
+        if task == "churn":
+            rate, horizon = text.percent_label(assumptions.p_churn), policy.churn_horizon_months
+        elif task == "default":
+            if assumptions.p_default is None:
+                notes.append(policy.reason_template(lang, "risk_not_assessed"))
+                continue
+            rate, horizon = text.percent_label(assumptions.p_default), policy.default_horizon_months
+        else:
+            rate = text.format_growth(np.array([assumptions.growth]))[0].as_py()
+            horizon = policy.horizon_months
+        template = policy.reason_template(lang, f"assumed_{task}")
+        notes.append(template.replace("{rate}", rate).replace("{horizon}", str(horizon)))
+    return notes
+
+
+def with_assumptions(frame: pd.DataFrame, resolved: ResolvedPolicy) -> pd.DataFrame:
+    """`frame` with the scores of the tasks without a model set to `policy.assumptions` (no PD
+    for clients without credit exposure, 0 for the others when default is not assessed);
+    `frame` itself when every task has a model."""
+    missing = resolved.assumed
+    if not missing:
+        return frame
+    assumptions = resolved.policy.assumptions
+    out = frame.copy(deep=False)
+    n = len(out)
+    if "churn" in missing:
+        out["p_churn"] = np.full(n, assumptions.p_churn)
+    if "growth" in missing:
+        out["growth"] = np.full(n, assumptions.growth)
+    if "default" in missing and "credit_exposure" in out.columns:
+        exposure = pd.to_numeric(out["credit_exposure"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        assumed = 0.0 if assumptions.p_default is None else assumptions.p_default
+        out["p_default"] = np.where(exposure > 0, assumed, np.nan)
+    return out
 
 
 # --------------------------------------------------------------------------- value
@@ -171,18 +228,24 @@ def expected_value(frame: pd.DataFrame, policy: PolicyConfig) -> pd.Series:
 
 
 def resolve_thresholds(
-    policy: PolicyConfig, population: pd.DataFrame | None = None
+    policy: PolicyConfig, population: pd.DataFrame | None = None, tasks: tuple[str, ...] = TASKS
 ) -> ResolvedPolicy:
-    """Absolute cut points: the configured amounts, or EV quantiles of `population`."""
+    """Absolute cut points: the configured amounts, or EV quantiles of `population`. `tasks`:
+    the tasks with a model (the scores of the others in `population` are not read)."""
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown:
+        raise DataError(f"policy: unknown task(s) {', '.join(unknown)} (tasks: {', '.join(TASKS)})")
+    tasks = tuple(t for t in TASKS if t in tasks)
     thresholds = policy.thresholds
     levels = {name: getattr(thresholds, name.lower()) for name in _CUT_TIERS}
     if thresholds.mode == "absolute":
-        return ResolvedPolicy(policy=policy, cuts=levels, reference_size=0)
+        return ResolvedPolicy(policy=policy, cuts=levels, reference_size=0, tasks=tasks)
     if population is None or len(population) == 0:
         raise DataError(
             "policy thresholds are quantiles: a non-empty reference population is needed "
             "to resolve them into amounts"
         )
+    population = with_assumptions(population, ResolvedPolicy(policy=policy, cuts=levels, tasks=tasks))
     validate_policy_inputs(population, source="reference population")
     ev = _value_arrays(population, policy)["ev"]
     smallest_share = 1.0 - thresholds.premier
@@ -194,7 +257,7 @@ def resolve_thresholds(
         )
     cuts = {name: float(np.quantile(ev, q)) for name, q in levels.items()}
     logger.info("resolved EV cut points on %d clients: %s", len(ev), cuts)
-    return ResolvedPolicy(policy=policy, cuts=cuts, reference_size=len(ev))
+    return ResolvedPolicy(policy=policy, cuts=cuts, reference_size=len(ev), tasks=tasks)
 
 
 # --------------------------------------------------------------------------- decisions
@@ -224,8 +287,10 @@ def _decide(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dict[str, np.ndarr
         np.where(assets >= policy.asset_floor.excellence, EXCELLENCE, POTENTIAL),
     ).astype(np.int8)
     after_floor = np.minimum(band, floor_reach)
+    has = set(resolved.tasks)
     lift = (
-        (after_floor == GENERAL)
+        ("growth" in has)
+        & (after_floor == GENERAL)
         & (v["growth"] >= policy.growth_lift.min_growth)
         & (ev >= policy.growth_lift.min_expected_value)
     )
@@ -242,7 +307,8 @@ def _decide(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dict[str, np.ndarr
         & (pd_now >= risk.rising_factor * np.nan_to_num(pd_prev, nan=0.0))
         & (pd_now >= risk.rising_min_pd)
     )
-    above = pd_now > risk.pd_limit
+    above = (pd_now > risk.pd_limit) & ("default" in has)
+    rising = rising & ("default" in has)
     gated = above | rising
     previous = _tier_codes(frame)
     known = previous >= 0
@@ -254,13 +320,15 @@ def _decide(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dict[str, np.ndarr
     exit_review = gated & known & rm_rank[np.maximum(previous, 0)] & rm_rank[tier]
     p_churn = frame["p_churn"].to_numpy(dtype=float)
     retention = (
-        (p_churn >= policy.retention.min_p_churn)
+        ("churn" in has)
+        & (p_churn >= policy.retention.min_p_churn)
         & (v["retained_adjusted"] >= cuts[policy.retention.min_value_tier])
         & ~gated
     )
     cost_review = v["contribution"] < policy.cost_review.ratio * v["cost"]
     growth_lead = (
-        (tier == POTENTIAL)
+        ("growth" in has)
+        & (tier == POTENTIAL)
         & ~gated
         & (v["growth"] > 0)
         & (v["retained_adjusted"] >= cuts["Excellence"])
@@ -282,6 +350,7 @@ def _decide(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dict[str, np.ndarr
         "rising": rising,
         "pd_prev": pd_prev,
         "no_credit": no_credit,
+        "not_assessed": np.full(len(frame), "default" not in has),
         "risk_watch": gated,
         "exit_review": exit_review,
         "retention": retention,
@@ -293,7 +362,7 @@ def _decide(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dict[str, np.ndarr
 # --------------------------------------------------------------------------- reasons
 
 _BAND, _BELOW, _FLOOR, _LIFT, _CAP_PREV, _CAP_NEW = range(6)
-_NO_CREDIT, _RISK_OK, _RISK_ABOVE, _RISK_RISING, _RISK_BOTH = range(5)
+_NO_CREDIT, _RISK_OK, _RISK_ABOVE, _RISK_RISING, _RISK_BOTH, _RISK_NOT_ASSESSED = range(6)
 _COST_NONE, _COST_BELOW, _COST_NOT = range(3)
 
 
@@ -310,6 +379,7 @@ def _risk_codes(d: dict[str, np.ndarray]) -> np.ndarray:
     above, rising = d["above"], d["rising"]
     code = np.where(above & rising, _RISK_BOTH, np.where(above, _RISK_ABOVE, _RISK_OK))
     code = np.where(rising & ~above, _RISK_RISING, code)
+    code = np.where(d["not_assessed"], _RISK_NOT_ASSESSED, code)
     return np.where(d["no_credit"], _NO_CREDIT, code).astype(np.int8)
 
 
@@ -390,6 +460,7 @@ def _reasons(
         _RISK_ABOVE: words.risk_above,
         _RISK_RISING: words.risk_rising,
         _RISK_BOTH: words.risk_above_rising,
+        _RISK_NOT_ASSESSED: resolved.policy.reason_template(lang, "risk_not_assessed"),
     }
     separator = words.separator.replace("{", "{{").replace("}", "}}")
     # one template per (basis, risk) pair: one Arrow pass per pair present, no extra join
@@ -399,6 +470,10 @@ def _reasons(
         for r, risk_text in risk.items()
     }
     tier = text.render_by_code(codes["tier"], combined, fields)
+    notes = [note for task, note in zip(resolved.assumed, assumption_notes(resolved, lang), strict=True)
+             if task != "default" or resolved.policy.assumptions.p_default is not None]
+    if notes and len(tier):  # "not assessed" is already the risk clause
+        tier = text.join([tier, text.repeat(words.separator.join(notes), len(tier))], words.separator)
     cost = text.render_by_code(
         codes["cost"],
         {_COST_NONE: words.cost_none, _COST_BELOW: words.cost_below, _COST_NOT: ""},
@@ -424,8 +499,9 @@ def recommend(frame: pd.DataFrame, resolved: ResolvedPolicy) -> pd.DataFrame:
 def recommendation_columns(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dict[str, object]:
     """`recommend`'s columns (`OUTPUT_COLUMNS`, in order) as arrays, without the frame: text
     as `str` arrays, amounts as float64, flags as bool (what a served client needs)."""
-    validate_policy_inputs(frame)
-    d = _decide(frame, resolved)
+    filled = with_assumptions(frame, resolved)
+    validate_policy_inputs(filled)
+    d = _decide(filled, resolved)
     policy = resolved.policy
     tier_rank = d["tier"]
     channel_of_rank = [policy.channels[t] for t in TIERS_BY_RANK]  # type: ignore[index]

@@ -66,6 +66,26 @@ REASON_FIELDS = frozenset(
 
 OVERFLOW_FIELDS = frozenset({"tier", "channel"})
 
+ASSUMPTION_FIELDS = frozenset({"rate", "horizon"})
+"""Fields an assumption template may use: the assumed value (a probability as a percentage,
+growth as a percentage change) and the horizon it covers in months."""
+
+ASSUMPTION_TEMPLATES: dict[str, dict[str, str]] = {
+    "en": {
+        "risk_not_assessed": "default risk not assessed (no default model)",
+        "assumed_churn": "no churn model: value assumes a churn rate of {rate} over {horizon} months",
+        "assumed_default": "no default model: expected credit loss assumes a PD of {rate} over {horizon} months",
+        "assumed_growth": "no growth model: value assumes asset growth of {rate}",
+    },
+    "zh": {
+        "risk_not_assessed": "未评估违约风险（无违约模型）",
+        "assumed_churn": "无流失模型：价值按{horizon}个月流失率{rate}的假设计算",
+        "assumed_default": "无违约模型：预期信用损失按{horizon}个月违约概率{rate}的假设计算",
+        "assumed_growth": "无增长模型：价值按资产增长{rate}的假设计算",
+    },
+}
+"""Built-in sentences for a task without a model, used when `ReasonTemplates` leaves one out."""
+
 Channel = Literal["relationship_manager", "branch", "teller_digital"]
 
 
@@ -237,6 +257,12 @@ class ReasonTemplates(FrozenConfig):
     rm_overflow: str
     cost_below: str
     cost_none: str
+    risk_not_assessed: str | None = None
+    assumed_churn: str | None = None
+    assumed_default: str | None = None
+    assumed_growth: str | None = None
+    """Sentences for a task without a model (see `AssumptionsConfig`); None: the built-in
+    `ASSUMPTION_TEMPLATES` of the language."""
     currency: str
     money_units: list[tuple[float, str]] = Field(default_factory=list)
     """Scales for amounts, e.g. [[1e6, "M"], [1e3, "k"]] or [[1e8, "亿"], [1e4, "万"]]."""
@@ -244,9 +270,10 @@ class ReasonTemplates(FrozenConfig):
     @model_validator(mode="after")
     def _known_fields(self) -> ReasonTemplates:
         for name in type(self).model_fields:
-            if name in ("separator", "currency", "money_units"):
+            if name in ("separator", "currency", "money_units") or getattr(self, name) is None:
                 continue
-            allowed = OVERFLOW_FIELDS if name == "rm_overflow" else REASON_FIELDS
+            allowed = (OVERFLOW_FIELDS if name == "rm_overflow"
+                       else ASSUMPTION_FIELDS if name.startswith("assumed_") else REASON_FIELDS)
             try:
                 used = template_fields(getattr(self, name))
             except ValueError as exc:
@@ -257,6 +284,26 @@ class ReasonTemplates(FrozenConfig):
                     f"{name}: unknown field {{{unknown[0]}}}; allowed: {', '.join(sorted(allowed))}"
                 )
         return self
+
+
+class AssumptionsConfig(FrozenConfig):
+    """What the policy assumes for a task the bank has no model for (a bank may train any
+    subset of churn, default and growth). Every assumption in use is said in the tier reasons
+    and on the recommender's card; the missing task's score stays empty (NaN) in the output.
+
+    `p_churn`: churn probability over `churn_horizon_months` assumed for every client (the
+    bank's base rate): P(stay) = (1 - p_churn) ^ (H / churn_horizon_months); no client gets
+    the retention-priority flag.
+    `p_default`: PD over `default_horizon_months` assumed for clients with credit exposure,
+    for the expected credit loss only; None (the default): default risk not assessed, no
+    expected credit loss. Either way the risk gate, risk watch and exit review stay off (they
+    need a default model).
+    `growth`: predicted log asset growth assumed (0: neutral); no growth lift, no growth lead.
+    """
+
+    p_churn: float = Field(default=0.05, ge=0, lt=1)
+    p_default: float | None = Field(default=None, ge=0, lt=1)
+    growth: float = 0.0
 
 
 class PolicyConfig(FrozenConfig):
@@ -288,6 +335,13 @@ class PolicyConfig(FrozenConfig):
     reasons: dict[Literal["en", "zh"], ReasonTemplates]
     exit_review: ExitReviewConfig | None = None
     """None (a policy written before the archive): reviews are this month's flag only."""
+    assumptions: AssumptionsConfig = AssumptionsConfig()
+    """Used only for a task without a model."""
+
+    def reason_template(self, lang: str, name: str) -> str:
+        """The reason template `name` of `lang`, the built-in one when the config has none."""
+        given = getattr(self.reasons[lang], name)  # type: ignore[index]
+        return given if given is not None else ASSUMPTION_TEMPLATES[lang][name]
 
     @property
     def rm_tiers(self) -> tuple[str, ...]:

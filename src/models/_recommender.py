@@ -1,5 +1,6 @@
-"""The recommender: three fitted models, the resolved tier policy and the reason writer
-composed into one step, snapshot features in -> one recommendation row per client out.
+"""The recommender: the fitted task models the bank has (any non-empty subset of churn,
+default and growth), the resolved tier policy and the reason writer composed into one step,
+snapshot features in -> one recommendation row per client out.
 
 `Recommender.recommend(features)` is row-wise: row i of the output depends only on row i of
 the input (the policy's quantile cuts are resolved beforehand into a `ResolvedPolicy`), so
@@ -9,7 +10,8 @@ rows that scoring everyone at once gives. The relationship-manager capacity is a
 
 Output columns (`RECOMMENDATION_COLUMNS`, the recommendations table contract): ids and
 carried attributes, the three scores (`p_default` is NaN for clients without credit
-exposure), value figures, tier / channel / flags with their reasons, and for each model m in
+exposure; a task without a model has NaN scores and no reasons, and the policy says in the
+tier reasons what it assumed instead), value figures, tier / channel / flags with their reasons, and for each model m in
 churn, default, growth and rank k in 1..3 `reason_{m}_{k}_family`, `_en`, `_zh`, `_shap`
 (null where a client has fewer than k reasons).
 """
@@ -31,6 +33,7 @@ from tierwise.models._fast_frame import frame_of_columns
 from tierwise.models._policy import (
     OUTPUT_COLUMNS,
     ResolvedPolicy,
+    assumption_notes,
     recommendation_columns,
     resolve_thresholds,
 )
@@ -55,7 +58,12 @@ CARRIED_INPUTS: tuple[str, ...] = ("snapshot_month", "region", "industry", "bran
 
 
 def reason_columns(k: int = TOP_K) -> list[str]:
-    return [f"reason_{m}_{i}_{part}" for m in TASKS for i in range(1, k + 1) for part in REASON_PARTS]
+    return [col for m in TASKS for col in reason_columns_of(m, k)]
+
+
+def reason_columns_of(task: str, k: int = TOP_K) -> list[str]:
+    """The `reason_{task}_{i}_{part}` columns of one task."""
+    return [f"reason_{task}_{i}_{part}" for i in range(1, k + 1) for part in REASON_PARTS]
 
 
 RECOMMENDATION_COLUMNS: tuple[str, ...] = (
@@ -188,23 +196,42 @@ def _str_series(values: pa.Array, valid: pa.Array, index: pd.Index) -> pd.Series
 # --------------------------------------------------------------------------- the recommender
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Recommender:
-    """Three fitted `TierwiseModel`s, a `ResolvedPolicy` and a reason writer.
+    """The fitted `TierwiseModel`s the bank has (at least one of churn, default, growth), a
+    `ResolvedPolicy` resolved for those tasks and a reason writer.
 
     `n_threads` bounds the TreeSHAP threads (None: numba's default, all cores).
     """
 
-    churn: TierwiseModel
-    default: TierwiseModel
-    growth: TierwiseModel
+    churn: TierwiseModel | None = None
+    default: TierwiseModel | None = None
+    growth: TierwiseModel | None = None
     policy: ResolvedPolicy
     reasons: ReasonWriter
     n_threads: int | None = None
 
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise DataError(f"recommender: no task model; train at least one of {', '.join(TASKS)}")
+        if set(self.policy.tasks) != set(self.models):
+            raise DataError(f"recommender: the policy was resolved for {', '.join(self.policy.tasks)} "
+                            f"but the models are {', '.join(self.models)}")
+
     @property
     def models(self) -> dict[str, TierwiseModel]:
-        return {"churn": self.churn, "default": self.default, "growth": self.growth}
+        """The task models it has, in `TASKS` order."""
+        return {t: m for t, m in (("churn", self.churn), ("default", self.default), ("growth", self.growth))
+                if m is not None}
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The tasks it has a model for (the policy assumes the others)."""
+        return tuple(self.models)
+
+    def assumptions(self, lang: str = "en") -> list[str]:
+        """What the policy assumes for each task without a model, in `lang` (empty: none)."""
+        return assumption_notes(self.policy, lang)
 
     @functools.cached_property
     def required_inputs(self) -> tuple[str, ...]:
@@ -290,6 +317,13 @@ class Recommender:
                 cols[col] = decided[col]
         texts: dict[str, np.ndarray] = {}
         for key in TASKS:
+            if key not in reasons:  # no model: no reasons
+                for col in reason_columns_of(key):
+                    if col.endswith("_shap"):
+                        cols[col] = np.full(n, np.nan)
+                    else:
+                        texts[col] = np.full(n, None, dtype=object)
+                continue
             blank = no_credit if key == "default" and no_credit.any() else None  # no PD, no default reasons
             for col, values in reasons[key].items():
                 if values.dtype == object:
@@ -363,14 +397,20 @@ def _predict(model: TierwiseModel, X: pd.DataFrame) -> np.ndarray:
 
 def policy_inputs(features: pd.DataFrame, scores: Mapping[str, np.ndarray]) -> pd.DataFrame:
     """The policy's input frame: ids, segment, the three scores and the value features
-    (`p_default` NaN without credit exposure)."""
+    (`p_default` NaN without credit exposure; a task missing from `scores` is NaN, for the
+    policy to assume)."""
     exposure = features["credit_exposure"].to_numpy(dtype=float, na_value=np.nan)
+    n = len(features)
+
+    def score(task: str) -> np.ndarray:
+        return scores[task] if task in scores else np.full(n, np.nan)
+
     return pd.DataFrame({
         "client_id": as_str(features["client_id"]).to_numpy(),
         "segment": as_str(features["segment"]).to_numpy(),
-        "p_churn": scores["churn"],
-        "p_default": np.where(exposure > 0, scores["default"], np.nan),
-        "growth": scores["growth"],
+        "p_churn": score("churn"),
+        "p_default": np.where(exposure > 0, score("default"), np.nan),
+        "growth": score("growth"),
         **{c: features[c].to_numpy(dtype=float, na_value=np.nan)
            for c in ("assets_total", "credit_exposure", "contribution_monthly", "cost_to_serve_monthly")},
         **{c: features[c].to_numpy() for c in POLICY_OPTIONAL if c in features.columns},
@@ -380,7 +420,7 @@ def policy_inputs(features: pd.DataFrame, scores: Mapping[str, np.ndarray]) -> p
 def resolve_policy(models: Mapping[str, TierwiseModel], policy: PolicyConfig,
                    reference: pd.DataFrame) -> ResolvedPolicy:
     """Quantile cuts of `policy` resolved on the scored `reference` features (absolute mode:
-    the configured amounts)."""
+    the configured amounts), for the tasks in `models` (the policy assumes the others)."""
     reference = reference.reset_index(drop=True)
     scores = {key: _predict(model, model.model_inputs(reference)) for key, model in models.items()}
-    return resolve_thresholds(policy, policy_inputs(reference, scores))
+    return resolve_thresholds(policy, policy_inputs(reference, scores), tasks=tuple(models))

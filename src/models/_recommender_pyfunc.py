@@ -1,6 +1,6 @@
 """The MLflow face of the recommender: a thin `PythonModel` adapter.
 
-`load_context` reads the artifacts (three pickled `TierwiseModel`s, the resolved policy as
+`load_context` reads the artifacts (a pickled `TierwiseModel` per task the bank has, the resolved policy as
 JSON, the reason writer's feature families and descriptions as JSON) and builds a
 `Recommender`; `predict` checks the request and hands off to `Recommender.recommend`. Bad
 requests (no rows, a missing column, a value of the wrong type) raise `MlflowException` with
@@ -77,7 +77,7 @@ def write_artifacts(folder: Path, recommender: Recommender, descriptions: dict[s
 
 def load_recommender(artifacts: dict[str, str], n_threads: int | None = None) -> Recommender:
     """The `Recommender` from the artifact files written by `write_artifacts`."""
-    models = {k: pickle.loads(Path(artifacts[k]).read_bytes()) for k in TASKS}
+    models = {k: pickle.loads(Path(artifacts[k]).read_bytes()) for k in TASKS if k in artifacts}
     policy = ResolvedPolicy.model_validate_json(Path(artifacts[POLICY_ARTIFACT]).read_text(encoding="utf-8"))
     spec = json.loads(Path(artifacts[REASONS_ARTIFACT]).read_text(encoding="utf-8"))
     if spec.get("writer") == "catalogue":
@@ -86,8 +86,7 @@ def load_recommender(artifacts: dict[str, str], n_threads: int | None = None) ->
     else:
         reasons = FamilyReasons(families=spec["families"],
                                 descriptions={k: tuple(v) for k, v in spec["descriptions"].items()})
-    return Recommender(churn=models["churn"], default=models["default"], growth=models["growth"],
-                       policy=policy, reasons=reasons, n_threads=n_threads)
+    return Recommender(**models, policy=policy, reasons=reasons, n_threads=n_threads)
 
 
 class RecommenderPyfunc(mlflow.pyfunc.PythonModel):

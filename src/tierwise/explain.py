@@ -1,8 +1,8 @@
-"""`tierwise explain`: one client's three scores and the reasons behind them, in words.
+"""`tierwise explain`: one client's scores and the reasons behind them, in words.
 
 Wiring only: read the bank's raw tables, compute the client's snapshot features at the month,
-load the registered `tierwise-churn` / `-default` / `-growth` models (alias `champion`, else the
-latest version), score, explain with the project's TreeSHAP kernel and phrase the top reasons
+load the registered `tierwise-churn` / `-default` / `-growth` models that exist (alias
+`champion`, else the latest version; a task without a model is shown as not assessed), score, explain with the project's TreeSHAP kernel and phrase the top reasons
 with the reason catalogues (`configs/reasons/<lang>.yaml`).
 """
 
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tierwise import registry, tracking
 from tierwise.features import (
     CLIENT_KEY,
     TASKS,
@@ -39,12 +40,14 @@ WORDS = {
            "churn_meaning": "chance of leaving within {h} months",
            "default_meaning": "chance of 90+ days past due within {h} months",
            "growth_meaning": "expected change in assets over {h} months",
-           "no_reasons": "no single factor stands out", "no_booster": "reasons need a LightGBM model"},
+           "no_reasons": "no single factor stands out", "no_booster": "reasons need a LightGBM model",
+           "no_model": "not assessed (no model trained)"},
     "zh": {"churn": "流失可能性", "default": "违约风险", "growth": "增长潜力",
            "low": "低", "medium": "中", "high": "高", "no_exposure": "无信贷敞口",
            "churn_meaning": "{h}个月内流失的概率", "default_meaning": "{h}个月内逾期90天以上的概率",
            "growth_meaning": "预计{h}个月资产变化",
-           "no_reasons": "无突出因素", "no_booster": "原因解释需要 LightGBM 模型"},
+           "no_reasons": "无突出因素", "no_booster": "原因解释需要 LightGBM 模型",
+           "no_model": "未评估（无已训练模型）"},
 }
 
 
@@ -111,20 +114,44 @@ def client_snapshot(client_id: str, month: dt.date, data_dir: Path, feature_conf
 
 def explain_client(client_id: str, month: dt.date, *, data_dir: Path, feature_config: FeatureConfig,
                    catalogues: dict[str, ReasonCatalogue], bands: dict[str, tuple[float, float]] | None = None,
-                   lang: str = "en", k: int = 3, tasks: tuple[str, ...] = TASKS) -> ClientCard:
-    """`bands`: low/high cut-offs per score (`score_bands`; default `BANDS`)."""
+                   lang: str = "en", k: int = 3, tasks: tuple[str, ...] | None = None) -> ClientCard:
+    """`bands`: low/high cut-offs per score (`score_bands`; default `BANDS`). `tasks`: the
+    scores to show, each of which needs a registered model (a one-line error naming the
+    models there are); None: every task, those without a model shown as not assessed."""
     if lang not in LANGUAGES:
         raise DataError(f"--lang must be one of {', '.join(LANGUAGES)}, got '{lang}'")
     families = {name: info.family for name, info in feature_catalog(feature_config).items()}
     bands = bands if bands is not None else dict(BANDS)
-    models = {task: load_task_model(task) for task in tasks}  # fail early on a missing model
+    models = {task: load_task_model(task) for task in available_tasks(tasks)}  # fail early
     snap = client_snapshot(client_id, month, Path(data_dir), feature_config)
     lines = []
-    for task, (model, version) in models.items():
+    for task in TASKS if tasks is None else tasks:
+        if task not in models:
+            lines.append(ScoreLine(task, None, None, "", note=WORDS[lang]["no_model"]))
+            continue
+        model, version = models[task]
         lines.append(_score_line(task, model, version, snap, families, catalogues, lang, k, bands[task]))
     segment = str(snap["segment"].iloc[0]) if "segment" in snap.columns else ""
     horizons = {task: getattr(feature_config.labels, task).horizon_months for task in TASKS}
     return ClientCard(client_id=client_id, month=month, lang=lang, segment=segment, scores=lines, horizons=horizons)
+
+
+def available_tasks(tasks: tuple[str, ...] | None = None) -> list[str]:
+    """Of `tasks` (None: all), those with a registered model; a one-line `DataError` naming
+    the registered task models when a task asked for by name has none, or when no task has one."""
+    unknown = [t for t in tasks or () if t not in TASKS]
+    if unknown:
+        raise DataError(f"'{unknown[0]}' is not a task; one of {', '.join(TASKS)}")
+    have = registry.task_models(tracking.connect())
+    names = ", ".join(registry.registered_name(t) for t in have) or "none"
+    if not have:
+        raise DataError(f"no task model is registered in {tracking.tracking_uri()}; "
+                        "train one first: tierwise train --task <churn|default|growth>")
+    lacking = [t for t in tasks or () if t not in have]
+    if lacking:
+        raise DataError(f"{registry.registered_name(lacking[0])}: no registered model (task models: {names}); "
+                        f"train it with `tierwise train --task {lacking[0]}`")
+    return [t for t in (tasks or TASKS) if t in have]
 
 
 def _score_line(task: str, model: Any, version: str, snap: pd.DataFrame, families: dict[str, str],

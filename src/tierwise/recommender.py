@@ -1,6 +1,8 @@
 """Build, log and register the recommender (`tierwise-recommender`, alias champion), and load it.
 
-Wiring only: the three task models come from the registry (`models:/tierwise-<task>@champion`),
+Wiring only: the task models come from the registry (`models:/tierwise-<task>@champion`; a
+bank may have any non-empty subset of churn, default and growth, and the policy assumes the
+rest, see `models.AssumptionsConfig`),
 the policy, feature config and reason catalogues from the settings the CLI loaded; quantile
 thresholds are resolved on the snapshot features of a reference month (the latest month of
 the data by default). The pyfunc is logged with the whole `tierwise` package as `code_paths`
@@ -73,6 +75,8 @@ class RecommenderInfo:
     version: str
     source_versions: dict[str, str]
     cuts: dict[str, float]
+    assumptions: tuple[str, ...] = ()
+    """What the policy assumes for the tasks without a model (empty: none)."""
 
 
 def feature_families(config: FeatureConfig) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
@@ -89,16 +93,21 @@ def build_recommender(models: Mapping[str, TierwiseModel], policy: PolicyConfig,
                       ) -> tuple[Recommender, dict[str, tuple[str, str]]]:
     """A `Recommender` with the policy resolved on `reference` (snapshot features). Reasons come
     from the reason catalogues (`configs/reasons/<lang>.yaml`) when given, else from the
-    generic family writer (feature descriptions)."""
-    missing = [t for t in TASKS if t not in models]
-    if missing:
-        raise DataError(f"recommender: no model for {', '.join(missing)}")
+    generic family writer (feature descriptions). `models`: any non-empty subset of the tasks;
+    the policy assumes the others."""
+    unknown = [t for t in models if t not in TASKS]
+    if unknown:
+        raise DataError(f"recommender: unknown task(s) {', '.join(unknown)} (tasks: {', '.join(TASKS)})")
+    if not models:
+        raise DataError(f"recommender: no task model; train at least one of {', '.join(TASKS)}")
+    models = {t: models[t] for t in TASKS if t in models}
     resolved = resolve_policy(models, policy, reference)
     families, descriptions = feature_families(feature_config)
     reasons: Any = (CatalogueReasons(families, catalogues) if catalogues
                     else FamilyReasons(families=families, descriptions=descriptions))
-    rec = Recommender(churn=models["churn"], default=models["default"], growth=models["growth"],
-                      policy=resolved, reasons=reasons, n_threads=n_threads)
+    rec = Recommender(**models, policy=resolved, reasons=reasons, n_threads=n_threads)
+    for note in rec.assumptions("en"):
+        logger.warning("recommender: %s", note)
     return rec, descriptions
 
 
@@ -160,6 +169,10 @@ def log_recommender(recommender: Recommender, descriptions: dict[str, tuple[str,
         mlflow.log_params({f"{k}_version": v for k, v in source_versions.items()})
         mlflow.log_params({f"cut_{k}": f"{v:.6g}" for k, v in recommender.policy.cuts.items()})
         mlflow.log_param("reference_clients", recommender.policy.reference_size)
+        mlflow.log_param("tasks_assessed", ",".join(recommender.tasks))
+        assumed = recommender.assumptions("en")
+        if assumed:
+            mlflow.set_tag("assumptions", "; ".join(assumed))
         artifacts = write_artifacts(Path(tmp) / "parts", recommender, descriptions)
         settings_file = Path(tmp) / registry.SETTINGS_ARTIFACT
         settings_file.write_text(settings.model_dump_json(indent=1), encoding="utf-8")
@@ -177,7 +190,8 @@ def log_recommender(recommender: Recommender, descriptions: dict[str, tuple[str,
     registry.mark_new_version(client, name, version, champion=champion)
     logger.info("registered %s version %s (%s)", name, version, "champion" if champion else "challenger")
     return RecommenderInfo(name=name, run_id=run.info.run_id, version=version,
-                           source_versions=dict(source_versions), cuts=dict(recommender.policy.cuts))
+                           source_versions=dict(source_versions), cuts=dict(recommender.policy.cuts),
+                           assumptions=tuple(assumed))
 
 
 def _pip_requirements() -> list[str]:
@@ -205,19 +219,20 @@ def reference_features(data_dir: Path, feature_config: FeatureConfig, month: dt.
 
 def build_and_register(data_dir: Path, settings: RecommenderSettings, *, month: dt.date | None = None,
                        alias: str = registry.CHAMPION) -> RecommenderInfo:
-    """`tierwise recommend`: the three `alias` task models + the settings' policy -> registered
-    recommender (reasons from the settings' catalogues when it has them)."""
+    """`tierwise recommend`: the `alias` task models that exist (at least one) + the settings'
+    policy -> registered recommender (reasons from the settings' catalogues when it has them).
+    A task without such a model is left out, logged, and assumed by the policy."""
     client = tracking.connect()
-    models: dict[str, TierwiseModel] = {}
-    versions: dict[str, str] = {}
+    versions = registry.alias_versions(client, alias)
+    if not versions:
+        raise DataError(f"no task model has the alias '{alias}' (tierwise-{{{','.join(TASKS)}}}); run "
+                        "`tierwise train --task <task>` (and `tierwise promote`) for at least one task first")
     for task in TASKS:
-        name = registry.registered_name(task)
-        version = registry.alias_version(client, name, alias)
-        if version is None:
-            raise DataError(f"{name}: no model has the alias '{alias}'; run `tierwise train --task {task}` "
-                            "(and `tierwise promote`) first")
-        models[task] = registry.load_model(registry.version_uri(name, version))
-        versions[task] = version
+        if task not in versions:
+            logger.warning("%s: no model has the alias '%s'; the recommender goes without it (the policy "
+                           "assumes it)", registry.registered_name(task), alias)
+    models: dict[str, TierwiseModel] = {task: registry.load_model(registry.version_uri(registry.registered_name(task), v))
+                                        for task, v in versions.items()}
     reference = reference_features(Path(data_dir), settings.features, month)
     recommender, descriptions = build_recommender(models, settings.policy, reference, settings.features,
                                                   catalogues=settings.reasons or None)

@@ -53,6 +53,22 @@ def alias_version(client: Any, name: str, alias: str) -> str | None:
         return None
 
 
+def alias_versions(client: Any, alias: str = CHAMPION) -> dict[str, str]:
+    """Task -> the version of `tierwise-<task>` that `alias` points to, for the tasks that
+    have one (in `TASKS` order; empty when none has)."""
+    from tierwise.features import TASKS
+
+    found = {task: alias_version(client, registered_name(task), alias) for task in TASKS}
+    return {task: version for task, version in found.items() if version is not None}
+
+
+def task_models(client: Any) -> list[str]:
+    """The tasks with at least one registered version, in `TASKS` order."""
+    from tierwise.features import TASKS
+
+    return [task for task in TASKS if all_versions(client, registered_name(task))]
+
+
 def set_alias(client: Any, name: str, alias: str, version: str) -> None:
     client.set_registered_model_alias(name, alias, version)
 
@@ -278,8 +294,9 @@ def recommender_settings(client: Any, name: str = RECOMMENDER, *, version: str |
 
 __all__ = [
     "CHALLENGER", "CHAMPION", "RECOMMENDER", "SETTINGS_ARTIFACT", "LoadedRecommender", "RunFiles",
-    "alias_version", "all_versions", "champion_or_latest", "find_version", "load_model", "load_recommender",
+    "alias_version", "alias_versions", "all_versions", "champion_or_latest", "find_version", "load_model", "load_recommender",
     "load_task_model", "mark_new_version", "model_uri", "model_version", "quiet_downloads", "recommender_settings",
-    "registered_name", "registered_version", "require_model", "set_alias", "set_version_tags", "version_of",
+    "registered_name", "registered_version", "require_model", "set_alias", "set_version_tags", "task_models",
+    "version_of",
     "version_tags", "version_uri",
 ]

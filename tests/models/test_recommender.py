@@ -293,3 +293,60 @@ def test_str_columns_are_the_text_columns(n):
     assert list(out) == list(texts)
     for col, values in texts.items():
         pd.testing.assert_extension_array_equal(out[col], pd.array(values, dtype=STR_DTYPE))
+
+
+# --------------------------------------------------------------------------- a subset of the tasks
+
+
+def _subset(setup, tasks: tuple[str, ...]) -> Recommender:
+    rec, frame = setup
+    models = {t: rec.models[t] for t in tasks}
+    resolved = resolve_policy(models, rec.policy.policy, frame)
+    return Recommender(**models, policy=resolved, reasons=rec.reasons, n_threads=1)
+
+
+@pytest.mark.parametrize("tasks", [("growth",), ("churn", "growth")])
+def test_a_subset_of_models_keeps_the_contract_and_says_what_it_assumed(setup, tasks):
+    full, frame = setup
+    rec = _subset(setup, tasks)
+    assert rec.tasks == tasks
+    out = rec.recommend(frame)
+    assert list(out.columns) == list(RECOMMENDATION_COLUMNS)
+    assert set(out["tier"]) <= set(TIERS)
+    whole = full.recommend(frame)
+    for task, score in (("churn", "p_churn"), ("default", "p_default"), ("growth", "growth")):
+        reasons = out[[f"reason_{task}_{k}_{p}" for k in (1, 2, 3) for p in ("family", "en", "zh", "shap")]]
+        if task in tasks:
+            np.testing.assert_allclose(out[score], whole[score])  # the same model, the same score
+            assert reasons.notna().any().any()
+        else:
+            assert out[score].isna().all() and reasons.isna().all().all()
+    notes = rec.assumptions("en")
+    assert len(notes) == 3 - len(tasks) and "default risk not assessed (no default model)" in notes
+    said = [n for n in notes if "not assessed" not in n]  # the risk clause says that one
+    assert all(n in r for r in out["tier_reason_en"] for n in said)
+    credit = frame["credit_exposure"].to_numpy() > 0
+    assert out.loc[credit, "tier_reason_en"].str.contains("default risk not assessed").all()
+    assert out.loc[credit, "tier_reason_zh"].str.contains("未评估违约风险").all()
+    assert out.loc[~credit, "tier_reason_zh"].str.contains("无信贷敞口").all()
+    assert not out["flag_risk_watch"].any()
+
+
+def test_a_subset_recommender_round_trips_through_its_artifacts(setup, tmp_path):
+    from tierwise.models._recommender_pyfunc import load_recommender, write_artifacts
+
+    rec = _subset(setup, ("growth",))
+    artifacts = write_artifacts(tmp_path, rec, {})
+    assert "churn" not in artifacts and "default" not in artifacts
+    back = load_recommender(artifacts, n_threads=1)
+    assert back.tasks == ("growth",) and back.policy.tasks == ("growth",)
+    _, frame = setup
+    pd.testing.assert_frame_equal(back.recommend(frame.head(20)), rec.recommend(frame.head(20)))
+
+
+def test_a_recommender_needs_a_model_and_a_matching_policy(setup):
+    rec, _ = setup
+    with pytest.raises(DataError, match="no task model"):
+        Recommender(policy=rec.policy, reasons=rec.reasons)
+    with pytest.raises(DataError, match="resolved for churn, default, growth but the models are growth"):
+        Recommender(growth=rec.growth, policy=rec.policy, reasons=rec.reasons)

@@ -80,17 +80,16 @@ def tiny_models(features: pd.DataFrame, seed: int = 0) -> dict[str, TierwiseMode
             "growth": _fit("growth", "regression", X, growth, seed)}
 
 
-def register_tiny_recommender(folder: Path) -> str:
-    """Build the recommender from tiny models on the bank in `folder`, register it as champion;
-    returns the model URI."""
+def register_tiny_recommender(folder: Path, tasks: tuple[str, ...] = ("churn", "default", "growth")) -> str:
+    """Build the recommender from tiny models of `tasks` on the bank in `folder`, register it
+    as champion; returns the model URI."""
     from tierwise.recommender import build_recommender, log_recommender
     from tierwise.settings import load_settings
 
     settings = load_settings(CONFIG_DIR).for_recommender()
     features = bank_features(folder)
-    models = tiny_models(features)
+    models = {t: m for t, m in tiny_models(features).items() if t in tasks}
     rec, descriptions = build_recommender(models, policy_config(), features, feature_config(), n_threads=1,
                                           catalogues=settings.reasons)
-    log_recommender(rec, descriptions, features, settings=settings,
-                    source_versions={"churn": "t", "default": "t", "growth": "t"})
+    log_recommender(rec, descriptions, features, settings=settings, source_versions={t: "t" for t in models})
     return "models:/tierwise-recommender@champion"

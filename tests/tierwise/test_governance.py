@@ -276,3 +276,25 @@ def test_recommender_card_lists_the_bundled_versions(store, tmp_path):
     assert "| `premier` | 1234.5 |" in md
     assert "1 of 3 bundled versions approved" in md
     assert "| Approval | alert | bundles a version that is not approved |" in md  # no promotion step of its own
+
+
+def test_recommender_card_names_the_tasks_without_a_model_and_the_assumptions(tmp_path, monkeypatch):
+    """A recommender built from growth alone: the card says churn and default were assumed, and how."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")  # not the module's store
+    monkeypatch.setenv("MLFLOW_ARTIFACTS_DESTINATION", str(tmp_path / "mlartifacts"))
+    client = tracking.connect()
+    exp = tracking.experiment_id(client, "tierwise-recommender")
+    run = client.create_run(exp)
+    for key, value in {"growth_version": "1", "tasks_assessed": "growth", "reference_clients": "500"}.items():
+        client.log_param(run.info.run_id, key, value)
+    client.set_tag(run.info.run_id, "assumptions", "no churn model: value assumes a churn rate of 5% over 6 "
+                   "months; default risk not assessed (no default model)")
+    client.set_terminated(run.info.run_id)
+    client.create_registered_model(governance.RECOMMENDER)
+    mv = client.create_model_version(governance.RECOMMENDER, f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
+    client.set_registered_model_alias(governance.RECOMMENDER, "champion", mv.version)
+    md = governance.write_pack(governance.RECOMMENDER, out_dir=tmp_path).markdown.read_text(encoding="utf-8")
+    assert "| tierwise-churn | none (no model) | assumed by the policy |" in md
+    assert "| tierwise-default | none (no model) | assumed by the policy |" in md
+    assert "0 of 1 bundled versions approved; no model for tierwise-churn, tierwise-default (assumed)" in md
+    assert "assumed by the policy (also said in every tier reason): no churn model: value assumes a churn rate" in md

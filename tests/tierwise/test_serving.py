@@ -94,3 +94,32 @@ def test_served_recommender_answers_and_rejects_bad_requests(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_a_recommender_with_growth_alone_is_served_and_says_what_it_assumed(tmp_path):
+    from tierwise.recommender import request_frame
+    from tierwise.registry import load_recommender
+
+    bank = factory.make_bank(tmp_path / "bank", clients=120)
+    uri = factory.register_tiny_recommender(bank, tasks=("growth",))
+    recommender, _, _ = load_recommender(uri)
+    assert recommender.tasks == ("growth",)
+    features = factory.bank_features(bank)
+    features = features[features["credit_exposure"] > 0].head(1)
+    rows = json.loads(request_frame(features, recommender).to_json(orient="records"))
+    proc, port = start_server(uri, log_file=tmp_path / "server.log")
+    try:
+        wait_until_ready(proc, port)
+        status, body = _post(f"http://127.0.0.1:{port}/invocations", json.dumps({"dataframe_records": rows}).encode())
+        assert status == 200, body
+        answer = body["predictions"][0]
+        for empty in ("p_churn", "p_default", "reason_churn_1_en", "reason_default_1_zh", "reason_churn_1_shap"):
+            assert answer[empty] is None or pd.isna(answer[empty]), empty  # JSON null or NaN
+        assert answer["growth"] == pytest.approx(recommender.recommend(features)["growth"].iat[0], rel=1e-9)
+        assert "default risk not assessed (no default model)" in answer["tier_reason_en"]
+        assert "no churn model: value assumes a churn rate of 5% over 6 months" in answer["tier_reason_en"]
+        assert "无流失模型" in answer["tier_reason_zh"] and answer["tier"] in ("Premier", "Excellence", "Potential",
+                                                                              "General")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)

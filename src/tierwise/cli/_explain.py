@@ -22,10 +22,13 @@ def explain(
     client: Annotated[str, typer.Option("--client", help="Client id, e.g. C0000042.")],
     month: Annotated[str, typer.Option("--month", help="Snapshot month, YYYY-MM.")],
     lang: Annotated[str, typer.Option("--lang", help="Language of the card: en or zh.")] = "en",
+    task: Annotated[str, typer.Option("--task", help="churn, default, growth or all (all: every task, those "
+                                      "without a model shown as not assessed).")] = "all",
     data: Annotated[Path, typer.Option("--data", help="Bank folder with clients and monthly tables.")] = DEFAULT_BANK,
     config_dir_opt: Path | None = ConfigDirOption,
 ) -> None:
-    """Print a client's churn, default and growth scores with the top reasons for each."""
+    """Print a client's churn, default and growth scores with the top reasons for each (a task
+    without a trained model is shown as not assessed)."""
     from tierwise.explain import card_lines, explain_client, score_bands
 
     if lang not in ("en", "zh"):
@@ -34,7 +37,8 @@ def explain(
     folder = existing_dir(data, option="--data")
     settings = load_settings(config_dir_opt)
     card = explain_client(client.strip(), when, data_dir=folder, feature_config=settings.require("features"),
-                          catalogues=settings.require("reasons"), bands=score_bands(settings.monitor), lang=lang)
+                          catalogues=settings.require("reasons"), bands=score_bands(settings.monitor), lang=lang,
+                          tasks=None if task == "all" else (task.strip(),))
     body = Text()
     for i, (headline, meaning, reasons) in enumerate(card_lines(card)):
         if i:

@@ -37,7 +37,7 @@ def score(
     chunk_clients: int = typer.Option(50_000, "--chunk-clients", min=1, help="Clients per chunk (pandas)."),
     partitions: int = typer.Option(8, "--partitions", min=1, help="Client-hash buckets (spark)."),
 ) -> None:
-    """Score every client of a month: features, three models, reasons, tiers -> Parquet."""
+    """Score every client of a month: features, the task models, reasons, tiers -> Parquet."""
     from tierwise.registry import load_recommender
 
     existing_dir(data, option="--data")
@@ -83,7 +83,7 @@ def recommend(
     alias: str = typer.Option("champion", "--alias", help="Alias of the task models to bundle."),
     config_dir_opt: Path = ConfigDirOption,
 ) -> None:
-    """Build the recommender from the three task models and the policy; register it as champion."""
+    """Build the recommender from the task champions that exist (any of churn, default, growth) and the policy; register it as champion."""
     from tierwise.recommender import build_and_register
 
     existing_dir(data, option="--data")
@@ -92,6 +92,8 @@ def recommend(
     cuts = ", ".join(f"{k} >= {v:,.0f}" for k, v in info.cuts.items())
     versions = ", ".join(f"{k} v{v}" for k, v in info.source_versions.items())
     typer.echo(f"registered {info.name} version {info.version} (champion) from {versions}; EV cuts: {cuts}")
+    for note in info.assumptions:
+        typer.echo(f"  assumed: {note}")
 
 
 @app.command("serve")

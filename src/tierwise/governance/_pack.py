@@ -130,10 +130,15 @@ def recommender_card(client: Any, name: str, version: str) -> Card:
     mv = registry.model_version(client, name, version)
     run = client.get_run(mv.run_id)
     params = run.data.params
-    rows, classes = [], []
+    assessed = params.get("tasks_assessed")
+    assumed = (run.data.tags or {}).get("assumptions", "")
+    rows, classes, absent = [], [], []
     for task in TASKS:
         bundled = params.get(f"{task}_version")
         task_name = registry.registered_name(task)
+        if bundled is None and assessed is not None and task not in assessed.split(","):
+            absent.append([task_name, "none (no model)", "assumed by the policy", "see the tier policy below"])
+            continue
         if bundled is None:
             rows.append([task_name, "not logged", "", ""])
             classes.append("warn")
@@ -160,11 +165,15 @@ def recommender_card(client: Any, name: str, version: str) -> Card:
         Section("models", "Bundled model versions",
                 text=["Each task model has its own card (fairness, calibration, stability); this bundle is only as "
                       "approved as the versions inside it."],
-                tables=[Table(["model", "version", "approval", "card"], rows, row_classes=classes)],
-                status="warn" if any(classes) else "ok",
-                finding=f"{sum(1 for c in classes if not c)} of {len(classes)} bundled versions approved"),
+                tables=[Table(["model", "version", "approval", "card"], rows + absent,
+                              row_classes=classes + ["warn"] * len(absent))],
+                status="warn" if any(classes) or absent else "ok",
+                finding=f"{sum(1 for c in classes if not c)} of {len(classes)} bundled versions approved"
+                + (f"; no model for {', '.join(r[0] for r in absent)} (assumed)" if absent else "")),
         Section("policy", "Tier policy",
-                text=[f"Tier cut-offs learnt on {params.get('reference_clients', 'n/a')} reference clients."],
+                text=[f"Tier cut-offs learnt on {params.get('reference_clients', 'n/a')} reference clients."]
+                + ([f"Tasks without a model, assumed by the policy (also said in every tier reason): {assumed}."]
+                   if assumed else []),
                 tables=[Table(["cut-off", "value"], cuts)] if cuts else [],
                 code=policy_text),
         Section("limitations", "Known limitations", bullets=[

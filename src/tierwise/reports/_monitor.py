@@ -211,14 +211,17 @@ def _alert(kind: str, metric: str, dimension: str | None, segment: str | None, v
 
 
 # --------------------------------------------------------------------------- risk and flows
-def pd_distribution(p_default: pd.Series, limit: float) -> dict[str, Any]:
-    """Count, mean, quantiles, share above `limit` and a histogram of PDs (NaN = no exposure)."""
+def pd_distribution(p_default: pd.Series, limit: float, exposure: pd.Series | None = None) -> dict[str, Any]:
+    """Count, mean, quantiles, share above `limit` and a histogram of PDs (NaN = no exposure,
+    or no default model). `exposure`: the clients' credit exposure, to count those with credit
+    when no PD is assessed (default: the clients with a PD)."""
     values = pd.to_numeric(p_default, errors="coerce")
     known = values.dropna()
     hist = np.histogram(known.clip(0, 1), bins=np.array(PD_BINS))[0] if len(known) else np.zeros(len(PD_BINS) - 1)
+    credit = len(known) if exposure is None else int((pd.to_numeric(exposure, errors="coerce") > 0).sum())
     return {
         "clients": int(len(values)),
-        "with_exposure": int(len(known)),
+        "with_exposure": int(credit),
         "mean": float(known.mean()) if len(known) else None,
         "quantiles": {f"p{int(q * 100)}": float(known.quantile(q)) for q in (0.1, 0.25, 0.5, 0.75, 0.9, 0.99)}
         if len(known) else {},

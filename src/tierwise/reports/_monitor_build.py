@@ -104,8 +104,8 @@ def build_monitor(recs: pd.DataFrame, month: pd.Timestamp, baseline: pd.Timestam
         "concentration": {"month": conc_cur, "baseline": conc_base, "cohort": cohort,
                           "limits": cfg.concentration.model_dump(mode="json")},
         "pd_distribution": {
-            "top_tiers": pd_distribution(top["p_default"], limit),
-            "exit_review": pd_distribution(exit_review["p_default"], limit),
+            "top_tiers": pd_distribution(top["p_default"], limit, top.get("credit_exposure")),
+            "exit_review": pd_distribution(exit_review["p_default"], limit, exit_review.get("credit_exposure")),
         },
         "fund_flows": _records(fund_flows(base, cur)),
         "psi": {"scores": psi_scores, "features": psi_features, "by_group": psi_groups,

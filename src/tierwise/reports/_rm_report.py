@@ -93,12 +93,14 @@ def _money(value: Any) -> str:
 def client_card(row: pd.Series | dict[str, Any], lang: str, cfg: ReportConfig) -> dict[str, Any]:
     """Everything the page shows for one client, as plain strings and numbers."""
     text = TEXT[lang]
-    p_churn = float(row["p_churn"])
-    churn_band = band(p_churn, cfg.churn_bands)
+    # a score is missing when the bank has no model for it (the tier reason says what was assumed)
+    p_churn = None if _missing(row["p_churn"]) else float(row["p_churn"])
+    churn_band = "none" if p_churn is None else band(p_churn, cfg.churn_bands)
     p_default = None if _missing(row["p_default"]) else float(row["p_default"])
-    growth = float(row["growth"])
-    growth_pct = math.expm1(growth)
-    growth_band = band(growth, cfg.growth_bands)
+    exposure = row.get("credit_exposure")
+    no_pd = text["not_assessed"] if not _missing(exposure) and float(exposure) > 0 else text["no_exposure"]
+    growth = None if _missing(row["growth"]) else float(row["growth"])
+    growth_band = "none" if growth is None else band(growth, cfg.growth_bands)
     reasons = []
     for model in TASKS:
         sentences = [s for k in range(1, cfg.reasons_per_model + 1)
@@ -124,14 +126,16 @@ def client_card(row: pd.Series | dict[str, Any], lang: str, cfg: ReportConfig) -
         "tier_label": tier_label,
         "tier_reason": _text(row.get(f"tier_reason_{lang}")),
         "channel": channel_label,
-        "churn": {"value": p_churn, "band": churn_band,
-                  "text": f"{score_percent(p_churn)} ({text[churn_band]})"},
+        "churn": {"value": -1.0 if p_churn is None else p_churn, "band": churn_band,
+                  "text": text["not_assessed"] if p_churn is None
+                  else f"{score_percent(p_churn)} ({text[churn_band]})"},
         "default": {"value": -1.0 if p_default is None else p_default,
                     "band": "none" if p_default is None else band(p_default, cfg.default_bands),
-                    "text": text["no_exposure"] if p_default is None
+                    "text": no_pd if p_default is None
                     else f"{score_percent(p_default)} ({text[band(p_default, cfg.default_bands)]})"},
-        "growth": {"value": growth, "band": growth_band,
-                   "text": f"{growth_pct:+.0%} ({text[growth_band]})"},
+        "growth": {"value": -1.0 if growth is None else growth, "band": growth_band,
+                   "text": text["not_assessed"] if growth is None
+                   else f"{math.expm1(growth):+.0%} ({text[growth_band]})"},
         "value": float(row["expected_value_12m"]),
         "value_text": _money(row["expected_value_12m"]),
         "assets": float(row["assets_total"]),

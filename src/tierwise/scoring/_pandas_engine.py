@@ -10,7 +10,7 @@ Memory stays bounded by a chunk, not by the bank:
 3. per chunk: validation of the chunk's clients and monthly rows (every contract rule is
    per client -- types, ranges, duplicate keys, orphan rows, timelines -- so validating the
    chunks equals validating the whole; quarantined rows go to a per-chunk rejects part),
-   snapshot features at the month, the recommender (three models, TreeSHAP reasons,
+   snapshot features at the month, the recommender (its task models, TreeSHAP reasons,
    per-client policy); the chunk's output is written to `<out>.parts/` at once and listed in
    the manifest, so a killed job resumes from the chunks it had finished;
 4. after the last chunk: relationship-manager capacity over everyone, the atomic final write,

@@ -6,7 +6,7 @@
    client-hash bucket and `snapshot_features` runs on each bucket with `applyInPandas` (every
    feature of a client depends only on that client's rows, so buckets equal the whole);
 3. scoring with `mlflow.pyfunc.spark_udf(..., env_manager="local")` on the registered
-   recommender (the pyfunc: three models, TreeSHAP reasons, per-client policy);
+   recommender (the pyfunc: its task models, TreeSHAP reasons, per-client policy);
 4. on the driver: relationship-manager capacity over everyone, the atomic write, the MLflow run.
 
 Python workers run this interpreter (`PYSPARK_PYTHON` = `sys.executable`), never `python3`

@@ -86,7 +86,8 @@ def test_explain_without_registered_models_is_one_line(tmp_path):
     folder.mkdir()
     result = runner.invoke(app, ["explain", "--client", "C1", "--month", "2024-01", "--data", str(folder)])
     assert isinstance(result.exception, TierwiseError)
-    assert str(result.exception).startswith("no registered model 'tierwise-churn'")
+    assert str(result.exception).startswith("no task model is registered in ")
+    assert "tierwise train --task" in str(result.exception)
 
 
 def test_explain_rejects_a_bad_month_and_language(tmp_path):

@@ -284,3 +284,19 @@ def test_archive_window_is_the_year_to_the_month():
     with pytest.raises(DataError, match=r"month 2024-02 is not in the archive; archived months \(last 12 of 14\): "
                                         r"2023-03, .*, 2024-01, 2024-03$"):
         archive_window(archived, dt.date(2024, 2, 1))
+
+
+@pytest.mark.parametrize("lang, word", [("en", "not assessed (no model)"), ("zh", "未评估（无模型）")])
+def test_a_score_without_a_model_reads_not_assessed(lang, word):
+    from tierwise.reports._rm_report import client_card
+
+    row = {"client_id": "C1", "segment": "retail", "industry": "retail_trade", "tier": "General",
+           "channel": "teller_digital", "p_churn": float("nan"), "p_default": float("nan"), "growth": float("nan"),
+           "credit_exposure": 5_000.0, "expected_value_12m": 100.0, "assets_total": 1_000.0,
+           "tier_reason_en": "General: ...", "flag_retention_priority": False, "flag_risk_watch": False,
+           "flag_exit_review": False, "flag_cost_review": False, "flag_growth_lead": False, "flag_rm_overflow": False}
+    card = client_card(row, lang, ReportConfig())
+    for score in ("churn", "default", "growth"):
+        assert card[score]["text"] == word and card[score]["band"] == "none"
+    no_credit = client_card({**row, "credit_exposure": 0.0}, lang, ReportConfig())
+    assert no_credit["default"]["text"] == ("no credit exposure" if lang == "en" else "无信贷敞口")

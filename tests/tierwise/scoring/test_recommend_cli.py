@@ -50,4 +50,5 @@ def test_recommend_bundles_the_champions(scoring_world):
 def test_recommend_without_champions_is_one_line(scoring_world):
     result = runner.invoke(app, ["recommend", "--data", str(scoring_world["bank"])])
     assert isinstance(result.exception, DataError)
-    assert "tierwise-churn: no model has the alias 'champion'" in str(result.exception)
+    assert "no task model has the alias 'champion'" in str(result.exception)
+    assert "for at least one task" in str(result.exception)

@@ -157,3 +157,28 @@ def test_spark_writes_the_same_archive_partition_as_pandas(world, tmp_path):
     assert_same_recommendations(a, b)
     assert counts == {f"{previous:%Y-%m}-01": int((read_archive(by_pandas, months=[previous])).shape[0]),
                       f"{world['month']:%Y-%m}-01": len(b)}
+
+
+def test_spark_scores_a_recommender_with_growth_and_churn_alone_as_pandas_does(tmp_path):
+    import recommender_factory as factory
+
+    from tierwise.scoring._spark_engine import score_spark, spark_session
+
+    bank = factory.make_bank(tmp_path / "bank", clients=120, months=14)
+    month = factory.latest_month(bank)
+    uri = factory.register_tiny_recommender(bank, tasks=("churn", "growth"))
+    rec, version, configs = load_recommender(uri)
+    assert rec.tasks == ("churn", "growth")
+    score_pandas(bank, month, tmp_path / "pandas.parquet", recommender=rec, feature_config=configs.features,
+                 model_uri=uri, model_version=version, chunk_clients=50)
+    spark = spark_session("local[2]")
+    try:
+        score_spark(bank, month, tmp_path / "spark.parquet", model_uri=uri, partitions=2, spark=spark)
+    finally:
+        spark.stop()
+    a = pd.read_parquet(tmp_path / "pandas.parquet")
+    b = pd.read_parquet(tmp_path / "spark.parquet")
+    assert_same_recommendations(a, b)
+    assert b["p_default"].isna().all() and b["reason_default_1_en"].isna().all() and b["p_churn"].notna().all()
+    credit = b["credit_exposure"] > 0
+    assert b.loc[credit, "tier_reason_en"].str.contains("default risk not assessed").all()
