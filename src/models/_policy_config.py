@@ -162,6 +162,18 @@ REVIEW_FIELDS = frozenset({"since", "months", "pd", "pd_prev", "limit", "tier", 
 under review, PD now and at the start of the trend window, the PD limit, tier now and before."""
 
 
+def check_template(name: str, template: str, allowed: set[str] | frozenset[str]) -> None:
+    """Raise ValueError (naming the key) when `template` uses a field outside `allowed` or a
+    format spec."""
+    try:
+        used = template_fields(template)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+    unknown = sorted(set(used) - set(allowed))
+    if unknown:
+        raise ValueError(f"{name}: unknown field {{{unknown[0]}}}; allowed: {', '.join(sorted(allowed))}")
+
+
 class ReviewTemplates(FrozenConfig):
     """Exit-review sentences in one language (see `ExitReviewConfig`)."""
 
@@ -174,15 +186,7 @@ class ReviewTemplates(FrozenConfig):
     @model_validator(mode="after")
     def _known_fields(self) -> ReviewTemplates:
         for name in type(self).model_fields:
-            try:
-                used = template_fields(getattr(self, name))
-            except ValueError as exc:
-                raise ValueError(f"{name}: {exc}") from None
-            unknown = sorted(set(used) - REVIEW_FIELDS)
-            if unknown:
-                raise ValueError(
-                    f"{name}: unknown field {{{unknown[0]}}}; allowed: {', '.join(sorted(REVIEW_FIELDS))}"
-                )
+            check_template(name, getattr(self, name), REVIEW_FIELDS)
         return self
 
 
@@ -274,15 +278,7 @@ class ReasonTemplates(FrozenConfig):
                 continue
             allowed = (OVERFLOW_FIELDS if name == "rm_overflow"
                        else ASSUMPTION_FIELDS if name.startswith("assumed_") else REASON_FIELDS)
-            try:
-                used = template_fields(getattr(self, name))
-            except ValueError as exc:
-                raise ValueError(f"{name}: {exc}") from None
-            unknown = sorted(set(used) - allowed)
-            if unknown:
-                raise ValueError(
-                    f"{name}: unknown field {{{unknown[0]}}}; allowed: {', '.join(sorted(allowed))}"
-                )
+            check_template(name, getattr(self, name), allowed)
         return self
 
 
