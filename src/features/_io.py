@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -66,12 +67,33 @@ def read_table(folder: str | Path, name: str) -> pd.DataFrame:
 
 
 def to_month_dtype(values: pd.Series) -> pd.Series:
-    """Dates, datetimes or text to datetime64 (unparseable -> NaT); day-of-month is kept."""
+    """Dates, datetimes or text to datetime64 (unparseable or out of range -> NaT); day-of-month
+    is kept; a time-zone-aware value keeps its local date and time (its zone is dropped); a bare
+    number is not a date (pandas would read it as nanoseconds after 1970)."""
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return pd.Series(pd.NaT, index=values.index, dtype=MONTH_DTYPE)
+    if values.dtype == object:  # a mix of dates, text and numbers (pandas would give NaT for a
+        # second time zone): one value at a time
+        values = pd.Series([_to_timestamp(v) for v in values], index=values.index, dtype=MONTH_DTYPE)
+    elif not pd.api.types.is_datetime64_any_dtype(values):
+        try:
+            values = pd.to_datetime(values, errors="coerce", format="mixed")
+        except (ValueError, TypeError, OverflowError):  # text in mixed time zones
+            values = pd.Series([_to_timestamp(v) for v in values], index=values.index, dtype=MONTH_DTYPE)
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         values = values.dt.tz_localize(None)
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return values.astype(MONTH_DTYPE)
-    return pd.to_datetime(values, errors="coerce", format="mixed").astype(MONTH_DTYPE)
+    in_range = values.isna() | ((values >= pd.Timestamp.min) & (values <= pd.Timestamp.max))
+    return values.where(in_range).astype(MONTH_DTYPE)
+
+
+def _to_timestamp(value: object) -> pd.Timestamp:
+    if isinstance(value, (bool, int, float, np.number)):
+        return pd.NaT
+    try:
+        out = pd.Timestamp(value)
+        return out.tz_localize(None) if out.tzinfo is not None else out.as_unit("ns")
+    except (ValueError, TypeError, OverflowError):
+        return pd.NaT
 
 
 def read_raw_tables(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:

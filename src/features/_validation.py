@@ -52,15 +52,23 @@ REJECT_COLUMNS = ("reason", "column", "rule", "value")
 _NON_NEGATIVE_EXCEPT = {"fee_income"}  # fees can be refunded
 _TRUE = {"true", "t", "1", "yes", "y"}
 _FALSE = {"false", "f", "0", "no", "n"}
+_INT_LIMIT = 2.0**53  # larger magnitudes are not exact integers once read as float64
 
 
 @dataclass(frozen=True)
 class ContractRules:
-    """Reference values the schemas check against (None: not checked)."""
+    """Reference values the schemas check against (None: not checked).
+
+    Segment and gender codes are part of the contract. Branch, region and industry codes are
+    the bank's own: they are checked only against a list the bank supplies (see
+    `reference_rules`); by default any code is kept.
+    """
 
     segments: frozenset[str] | None = frozenset({"retail", "sme"})
     genders: frozenset[str] | None = frozenset({"F", "M"})
     branches: frozenset[str] | None = None
+    regions: frozenset[str] | None = None
+    industries: frozenset[str] | None = None
     birth_year_range: tuple[int, int] = (1900, dt.date.today().year)
 
 
@@ -104,7 +112,7 @@ def build_schema(columns: tuple[RawColumn, ...], rules: ContractRules, *, name: 
         if col.kind == "float":
             col_checks.append(pa.Check(lambda s: np.isfinite(s), element_wise=False, error="finite"))
         if col.kind == "month":
-            col_checks.append(pa.Check(lambda s: s.dt.day == 1, error="first day of month"))
+            col_checks.append(pa.Check(lambda s: (s.dt.day == 1) & (s == s.dt.normalize()), error="first day of month"))
         if col.kind == "str" and not col.nullable:
             col_checks.append(pa.Check(lambda s: s.str.strip().str.len() > 0, error="not empty"))
         if col.name == "segment" and rules.segments is not None:
@@ -113,6 +121,10 @@ def build_schema(columns: tuple[RawColumn, ...], rules: ContractRules, *, name: 
             col_checks.append(pa.Check.isin(sorted(rules.genders), error="known gender"))
         if col.name == "branch" and rules.branches is not None:
             col_checks.append(pa.Check.isin(sorted(rules.branches), error="known branch code"))
+        if col.name == "region" and rules.regions is not None:
+            col_checks.append(pa.Check.isin(sorted(rules.regions), error="known region"))
+        if col.name == "industry" and rules.industries is not None:
+            col_checks.append(pa.Check.isin(sorted(rules.industries), error="known industry"))
         if col.name == "birth_year":
             lo, hi = rules.birth_year_range
             col_checks.append(pa.Check.in_range(lo, hi, error=f"year in {lo}-{hi}"))
@@ -147,9 +159,11 @@ def coerce_types(df: pd.DataFrame, columns: tuple[RawColumn, ...]) -> tuple[pd.D
             bad = typed.isna() & raw.notna()
             rule = "not a number"
             if col.kind == "int":
-                fractional = typed.notna() & (typed != np.floor(typed.fillna(0)))
+                too_big = typed.notna() & ~(typed.abs() <= _INT_LIMIT)  # infinities too
+                fractional = typed.notna() & ~too_big & (typed != np.floor(typed.fillna(0)))
+                failures.append(_failure_rows(df, col.name, "integer out of range", too_big))
                 failures.append(_failure_rows(df, col.name, "not an integer", fractional))
-                typed = typed.where(~fractional)
+                typed = typed.where(~(fractional | too_big))
                 typed = typed.round().astype("Int64")
             else:
                 typed = typed.astype("float64")
@@ -317,7 +331,9 @@ def _not_already(failures: pd.DataFrame, earlier: pd.DataFrame) -> pd.DataFrame:
 
 
 def _timeline_failures(monthly: pd.DataFrame, clients: pd.DataFrame) -> pd.DataFrame:
-    onboarding = monthly[CLIENT_KEY].map(clients.set_index(CLIENT_KEY)["onboarding_month"])
+    if monthly.empty or clients.empty:  # the map below would give float64, not dates
+        return _empty_failures()
+    onboarding = monthly[CLIENT_KEY].map(clients.set_index(CLIENT_KEY)["onboarding_month"]).astype(MONTH_DTYPE)
     early = monthly[MONTH_KEY] < onboarding
     closed_rows = monthly[monthly["relationship_closed"].fillna(False).astype(bool)]
     if closed_rows.empty:

@@ -173,3 +173,47 @@ def test_rows_in_equal_rows_kept_plus_rejected(bad):
     assert report.rows_in["monthly"] == len(monthly) == report.rows_kept["monthly"] + report.rows_rejected["monthly"]
     assert not set(report.monthly["_row"]) & set(report.rejected_monthly["_row"])
     assert not report.monthly.duplicated(["client_id", "month"]).any()
+
+
+def test_every_client_rejected_is_a_one_line_data_error_not_a_type_error():
+    """Issue 16, symptom 1: the timeline rule crashed once no client row was left."""
+    clients = _clients().assign(branch="ZZ99")
+    with pytest.raises(DataError, match=r"^clients: no usable rows \(3 rejected\); most common problem: branch: known branch code$"):
+        validate_tables(clients, _monthly(), rules=RULES)
+
+
+def test_branch_region_and_industry_are_checked_only_against_a_supplied_list():
+    clients = _clients().assign(branch="ZZ99", region="Far North", industry="mining")
+    assert validate_tables(clients, _monthly()).rows_rejected == {"clients": 0, "monthly": 0}
+    rules = ContractRules(regions=frozenset({"EA"}), industries=frozenset({"finance", "construction"}))
+    report = validate_tables(_clients(), _monthly(), rules=rules)
+    assert report.rejected_clients["reason"].tolist() == ["region: known region (NO)"]
+
+
+@pytest.mark.parametrize("value", [float("inf"), 1e20, -1e300])
+def test_an_integer_too_large_for_int64_is_rejected(value):
+    monthly = _monthly()
+    monthly["complaints"] = monthly["complaints"].astype("float64")
+    monthly.loc[2, "complaints"] = value
+    report = validate_tables(_clients(), monthly, rules=RULES)
+    assert _reasons(report) == {2: f"complaints: integer out of range ({value})"}
+    assert report.monthly["complaints"].dtype == "int64"
+
+
+def test_months_in_mixed_time_zones_keep_their_local_date():
+    monthly = _monthly()
+    monthly["month"] = [m.tz_localize("UTC" if i % 2 else "Asia/Shanghai") for i, m in enumerate(monthly["month"])]
+    report = validate_tables(_clients(), monthly, rules=RULES)
+    assert report.rows_rejected == {"clients": 0, "monthly": 0}
+    assert report.monthly["month"].dt.strftime("%Y-%m-%d").unique().tolist() == ["2023-01-01", "2023-02-01", "2023-03-01"]
+
+
+@pytest.mark.parametrize(("value", "rule"), [(20230201, "not a date"), ("2023-13-01", "not a date"),
+                                             ("1600-02-01", "not a date"),
+                                             (pd.Timestamp("2023-02-01 10:30"), "first day of month")])
+def test_odd_months_are_rejected(value, rule):
+    monthly = _monthly().astype({"month": object})
+    monthly.loc[1, "month"] = value
+    report = validate_tables(_clients(), monthly, rules=RULES)
+    assert list(_reasons(report)) == [1]
+    assert _reasons(report)[1].startswith(f"month: {rule}")
