@@ -78,8 +78,10 @@ from tierwise.features._months import (
 from tierwise.features._snapshot import AGE_BANDS, age_band, snapshot_features
 from tierwise.features._trainset import UNUSED, build_training_table, client_groups, task_frame
 from tierwise.features._validation import (
+    REFERENCE_TABLES,
     ContractRules,
     ValidationReport,
+    reference_rules,
     validate_tables,
     write_rejects,
 )
@@ -104,7 +106,9 @@ __all__ = [
     "column_names",
     "ROW_ID",
     "ContractRules",
+    "REFERENCE_TABLES",
     "ValidationReport",
+    "reference_rules",
     "read_raw_tables",
     "read_table",
     "table_path",

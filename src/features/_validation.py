@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +70,45 @@ class ContractRules:
     regions: frozenset[str] | None = None
     industries: frozenset[str] | None = None
     birth_year_range: tuple[int, int] = (1900, dt.date.today().year)
+
+
+REFERENCE_TABLES: dict[str, tuple[str, ...]] = {"branches": ("branch", "region"), "industries": ("industry",)}
+_RULE_OF_COLUMN = {"branch": "branches", "region": "regions", "industry": "industries"}
+
+
+def reference_rules(folder: str | Path, base: ContractRules | None = None) -> ContractRules:
+    """`base` with the reference lists the bank supplies in its data folder, when it does:
+    `branches` (.parquet or .csv; column `branch`, optionally `region`) and `industries`
+    (column `industry`). A list that is absent stays unchecked (any code is kept)."""
+    rules = base or ContractRules()
+    found: dict[str, frozenset[str]] = {}
+    for name, (key, *extra) in REFERENCE_TABLES.items():
+        table = _read_reference(Path(folder), name, key)
+        if table is None:
+            continue
+        for column in (key, *extra):
+            if column in table.columns:
+                codes = table[column].dropna().astype("str").str.strip()
+                found[_RULE_OF_COLUMN[column]] = frozenset(codes[codes.str.len() > 0])
+    return replace(rules, **found)
+
+
+def _read_reference(folder: Path, name: str, key: str) -> pd.DataFrame | None:
+    for suffix in (".parquet", ".csv"):
+        path = folder / f"{name}{suffix}"
+        if not path.is_file():
+            continue
+        try:
+            table = pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path, dtype="str")
+        except (OSError, ValueError, ImportError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise DataError(f"{path}: cannot be read: {first}") from None
+        if key not in table.columns:
+            raise DataError(f"{path}: missing column '{key}' (a reference list of {name} needs it)")
+        if table[key].dropna().empty:
+            raise DataError(f"{path}: no {key} codes (delete the file to accept any code)")
+        return table
+    return None
 
 
 @dataclass(frozen=True)

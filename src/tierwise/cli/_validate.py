@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,10 +17,15 @@ from tierwise.features import (
     ContractRules,
     ValidationReport,
     read_raw_tables,
+    reference_rules,
     table_path,
     validate_tables,
     write_rejects,
 )
+from tierwise.synthetic import read_manifest
+
+if TYPE_CHECKING:
+    from tierwise.settings import Settings
 
 REJECTED_DIR = "_rejected"
 
@@ -48,12 +54,27 @@ def summary_line(report: ValidationReport) -> str:
     return "; ".join(parts)
 
 
+def validation_rules(data: Path, settings: Settings, *, check_branches: bool | None) -> ContractRules:
+    """The reference lists `tierwise validate` checks: the bank's own (`branches`, `industries`
+    in DATA, see `reference_rules`); for the built-in synthetic bank (DATA written by `tierwise
+    generate`), its branch list from data.yaml. `check_branches` False drops the branch check,
+    True asks for it (data.yaml's list when DATA has none)."""
+    rules = reference_rules(data)
+    if check_branches is False:
+        return replace(rules, branches=None)
+    if rules.branches is None and (check_branches or read_manifest(data)):
+        rules = replace(rules, branches=frozenset(data_config(settings).branch_codes()))
+    return rules
+
+
 @app.command("validate")
 def validate(
     data: Annotated[Path, typer.Option("--data", help="Folder holding clients and monthly (.parquet or .csv).")],
-    check_branches: bool = typer.Option(
-        True, "--check-branches/--any-branch",
-        help="Reject branch codes not in the bank's list (data.yaml population), or accept any."),
+    check_branches: bool | None = typer.Option(
+        None, "--check-branches/--any-branch", show_default=False,
+        help="Branch codes are checked when the bank supplies its list (DATA/branches.parquet or .csv, "
+             "column branch) or DATA is the built-in synthetic bank; --any-branch accepts any code, "
+             "--check-branches checks against DATA's list, else data.yaml's."),
     config: Path | None = ConfigDirOption,
 ) -> None:
     """Validate raw tables; rejected rows go to DATA/_rejected/ with their reasons.
@@ -61,8 +82,7 @@ def validate(
     Exits 1 when the data cannot be used (missing file or column, no usable rows), 0 when
     only rows were quarantined.
     """
-    cfg = data_config(load_settings(config))
-    rules = ContractRules(branches=frozenset(cfg.branch_codes()) if check_branches else None)
+    rules = validation_rules(data, load_settings(config), check_branches=check_branches)
     report = validate_folder(data, rules=rules)
     console = Console()
     rejected = sum(report.rows_rejected.values())

@@ -76,3 +76,65 @@ def test_csv_input_validates_like_parquet(tmp_path):
     rejected = pd.read_parquet(tmp_path / "_rejected" / "monthly.parquet")
     assert rejected["_row"].tolist() == [3]
     assert rejected["reason"].iat[0] == "complaints: non-negative (-1)"
+
+
+def _own_bank(folder, *, clients=40, months=3, seed=4):
+    """A bank of its own: not written by `tierwise generate` (no manifest), branch codes its own."""
+    write_bank(generate_bank(CFG, clients=clients, months=months, seed=seed), folder, seed=seed)
+    (folder / "_generated.json").unlink()
+    table = pd.read_parquet(folder / "clients.parquet")
+    table["branch"] = "HQ" + table["branch"].str[-2:]
+    table.to_parquet(folder / "clients.parquet")
+    return table
+
+
+def test_a_bank_without_a_branch_list_keeps_every_branch_code(tmp_path):
+    _own_bank(tmp_path)
+    result = runner.invoke(app, ["validate", "--data", str(tmp_path)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "no problems found" in result.output
+
+
+def test_a_branch_list_the_bank_supplies_is_checked_with_its_regions(tmp_path):
+    clients = _own_bank(tmp_path)
+    listed = clients.iloc[:3]
+    listed[["branch", "region"]].to_csv(tmp_path / "branches.csv", index=False)
+    unlisted = ~clients["branch"].isin(listed["branch"]) | ~clients["region"].isin(listed["region"])
+    result = runner.invoke(app, ["validate", "--data", str(tmp_path)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    rejected = pd.read_parquet(tmp_path / "_rejected" / "clients.parquet")
+    assert set(rejected["client_id"]) == set(clients.loc[unlisted, "client_id"]) != set()
+    assert rejected["rule"].isin(["known branch code", "known region"]).all()
+    again = runner.invoke(app, ["validate", "--data", str(tmp_path), "--any-branch"], terminal_width=200)
+    assert "known branch code" not in again.output
+
+
+def test_any_branch_keeps_the_synthetic_banks_unknown_branch_codes(dirty):
+    result = runner.invoke(app, ["validate", "--data", str(dirty), "--any-branch"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    injected = pd.read_parquet(dirty / "_injected.parquet")
+    unknown_branch = set(injected.loc[injected["kind"] == "unknown_branch", "_row"])
+    assert unknown_branch
+    path = dirty / "_rejected" / "clients.parquet"
+    assert not path.exists() or not set(pd.read_parquet(path)["_row"]) & unknown_branch
+    runner.invoke(app, ["validate", "--data", str(dirty)], terminal_width=200)  # built-in bank: its list
+    assert set(pd.read_parquet(path)["_row"]) >= unknown_branch
+
+
+def test_every_client_rejected_is_one_line_not_a_traceback(tmp_path):
+    """Issue 16, symptom 1: every client rejected for its branch code crashed with a TypeError."""
+    _own_bank(tmp_path, clients=20)
+    pd.DataFrame({"branch": ["EA01"]}).to_csv(tmp_path / "branches.csv", index=False)
+    result = runner.invoke(app, ["validate", "--data", str(tmp_path)])
+    assert isinstance(result.exception, DataError), result.output
+    assert str(result.exception) == (f"{tmp_path / 'clients.parquet'}: no usable rows (20 rejected); "
+                                     "most common problem: branch: known branch code")
+
+
+def test_a_branch_list_without_its_column_is_a_data_error(tmp_path):
+    _own_bank(tmp_path, clients=10)
+    pd.DataFrame({"code": ["EA01"]}).to_csv(tmp_path / "branches.csv", index=False)
+    result = runner.invoke(app, ["validate", "--data", str(tmp_path)])
+    assert isinstance(result.exception, DataError)
+    assert str(result.exception) == (f"{tmp_path / 'branches.csv'}: missing column 'branch' "
+                                     "(a reference list of branches needs it)")
