@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from tierwise.features import CLIENT_COLUMNS, MONTHLY_COLUMNS
 from tierwise.features._contract import RawColumn
 
-CLIENT_IDS = ("C0", "C1", "C2", "C3", "C4", "C5", "C6", "C7")
-MONTHS = tuple(pd.Timestamp(f"2023-{m:02d}-01") for m in (1, 2, 3, 4))
+CLIENT_IDS = ("C0", "C1", "C2", "C3", "C4", "C5")
+MONTHS = tuple(pd.Timestamp(f"2023-{m:02d}-01") for m in (1, 2, 3, 4, 5, 6))
 
 # valid values of each column (a kept row holds only these)
 _VALID_BY_NAME = {
@@ -81,6 +81,8 @@ def table(draw, columns: tuple[RawColumn, ...], max_rows: int) -> pd.DataFrame:
     messy = draw(st.dictionaries(st.sampled_from(names), st.sampled_from(["text", "mixed", "odd text", "all odd"]),
                                  max_size=2))
     df = pd.DataFrame({c.name: draw(column(c, n, messy.get(c.name, "clean"))) for c in columns}, index=pd.RangeIndex(n))
+    if columns is CLIENT_COLUMNS and "client_id" not in messy:  # one row per client, as a bank keeps them
+        df["client_id"] = pd.Series(CLIENT_IDS[:n], dtype="str")
     if draw(st.integers(0, 15)) == 7:
         df = df.drop(columns=draw(st.lists(st.sampled_from(names), min_size=1, max_size=2, unique=True)))
     if n and draw(st.booleans()):  # duplicated keys: copies of some rows, some edited
