@@ -29,6 +29,7 @@ from tierwise.features import (
     DataError,
     FeatureConfig,
     feature_catalog,
+    reference_rules,
     snapshot_features,
     validate_tables,
 )
@@ -211,7 +212,7 @@ def reference_features(data_dir: Path, feature_config: FeatureConfig, month: dt.
                        ) -> pd.DataFrame:
     """Snapshot features of the validated raw tables at `month` (default: the latest month)."""
     clients, monthly = read_tables(data_dir)
-    report = validate_tables(clients, monthly)
+    report = validate_tables(clients, monthly, rules=reference_rules(data_dir))
     if month is None:
         month = pd.Timestamp(report.monthly["month"].max()).date()
     return snapshot_features(report.clients, report.monthly, month, feature_config)

@@ -16,7 +16,7 @@ from tierwise.cli._common import (
     parse_month,
     progress_bar,
 )
-from tierwise.features import ROW_ID, ContractRules, month_range, read_raw_tables, write_table
+from tierwise.features import ROW_ID, month_range, read_raw_tables, reference_rules, write_table
 
 logger = logging.getLogger(__name__)
 
@@ -27,13 +27,13 @@ QuarantineOpt = Annotated[bool, typer.Option(
 
 def _read(data: Path, quarantine: bool):
     """The raw tables; with `quarantine`, only the rows that pass `tierwise validate`'s contract
-    rules (rejects written to DATA/_rejected/). Branch codes are not checked: branch is a
-    carried column, not a feature."""
+    rules (rejects written to DATA/_rejected/), with the reference lists the bank supplies in
+    DATA (`reference_rules`): any branch code when it supplies none."""
     if not quarantine:
         return read_raw_tables(data)
     from tierwise.cli._validate import REJECTED_DIR, summary_line, validate_folder
 
-    report = validate_folder(data, rules=ContractRules())
+    report = validate_folder(data, rules=reference_rules(data))
     if sum(report.rows_rejected.values()):
         logger.warning("quarantined rows: %s; reasons in %s", summary_line(report), data / REJECTED_DIR)
     return report.clients.drop(columns=[ROW_ID], errors="ignore"), report.monthly.drop(columns=[ROW_ID], errors="ignore")

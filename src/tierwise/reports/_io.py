@@ -17,6 +17,7 @@ from tierwise.features import (
     missing_columns,
     month_label,
     read_raw_tables,
+    reference_rules,
     validate_tables,
 )
 from tierwise.models import FLAG_COLUMNS, TIERS
@@ -136,7 +137,7 @@ def read_bank(data_dir: Path | None) -> tuple[pd.DataFrame | None, pd.DataFrame 
     stopping the report; either is None when absent."""
     if data_dir is None or not all(_has_table(data_dir, name) for name in ("clients", "monthly")):
         return read_raw_table(data_dir, "clients"), read_raw_table(data_dir, "monthly")
-    report = validate_tables(*read_raw_tables(data_dir))  # as read, like scoring: dates not yet normalised
+    report = validate_tables(*read_raw_tables(data_dir), rules=reference_rules(data_dir))  # as read, like scoring
     rejected = report.rows_rejected
     if rejected["clients"] or rejected["monthly"]:
         logger.info("%s: %d client row(s) and %d monthly row(s) fail the data contract and are left out of "

@@ -20,6 +20,7 @@ from tierwise.features import (
     CLIENT_KEY,
     MONTH_KEY,
     ROW_ID,
+    ContractRules,
     DataError,
     table_path,
     validate_tables,
@@ -165,15 +166,16 @@ def input_files(data_dir: Path) -> tuple[Path, Path]:
 
 
 def prepare_month(clients: pd.DataFrame, monthly: pd.DataFrame, month: dt.date, *,
-                  sources: tuple[str, str]) -> MonthInputs:
+                  sources: tuple[str, str], rules: ContractRules | None = None) -> MonthInputs:
     """The preparation step of both engines (pandas: per chunk of clients; Spark: the whole
     tables): validate the rows, quarantine the bad ones with their reasons, and keep the
     clients with a row at `month` with their history up to it.
 
     Every contract rule is per client, so preparing chunks equals preparing the whole. Rows
     of a set in which nothing is usable are all quarantined; clients without any monthly
-    row are left out (there is nothing to score them on)."""
-    report = _validate(clients, monthly, sources)
+    row are left out (there is nothing to score them on). `rules`: the bank's reference lists
+    (`reference_rules` of its data folder), as `tierwise validate` checks them."""
+    report = _validate(clients, monthly, sources, rules)
     if report is None:
         rejects = _all_rejected(clients, monthly) if len(monthly) else rejects_frame(None)
         return MonthInputs(clients=clients.iloc[:0].drop(columns=[ROW_ID]),
@@ -188,12 +190,13 @@ def prepare_month(clients: pd.DataFrame, monthly: pd.DataFrame, month: dt.date, 
                        rejects=rejects_frame(report))
 
 
-def _validate(clients: pd.DataFrame, monthly: pd.DataFrame, sources: tuple[str, str]) -> Any:
+def _validate(clients: pd.DataFrame, monthly: pd.DataFrame, sources: tuple[str, str],
+              rules: ContractRules | None) -> Any:
     """`validate_tables`, or None when no row is usable."""
     if len(monthly) == 0 or len(clients) == 0:
         return None
     try:
-        return validate_tables(clients, monthly, sources=sources)
+        return validate_tables(clients, monthly, rules=rules, sources=sources)
     except DataError as exc:
         logger.info("no usable rows among %d client(s) (%s): all of their rows are rejected", len(clients), exc)
         return None

@@ -42,6 +42,7 @@ from tierwise.features import (
     FeatureConfig,
     check_month_in_range,
     read_table,
+    reference_rules,
     snapshot_features,
 )
 from tierwise.models import RECOMMENDATION_COLUMNS, Recommender
@@ -190,6 +191,7 @@ def score_pandas(data_dir: Path, month: dt.date, out: Path | None = None, *, rec
     tick = progress or (lambda n=1: None)
     resumed = 0
     sources = (str(files[0]), str(files[1]))
+    rules = reference_rules(data_dir)
     for index, lower in enumerate(lowers):
         bounds = (lower, lowers[index + 1] if index + 1 < len(lowers) else "")
         if store.is_done(index, bounds):
@@ -198,7 +200,7 @@ def score_pandas(data_dir: Path, month: dt.date, out: Path | None = None, *, rec
             continue
         chunk_clients_frame = clients[client_chunk == index]
         chunk_monthly = _read_chunk_monthly(split_folder, index)
-        prepared = prepare_month(chunk_clients_frame, chunk_monthly, month, sources=sources)
+        prepared = prepare_month(chunk_clients_frame, chunk_monthly, month, sources=sources, rules=rules)
         recs = (score_chunk(recommender, prepared.clients, prepared.monthly, month, feature_config, prior)
                 if len(prepared.clients) else None)
         store.write(index, bounds, _chunk_part(recs, prepared.rejects))

@@ -35,6 +35,7 @@ from tierwise.features import (
     FeatureConfig,
     check_month_in_range,
     read_raw_tables,
+    reference_rules,
     snapshot_features,
 )
 from tierwise.models import PYFUNC_OUTPUT_COLUMNS, as_str
@@ -170,7 +171,8 @@ def _prepare(data_dir: Path, month: dt.date, paths: JobPaths) -> tuple[RunInputs
     check_month_in_range(month, monthly[MONTH_KEY], source=str(files[1]), what="--month")
     clients[ROW_ID] = np.arange(len(clients), dtype=np.int64)
     monthly[ROW_ID] = np.arange(len(monthly), dtype=np.int64)
-    prepared = prepare_month(clients, monthly, month, sources=(str(files[0]), str(files[1])))
+    prepared = prepare_month(clients, monthly, month, sources=(str(files[0]), str(files[1])),
+                             rules=reference_rules(data_dir))
     write_rejects(prepared.rejects, paths)
     check_something_scored(prepared.clients, prepared.rejects, month, files[1], paths)
     logger.info("%d clients with a row at %s (of %d read)", len(prepared.clients), f"{month:%Y-%m}", len(clients))

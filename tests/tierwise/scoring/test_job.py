@@ -14,6 +14,7 @@ from tierwise.features import (
     DataError,
     check_month_in_range,
     read_raw_tables,
+    reference_rules,
 )
 from tierwise.scoring._job import REJECT_COLUMNS, prepare_month
 from tierwise.synthetic import DataConfig, generate_bank, write_bank
@@ -56,6 +57,18 @@ def test_preparing_chunks_equals_preparing_the_whole(dirty_bank):
     joined = pd.concat([p.clients for p in parts]).sort_values(CLIENT_KEY, ignore_index=True)
     pd.testing.assert_frame_equal(joined, whole.clients, check_dtype=False)
     assert sum(len(p.monthly) for p in parts) == len(whole.monthly)
+
+
+def test_scoring_checks_the_branch_list_the_bank_supplies_and_no_other(dirty_bank, tmp_path):
+    clients, monthly = dirty_bank
+    month, sources = dt.date(2024, 6, 1), ("c", "m")
+    unknown = set(clients.loc[clients["branch"] == "ZZ99", CLIENT_KEY])  # the dirty bank's unknown branch
+    assert unknown and unknown <= set(prepare_month(clients, monthly, month, sources=sources).clients[CLIENT_KEY])
+    listed = clients.loc[clients["branch"] != "ZZ99", ["branch"]].drop_duplicates()
+    listed.to_csv(tmp_path / "branches.csv", index=False)
+    prepared = prepare_month(clients, monthly, month, sources=sources, rules=reference_rules(tmp_path))
+    assert not unknown & set(prepared.clients[CLIENT_KEY])
+    assert prepared.rejects["reason"].str.contains("known branch code").any()
 
 
 def test_a_set_with_no_usable_row_is_quarantined_whole(dirty_bank):
