@@ -30,6 +30,8 @@ def _write(df: pd.DataFrame, folder: Path, name: str, fmt: str) -> None:
         df.to_csv(folder / f"{name}.csv", index=False)
     elif fmt == "not a table":
         (folder / f"{name}.parquet").write_bytes(b"PAR1 this is not parquet")
+    elif fmt == "bad csv":  # not UTF-8, ragged rows, or nothing at all
+        (folder / f"{name}.csv").write_bytes(b"" if df.empty else b"client_id,month\n\xff\xfe,1,2,3\n\"open")
     else:  # Parquet holds one type per column: a mixed column is written as text, as an export would
         mixed = {c: df[c].map(lambda v: None if v is None else str(v)).astype("str")
                  for c in df.columns if df[c].dtype == object}
@@ -45,7 +47,8 @@ def _n_rows(folder: Path, name: str) -> int:
 @settings(max_examples=40, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(clients=table(CLIENT_COLUMNS, 5), monthly=table(MONTHLY_COLUMNS, 8),
-       formats=st.tuples(st.sampled_from(["parquet", "csv"] * 4 + ["not a table"]), st.sampled_from(["parquet", "csv"])),
+       formats=st.tuples(st.sampled_from(["parquet", "csv"] * 4 + ["not a table", "bad csv"]),
+                         st.sampled_from(["parquet", "csv"] * 4 + ["bad csv"])),
        branches=st.sampled_from([None, ["EA01", "NO02"], None, ["EA01"], None, []]),
        args=st.sampled_from([[], ["--any-branch"], ["--check-branches"]]))
 def test_validate_ends_in_a_report_or_one_line(clients, monthly, formats, branches, args):
