@@ -138,3 +138,18 @@ def test_a_branch_list_without_its_column_is_a_data_error(tmp_path):
     assert isinstance(result.exception, DataError)
     assert str(result.exception) == (f"{tmp_path / 'branches.csv'}: missing column 'branch' "
                                      "(a reference list of branches needs it)")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", "cannot be read: No columns to parse from file"),
+    (b'client_id,month\n\xff\xfe,1,2,3\n"open', "cannot be read: Error tokenizing data"),
+    ("client_id\n\u00e9\n".encode("latin-1"), "cannot be read: 'utf-8' codec can't decode"),
+])
+def test_an_unreadable_csv_is_one_line(tmp_path, content, message):
+    write_bank(generate_bank(CFG, clients=5, months=2, seed=1), tmp_path, seed=1)
+    (tmp_path / "monthly.parquet").unlink()
+    (tmp_path / "monthly.csv").write_bytes(content)
+    result = runner.invoke(app, ["validate", "--data", str(tmp_path)])
+    assert isinstance(result.exception, DataError)
+    assert str(result.exception).startswith(f"{tmp_path / 'monthly.csv'}: {message}")
+    assert "\n" not in str(result.exception)
