@@ -3,15 +3,17 @@
 `validate_tables(clients, monthly)` returns a `ValidationReport`: the kept frames (typed as
 the contract says) and every rejected row with its reasons. Rows in = rows kept + rows
 rejected, for each table; nothing is dropped silently. Problems that make a table unusable
-(a missing column, no usable row) raise `DataError` naming the file and column.
+(a missing column, no usable row) raise `DataError` naming the file and column: whatever the
+tables hold, the outcome is a report or that one-line error (a property test checks it).
 
 Row rules, in order:
 
 1. type: a value that is not a number / integer / true-false / date where the contract asks
    for one (the raw value is reported);
 2. the pandera schema: not null where the contract says so, non-negative balances, amounts
-   and counts, months on the first day, known segment, gender and branch codes, plausible
-   birth year;
+   and counts, whole numbers within int64 for counts, months at midnight on the first day,
+   known segment and gender codes, plausible birth year; branch, region and industry codes
+   only against the lists the bank supplies (`reference_rules`);
 3. duplicates: rows with the same key (`client_id`; `client_id` + `month`). When all copies
    are identical the first (lowest `_row`) is kept and the later copies are rejected; when
    they differ, every copy is rejected (there is no way to tell which one is right);
@@ -87,9 +89,9 @@ def reference_rules(folder: str | Path, base: ContractRules | None = None) -> Co
         if table is None:
             continue
         for column in (key, *extra):
-            if column in table.columns:
-                codes = table[column].dropna().astype("str").str.strip()
-                found[_RULE_OF_COLUMN[column]] = frozenset(codes[codes.str.len() > 0])
+            codes = table[column].dropna().astype("str").str.strip() if column in table.columns else ()
+            if len(codes) and (codes := frozenset(codes[codes.str.len() > 0])):  # an empty column: no list
+                found[_RULE_OF_COLUMN[column]] = codes
     return replace(rules, **found)
 
 

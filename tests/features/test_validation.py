@@ -8,7 +8,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tierwise.features import CLIENT_COLUMNS, ContractRules, DataError, validate_tables
+from tierwise.features import (
+    CLIENT_COLUMNS,
+    ContractRules,
+    DataError,
+    reference_rules,
+    validate_tables,
+)
 from tierwise.features._validation import build_schema
 
 RULES = ContractRules(branches=frozenset({"EA01", "NO02"}))
@@ -217,3 +223,19 @@ def test_odd_months_are_rejected(value, rule):
     report = validate_tables(_clients(), monthly, rules=RULES)
     assert list(_reasons(report)) == [1]
     assert _reasons(report)[1].startswith(f"month: {rule}")
+
+
+def test_reference_rules_read_the_lists_the_bank_supplies(tmp_path):
+    assert reference_rules(tmp_path) == ContractRules()
+    pd.DataFrame({"branch": ["EA01", " NO02 ", None], "region": [None, None, None]}).to_parquet(tmp_path / "branches.parquet")
+    pd.DataFrame({"industry": ["finance"]}).to_csv(tmp_path / "industries.csv", index=False)
+    rules = reference_rules(tmp_path)
+    assert (rules.branches, rules.regions, rules.industries) == (frozenset({"EA01", "NO02"}), None, frozenset({"finance"}))
+    report = validate_tables(_clients(), _monthly(), rules=rules)
+    assert report.rejected_clients["reason"].tolist() == ["industry: known industry (construction)"]
+
+
+def test_a_reference_list_without_codes_is_a_data_error(tmp_path):
+    pd.DataFrame({"branch": [None, None]}, dtype="str").to_csv(tmp_path / "branches.csv", index=False)
+    with pytest.raises(DataError, match=r"branches.csv: no branch codes \(delete the file to accept any code\)$"):
+        reference_rules(tmp_path)
