@@ -11,7 +11,7 @@ Row rules, in order:
 1. type: a value that is not a number / integer / true-false / date where the contract asks
    for one (the raw value is reported);
 2. the pandera schema: not null where the contract says so, non-negative balances, amounts
-   and counts, whole numbers within int64 for counts, months at midnight on the first day,
+   and counts, whole numbers (up to 2**53) for counts, months at midnight on the first day,
    known segment and gender codes, plausible birth year; branch, region and industry codes
    only against the lists the bank supplies (`reference_rules`);
 3. duplicates: rows with the same key (`client_id`; `client_id` + `month`). When all copies
@@ -298,7 +298,7 @@ def validate_tables(clients: pd.DataFrame, monthly: pd.DataFrame, *, rules: Cont
                     sources: tuple[str, str] = ("clients", "monthly")) -> ValidationReport:
     """Quarantine bad rows of both raw tables; see the module docstring for the rules."""
     rules = rules or ContractRules()
-    clients, monthly = _with_row_ids(clients), _with_row_ids(monthly)
+    clients, monthly = _with_row_ids(clients, sources[0]), _with_row_ids(monthly, sources[1])
     for frame, cols, source in ((clients, CLIENT_COLUMNS, sources[0]), (monthly, MONTHLY_COLUMNS, sources[1])):
         missing = [c.name for c in cols if c.name not in frame.columns]
         if missing:
@@ -393,10 +393,13 @@ def _rows(parts: Iterable[pd.DataFrame]) -> np.ndarray:
     return np.unique(np.concatenate(arrays)) if arrays else np.array([], dtype=np.int64)
 
 
-def _with_row_ids(df: pd.DataFrame) -> pd.DataFrame:
+def _with_row_ids(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """`_row` added (0..n-1), or kept when the caller numbered the rows (a chunk of a file)."""
     df = df.reset_index(drop=True)
     if ROW_ID not in df.columns:
-        df = df.assign(**{ROW_ID: np.arange(len(df), dtype=np.int64)})
+        return df.assign(**{ROW_ID: np.arange(len(df), dtype=np.int64)})
+    if not pd.api.types.is_integer_dtype(df[ROW_ID]) or df[ROW_ID].duplicated().any():
+        raise DataError(f"{source}: column '{ROW_ID}' is reserved for row numbers (rename it in the extract)")
     return df
 
 

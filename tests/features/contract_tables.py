@@ -91,6 +91,8 @@ def table(draw, columns: tuple[RawColumn, ...], max_rows: int) -> pd.DataFrame:
             last = df.columns[-1]
             copies[last] = pd.Series(copies[last].iloc[::-1].to_numpy(), index=copies.index, dtype=df[last].dtype)
         df = pd.concat([df, copies], ignore_index=True)
+    if draw(st.integers(0, 15)) == 7:  # a column of the extract named like validation's row number
+        df["_row"] = draw(st.sampled_from([0, "x"]))
     if draw(st.booleans()):  # an index that is not 0..n-1, as after a filter
         df.index = df.index * 3 + 7
     return df

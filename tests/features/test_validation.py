@@ -239,3 +239,9 @@ def test_a_reference_list_without_codes_is_a_data_error(tmp_path):
     pd.DataFrame({"branch": [None, None]}, dtype="str").to_csv(tmp_path / "branches.csv", index=False)
     with pytest.raises(DataError, match=r"branches.csv: no branch codes \(delete the file to accept any code\)$"):
         reference_rules(tmp_path)
+
+
+def test_a_column_named_like_the_row_number_is_a_data_error():
+    monthly = _monthly().assign(_row="x")
+    with pytest.raises(DataError, match=r"^monthly: column '_row' is reserved for row numbers \(rename it in the extract\)$"):
+        validate_tables(_clients(), monthly, rules=RULES)
