@@ -56,13 +56,14 @@ def summary_line(report: ValidationReport) -> str:
 
 def validation_rules(data: Path, settings: Settings, *, check_branches: bool | None) -> ContractRules:
     """The reference lists `tierwise validate` checks: the bank's own (`branches`, `industries`
-    in DATA, see `reference_rules`); for the built-in synthetic bank (DATA written by `tierwise
-    generate`), its branch list from data.yaml. `check_branches` False drops the branch check,
-    True asks for it (data.yaml's list when DATA has none)."""
+    in DATA, see `reference_rules`); for a synthetic bank written with `tierwise generate
+    --dirty` (its defects include branch codes the population does not have), data.yaml's
+    branch list. `check_branches` False drops the branch check, True asks for it (data.yaml's
+    list when DATA has none)."""
     rules = reference_rules(data)
     if check_branches is False:
         return replace(rules, branches=None)
-    if rules.branches is None and (check_branches or read_manifest(data)):
+    if rules.branches is None and (check_branches or read_manifest(data).get("dirty") is True):
         rules = replace(rules, branches=frozenset(data_config(settings).branch_codes()))
     return rules
 
@@ -73,8 +74,8 @@ def validate(
     check_branches: bool | None = typer.Option(
         None, "--check-branches/--any-branch", show_default=False,
         help="Branch codes are checked when the bank supplies its list (DATA/branches.parquet or .csv, "
-             "column branch) or DATA is the built-in synthetic bank; --any-branch accepts any code, "
-             "--check-branches checks against DATA's list, else data.yaml's."),
+             "column branch) or DATA is a synthetic bank generated with --dirty; --any-branch accepts "
+             "any code, --check-branches checks against DATA's list, else data.yaml's."),
     config: Path | None = ConfigDirOption,
 ) -> None:
     """Validate raw tables; rejected rows go to DATA/_rejected/ with their reasons.

@@ -95,6 +95,18 @@ def test_a_bank_without_a_branch_list_keeps_every_branch_code(tmp_path):
     assert "no problems found" in result.output
 
 
+def test_a_generated_bank_with_its_own_branch_codes_and_no_defects_keeps_them(tmp_path):
+    """As `generate --profile warehouse` writes it: a manifest, the bank's codes, no branch list."""
+    write_bank(generate_bank(CFG, clients=30, months=2, seed=5), tmp_path, seed=5)
+    clients = pd.read_parquet(tmp_path / "clients.parquet")
+    clients.assign(branch="0" + clients["branch"].str[-3:]).to_parquet(tmp_path / "clients.parquet")
+    result = runner.invoke(app, ["validate", "--data", str(tmp_path)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "no problems found" in result.output
+    checked = runner.invoke(app, ["validate", "--data", str(tmp_path), "--check-branches"])
+    assert "known branch code" in str(checked.exception)
+
+
 def test_a_branch_list_the_bank_supplies_is_checked_with_its_regions(tmp_path):
     clients = _own_bank(tmp_path)
     listed = clients.iloc[:3]
