@@ -255,10 +255,10 @@ def _closures_and_leavers(monthly: pd.DataFrame, last: int) -> tuple[int, int]:
 
 
 def profile_labels(monthly: pd.DataFrame, months: list[int], config: FeatureConfig, *,
-                   counted_note: str) -> list[LabelProfile]:
+                   counted_note: str, events: pd.DataFrame | None = None) -> list[LabelProfile]:
     if not months:
         return [LabelProfile(t, label_column(t, config), 0, 0, 0, 0, "no month to count at") for t in TASKS]
-    labels = label_history(monthly, config, [month_date(m) for m in months])
+    labels = label_history(monthly, config, [month_date(m) for m in months], events=events)
     out = []
     for task in TASKS:
         column = label_column(task, config)
@@ -304,9 +304,11 @@ def task_verdict(label: LabelProfile, statuses: Mapping[str, str], *, closures: 
 
 
 def profile_tables(clients: pd.DataFrame, monthly: pd.DataFrame, config: FeatureConfig, *,
-                   sources: tuple[str, str] = ("clients", "monthly"), min_events: int = MIN_EVENTS) -> Profile:
+                   sources: tuple[str, str] = ("clients", "monthly"), min_events: int = MIN_EVENTS,
+                   events: pd.DataFrame | None = None) -> Profile:
     """Validate (reference lists not checked) and profile the kept rows; `DataError` when the
-    tables cannot be used at all (as `validate_tables`)."""
+    tables cannot be used at all (as `validate_tables`). `events`: the bank's recorded events
+    (`read_events`), the label source where present, as in training."""
     report = validate_tables(clients, monthly, rules=ContractRules(branches=None), sources=sources)
     kept_c = report.clients.drop(columns=ROW_ID)
     kept_m = report.monthly.drop(columns=ROW_ID)
@@ -322,7 +324,7 @@ def profile_tables(clients: pd.DataFrame, monthly: pd.DataFrame, config: Feature
         counted = list(range(first, last - config.max_horizon + 1))
         counted_note = ("counted at every month whose label horizons fit (no month has the feature history too)"
                         if counted else "the history is shorter than the longest label horizon")
-    labels = profile_labels(kept_m, counted, config, counted_note=counted_note)
+    labels = profile_labels(kept_m, counted, config, counted_note=counted_note, events=events)
     closures, leavers = _closures_and_leavers(kept_m, last)
     tasks = [task_verdict(lab, statuses, closures=closures, leavers=leavers, config=config, min_events=min_events)
              for lab in labels]

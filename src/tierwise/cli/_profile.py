@@ -13,7 +13,7 @@ from rich.table import Table
 
 from tierwise.cli import app
 from tierwise.cli._common import ConfigDirOption, load_settings
-from tierwise.features import read_raw_tables, table_path, write_text_atomic
+from tierwise.features import read_events, read_raw_tables, table_path, write_text_atomic
 from tierwise.profile import MIN_EVENTS, Profile, profile_tables
 
 
@@ -105,7 +105,8 @@ def profile(
     feature_config = load_settings(config).require("features")
     clients, monthly = read_raw_tables(data)
     sources = (str(table_path(data, "clients")), str(table_path(data, "monthly")))
-    result = profile_tables(clients, monthly, feature_config, sources=sources, min_events=min_events)
+    result = profile_tables(clients, monthly, feature_config, sources=sources, min_events=min_events,
+                            events=read_events(data))
     print_profile(result, Console())
     if out is not None:
         write_text_atomic(out, json.dumps(result.to_dict(), indent=2) + "\n")
