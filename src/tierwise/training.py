@@ -302,16 +302,29 @@ def _pyfunc_output(model: TierwiseModel, example: pd.DataFrame) -> np.ndarray:
 def train_tasks(tasks: Sequence[str], *, data_dir: Path, configs: Mapping[str, TaskConfig],
                 feature_config: FeatureConfig, catalogues: Mapping[str, ReasonCatalogue],
                 budget_minutes: float | None, n_snapshots: int = 8,
-                progress: Progress | None = None) -> list[tuple[RunInfo, TrainResult]]:
+                progress: Progress | None = None,
+                untrainable: dict[str, str] | None = None) -> list[tuple[RunInfo, TrainResult]]:
     """Train, log and register each synthetic-bank task (the training table is built once).
-    `configs`: the task configs by task; `catalogues`: the reason catalogues by language."""
+    `configs`: the task configs by task; `catalogues`: the reason catalogues by language.
+
+    With `untrainable` (a dict to fill), a task the data cannot train (too few events in a
+    split, a single class: a `DataError` before anything is logged) is left out and its
+    one-line reason recorded there, so the other tasks still train; without it the first
+    such task stops the run."""
     check_reason_coverage(feature_config, catalogues)  # fail early, before the slow part
     tracking.connect()
     frames = synthetic_frames(data_dir, tasks, feature_config, n_snapshots=n_snapshots, progress=progress)
     oracle = read_oracle(data_dir)
     out = []
     for task in tasks:
-        result = train_split(frames[task], configs[task], budget_minutes=budget_minutes, progress=progress)
+        try:
+            result = train_split(frames[task], configs[task], budget_minutes=budget_minutes, progress=progress)
+        except DataError as exc:
+            if untrainable is None:
+                raise
+            untrainable[task] = str(exc)
+            logger.warning("%s not trained: %s", task, exc)
+            continue
         add_oracle_metrics(result, task, oracle)
         dump = result.config.model_dump(mode="json")
         info = log_and_register(result, frames[task], name=registry.registered_name(task), experiment=f"tierwise-{task}",

@@ -17,6 +17,7 @@ from tierwise.cli._common import (
     load_settings,
     progress_bar,
 )
+from tierwise.features import DataError
 
 if TYPE_CHECKING:
     from tierwise.features import DatasetConfig
@@ -96,11 +97,18 @@ def train(
     configs = {t: settings.task(t) for t in tasks}
     feature_config, catalogues = settings.require("features"), settings.require("reasons")
     bank = existing_dir(data or DEFAULT_BANK, option="--data")
+    untrainable: dict[str, str] | None = {} if len(tasks) > 1 else None  # --task all: train what the data can
     with progress_bar("training " + ", ".join(tasks), None) as advance:
         rows = training.train_tasks(tasks, data_dir=bank, configs=configs, feature_config=feature_config,
                                     catalogues=catalogues, budget_minutes=budget_minutes,
-                                    n_snapshots=snapshots, progress=advance)
-    _summary(rows)
+                                    n_snapshots=snapshots, progress=advance, untrainable=untrainable)
+    if rows:
+        _summary(rows)
+    for reason in (untrainable or {}).values():
+        console.print(f"not trained: {reason}", highlight=False, soft_wrap=True)
+    if not rows:
+        raise DataError("no task could be trained on this data (see above); `tierwise profile --data "
+                        f"{bank}` says what each task lacks")
 
 
 @app.command("promote")
