@@ -13,6 +13,8 @@ from reports_factory import SMALL_REVIEW_EN, SMALL_REVIEW_ZH, write_small_archiv
 
 from tierwise.archive import read_archive
 from tierwise.features import DataError
+from tierwise.models import CHANNELS, FLAG_COLUMNS, REVIEW_STATUSES, TIERS
+from tierwise.models._policy_config import CHANNEL_ZH as POLICY_CHANNEL_ZH
 from tierwise.reports import (
     ReportConfig,
     archive_window,
@@ -21,8 +23,6 @@ from tierwise.reports import (
     rm_index,
     write_rm_pages,
 )
-from tierwise.models import CHANNELS, FLAG_COLUMNS, REVIEW_STATUSES, TIERS
-from tierwise.models._policy_config import CHANNEL_ZH as POLICY_CHANNEL_ZH
 from tierwise.reports._catalogue import (
     ACTIONS,
     CODE_CATALOGUES,
