@@ -49,9 +49,10 @@ DESKTOP, PHONE = 1400, 390
 
 
 def set_viewport(driver, width: int, height: int = 900) -> None:
-    """The page's CSS viewport exactly `width` x `height` px (a phone below 480 px)."""
+    """The page's CSS viewport exactly `width` x `height` px (as a desktop window: a mobile
+    viewport would widen itself to fit the content and hide any overflow from the checks)."""
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 480})
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
 
 
 def horizontal_overflow(driver) -> int:
