@@ -176,7 +176,7 @@ ACTIONS: dict[str, dict[str, str]] = {
         "flag_exit_review": "为层级委员会准备退出评审材料；暂停新增授信。",
         "flag_cost_review": "将日常服务转至线上渠道；检视收费与减免。",
         "flag_growth_lead": "预约需求面谈：匹配理财、保险或信贷产品。",
-        "flag_rm_overflow": "服务容量已满：商定移交或共同维护方案。",
+        "flag_rm_overflow": "管户已满：商定移交或共同维护方案。",
     },
 }
 
