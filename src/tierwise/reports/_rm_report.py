@@ -50,12 +50,13 @@ def band(value: float, bands: ScoreBands) -> str:
 
 
 TONES: dict[str, dict[str, str]] = {
-    "churn": {"low": "good", "medium": "warn", "high": "bad"},
+    "churn": {"low": "good", "medium": "warn", "high": "bad", "none": "neutral"},
     "default": {"low": "good", "medium": "warn", "high": "bad", "none": "neutral"},
-    "growth": {"low": "bad", "medium": "neutral", "high": "good"},
+    "growth": {"low": "bad", "medium": "neutral", "high": "good", "none": "neutral"},
 }
 """What a score's band means for the bank, as the pages' one class set (`good`, `warn`, `bad`,
-`neutral` in `_style.css.j2`): high growth is good, high churn and a high PD are bad."""
+`neutral` in `_style.css.j2`): high growth is good, high churn and a high PD are bad; 'none'
+(no score: no credit exposure, or no model for it) is neutral."""
 
 
 CHANGE_TONES: dict[str, str] = {"upgrade": "good", "downgrade": "bad", "review-downgraded": "bad",

@@ -233,6 +233,7 @@ def test_colours_follow_what_a_score_means_for_the_bank(score, value, expected):
     cfg = ReportConfig()
     bands = {"churn": cfg.churn_bands, "default": cfg.default_bands, "growth": cfg.growth_bands}[score]
     assert tone(score, band(value, bands)) == expected
+    assert tone(score, "none") == "neutral"  # no score (no exposure, no model) is neither good nor bad
 
 
 def test_page_cells_carry_their_tone_and_label(bank):
