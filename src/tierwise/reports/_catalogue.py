@@ -222,8 +222,10 @@ CODE_CATALOGUES: dict[str, dict[str, dict[str, str]]] = {
 """Every kind of code a page shows, with its catalogue."""
 
 
-def code_name(kind: str, code: str, lang: str) -> str:
-    """The display name of a `kind` code (a key of `CODE_CATALOGUES`) in `lang`; a code the
-    catalogue does not know reads "other (code)" / "其他（code）"."""
-    name = CODE_CATALOGUES[kind][lang].get(code)
+def code_name(kind: str, code: str, lang: str, bank: dict[str, dict[str, str]] | None = None) -> str:
+    """The display name of a `kind` code (a key of `CODE_CATALOGUES`) in `lang`: the bank's own
+    name (`bank`: kind -> code -> name, from `ReportConfig.names`) first, else the catalogue's; a
+    code known to neither reads "other (code)" / "其他（code）"."""
+    catalogue = CODE_CATALOGUES[kind][lang]
+    name = (bank or {}).get(kind, {}).get(code) or catalogue.get(code)
     return name if name is not None else OTHER[lang].format(code=code)

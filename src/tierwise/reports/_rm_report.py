@@ -113,11 +113,11 @@ ABOUT_CODES: tuple[str, ...] = ("segment", "industry", "region")
 """The codes under a client's id on the page, each named by its catalogue."""
 
 
-def client_about(row: pd.Series | dict[str, Any], lang: str) -> str:
+def client_about(row: pd.Series | dict[str, Any], lang: str, bank: dict[str, dict[str, str]] | None = None) -> str:
     """'Retail · Manufacturing · East' / '零售客户 · 制造业 · 华东': the client's segment, industry and
-    region as the catalogue names them (a missing value is left out)."""
+    region as the bank's `code_names` or the catalogue name them (a missing value is left out)."""
     codes = ((kind, _text(row.get(kind))) for kind in ABOUT_CODES)
-    return " · ".join(code_name(kind, code, lang) for kind, code in codes if code is not None)
+    return " · ".join(code_name(kind, code, lang, bank) for kind, code in codes if code is not None)
 
 
 def client_card(row: pd.Series | dict[str, Any], lang: str, cfg: ReportConfig) -> dict[str, Any]:
@@ -143,7 +143,7 @@ def client_card(row: pd.Series | dict[str, Any], lang: str, cfg: ReportConfig) -
     default_band = "none" if p_default is None else band(p_default, cfg.default_bands)
     return {
         "client_id": str(row["client_id"]),
-        "about": client_about(row, lang),
+        "about": client_about(row, lang, cfg.names(lang)),
         "tier": str(row["tier"]),
         "tier_rank": TIERS.index(str(row["tier"])),
         "tier_label": code_name("tier", str(row["tier"]), lang),

@@ -378,3 +378,28 @@ def test_archive_window_is_the_year_to_the_month():
     with pytest.raises(DataError, match=r"month 2024-02 is not in the archive; archived months \(last 12 of 14\): "
                                         r"2023-03, .*, 2024-01, 2024-03$"):
         archive_window(archived, dt.date(2024, 2, 1))
+
+
+def test_a_banks_own_code_names_come_before_the_catalogue_and_on_the_page(bank):
+    cfg = ReportConfig.model_validate({"code_names": {"region": {"0101": {"en": "Shanghai", "zh": "上海"}},
+                                                      "industry": {"manufacturing": {"en": "Factories", "zh": "工厂"}}}})
+    row = {"segment": "retail", "industry": "manufacturing", "region": "0101"}
+    assert client_about(row, "zh", cfg.names("zh")) == "零售客户 · 工厂 · 上海"
+    assert client_about(row, "en", cfg.names("en")) == "Retail · Factories · Shanghai"
+    assert client_about(row, "zh") == "零售客户 · 制造业 · 其他（0101）"
+    recs, _, monthly = bank
+    rm = _some_rm(recs)
+    named = recs.assign(region="0101")
+    html = render_rm_report(named, monthly, rm, MONTH, "zh", cfg)
+    assert "上海" in html and "其他（0101）" not in html
+    assert "其他（0101）" in render_rm_report(named, monthly, rm, MONTH, "zh")
+
+
+@pytest.mark.parametrize(("names", "message"), [
+    ({"tier": {"Premier": {"en": "Top", "zh": "顶级"}}}, "unknown kind"),
+    ({"region": {"0101": {"en": "Shanghai"}}}, "zh"),
+    ({"region": {"0101": {"en": "Shanghai", "zh": ""}}}, "at least 1 character"),
+])
+def test_bad_code_names_are_config_errors(names, message):
+    with pytest.raises(ValueError, match=message):
+        ReportConfig.model_validate({"code_names": names})
