@@ -40,7 +40,7 @@ CHANNEL_EN: dict[str, str] = {
 CHANNEL_ZH: dict[str, str] = {
     "relationship_manager": "客户经理",
     "branch": "网点",
-    "teller_digital": "柜员",
+    "teller_digital": "柜面/线上",
 }
 
 REASON_FIELDS = frozenset(

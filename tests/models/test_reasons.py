@@ -53,7 +53,7 @@ def test_top_reasons_are_families_ranked_by_summed_contribution(X, catalogues):
     assert out.loc[0, "reason_churn_1_en"] == "Deposits fell 42% in the last 3 months"
     assert out.loc[0, "reason_churn_1_zh"] == "近3个月存款下降42%"
     assert out.loc[0, "reason_churn_2_en"] == "3 complaints in the last 6 months"
-    assert out.loc[0, "reason_churn_3_en"] == "Industry: construction"
+    assert out.loc[0, "reason_churn_3_en"] == "Industry: Construction"
     assert out.loc[0, "reason_churn_3_zh"] == "行业：建筑业"
     assert out.loc[1, "reason_churn_1_family"] == "tenure"
     assert out.loc[1, "reason_churn_1_en"] == "Client for 5 months"

@@ -1,4 +1,11 @@
-"""The words on the reports, in English and Chinese: labels, score meanings, next actions."""
+"""The words on the reports, in English and Chinese: labels, score meanings, next actions, and
+the display names of every code a page shows (segments, industries, regions, income bands,
+channels, tiers, flags, review states). A code a catalogue does not know is shown as
+"other (code)" / "其他（code）" (`code_name`), never bare on a Chinese page.
+
+The segment, industry, region and income band names are also the `labels` of those families
+in `configs/reasons/<lang>.yaml` (a test keeps the two in step), so a reason and a page name a
+code with the same words."""
 
 from __future__ import annotations
 
@@ -129,7 +136,7 @@ REVIEW_NAMES: dict[str, dict[str, str]] = {
 
 CHANNELS: dict[str, dict[str, str]] = {
     "en": {"relationship_manager": "Relationship manager", "branch": "Branch", "teller_digital": "Teller / digital"},
-    "zh": {"relationship_manager": "客户经理", "branch": "网点", "teller_digital": "柜员"},  # as models CHANNEL_ZH
+    "zh": {"relationship_manager": "客户经理", "branch": "网点", "teller_digital": "柜面/线上"},  # as models CHANNEL_ZH
 }
 
 TIER_NAMES: dict[str, dict[str, str]] = {
@@ -148,11 +155,11 @@ FLAG_NAMES: dict[str, dict[str, str]] = {
     },
     "zh": {
         "flag_retention_priority": "重点挽留",
-        "flag_risk_watch": "风险关注",
+        "flag_risk_watch": "风险预警",
         "flag_exit_review": "退出评审",
         "flag_cost_review": "成本评审",
         "flag_growth_lead": "增长线索",
-        "flag_rm_overflow": "客户经理超额",
+        "flag_rm_overflow": "管户已满",
     },
 }
 
@@ -171,6 +178,56 @@ ACTIONS: dict[str, dict[str, str]] = {
         "flag_exit_review": "为层级委员会准备退出评审材料；暂停新增授信。",
         "flag_cost_review": "将日常服务转至线上渠道；检视收费与减免。",
         "flag_growth_lead": "预约需求面谈：匹配理财、保险或信贷产品。",
-        "flag_rm_overflow": "服务容量已满：商定移交或共同维护方案。",
+        "flag_rm_overflow": "管户已满：商定移交或共同维护方案。",
     },
 }
+
+SEGMENTS: dict[str, dict[str, str]] = {
+    "en": {"retail": "Retail", "sme": "SME"},
+    "zh": {"retail": "零售客户", "sme": "小微企业"},
+}
+
+INDUSTRIES: dict[str, dict[str, str]] = {
+    "en": {"manufacturing": "Manufacturing", "retail_trade": "Retail trade", "construction": "Construction",
+           "real_estate": "Real estate", "hospitality": "Hospitality", "technology": "Technology",
+           "agriculture": "Agriculture", "logistics": "Logistics", "finance": "Finance",
+           "public_sector": "Public sector"},
+    "zh": {"manufacturing": "制造业", "retail_trade": "零售业", "construction": "建筑业",
+           "real_estate": "房地产业", "hospitality": "住宿餐饮业", "technology": "信息技术业",
+           "agriculture": "农林牧渔业", "logistics": "交通物流业", "finance": "金融业",
+           "public_sector": "公共管理"},
+}
+"""The industries of the synthetic bank (`tierwise.synthetic`), as the bank's sector names."""
+
+REGIONS: dict[str, dict[str, str]] = {
+    "en": {"EA": "East", "NO": "North", "SO": "South", "WE": "West", "CE": "Central", "NE": "Northeast"},
+    "zh": {"EA": "华东", "NO": "华北", "SO": "华南", "WE": "西部", "CE": "华中", "NE": "东北"},
+}
+"""The region codes of the synthetic bank (`configs/data.yaml` `regions`); a bank with its own
+codes adds them here (and to the region `labels` of `configs/reasons/<lang>.yaml`)."""
+
+INCOME_BANDS: dict[str, dict[str, str]] = {
+    "en": {"<5k": "under 5k", "5k-10k": "5k to 10k", "10k-20k": "10k to 20k", "20k-50k": "20k to 50k",
+           "50k+": "50k and above"},
+    "zh": {"<5k": "5千元以下", "5k-10k": "5千至1万元", "10k-20k": "1万至2万元", "20k-50k": "2万至5万元",
+           "50k+": "5万元以上"},
+}
+"""The declared monthly income bands of the synthetic bank."""
+
+OTHER: dict[str, str] = {"en": "other ({code})", "zh": "其他（{code}）"}
+"""How a code missing from its catalogue is shown: named as unknown, with the code kept."""
+
+CODE_CATALOGUES: dict[str, dict[str, dict[str, str]]] = {
+    "segment": SEGMENTS, "industry": INDUSTRIES, "region": REGIONS, "income_band": INCOME_BANDS,
+    "channel": CHANNELS, "tier": TIER_NAMES, "flag": FLAG_NAMES, "review": REVIEW_NAMES,
+}
+"""Every kind of code a page shows, with its catalogue."""
+
+
+def code_name(kind: str, code: str, lang: str, bank: dict[str, dict[str, str]] | None = None) -> str:
+    """The display name of a `kind` code (a key of `CODE_CATALOGUES`) in `lang`: the bank's own
+    name (`bank`: kind -> code -> name, from `ReportConfig.names`) first, else the catalogue's; a
+    code known to neither reads "other (code)" / "其他（code）"."""
+    catalogue = CODE_CATALOGUES[kind][lang]
+    name = (bank or {}).get(kind, {}).get(code) or catalogue.get(code)
+    return name if name is not None else OTHER[lang].format(code=code)

@@ -84,14 +84,40 @@ class ScoreBands(FrozenConfig):
         return self
 
 
+class CodeName(FrozenConfig):
+    """A bank's name for one of its codes, in each language of the pages."""
+
+    en: str = Field(min_length=1)
+    zh: str = Field(min_length=1)
+
+
+BANK_CODE_KINDS: tuple[str, ...] = ("segment", "industry", "region")
+"""The codes a bank brings with its data, which `ReportConfig.code_names` may name."""
+
+
 class ReportConfig(FrozenConfig):
-    """The relationship-manager report."""
+    """The relationship-manager report. `code_names`: the bank's own names of its segment,
+    industry and region codes (`{region: {"0101": {en: Shanghai, zh: 上海}}}`), over the built-in
+    catalogue; a code named nowhere reads "other (code)" / "其他（code）"."""
 
     churn_bands: ScoreBands = ScoreBands(low=0.1, high=0.3)
     default_bands: ScoreBands = ScoreBands(low=0.01, high=0.05)
     growth_bands: ScoreBands = ScoreBands(low=0.0, high=0.15)
     balance_months: int = Field(12, ge=2, le=60)
     reasons_per_model: int = Field(3, ge=1, le=3)
+    code_names: dict[str, dict[str, CodeName]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_kinds(self) -> ReportConfig:
+        unknown = sorted(set(self.code_names) - set(BANK_CODE_KINDS))
+        if unknown:
+            raise ValueError(f"code_names: unknown kind(s) {', '.join(unknown)}; use {', '.join(BANK_CODE_KINDS)}")
+        return self
+
+    def names(self, lang: str) -> dict[str, dict[str, str]]:
+        """`code_names` in `lang`: kind -> code -> name."""
+        return {kind: {code: getattr(name, lang) for code, name in codes.items()}
+                for kind, codes in self.code_names.items()}
 
 
 class MonitorConfig(FrozenConfig):

@@ -16,12 +16,11 @@ from tierwise.features import BALANCE_COLUMNS, TASKS, DataError, month_label
 from tierwise.models import FLAG_COLUMNS, TIERS, TIERS_BY_RANK
 from tierwise.reports._catalogue import (
     ACTIONS,
-    CHANNELS,
     FLAG_NAMES,
     LANGS,
-    REVIEW_NAMES,
     TEXT,
     TIER_NAMES,
+    code_name,
 )
 from tierwise.reports._charts import sparkline, step_chart
 from tierwise.reports._config import ReportConfig, ScoreBands
@@ -48,6 +47,26 @@ def template_env() -> jinja2.Environment:
 def band(value: float, bands: ScoreBands) -> str:
     """'low', 'medium' or 'high' for a score against its configured cut-offs."""
     return "low" if value < bands.low else "high" if value >= bands.high else "medium"
+
+
+TONES: dict[str, dict[str, str]] = {
+    "churn": {"low": "good", "medium": "warn", "high": "bad", "none": "neutral"},
+    "default": {"low": "good", "medium": "warn", "high": "bad", "none": "neutral"},
+    "growth": {"low": "bad", "medium": "neutral", "high": "good", "none": "neutral"},
+}
+"""What a score's band means for the bank, as the pages' one class set (`good`, `warn`, `bad`,
+`neutral` in `_style.css.j2`): high growth is good, high churn and a high PD are bad; 'none'
+(no score: no credit exposure, or no model for it) is neutral."""
+
+
+CHANGE_TONES: dict[str, str] = {"upgrade": "good", "downgrade": "bad", "review-downgraded": "bad",
+                                "review-opened": "warn", "review-open": "warn", "review-closed": "good"}
+"""The page class of a change since last month (`changes_since` kinds; others are 'neutral')."""
+
+
+def tone(score: str, score_band: str) -> str:
+    """The page class of `score`'s band ('churn', 'default', 'growth'): 'good', 'warn', 'bad' or 'neutral'."""
+    return TONES[score][score_band]
 
 
 def _missing(value: Any) -> bool:
@@ -90,6 +109,17 @@ def _money(value: Any) -> str:
     return "" if _missing(value) else f"{float(value):,.0f}"
 
 
+ABOUT_CODES: tuple[str, ...] = ("segment", "industry", "region")
+"""The codes under a client's id on the page, each named by its catalogue."""
+
+
+def client_about(row: pd.Series | dict[str, Any], lang: str, bank: dict[str, dict[str, str]] | None = None) -> str:
+    """'Retail · Manufacturing · East' / '零售客户 · 制造业 · 华东': the client's segment, industry and
+    region as the bank's `code_names` or the catalogue name them (a missing value is left out)."""
+    codes = ((kind, _text(row.get(kind))) for kind in ABOUT_CODES)
+    return " · ".join(code_name(kind, code, lang, bank) for kind, code in codes if code is not None)
+
+
 def client_card(row: pd.Series | dict[str, Any], lang: str, cfg: ReportConfig) -> dict[str, Any]:
     """Everything the page shows for one client, as plain strings and numbers."""
     text = TEXT[lang]
@@ -109,31 +139,28 @@ def client_card(row: pd.Series | dict[str, Any], lang: str, cfg: ReportConfig) -
             reasons.append({"key": model, "model": text[f"model_{model}"], "texts": sentences})
     flags = [f for f in FLAG_COLUMNS if bool(row[f])]
 
-    # Chinese words from the table itself where it has them (what the bank's outputs say), else the catalogue
-    def own(column: str) -> str | None:
-        return _text(row.get(column)) if lang == "zh" else None
-
-    cost_reason = own("cost_review_reason_zh") or _text(row.get("cost_review_reason"))
-    tier_label = own("tier_zh") or TIER_NAMES[lang][str(row["tier"])]
-    channel = str(row["channel"])
-    channel_label = own("channel_zh") or CHANNELS[lang].get(channel, channel)
+    # the cost reason is a sentence of the table (in Chinese where it has one); codes are named by the catalogue
+    cost_reason = (_text(row.get("cost_review_reason_zh")) if lang == "zh" else None) or _text(
+        row.get("cost_review_reason"))
+    default_band = "none" if p_default is None else band(p_default, cfg.default_bands)
     return {
         "client_id": str(row["client_id"]),
-        "segment": _text(row.get("segment")) or "",
-        "industry": _text(row.get("industry")) or "",
+        "about": client_about(row, lang, cfg.names(lang)),
         "tier": str(row["tier"]),
         "tier_rank": TIERS.index(str(row["tier"])),
-        "tier_label": tier_label,
+        "tier_label": code_name("tier", str(row["tier"]), lang),
         "tier_reason": _text(row.get(f"tier_reason_{lang}")),
-        "channel": channel_label,
+        "channel": code_name("channel", str(row["channel"]), lang),
         "churn": {"value": -1.0 if p_churn is None else p_churn, "band": churn_band,
+                  "tone": tone("churn", churn_band),
                   "text": text["not_assessed"] if p_churn is None
                   else f"{score_percent(p_churn)} ({text[churn_band]})"},
         "default": {"value": -1.0 if p_default is None else p_default,
-                    "band": "none" if p_default is None else band(p_default, cfg.default_bands),
+                    "band": default_band, "tone": tone("default", default_band),
                     "text": no_pd if p_default is None
-                    else f"{score_percent(p_default)} ({text[band(p_default, cfg.default_bands)]})"},
+                    else f"{score_percent(p_default)} ({text[default_band]})"},
         "growth": {"value": -1.0 if growth is None else growth, "band": growth_band,
+                   "tone": tone("growth", growth_band),
                    "text": text["not_assessed"] if growth is None
                    else f"{math.expm1(growth):+.0%} ({text[growth_band]})"},
         "value": float(row["expected_value_12m"]),
@@ -230,7 +257,7 @@ def changes_since(row: pd.Series | dict[str, Any], previous: pd.Series | dict[st
     status = _text(row.get("exit_review_status"))
     if status is not None:
         sentence = _text(row.get(f"exit_review_reason_{lang}"))
-        label = REVIEW_NAMES[lang].get(status, status)
+        label = code_name("review", status, lang)
         out.append({"kind": f"review-{status}", "text": label + (f"{text['colon']}{sentence}" if sentence else "")})
     if previous is not None and not out:
         out.append({"kind": "none", "text": text["no_change"]})
@@ -291,7 +318,8 @@ def render_rm_page(rows: pd.DataFrame, history: History, rm_id: str, month: pd.T
         card = client_card(row, lang, cfg)
         cid = card["client_id"]
         before = previous.get(cid) if previous is not None else None
-        card["changes"] = changes_since(row, before, lang, has_previous_month=history.previous_month is not None)
+        card["changes"] = [change | {"tone": CHANGE_TONES.get(change["kind"], "neutral")} for change in changes_since(
+            row, before, lang, has_previous_month=history.previous_month is not None)]
         card["spark_tier"] = step_chart(history.trail("tier_rank", cid), title=f"{text['tier_trend']}: {cid}")
         card["spark_churn"] = sparkline(history.trail("p_churn", cid), title=f"{text['score_trend']}: {cid}")
         card["spark_default"] = sparkline(history.trail("p_default", cid), color="#b03a2e",

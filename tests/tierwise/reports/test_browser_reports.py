@@ -2,22 +2,41 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
-from reports_browser import console_errors, open_page, save_screenshot
-from reports_factory import write_small_archive
+from reports_browser import (
+    DESKTOP,
+    PHONE,
+    broken_words,
+    cells_out_of_view,
+    console_errors,
+    horizontal_overflow,
+    open_page,
+    raw_codes_shown,
+    save_doc_screenshot,
+    save_screenshot,
+    set_viewport,
+)
+from reports_factory import REGIONS, write_small_archive
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from tierwise.archive import read_archive
+from tierwise.config import load_config
+from tierwise.models import CHANNELS, FLAG_COLUMNS, REVIEW_STATUSES, TIERS
 from tierwise.reports import (
     MonitorConfig,
     ReportConfig,
     build_monitor,
+    read_raw_table,
     render_monitor_html,
     render_rm_report,
     write_rm_pages,
 )
+from tierwise.reports._catalogue import INCOME_BANDS, LANGS
+from tierwise.synthetic import DataConfig
 
 pytestmark = pytest.mark.browser
 MONTH = pd.Timestamp("2024-03-01")
@@ -93,6 +112,20 @@ def test_monitor_page_loads_without_console_errors(browser, tmp_path, bank):
     save_screenshot(browser, "monitor.png")
 
 
+def test_monitor_page_does_not_scroll_sideways_on_a_phone(browser, tmp_path, bank):
+    recs, clients, monthly = bank
+    result = build_monitor(recs, MONTH, pd.Timestamp("2024-02-01"), MonitorConfig(),
+                           clients=clients, monthly=monthly)
+    set_viewport(browser, PHONE)
+    try:
+        _open(browser, tmp_path, render_monitor_html(result), "monitor.html")
+        assert console_errors(browser) == []
+        assert horizontal_overflow(browser) <= 0
+        assert browser.find_element(By.ID, "migration").is_displayed()
+    finally:
+        set_viewport(browser, 1600, 1000)
+
+
 def test_rm_index_links_open_the_pages_and_history_charts_render(browser, tmp_path):
     archive, _, monthly = write_small_archive(tmp_path)
     pages = tmp_path / "pages"
@@ -125,3 +158,139 @@ def test_rm_index_links_open_the_pages_and_history_charts_render(browser, tmp_pa
             save_screenshot(browser, "rm_page_history_en.png")
         browser.find_element(By.ID, "back-to-index").click()
         assert browser.current_url.endswith("/index.html")
+
+
+# --------------------------------------------------------------------------- desktop and phone widths
+def data_codes(recs: pd.DataFrame) -> set[str]:
+    """Every raw code of the data a page could show: the values of its code columns, the tiers,
+    channels, flags, review states and income bands."""
+    codes = {str(v) for col in ("segment", "industry", "region") if col in recs.columns
+             for v in recs[col].dropna().unique()}
+    return codes | set(TIERS) | set(CHANNELS) | set(FLAG_COLUMNS) | set(REVIEW_STATUSES) | set(INCOME_BANDS["en"])
+
+
+@pytest.fixture(scope="module")
+def rm_pages(bank, tmp_path_factory):
+    """(codes, {lang: page}) for an RM of the tiny bank, its regions as the synthetic bank's codes."""
+    recs, _, monthly = bank
+    regions = dict(zip(REGIONS, DataConfig().population.regions, strict=False))
+    recs = recs.assign(region=recs["region"].map(regions))
+    rm = _rm_with_flag(recs, "flag_cost_review")
+    folder = tmp_path_factory.mktemp("rm_pages")
+    pages = {}
+    for lang in LANGS:
+        pages[lang] = folder / f"rm_{lang}.html"
+        pages[lang].write_text(render_rm_report(recs, monthly, rm, MONTH, lang), encoding="utf-8")
+    return data_codes(recs[(recs["month"] == MONTH) & (recs["rm_id"] == rm)]), pages
+
+
+def check_layout(browser, width: int, table: str) -> None:
+    """No sideways scrolling, every cell of `table` in the window (and labelled), no header
+    broken inside a word."""
+    assert horizontal_overflow(browser) <= 0
+    assert cells_out_of_view(browser, table) == []
+    if width >= 480:
+        assert browser.find_element(By.CSS_SELECTOR, f"{table} thead").is_displayed()
+        assert broken_words(browser, f"{table} th") == []
+    else:  # stacked cards: the headers are the cells' labels
+        assert not browser.find_element(By.CSS_SELECTOR, f"{table} thead").is_displayed()
+
+
+@pytest.mark.parametrize("width", [DESKTOP, PHONE])
+@pytest.mark.parametrize("lang", LANGS)
+def test_rm_page_fits_desktop_and_phone_and_chinese_shows_no_raw_code(browser, rm_pages, lang, width):
+    codes, pages = rm_pages
+    set_viewport(browser, width)
+    try:
+        open_page(browser, pages[lang])
+        assert console_errors(browser) == []
+        check_layout(browser, width, "#clients")
+        text = browser.find_element(By.TAG_NAME, "body").text
+        if lang == "zh":
+            assert raw_codes_shown(text, codes) == []
+        else:  # the guard is real: the English page names the same codes, so a raw code would be seen
+            assert raw_codes_shown(text, {"retail_trade", "flag_risk_watch"} & codes) == []
+        first = browser.find_element(By.CSS_SELECTOR, "#clients tbody tr")
+        cells = first.find_elements(By.TAG_NAME, "td")
+        assert len(cells) == 11 and all(c.is_displayed() for c in cells)
+        if width == PHONE:  # one card per client, its cells one under the other
+            tops = [c.rect["y"] for c in cells]
+            assert tops == sorted(tops) and len(set(tops)) == len(tops)
+            assert first.rect["width"] <= width
+        save_screenshot(browser, f"rm_report_{lang}_{width}.png")
+    finally:
+        set_viewport(browser, 1600, 1000)
+
+
+def test_a_raw_code_on_the_page_is_caught(browser, tmp_path):
+    # the check above must fail on a page that shows a code bare (as the page once showed 'sme · retail_trade')
+    page = _open(browser, tmp_path, '<html lang="zh-CN"><body><p>小微企业 · retail_trade</p></body></html>', "raw.html")
+    assert page.exists()
+    text = browser.find_element(By.TAG_NAME, "body").text
+    assert raw_codes_shown(text, {"retail_trade", "sme", "CE"}) == ["retail_trade"]
+
+
+def test_a_header_broken_inside_a_word_is_caught(browser, tmp_path):
+    html = ('<html lang="zh-CN"><body><table><thead><tr><th style="width:3em;white-space:normal">'
+            "流失可能性</th></tr></thead></table></body></html>")
+    _open(browser, tmp_path, html, "broken.html")
+    assert broken_words(browser, "th") == ["流失可能性"]
+
+
+@pytest.mark.parametrize("width", [DESKTOP, PHONE])
+@pytest.mark.parametrize("lang", LANGS)
+def test_rm_index_fits_desktop_and_phone(browser, tmp_path, lang, width):
+    archive, _, monthly = write_small_archive(tmp_path)
+    pages = tmp_path / "pages"
+    write_rm_pages(read_archive(archive), monthly, MONTH, pages, ReportConfig(), lang)
+    set_viewport(browser, width)
+    try:
+        open_page(browser, pages / "index.html")
+        assert console_errors(browser) == []
+        check_layout(browser, width, "#rms")
+    finally:
+        set_viewport(browser, 1600, 1000)
+
+
+DOC_SCREENSHOTS = {("en", DESKTOP): "rm-report.png", ("zh", DESKTOP): "rm-report-zh.png",
+                   ("en", PHONE): "rm-report-phone.png", ("zh", PHONE): "rm-report-zh-phone.png"}
+"""The README's screenshots (docs/img/), from the demo bank: `TIERWISE_DOCS_IMG=1 pytest -m browser
+tests/tierwise/reports/test_browser_reports.py -k demo` rewrites them."""
+SNAKE_CASE = re.compile(r"(?<![A-Za-z0-9_])[a-z]+(?:_[a-z0-9]+)+(?![A-Za-z0-9_])")
+
+
+def _smallest_rm(latest: pd.DataFrame) -> str:
+    counts = latest["rm_id"].dropna().value_counts()
+    counts = counts[counts >= 3]
+    return sorted(counts[counts == counts.min()].index)[0]
+
+
+def test_demo_rm_pages_at_desktop_and_phone_width(browser, demo_run, tmp_path):
+    # the demo bank's real codes and reasons: the Chinese page names every code, nothing overflows
+    # at 1400 px or 390 px, every column of a client is there on the phone
+    recs = read_archive(demo_run.outputs / "archive")
+    month = pd.Timestamp(recs["month"].max())
+    latest = recs[recs["month"] == month]
+    rm = _smallest_rm(latest)
+    codes = data_codes(latest[latest["rm_id"] == rm])
+    assert {"EA", "NO", "SO", "WE", "CE", "NE"} & codes  # the synthetic bank's region codes are among them
+    monthly = read_raw_table(demo_run.outputs / "bank", "monthly")
+    cfg = load_config(demo_run.configs / "monitor.yaml", MonitorConfig).report
+    try:
+        for lang in LANGS:
+            folder = tmp_path / lang
+            write_rm_pages(recs, monthly, month, folder, cfg, lang)
+            for width in (DESKTOP, PHONE):
+                set_viewport(browser, width)
+                for page in (folder / f"rm-{rm}.html", folder / "index.html"):
+                    open_page(browser, page)
+                    assert console_errors(browser) == [], (lang, width, page.name)
+                    check_layout(browser, width, "#rms" if page.name == "index.html" else "#clients")
+                    text = browser.find_element(By.TAG_NAME, "body").text
+                    if lang == "zh":
+                        assert raw_codes_shown(text, codes) == [], (width, page.name)
+                        assert SNAKE_CASE.findall(text) == [], (width, page.name)
+                open_page(browser, folder / f"rm-{rm}.html")
+                save_doc_screenshot(browser, DOC_SCREENSHOTS[lang, width], width)
+    finally:
+        set_viewport(browser, 1600, 1000)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from reports_factory import SMALL_REVIEW_EN, SMALL_REVIEW_ZH, write_small_archive
 
 from tierwise.archive import read_archive
 from tierwise.features import DataError
+from tierwise.models import CHANNELS, FLAG_COLUMNS, REVIEW_STATUSES, TIERS
+from tierwise.models._policy_config import CHANNEL_ZH as POLICY_CHANNEL_ZH
 from tierwise.reports import (
     ReportConfig,
     archive_window,
@@ -19,8 +23,25 @@ from tierwise.reports import (
     rm_index,
     write_rm_pages,
 )
+from tierwise.reports._catalogue import (
+    ACTIONS,
+    CODE_CATALOGUES,
+    FLAG_NAMES,
+    INCOME_BANDS,
+    INDUSTRIES,
+    LANGS,
+    REGIONS,
+    SEGMENTS,
+    TEXT,
+    TIER_NAMES,
+    code_name,
+)
 from tierwise.reports._rm_pages import page_name
-from tierwise.reports._rm_report import balance_history, band
+from tierwise.reports._rm_report import balance_history, band, client_about, tone
+from tierwise.synthetic import DataConfig
+from tierwise.synthetic._bank import INCOME_BANDS as SYNTHETIC_INCOME_BANDS
+
+CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 
 MONTH = pd.Timestamp("2024-03-01")
 
@@ -136,26 +157,99 @@ def test_missing_flags_read_as_not_flagged(bank):
     assert checked["flag_growth_lead"].dtype == bool and not checked.loc[0, "flag_growth_lead"]
 
 
-def test_chinese_page_uses_the_tables_own_words(bank):
-    # tier_zh, channel_zh and cost_review_reason_zh are what the recommendations say; the Chinese
-    # page shows them (it once showed its own '柜员 / 线上' and the English cost reason)
+def test_chinese_page_names_codes_by_the_catalogue_and_keeps_the_tables_sentences(bank):
+    # tier and channel are codes: the catalogue names them, even where an older table's channel_zh
+    # still says 柜员 (the teller-and-digital channel is 柜面/线上); the cost reason is a sentence
+    # of the table, shown in Chinese where the table has it
     recs, _, monthly = bank
     mine = recs[(recs["month"] == MONTH) & recs["rm_id"].notna()]
     row = mine[mine["channel"] == "teller_digital"].iloc[0]
     tagged = recs.copy()
     target = (tagged["month"] == MONTH) & (tagged["client_id"] == row["client_id"])
+    assert row["channel_zh"] == "柜员"
     tagged.loc[target, "flag_cost_review"] = True
     tagged.loc[target, "cost_review_reason"] = "contribution of ¥14 a month is below the cost to serve of ¥53"
     tagged["cost_review_reason_zh"] = None
     tagged.loc[target, "cost_review_reason_zh"] = "月贡献¥14低于服务成本¥53"
     html = render_rm_report(tagged, monthly, row["rm_id"], MONTH, "zh")
     block = html.split(f'<tr id="client-{row["client_id"]}"')[1].split("</tr>")[0]
-    assert f'data-field="channel">{row["channel_zh"]}<' in block and row["channel_zh"] == "柜员"
-    assert f'data-field="tier">{row["tier_zh"]}<' in block
+    assert 'data-field="channel">柜面/线上<' in block and "柜员" not in block
+    assert f'data-field="tier">{TIER_NAMES["zh"][row["tier"]]}<' in block
     assert "月贡献¥14低于服务成本¥53" in block and "contribution of" not in block
     english = render_rm_report(tagged, monthly, row["rm_id"], MONTH, "en")
     block = english.split(f'<tr id="client-{row["client_id"]}"')[1].split("</tr>")[0]
     assert "contribution of ¥14 a month" in block and "Teller / digital" in block
+
+
+def test_client_line_names_segment_industry_and_region_and_unknown_codes_as_other():
+    row = {"segment": "sme", "industry": "retail_trade", "region": "CE"}
+    assert client_about(row, "zh") == "小微企业 · 零售业 · 华中"
+    assert client_about(row, "en") == "SME · Retail trade · Central"
+    odd = {"segment": "retail", "industry": None, "region": "Z9"}
+    assert client_about(odd, "zh") == "零售客户 · 其他（Z9）"
+    assert client_about(odd, "en") == "Retail · other (Z9)"
+    with pytest.raises(KeyError):
+        code_name("no_such_kind", "x", "en")
+
+
+def test_every_code_catalogue_names_the_same_codes_in_both_languages():
+    for kind, catalogue in CODE_CATALOGUES.items():
+        assert set(catalogue["en"]) == set(catalogue["zh"]), kind
+        assert all(name.strip() for lang in LANGS for name in catalogue[lang].values()), kind
+    assert set(CODE_CATALOGUES["tier"]["en"]) == set(TIERS)
+    assert set(CODE_CATALOGUES["channel"]["en"]) == set(CHANNELS)
+    assert set(CODE_CATALOGUES["flag"]["en"]) == set(FLAG_COLUMNS)
+    assert set(CODE_CATALOGUES["review"]["en"]) == set(REVIEW_STATUSES)
+    assert set(REGIONS["en"]) == set(DataConfig().population.regions)
+    assert set(INCOME_BANDS["en"]) == set(SYNTHETIC_INCOME_BANDS)
+    assert set(INDUSTRIES["en"]) >= set(DataConfig().population.industries)
+
+
+def test_banking_terms_of_the_chinese_pages():
+    assert FLAG_NAMES["zh"]["flag_risk_watch"] == "风险预警"
+    assert FLAG_NAMES["zh"]["flag_rm_overflow"] == "管户已满"
+    assert CODE_CATALOGUES["channel"]["zh"]["teller_digital"] == "柜面/线上" == POLICY_CHANNEL_ZH["teller_digital"]
+    assert TEXT["zh"]["churn"] == "流失可能性"
+    assert TIER_NAMES["zh"] == {"Premier": "尊享", "Excellence": "卓越", "Potential": "潜力", "General": "一般"}
+    words = " ".join(v for table in (TEXT, FLAG_NAMES, ACTIONS) for v in table["zh"].values())
+    assert "风险关注" not in words and "客户经理超额" not in words
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_reason_labels_name_codes_as_the_pages_do(lang):
+    # a reason ("地区：华中") and a page name a code with the same words
+    raw = yaml.safe_load((CONFIGS / "reasons" / f"{lang}.yaml").read_text(encoding="utf-8"))
+    for kind, catalogue in (("segment", SEGMENTS), ("industry", INDUSTRIES), ("region", REGIONS),
+                            ("income_band", INCOME_BANDS)):
+        assert raw["families"][kind][kind]["labels"] == catalogue[lang], kind
+    assert raw["scores"]["churn"] == ("流失可能性" if lang == "zh" else "churn likelihood")
+
+
+@pytest.mark.parametrize(("score", "value", "expected"), [
+    ("churn", 0.9, "bad"), ("churn", 0.01, "good"), ("default", 0.5, "bad"), ("default", 0.0001, "good"),
+    ("growth", 0.5, "good"), ("growth", -0.5, "bad"),
+])
+def test_colours_follow_what_a_score_means_for_the_bank(score, value, expected):
+    cfg = ReportConfig()
+    bands = {"churn": cfg.churn_bands, "default": cfg.default_bands, "growth": cfg.growth_bands}[score]
+    assert tone(score, band(value, bands)) == expected
+    assert tone(score, "none") == "neutral"  # no score (no exposure, no model) is neither good nor bad
+
+
+def test_page_cells_carry_their_tone_and_label(bank):
+    recs, _, monthly = bank
+    rm = _some_rm(recs)
+    cfg = ReportConfig()
+    html = render_rm_report(recs, monthly, rm, MONTH, "en", cfg)
+    mine = recs[(recs["month"] == MONTH) & (recs["rm_id"] == rm)]
+    for _, row in mine.iterrows():
+        block = html.split(f'<tr id="client-{row["client_id"]}"')[1].split("</tr>")[0]
+        growth = tone("growth", band(row["growth"], cfg.growth_bands))
+        assert re.search(rf'<td class="num {growth}" data-label="Growth potential" data-field="growth"', block)
+        churn = tone("churn", band(row["p_churn"], cfg.churn_bands))
+        assert re.search(rf'<td class="num {churn}" data-label="Churn likelihood" data-field="churn"', block)
+        assert block.count("<td") == block.count("data-label=")  # every cell is labelled for the phone layout
+    assert "band-" not in html
 
 
 def test_small_probabilities_keep_two_decimals():
@@ -242,7 +336,7 @@ def test_chinese_pages_say_everything_in_chinese(small, tmp_path):
     write_rm_pages(history, monthly, MONTH, tmp_path, ReportConfig(), "zh")
     down = _block((tmp_path / "rm-RM01.html").read_text(encoding="utf-8"), "C00000")
     assert f"卓越 → 潜力：{SMALL_REVIEW_ZH}" in down
-    assert "新增：成本评审" in down and "解除：风险关注, 退出评审" in down
+    assert "新增：成本评审" in down and "解除：风险预警, 退出评审" in down
     assert f"退出评审后降级：{SMALL_REVIEW_ZH}" in down and "较上月变化" in (tmp_path / "rm-RM01.html").read_text()
     assert "本月新客户" in _block((tmp_path / "rm-RM02.html").read_text(encoding="utf-8"), "C00006")
     index = (tmp_path / "index.html").read_text(encoding="utf-8")
@@ -300,3 +394,28 @@ def test_a_score_without_a_model_reads_not_assessed(lang, word):
         assert card[score]["text"] == word and card[score]["band"] == "none"
     no_credit = client_card({**row, "credit_exposure": 0.0}, lang, ReportConfig())
     assert no_credit["default"]["text"] == ("no credit exposure" if lang == "en" else "无信贷敞口")
+
+
+def test_a_banks_own_code_names_come_before_the_catalogue_and_on_the_page(bank):
+    cfg = ReportConfig.model_validate({"code_names": {"region": {"0101": {"en": "Shanghai", "zh": "上海"}},
+                                                      "industry": {"manufacturing": {"en": "Factories", "zh": "工厂"}}}})
+    row = {"segment": "retail", "industry": "manufacturing", "region": "0101"}
+    assert client_about(row, "zh", cfg.names("zh")) == "零售客户 · 工厂 · 上海"
+    assert client_about(row, "en", cfg.names("en")) == "Retail · Factories · Shanghai"
+    assert client_about(row, "zh") == "零售客户 · 制造业 · 其他（0101）"
+    recs, _, monthly = bank
+    rm = _some_rm(recs)
+    named = recs.assign(region="0101")
+    html = render_rm_report(named, monthly, rm, MONTH, "zh", cfg)
+    assert "上海" in html and "其他（0101）" not in html
+    assert "其他（0101）" in render_rm_report(named, monthly, rm, MONTH, "zh")
+
+
+@pytest.mark.parametrize(("names", "message"), [
+    ({"tier": {"Premier": {"en": "Top", "zh": "顶级"}}}, "unknown kind"),
+    ({"region": {"0101": {"en": "Shanghai"}}}, "zh"),
+    ({"region": {"0101": {"en": "Shanghai", "zh": ""}}}, "at least 1 character"),
+])
+def test_bad_code_names_are_config_errors(names, message):
+    with pytest.raises(ValueError, match=message):
+        ReportConfig.model_validate({"code_names": names})
