@@ -37,6 +37,9 @@ class ModelFrame:
     time_column: str | None = None
     name: str = ""
     min_events: int = 0
+    screened_out: tuple[str, ...] = ()
+    """Features the leakage screen dropped from this frame: a task config naming one (in
+    `features`, `exclude`, `monotone`) is not wrong, the data made it a suspect."""
 
     def part(self, split: str) -> pd.DataFrame:
         if self.split_column is None:

@@ -402,4 +402,5 @@ def task_frame(table: pd.DataFrame, task: Task, config: FeatureConfig) -> ModelF
     return ModelFrame(data=data, features=tuple(features), target=target, kind=kind,
                       id_columns=(CLIENT_KEY,), categorical=tuple(categorical), split_column="split",
                       time_column="snapshot_month", name=task,
-                      min_events=config.split.min_events.get(task, 0) if kind == "binary" else 0)
+                      min_events=config.split.min_events.get(task, 0) if kind == "binary" else 0,
+                      screened_out=tuple(sorted(leaks)))

@@ -428,14 +428,19 @@ def resolve_features(frame: ModelFrame, config: TaskConfig, *, source: str = "ta
     """The model inputs: the config's `features` (or the frame's), minus `exclude`.
     Unknown names in `features`, `exclude` or `monotone` are a one-line ConfigError."""
     available = list(frame.features)
+    screened = set(frame.screened_out)
     for key, names in (("features", config.features or []), ("exclude", config.exclude),
                        ("monotone", list(config.monotone))):
-        unknown = [n for n in names if n not in available]
+        dropped = [n for n in names if n in screened]
+        if dropped:
+            logger.warning("%s (%s): '%s' names %s, dropped by the leakage screen on this data", source,
+                           config.task, key, ", ".join(dropped))
+        unknown = [n for n in names if n not in available and n not in screened]
         if unknown:
             shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
             raise ConfigError(f"{source} ({config.task}): '{key}' names {len(unknown)} unknown "
                               f"feature(s): {shown}")
-    chosen = list(config.features) if config.features is not None else available
+    chosen = [c for c in config.features if c not in screened] if config.features is not None else available
     chosen = [c for c in chosen if c not in set(config.exclude)]
     if not chosen:
         raise ConfigError(f"{source} ({config.task}): no features left after 'exclude'")

@@ -85,3 +85,14 @@ def test_regression_frames_are_not_checked_for_events():
     frame = dataclasses.replace(toy_frame(1000, kind="regression"), min_events=50)
     result = train_split(frame, config(kind="regression", primary_metric="spearman"))
     assert result.metrics["rows_train"] == 600
+
+
+def test_a_monotone_feature_the_leak_screen_dropped_is_skipped_not_unknown():
+    # on a small bank the leak screen can drop a feature the task config names (monotone)
+    frame = _with_events(toy_frame(1000), {"train": 20, "valid": 20, "test": 20}, min_events=20)
+    screened = dataclasses.replace(frame, features=("f0", "f1"), screened_out=("f2",),
+                                   data=frame.data.drop(columns="f2"))
+    result = train_split(screened, config(monotone={"f2": 1, "f1": 1}))
+    assert result.metrics["rows_test"] == 200
+    with pytest.raises(Exception, match="unknown feature"):  # a name that is nowhere is still an error
+        train_split(screened, config(monotone={"f9": 1}))
