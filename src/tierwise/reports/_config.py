@@ -58,7 +58,9 @@ class FairnessConfig(FrozenConfig):
     min_selection_rate_ratio: float = Field(0.8, gt=0, le=1)
     max_tpr_difference: float = Field(0.1, ge=0, le=1)
     min_group_size: int = Field(30, ge=1)
+    min_events: int = Field(5, ge=1)
     min_positives: int = Field(10, ge=1)
+    confidence: float = Field(0.95, gt=0.5, lt=1)
     churn_threshold: float = Field(0.3, gt=0, lt=1)
     default_threshold: float = Field(0.02, gt=0, lt=1)
 
