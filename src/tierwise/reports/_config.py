@@ -65,6 +65,17 @@ class FairnessConfig(FrozenConfig):
     default_threshold: float = Field(0.02, gt=0, lt=1)
 
 
+class PromotionConfig(FrozenConfig):
+    """`tierwise promote`: the challenger must beat the champion beyond noise on the same
+    out-of-time rows -- the lower end of the paired-bootstrap interval of the metric's
+    difference (challenger minus champion) must be above `min_difference`."""
+
+    resamples: int = Field(1000, ge=100, le=100_000)
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    seed: int = 0
+    min_difference: float = Field(0.0, ge=0)
+
+
 class HistoryConfig(FrozenConfig):
     """The monitor over time: the months up to --month that tier counts, migration, fund
     movements, exit reviews and performance are shown for."""
@@ -104,6 +115,7 @@ class MonitorConfig(FrozenConfig):
     fairness: FairnessConfig = FairnessConfig()
     history: HistoryConfig = HistoryConfig()
     report: ReportConfig = ReportConfig()
+    promotion: PromotionConfig = PromotionConfig()
     experiment: str = "tierwise-monitor"
 
     def with_policy(self, policy: PolicyConfig | None) -> MonitorConfig:
