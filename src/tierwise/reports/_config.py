@@ -61,6 +61,7 @@ class FairnessConfig(FrozenConfig):
     min_events: int = Field(5, ge=1)
     min_positives: int = Field(10, ge=1)
     confidence: float = Field(0.95, gt=0.5, lt=1)
+    require_significance: bool = True
     churn_threshold: float = Field(0.3, gt=0, lt=1)
     default_threshold: float = Field(0.02, gt=0, lt=1)
 

@@ -122,7 +122,8 @@ def compare_groups(decision: pd.Series, groups: pd.Series, cfg: FairnessConfig,
     The 'unknown' group (attribute not recorded) is reported apart (`unknown`) and never
     enters a ratio or a difference: it is not a group of people. A ratio may alert
     (`ratio_alerts`) only when both groups it compares have `cfg.min_group_size` clients and
-    `cfg.min_events` selected; the TPR difference only when both have `cfg.min_positives`."""
+    `cfg.min_events` selected and (with `cfg.require_significance`) its interval lies below 1;
+    the TPR difference only when both have `cfg.min_positives`."""
     keep = decision.notna() & groups.notna()
     if labels is not None:
         keep &= labels.notna()
@@ -130,6 +131,7 @@ def compare_groups(decision: pd.Series, groups: pd.Series, cfg: FairnessConfig,
     g = groups[keep].astype("str").to_numpy()
     out: dict[str, Any] = {"groups": [], "unknown": None, "selection_rate_ratio": None,
                            "selection_rate_ratio_ci": None, "ratio_groups": None, "ratio_supported": False,
+                           "ratio_significant": False,
                            "ratio_alerts": False, "tpr_difference": None, "tpr_difference_ci": None,
                            "tpr_alerts": False, "excluded": [], "confidence": cfg.confidence}
     if d.size == 0:
@@ -175,25 +177,34 @@ def compare_groups(decision: pd.Series, groups: pd.Series, cfg: FairnessConfig,
                 (lowest["selected"], lowest["clients"]), (highest["selected"], highest["clients"]), cfg.confidence))
             out["ratio_groups"] = [lowest["group"], highest["group"]]
             out["ratio_supported"] = min(lowest["selected"], highest["selected"]) >= cfg.min_events
+            high_end = out["selection_rate_ratio_ci"][1]
+            out["ratio_significant"] = high_end is not None and high_end < 1
             out["ratio_alerts"] = (out["ratio_supported"]
-                                   and out["selection_rate_ratio"] < cfg.min_selection_rate_ratio)
+                                   and out["selection_rate_ratio"] < cfg.min_selection_rate_ratio
+                                   and (out["ratio_significant"] or not cfg.require_significance))
     if len(tpr_rated) >= 2:
         lowest = min(tpr_rated, key=lambda r: r["tpr"])
         highest = max(tpr_rated, key=lambda r: r["tpr"])
         out["tpr_difference"] = highest["tpr"] - lowest["tpr"]
         out["tpr_difference_ci"] = list(difference_interval(
             (highest["caught"], highest["positives"]), (lowest["caught"], lowest["positives"]), cfg.confidence))
-        out["tpr_alerts"] = out["tpr_difference"] > cfg.max_tpr_difference
+        low_end = out["tpr_difference_ci"][0]
+        out["tpr_alerts"] = (out["tpr_difference"] > cfg.max_tpr_difference
+                             and (not cfg.require_significance or (low_end is not None and low_end > 0)))
     return out
 
 
 def support_note(result: dict[str, Any], cfg: FairnessConfig) -> str:
-    """Why a ratio below the limit does not alert: too few selected clients to tell it from noise."""
+    """Why a ratio below the limit does not alert: too few selected clients, or an interval
+    reaching 1 (the rates cannot be told apart from noise)."""
     ratio = result["selection_rate_ratio"]
-    if ratio is None or result["ratio_supported"] or ratio >= cfg.min_selection_rate_ratio:
+    if ratio is None or result["ratio_alerts"] or ratio >= cfg.min_selection_rate_ratio:
         return ""
-    return (f"ratio {ratio:.3f} below {cfg.min_selection_rate_ratio} but not an alert: fewer than "
-            f"{cfg.min_events} selected clients in {' or '.join(result['ratio_groups'])}")
+    if not result["ratio_supported"]:
+        return (f"ratio {ratio:.3f} below {cfg.min_selection_rate_ratio} but not an alert: fewer than "
+                f"{cfg.min_events} selected clients in {' or '.join(result['ratio_groups'])}")
+    return (f"ratio {ratio:.3f} below {cfg.min_selection_rate_ratio} but not an alert: its interval "
+            f"{interval_text(result['selection_rate_ratio_ci'])} reaches 1, the rates do not differ beyond noise")
 
 
 def interval_text(ci: list[float | None] | None, digits: int = 3) -> str:
@@ -231,7 +242,7 @@ def fairness_report(current: pd.DataFrame, baseline: pd.DataFrame, clients: pd.D
         "thresholds": {"min_selection_rate_ratio": cfg.min_selection_rate_ratio,
                        "max_tpr_difference": cfg.max_tpr_difference, "min_group_size": cfg.min_group_size,
                        "min_events": cfg.min_events, "min_positives": cfg.min_positives,
-                       "confidence": cfg.confidence,
+                       "confidence": cfg.confidence, "require_significance": cfg.require_significance,
                        "churn_threshold": cfg.churn_threshold, "default_threshold": cfg.default_threshold},
         "decisions": {k: v[1] for k, v in DECISIONS.items()},
         "comparisons": [], "breaches": [], "note": "",
@@ -256,7 +267,8 @@ def fairness_report(current: pd.DataFrame, baseline: pd.DataFrame, clients: pd.D
             row = {"decision": name, "attribute": attribute, "groups": cur["groups"], "unknown": cur["unknown"],
                    "selection_rate_ratio": cur["selection_rate_ratio"],
                    "selection_rate_ratio_ci": cur["selection_rate_ratio_ci"], "ratio_groups": cur["ratio_groups"],
-                   "ratio_supported": cur["ratio_supported"], "tpr_difference": None, "tpr_difference_ci": None,
+                   "ratio_supported": cur["ratio_supported"], "ratio_significant": cur["ratio_significant"],
+                   "ratio_alerts": cur["ratio_alerts"], "tpr_difference": None, "tpr_difference_ci": None,
                    "tpr_groups": [], "excluded": cur["excluded"], "note": support_note(cur, cfg)}
             tpr_alerts = False
             if label is not None and lab is not None and lab[label].notna().any():
@@ -264,6 +276,7 @@ def fairness_report(current: pd.DataFrame, baseline: pd.DataFrame, clients: pd.D
                 row["tpr_difference"], row["tpr_difference_ci"] = base["tpr_difference"], base["tpr_difference_ci"]
                 row["tpr_groups"] = base["groups"]
                 tpr_alerts = base["tpr_alerts"]
+            row["tpr_alerts"] = tpr_alerts
             result["comparisons"].append(row)
             if cur["ratio_alerts"]:
                 result["breaches"].append(_breach(name, attribute, "selection_rate_ratio", row["selection_rate_ratio"],

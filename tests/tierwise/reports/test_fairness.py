@@ -13,6 +13,7 @@ from tierwise.reports import (
     compare_groups,
     fairness_report,
     ratio_interval,
+    support_note,
     wilson_interval,
 )
 
@@ -180,3 +181,13 @@ def test_tpr_difference_has_an_interval():
     low, high = out["tpr_difference_ci"]
     assert low < 0.4 < high and low > 0  # 0.9 against 0.5 on 20 positives each: beyond noise
     assert out["tpr_alerts"]
+
+
+def test_a_ratio_within_noise_does_not_alert_unless_configured():
+    # 0.75 on 40 against 30 selected of 200: below the four-fifths limit, but the interval reaches 1
+    decision, groups = _groups({"F": (30, 200), "M": (40, 200)})
+    out = compare_groups(decision, groups, FairnessConfig())
+    assert out["selection_rate_ratio"] == pytest.approx(0.75) and out["ratio_supported"]
+    assert out["selection_rate_ratio_ci"][1] > 1 and not out["ratio_significant"] and not out["ratio_alerts"]
+    assert "reaches 1" in support_note(out, FairnessConfig())
+    assert compare_groups(decision, groups, FairnessConfig(require_significance=False))["ratio_alerts"]
