@@ -248,7 +248,9 @@ def section_fairness(results: list[dict[str, Any]] | None, decision: str, cfg: A
             f"group) must be at least {cfg.min_selection_rate_ratio}; the true-positive-rate difference against "
             f"the realised labels at most {cfg.max_tpr_difference}. Groups under {cfg.min_group_size} rows "
             f"(or {cfg.min_positives} positives for the TPR) are listed but not compared; a ratio alerts only when "
-            f"both groups it compares have {cfg.min_events} or more selected rows. The 'unknown' group (attribute "
+            f"both groups it compares have {cfg.min_events} or more selected rows"
+            + (" and its interval lies below 1 (a TPR difference: above 0)" if cfg.require_significance else "")
+            + ". The 'unknown' group (attribute "
             "not recorded) is reported apart and never enters a ratio. Intervals are "
             f"{cfg.confidence:.0%} (Wilson for rates, log scale for the ratio, Newcombe for the difference)."]
     tables, bullets = [], []
@@ -397,7 +399,8 @@ def _figures(prefix: str, tags: Mapping[str, str]) -> str:
     metric = tags.get(f"{prefix}_metric", "metric")
     if champion in ("none", challenger):  # the first version, or the champion reviewed again
         compared = f"{metric} v{challenger} {num('challenger_value')}" + (
-            " (the first version: no champion to compare with)" if champion == "none" else " (already champion)")
+            " (the first version: no champion to compare with)" if champion == "none"
+            else " (the champion itself: no other version compared)")
     else:
         compared = (f"{metric} challenger v{challenger} {num('challenger_value')} vs champion v{champion} "
                     f"{num('champion_value')}")
