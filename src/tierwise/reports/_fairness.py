@@ -86,16 +86,19 @@ def wilson_interval(events: int, n: int, confidence: float = 0.95) -> tuple[floa
 def ratio_interval(low: tuple[int, int], high: tuple[int, int],
                    confidence: float = 0.95) -> tuple[float | None, float | None]:
     """Interval of the rate ratio (events_low / n_low) / (events_high / n_high) on the log scale
-    (Katz); a zero count takes 0.5 (Haldane) so that the interval stays finite."""
+    (Katz); a zero count takes 0.5 (Haldane) so that the upper end stays finite (the lower end
+    is then 0 when the lower group has none selected)."""
     (x1, n1), (x2, n2) = low, high
     if n1 <= 0 or n2 <= 0:
         return None, None
+    none_selected = x1 == 0
     if x1 == 0 or x2 == 0:
         x1, x2, n1, n2 = x1 + 0.5, x2 + 0.5, n1 + 0.5, n2 + 0.5
     z = float(norm.ppf(0.5 + confidence / 2))
     log_ratio = np.log((x1 / n1) / (x2 / n2))
     se = np.sqrt(max(1 / x1 - 1 / n1 + 1 / x2 - 1 / n2, 0.0))
-    return float(np.exp(log_ratio - z * se)), float(np.exp(log_ratio + z * se))
+    # no one selected in the lower group: the ratio is 0 and so is the interval's lower end
+    return 0.0 if none_selected else float(np.exp(log_ratio - z * se)), float(np.exp(log_ratio + z * se))
 
 
 def difference_interval(high: tuple[int, int], low: tuple[int, int],

@@ -169,7 +169,7 @@ def test_ratio_interval_on_the_log_scale():
     assert (low, high) == pytest.approx((0.5 * np.exp(-1.959964 * np.sqrt(0.055)),
                                          0.5 * np.exp(1.959964 * np.sqrt(0.055))), rel=1e-4)
     zero = ratio_interval((0, 100), (10, 100))
-    assert 0 < zero[0] < zero[1] < 1  # finite with a zero count
+    assert zero[0] == 0.0 and 0 < zero[1] < 1  # a ratio of 0: from 0, finite above
 
 
 def test_tpr_difference_has_an_interval():
