@@ -28,7 +28,13 @@ from tierwise.features import (
     month_index,
     month_label,
 )
-from tierwise.governance import Promotion, record_review, write_training_record
+from tierwise.governance import (
+    Promotion,
+    paired_bootstrap,
+    promotion_message,
+    record_review,
+    write_training_record,
+)
 from tierwise.models import (
     ReasonCatalogue,
     TaskConfig,
@@ -46,6 +52,7 @@ from tierwise.models import (
     train_flat,
     train_split,
 )
+from tierwise.reports import PromotionConfig
 
 logger = logging.getLogger(__name__)
 
@@ -363,17 +370,26 @@ def train_dataset(dataset: DatasetConfig, *, data_path: Path | None, template: T
 
 
 def evaluate(model: TierwiseModel, data: pd.DataFrame, target: str, metric: str) -> float:
+    labelled = labelled_rows(data, target)
+    return primary_score(metric, labelled[target].to_numpy(float), model.predict_score(labelled))
+
+
+def labelled_rows(data: pd.DataFrame, target: str) -> pd.DataFrame:
     if target not in data.columns:
         raise DataError(f"evaluation data has no target column '{target}'")
     labelled = data[data[target].notna()]
     if labelled.empty:
         raise DataError("evaluation data has no labelled rows")
-    return primary_score(metric, labelled[target].to_numpy(float), model.predict_score(labelled))
+    return labelled
 
 
-def promote(name: str, data: pd.DataFrame, *, metric: str | None = None) -> Promotion:
+def promote(name: str, data: pd.DataFrame, *, metric: str | None = None,
+            comparison: PromotionConfig | None = None) -> Promotion:
     """Score challenger and champion on the same data; move `champion` only if the challenger
-    is strictly better (the first model becomes champion)."""
+    is better beyond noise: the lower end of the paired-bootstrap interval of the difference
+    (`comparison`: resamples, confidence, seed, minimum difference) is above the minimum. The
+    first model is champion from its registration and is confirmed."""
+    comparison = comparison or PromotionConfig()
     client = tracking.connect()
     chal_v = registry.alias_version(client, name, registry.CHALLENGER)
     if chal_v is None:
@@ -381,21 +397,31 @@ def promote(name: str, data: pd.DataFrame, *, metric: str | None = None) -> Prom
     challenger = registry.load_model(registry.model_uri(name, registry.CHALLENGER))
     metric = metric or ("roc_auc" if challenger.kind == "binary" else "spearman")
     target = challenger.target_
-    chal_value = evaluate(challenger, data, target, metric)
+    labelled = labelled_rows(data, target)
+    y = labelled[target].to_numpy(float)
+    chal_scores = np.asarray(challenger.predict_score(labelled), dtype=float)
+    chal_value = primary_score(metric, y, chal_scores)
     champ_v = registry.alias_version(client, name, registry.CHAMPION)
-    champ_value = None
+    champ_value, test = None, None
     if champ_v is not None and champ_v != chal_v:
         champion = registry.load_model(registry.model_uri(name, registry.CHAMPION))
-        champ_value = evaluate(champion, data, target, metric)
+        champ_scores = np.asarray(champion.predict_score(labelled), dtype=float)
+        champ_value = primary_score(metric, y, champ_scores)
+        test = paired_bootstrap(y, chal_scores, champ_scores, metric, resamples=comparison.resamples,
+                                confidence=comparison.confidence, seed=comparison.seed)
     elif champ_v == chal_v:
         champ_value = chal_value
-    promoted = champ_v is None or (champ_v != chal_v and chal_value > champ_value)
+    promoted = champ_v is None or (test is not None and bool(test["low"] > comparison.min_difference))
     if promoted:
         registry.set_alias(client, name, registry.CHAMPION, chal_v)
-    rows = int(data[target].notna().sum())
-    logger.info("%s: challenger v%s %s=%.4f, champion v%s %s -> %s", name, chal_v, metric, chal_value, champ_v,
-                f"{champ_value:.4f}" if champ_value is not None else "-", "promoted" if promoted else "kept")
-    outcome = Promotion(name, metric, chal_v, chal_value, champ_v, champ_value, promoted, rows)
+    first = champ_v is None or (champ_v == chal_v and registry.all_versions(client, name) == [chal_v])
+    outcome = Promotion(name, metric, chal_v, chal_value, champ_v, champ_value, promoted, len(labelled),
+                        difference=None if test is None else test["difference"],
+                        difference_low=None if test is None else test["low"],
+                        difference_high=None if test is None else test["high"],
+                        confidence=comparison.confidence, resamples=0 if test is None else test["resamples"],
+                        first=first)
+    logger.info("%s: %s", name, promotion_message(outcome))
     record_review(client, outcome, data=data)  # who reviewed it, when, the figures: model-version tags
     return outcome
 

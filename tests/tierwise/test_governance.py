@@ -298,3 +298,92 @@ def test_recommender_card_names_the_tasks_without_a_model_and_the_assumptions(tm
     assert "| tierwise-default | none (no model) | assumed by the policy |" in md
     assert "0 of 1 bundled versions approved; no model for tierwise-churn, tierwise-default (assumed)" in md
     assert "assumed by the policy (also said in every tier reason): no churn model: value assumes a churn rate" in md
+
+
+@slow
+def test_promotion_states_the_difference_and_its_interval(store):
+    first, refused = store["outcome"], store["refused"]
+    assert first.first and first.difference is None
+    assert governance.promotion_message(first) == (
+        f"v{first.challenger_version} is the first version: confirmed as champion (nothing to compare with)")
+    # the weak challenger (trained on shuffled labels) against v1, on the same out-of-time rows
+    assert refused.difference == pytest.approx(refused.challenger_value - refused.champion_value)
+    assert refused.difference_low <= refused.difference <= refused.difference_high < 0
+    assert refused.resamples >= 900
+    message = governance.promotion_message(refused)
+    assert message.startswith(f"kept champion v{first.challenger_version}: challenger v{refused.challenger_version} "
+                              "is not better beyond noise (roc_auc difference -")
+    assert "95% interval" in message and "paired bootstrap" in message
+    tags = MlflowClient().get_model_version(NAME, store["weak"].version).tags
+    assert float(tags["last_review_difference_high"]) == pytest.approx(refused.difference_high, abs=1e-6)
+    assert tags["last_review_test"].startswith("paired bootstrap")
+
+
+def test_paired_bootstrap_tells_a_real_gain_from_noise():
+    rng = np.random.default_rng(0)
+    n = 2000
+    y = (rng.uniform(size=n) < 0.2).astype(float)
+    signal = y + rng.normal(0, 1.0, n)
+    same = governance.paired_bootstrap(y, signal, signal, "roc_auc", resamples=200, seed=1)
+    assert same["difference"] == 0 and same["low"] == same["high"] == 0  # identical models: no gain
+    noisy = governance.paired_bootstrap(y, signal + rng.normal(0, 0.02, n), signal, "roc_auc", resamples=200, seed=1)
+    assert noisy["low"] < 0 < noisy["high"]  # a 0.001 change of AUC is noise: not promoted
+    better = governance.paired_bootstrap(y, y + rng.normal(0, 0.5, n), signal, "roc_auc", resamples=200, seed=1)
+    assert better["low"] > 0 and better["difference"] > 0.05
+    again = governance.paired_bootstrap(y, signal + rng.normal(0, 0.02, n), signal, "roc_auc", resamples=200, seed=1)
+    assert again["resamples"] == 200 and set(again) == set(noisy)
+    assert governance.paired_bootstrap(y, signal, signal[::-1], "roc_auc", resamples=50, seed=3) == \
+        governance.paired_bootstrap(y, signal, signal[::-1], "roc_auc", resamples=50, seed=3)  # seeded
+
+
+def test_promotion_messages_read_right():
+    def outcome(champion, promoted, **kw):
+        return training.Promotion(NAME, "roc_auc", "2", 0.8843, champion, 0.8832, promoted, 1000, **kw)
+
+    assert governance.promotion_message(outcome(None, True)) == "v2 is the first version: promoted to champion"
+    assert governance.promotion_message(outcome("2", False)) == "v2 is already champion: confirmed on the out-of-time rows"
+    kept = outcome("1", False, difference=0.0011, difference_low=-0.0020, difference_high=0.0042, resamples=1000)
+    assert governance.promotion_message(kept) == (
+        "kept champion v1: challenger v2 is not better beyond noise (roc_auc difference +0.0011, 95% interval "
+        "-0.0020 to +0.0042, paired bootstrap of 1000 resamples)")
+    won = outcome("1", True, difference=0.0300, difference_low=0.0100, difference_high=0.0500, resamples=1000)
+    assert governance.promotion_message(won).startswith("promoted v2 to champion: better than v1 beyond noise")
+    tags = governance.review_tags(kept, user="alice", when="t")
+    assert tags["last_review_difference_low"] == "-0.002000" and tags["last_review_confidence"] == "95%"
+
+
+def test_approval_is_never_ok_while_alerts_are_open():
+    tags = {"approved_by": "alice", "approved_at": "2026-01-01T00:00:00Z", "approval_decision": "confirmed",
+            "approval_metric": "roc_auc", "approval_challenger_version": "1", "approval_challenger_value": "0.88",
+            "approval_champion_version": "1", "approval_champion_value": "0.88", "approval_rows": "1000"}
+    clean = governance.approval_section(tags, ["champion"], "1")
+    assert clean.status == "ok"
+    sections = [governance.Section("fairness", "Fairness", status="alert", finding="2 breach(es)"),
+                governance.Section("stability", "Stability", status="ok", finding="highest score PSI 0.010"),
+                governance.Section("calibration", "Calibration", status="alert", finding="1 of 5 grades fail")]
+    alerts = governance.open_alerts(sections)
+    assert alerts == ["Fairness: 2 breach(es)", "Calibration: 1 of 5 grades fail"]
+    open_ = governance.approval_section(tags, ["champion"], "1", alerts=alerts)
+    assert open_.status == "warn" and "2 open alert(s) not cleared by the approval" in open_.finding
+    assert "open alert: Fairness: 2 breach(es)" in open_.bullets
+    acknowledged = next(b for b in open_.bullets if b.startswith("the approver acknowledged: "))
+    assert "v1 0.8800 (the champion itself: no other version compared)" in acknowledged
+    assert "challenger v1" not in acknowledged
+
+
+@slow
+def test_card_of_an_approved_champion_with_an_open_alert_says_so(store, tmp_path, monkeypatch):
+    from tierwise.governance import _pack
+
+    def breached(*args, **kwargs):
+        return governance.Section("fairness", "Fairness", status="alert", finding="1 breach(es)")
+
+    monkeypatch.setattr(_pack, "section_fairness", breached)
+    md = governance.write_pack(NAME, version=store["info"].version, out_dir=tmp_path, log_to_mlflow=False
+                               ).markdown.read_text(encoding="utf-8")
+    summary = md.split("## Summary", 1)[1].split("\n## ", 1)[0]
+    assert "| Fairness | alert | 1 breach(es) |" in summary
+    assert "| Approval | ok |" not in summary
+    assert "| Approval | warn | approved by risk.officer at " in summary
+    assert "1 open alert(s) not cleared by the approval" in summary
+    assert "open alert: Fairness: 1 breach(es)" in md

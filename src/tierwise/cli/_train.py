@@ -121,8 +121,12 @@ def promote(
     config_dir_opt: Path = ConfigDirOption,
 ) -> None:
     """Compare challenger and champion on the same latest out-of-time data; promote only a better model.
+    The challenger must be better beyond noise: the paired-bootstrap interval of the metric's
+    difference (promotion: in monitor.yaml) must lie above zero; the difference and interval are printed.
     The reviewer ($TIERWISE_APPROVER or the OS user) and time are recorded as model-version tags."""
-    from tierwise import registry, training
+    from rich.markup import escape
+
+    from tierwise import governance, registry, training
 
     settings, flat = _checked_target(task, dataset, config_dir_opt)
     if flat is not None:
@@ -135,15 +139,14 @@ def promote(
         name = registry.registered_name(single)
         frame = training.promotion_data_task(single, data_dir=bank, feature_config=settings.require("features"),
                                              n_snapshots=snapshots)
-    result = training.promote(name, frame)
+    result = training.promote(name, frame, comparison=settings.monitor_or_default.promotion)
     champ = (f"v{result.champion_version} {result.metric}={result.champion_value:.4f}"
-             if result.champion_value is not None else "none")
+             if result.champion_value is not None and result.champion_version != result.challenger_version
+             else "none other")
     console.print(f"{name} on {result.rows} rows: challenger v{result.challenger_version} "
                   f"{result.metric}={result.challenger_value:.4f}; champion {champ}")
-    if result.promoted:
-        console.print(f"[green]promoted[/] v{result.challenger_version} to champion")
-    else:
-        console.print(f"[yellow]kept[/] champion v{result.champion_version} (challenger is not better)")
+    colour = "green" if result.promoted or result.champion_version == result.challenger_version else "yellow"
+    console.print(f"[{colour}]{escape(governance.promotion_message(result))}[/]")
     _governance_card(name, result, card_out, settings)
 
 

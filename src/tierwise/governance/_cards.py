@@ -18,6 +18,7 @@ import pandas as pd
 from tierwise.features import TASKS
 from tierwise.governance._checks import ALPHA, decile_calibration
 from tierwise.governance._records import PROTECTED
+from tierwise.reports import interval_text, support_note
 
 
 @dataclass(frozen=True)
@@ -246,21 +247,34 @@ def section_fairness(results: list[dict[str, Any]] | None, decision: str, cfg: A
             "carried with the rows, never model inputs unless configured). Selection-rate ratio (lowest over highest "
             f"group) must be at least {cfg.min_selection_rate_ratio}; the true-positive-rate difference against "
             f"the realised labels at most {cfg.max_tpr_difference}. Groups under {cfg.min_group_size} rows "
-            f"(or {cfg.min_positives} positives for the TPR) are listed but not compared."]
+            f"(or {cfg.min_positives} positives for the TPR) are listed but not compared; a ratio alerts only when "
+            f"both groups it compares have {cfg.min_events} or more selected rows"
+            + (" and its interval lies below 1 (a TPR difference: above 0)" if cfg.require_significance else "")
+            + ". The 'unknown' group (attribute "
+            "not recorded) is reported apart and never enters a ratio. Intervals are "
+            f"{cfg.confidence:.0%} (Wilson for rates, log scale for the ratio, Newcombe for the difference)."]
     tables, bullets = [], []
     breached = False
     for res in results:
-        rows = [[g["group"], fmt(g["clients"]), pct(g["selection_rate"], 1), fmt(g.get("positives")),
-                 pct(g["tpr"], 1) if g.get("tpr") is not None else "n/a"] for g in res["groups"]]
-        caption = (f"{res['attribute']}: selection-rate ratio {fmt(res['selection_rate_ratio'], 3)}, "
-                   f"TPR difference {fmt(res['tpr_difference'], 3)}")
-        tables.append(Table(["group", "rows", "selection rate", "positives", "true-positive rate"], rows,
-                            caption=caption))
+        rows = [_group_row(g) for g in res["groups"]]
+        classes = [""] * len(rows)
+        if res.get("unknown"):
+            rows.append(_group_row(res["unknown"], name="unknown (reported apart, not compared)"))
+            classes.append("muted")
+        between = f" ({' against '.join(res['ratio_groups'])})" if res.get("ratio_groups") else ""
+        caption = (f"{res['attribute']}: selection-rate ratio {fmt(res['selection_rate_ratio'], 3)}{between}, "
+                   f"interval {interval_text(res.get('selection_rate_ratio_ci'))}; TPR difference "
+                   f"{fmt(res['tpr_difference'], 3)}, interval {interval_text(res.get('tpr_difference_ci'))}")
+        tables.append(Table(["group", "rows", "selected", "selection rate", "interval", "positives",
+                             "true-positive rate", "interval"], rows, caption=caption, row_classes=classes))
         for b in res["breaches"]:
             breached = True
             bullets.append(f"BREACH ({res['attribute']}): {b}")
+        note = support_note(res, cfg)
+        if note:
+            bullets.append(f"{res['attribute']}: {note}")
         for e in res["excluded"]:
-            bullets.append(f"{res['attribute']}: group {e} not compared")
+            bullets.append(f"{res['attribute']}: group {e}" + ("" if e.startswith("unknown") else " not compared"))
     if not breached:
         bullets.insert(0, "No fairness threshold is breached.")
     ratios = [r["selection_rate_ratio"] for r in results if r["selection_rate_ratio"] is not None]
@@ -269,6 +283,20 @@ def section_fairness(results: list[dict[str, Any]] | None, decision: str, cfg: A
         f"; lowest selection-rate ratio {min(ratios):.3f}" if ratios else "")
     return Section("fairness", "Fairness", text=text, bullets=bullets, tables=tables,
                    status="alert" if breached else "ok", finding=finding)
+
+
+def _group_row(group: Mapping[str, Any], name: str | None = None) -> list[str]:
+    """One group of a fairness table: size, selection rate and TPR with their intervals."""
+    tpr = group.get("tpr")
+    return [name or group["group"], fmt(group["clients"]), fmt(group.get("selected")), pct(group["selection_rate"], 1),
+            _pct_interval(group.get("selection_rate_ci")), fmt(group.get("positives")),
+            pct(tpr, 1) if tpr is not None else "n/a", _pct_interval(group.get("tpr_ci"))]
+
+
+def _pct_interval(ci: Sequence[float | None] | None) -> str:
+    if not ci or ci[0] is None or ci[1] is None:
+        return "n/a"
+    return f"{pct(ci[0], 1)} to {pct(ci[1], 1)}"
 
 
 def section_stability(results: list[dict[str, Any]] | None, cfg: Any) -> Section:
@@ -294,10 +322,17 @@ def section_limitations(config: Mapping[str, Any], extra: Sequence[str]) -> Sect
     return Section("limitations", "Known limitations", bullets=[*items, *extra])
 
 
+def open_alerts(sections: Sequence[Section]) -> list[str]:
+    """The card's open alerts, one line each ('Fairness: 1 breach(es)'): what an approval cannot clear."""
+    return [f"{s.title}: {s.finding}" if s.finding else s.title for s in sections if s.status == "alert"]
+
+
 def approval_section(tags: Mapping[str, str], aliases: Sequence[str], champion: str | None,
-                     *, automatic: str = "as the first registered version") -> Section:
+                     *, automatic: str = "as the first registered version", alerts: Sequence[str] = ()) -> Section:
     """Who approved the version and when, the figures compared, the last review; or why not.
-    `automatic`: how a version becomes champion without a review."""
+    `automatic`: how a version becomes champion without a review. `alerts`: the card's open
+    alerts (`open_alerts`); an approval given with alerts open is never shown as 'ok': the
+    section says what the approver acknowledged (the comparison) and lists what stays open."""
     alias_text = ", ".join(aliases) if aliases else "none"
     bullets = [f"aliases now: {alias_text}" + (f" (champion is version {champion})" if champion and
                                                "champion" not in aliases else "")]
@@ -306,16 +341,23 @@ def approval_section(tags: Mapping[str, str], aliases: Sequence[str], champion: 
                 else "confirmed as champion")
         text = [f"**Approved** by **{tags['approved_by']}** at {tags.get('approved_at', 'n/a')} ({verb} with "
                 "`tierwise promote`)."]
-        bullets.append(_figures("approval", tags))
+        bullets.append("the approver acknowledged: " + _figures("approval", tags))
         status = "ok" if "champion" in aliases else "warn"
         finding = f"approved by {tags['approved_by']} at {tags.get('approved_at', 'n/a')}"
         if "champion" not in aliases:
             bullets.append("no longer champion: superseded by a later promotion")
             finding += "; no longer champion"
+        if alerts:
+            status = "warn"
+            finding += f"; {len(alerts)} open alert(s) not cleared by the approval"
+            text.append(f"The approval covers the comparison with the champion only: {len(alerts)} alert(s) of "
+                        "this card remain open and need their own sign-off.")
+            bullets.extend(f"open alert: {a}" for a in alerts)
     else:
         text = ["**Not approved / not champion by review**: no `tierwise promote` has approved this version"
                 + (f" (it became champion automatically {automatic})." if "champion" in aliases else ".")]
         status, finding = "warn", "not approved" + ("" if "champion" in aliases else " / not champion")
+        bullets.extend(f"open alert: {a}" for a in alerts)
     if tags.get("last_review_by"):
         bullets.append(f"last review: {tags['last_review_decision']} by {tags['last_review_by']} at "
                        f"{tags.get('last_review_at', 'n/a')}; " + _figures("last_review", tags))
@@ -352,9 +394,20 @@ def _figures(prefix: str, tags: Mapping[str, str]) -> str:
         except ValueError:
             return raw
 
-    return (f"{tags.get(f'{prefix}_metric', 'metric')} challenger v{tags.get(f'{prefix}_challenger_version', '?')} "
-            f"{num('challenger_value')} vs champion v{tags.get(f'{prefix}_champion_version', 'none')} "
-            f"{num('champion_value')} on {tags.get(f'{prefix}_rows', '?')} rows (data fingerprint "
+    champion = tags.get(f"{prefix}_champion_version", "none")
+    challenger = tags.get(f"{prefix}_challenger_version", "?")
+    metric = tags.get(f"{prefix}_metric", "metric")
+    if champion in ("none", challenger):  # the first version, or the champion reviewed again
+        compared = f"{metric} v{challenger} {num('challenger_value')}" + (
+            " (the first version: no champion to compare with)" if champion == "none"
+            else " (the champion itself: no other version compared)")
+    else:
+        compared = (f"{metric} challenger v{challenger} {num('challenger_value')} vs champion v{champion} "
+                    f"{num('champion_value')}")
+        if tags.get(f"{prefix}_difference") not in (None, "none"):
+            compared += (f", difference {num('difference')} ({tags.get(f'{prefix}_confidence', '95%')} interval "
+                         f"{num('difference_low')} to {num('difference_high')}, {tags.get(f'{prefix}_test', 'paired bootstrap')})")
+    return (f"{compared} on {tags.get(f'{prefix}_rows', '?')} rows (data fingerprint "
             f"`{tags.get(f'{prefix}_data_fingerprint', 'not recorded')}`)")
 
 

@@ -28,6 +28,7 @@ from tierwise.governance._cards import (
     data_window_from_card,
     image_uri,
     ms_time,
+    open_alerts,
     read_csv_or_none,
     recommender_approval,
     section_calibration,
@@ -117,8 +118,9 @@ def task_card(client: Any, name: str, version: str, *, monitor: MonitorConfig | 
         section_fairness(fairness, decision, fair_cfg, split_note),
         section_stability(stability, psi_cfg),
         section_limitations(config, extra),
-        approval_section(registry.version_tags(mv), list(mv.aliases or []), champion),
     ]
+    sections.append(approval_section(registry.version_tags(mv), list(mv.aliases or []), champion,
+                                     alerts=open_alerts(sections)))
     sections.insert(0, summary_section(sections))
     return Card(name, str(version), f"Model card: {name} version {version}",
                 str(config.get("description") or ""), sections, utc_now())

@@ -46,6 +46,12 @@ class Promotion:
     champion_value: float | None
     promoted: bool
     rows: int
+    difference: float | None = None       # challenger minus champion, on the same rows
+    difference_low: float | None = None   # its paired-bootstrap interval
+    difference_high: float | None = None
+    confidence: float = 0.95
+    resamples: int = 0
+    first: bool = False                   # the model's only version: nothing to compare with
 
 APPROVER_ENV = "TIERWISE_APPROVER"
 SCORED_ROWS = "scored_rows.parquet"
@@ -121,6 +127,31 @@ def review_decision(outcome: Promotion) -> str:
     return "confirmed" if outcome.champion_version == outcome.challenger_version else "refused"
 
 
+def promotion_message(outcome: Promotion) -> str:
+    """The one-line verdict of a promotion, e.g. 'v1 is the first version: confirmed as champion'
+    or 'kept champion v1: challenger v2 is not better beyond noise (difference -0.0011, 95%
+    interval -0.0040 to +0.0019)'."""
+    chal, champ = f"v{outcome.challenger_version}", f"v{outcome.champion_version}"
+    if outcome.champion_version is None:
+        return f"{chal} is the first version: promoted to champion"
+    if outcome.champion_version == outcome.challenger_version:
+        if outcome.first:
+            return f"{chal} is the first version: confirmed as champion (nothing to compare with)"
+        return f"{chal} is already champion: confirmed on the out-of-time rows"
+    figures = ""
+    if outcome.difference is not None:
+        figures = (f" ({outcome.metric} difference {outcome.difference:+.4f}, {outcome.confidence:.0%} interval "
+                   f"{_signed(outcome.difference_low)} to {_signed(outcome.difference_high)}, paired bootstrap of "
+                   f"{outcome.resamples} resamples)")
+    if outcome.promoted:
+        return f"promoted {chal} to champion: better than {champ} beyond noise{figures}"
+    return f"kept champion {champ}: challenger {chal} is not better beyond noise{figures}"
+
+
+def _signed(value: float | None) -> str:
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:+.4f}"
+
+
 def review_tags(outcome: Promotion, *, user: str, when: str, data_fingerprint: str = "") -> dict[str, str]:
     """The model-version tags of one review: `last_review_*` always, `approved_*` / `approval_*`
     only when the version is (or stays) champion. `data_fingerprint`: of the comparison data."""
@@ -131,12 +162,21 @@ def review_tags(outcome: Promotion, *, user: str, when: str, data_fingerprint: s
         "champion_version": outcome.champion_version or "none",
         "champion_value": "none" if outcome.champion_value is None else f"{outcome.champion_value:.6f}",
     }
+    if outcome.difference is not None:
+        figures.update({"difference": f"{outcome.difference:.6f}", "difference_low": _tag(outcome.difference_low),
+                        "difference_high": _tag(outcome.difference_high),
+                        "confidence": f"{outcome.confidence:.0%}",
+                        "test": f"paired bootstrap, {outcome.resamples} resamples"})
     tags = {"last_review_by": user, "last_review_at": when, "last_review_decision": decision,
             **{f"last_review_{k}": v for k, v in figures.items()}}
     if decision != "refused":
         tags.update({"approved_by": user, "approved_at": when, "approval_decision": decision,
                      **{f"approval_{k}": v for k, v in figures.items()}})
     return tags
+
+
+def _tag(value: float | None) -> str:
+    return "none" if value is None or not np.isfinite(value) else f"{value:.6f}"
 
 
 def record_review(client: Any, outcome: Promotion, *, data: pd.DataFrame | None = None, user: str | None = None,

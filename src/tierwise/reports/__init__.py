@@ -5,11 +5,20 @@ from tierwise.reports._config import (
     FairnessConfig,
     HistoryConfig,
     MonitorConfig,
+    PromotionConfig,
     PsiConfig,
     ReportConfig,
     ScoreBands,
 )
-from tierwise.reports._fairness import age_groups, compare_groups, fairness_report
+from tierwise.reports._fairness import (
+    age_groups,
+    compare_groups,
+    fairness_report,
+    interval_text,
+    ratio_interval,
+    support_note,
+    wilson_interval,
+)
 from tierwise.reports._history import expected_auc, resolve_months
 from tierwise.reports._io import (
     CORE_COLUMNS,
@@ -57,6 +66,7 @@ __all__ = [
     "MONITOR_HISTORY_COLUMNS",
     "PAGE_HISTORY_COLUMNS",
     "MonitorConfig",
+    "PromotionConfig",
     "PsiConfig",
     "ReportConfig",
     "ScoreBands",
@@ -70,6 +80,10 @@ __all__ = [
     "concentration_alerts",
     "expected_auc",
     "fairness_report",
+    "interval_text",
+    "ratio_interval",
+    "support_note",
+    "wilson_interval",
     "fund_flows",
     "hhi",
     "log_monitor_run",

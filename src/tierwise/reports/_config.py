@@ -58,9 +58,23 @@ class FairnessConfig(FrozenConfig):
     min_selection_rate_ratio: float = Field(0.8, gt=0, le=1)
     max_tpr_difference: float = Field(0.1, ge=0, le=1)
     min_group_size: int = Field(30, ge=1)
+    min_events: int = Field(5, ge=1)
     min_positives: int = Field(10, ge=1)
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    require_significance: bool = True
     churn_threshold: float = Field(0.3, gt=0, lt=1)
     default_threshold: float = Field(0.02, gt=0, lt=1)
+
+
+class PromotionConfig(FrozenConfig):
+    """`tierwise promote`: the challenger must beat the champion beyond noise on the same
+    out-of-time rows -- the lower end of the paired-bootstrap interval of the metric's
+    difference (challenger minus champion) must be above `min_difference`."""
+
+    resamples: int = Field(1000, ge=100, le=100_000)
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    seed: int = 0
+    min_difference: float = Field(0.0, ge=0)
 
 
 class HistoryConfig(FrozenConfig):
@@ -128,6 +142,7 @@ class MonitorConfig(FrozenConfig):
     fairness: FairnessConfig = FairnessConfig()
     history: HistoryConfig = HistoryConfig()
     report: ReportConfig = ReportConfig()
+    promotion: PromotionConfig = PromotionConfig()
     experiment: str = "tierwise-monitor"
 
     def with_policy(self, policy: PolicyConfig | None) -> MonitorConfig:

@@ -80,8 +80,10 @@ def resolve_months(present: Sequence[dt.date], month: dt.date | None, baseline: 
     if baseline == month:
         raise DataError(f"--baseline {month_label(baseline)} is the same month as --month")
     window = tuple(window_months(present, month, length=length))
+    year_ago = add_months(month, -12)  # the seasonal PSI baseline, read when present
+    extra = {year_ago} if year_ago in present else set()
     return MonitorMonths(month=month, baseline=baseline, window=window,
-                         read=tuple(sorted({*window, baseline})))
+                         read=tuple(sorted({*window, baseline, *extra})))
 
 
 # --------------------------------------------------------------------------- tiers over time

@@ -294,10 +294,37 @@ def psi_by_group(baseline: pd.DataFrame, current: pd.DataFrame, group: str, colu
     return rows
 
 
+def seasonal_psi(rows: list[dict[str, Any]], year_rows: list[dict[str, Any]], year_ago: str,
+                 cfg: PsiConfig) -> list[dict[str, Any]]:
+    """`rows` (PSI against the baseline) with the PSI of the same column against `year_ago`,
+    the same month a year earlier, and `seasonal`: the column moved against the baseline (warn
+    or alert) but not against the same month last year -- a calendar pattern such as year-end
+    bonuses in salary inflow, not drift."""
+    by_column = {r["column"]: r for r in year_rows}
+    out = []
+    for row in rows:
+        year = by_column.get(row["column"], {})
+        value = year.get("psi")
+        status = psi_status(value, cfg)
+        seasonal = row["status"] in ("warn", "alert") and status == "ok"
+        out.append({**row, "psi_year_ago": value, "status_year_ago": status, "year_ago": year_ago,
+                    "seasonal": seasonal})
+    return out
+
+
 def psi_alerts(overall: list[dict[str, Any]], grouped: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An alert (or warn) per column beyond the PSI limits. A seasonal column (`seasonal_psi`)
+    is named as such and only warns: it differs from the baseline as it did a year earlier."""
     alerts = []
     for row in overall:
         if row["status"] in ("warn", "alert"):
+            if row.get("seasonal"):
+                alert = _alert("psi", row["column"], None, None, row["psi"], 0.0,
+                               f"PSI of {row['column']} is {row['psi']:.3f} ({row['status']}) but "
+                               f"{row['psi_year_ago']:.3f} against {row['year_ago']}, the same month a year "
+                               "earlier: seasonal, not drift", "warn")
+                alerts.append({**alert, "seasonal": True})
+                continue
             alerts.append(_alert("psi", row["column"], None, None, row["psi"], 0.0,
                                  f"PSI of {row['column']} is {row['psi']:.3f} ({row['status']})", row["status"]))
     for row in grouped:

@@ -29,6 +29,7 @@ from tierwise.reports._monitor import (
     psi_by_group,
     psi_table,
     realised_vs_predicted,
+    seasonal_psi,
     tier_counts,
 )
 
@@ -49,6 +50,28 @@ def add_raw_features(recs: pd.DataFrame, monthly: pd.DataFrame | None, columns: 
     if {"deposit_current", "deposit_time"} <= set(out.columns) and "deposit_total" not in recs.columns:
         out["deposit_total"] = out["deposit_current"] + out["deposit_time"]
     return out
+
+
+def year_ago_frame(recs: pd.DataFrame, monthly: pd.DataFrame | None, year_ago: pd.Timestamp,
+                   columns: tuple[str, ...]) -> tuple[pd.DataFrame | None, str]:
+    """The clients of `year_ago` (the same month a year before the monitored one) and where
+    they come from: the scored rows (`archive`, e.g. the archive's followed columns), the raw
+    monthly data (`data`), or both; (None, '') when neither holds that month."""
+    scored = recs[recs["month"] == year_ago]
+    raw = None
+    if monthly is not None and "month" in monthly.columns:
+        raw = monthly[pd.to_datetime(monthly["month"]) == year_ago]
+    has_raw = raw is not None and not raw.empty
+    if scored.empty and not has_raw:
+        return None, ""
+    if scored.empty:
+        wanted = [c for c in dict.fromkeys([*columns, "deposit_current", "deposit_time"]) if c in raw.columns]
+        frame = raw[["client_id", "month", *wanted]].copy()
+        if {"deposit_current", "deposit_time"} <= set(frame.columns):
+            frame["deposit_total"] = frame["deposit_current"] + frame["deposit_time"]
+        return frame.reset_index(drop=True), "data"
+    frame = add_raw_features(scored, monthly, columns).reset_index(drop=True)
+    return frame, "archive and data" if has_raw else "archive"
 
 
 def build_monitor(recs: pd.DataFrame, month: pd.Timestamp, baseline: pd.Timestamp, cfg: MonitorConfig,
@@ -81,6 +104,13 @@ def build_monitor(recs: pd.DataFrame, month: pd.Timestamp, baseline: pd.Timestam
     feature_cols = tuple(c for c in (*cfg.psi.features, *cfg.psi.raw_features, "deposit_total")
                          if c in cur.columns or c in cfg.psi.features)
     psi_features = psi_table(base, cur, feature_cols, cfg.psi)
+    year_ago = month - pd.DateOffset(months=12)
+    year, year_source = year_ago_frame(recs, monthly, year_ago, cfg.psi.raw_features)
+    if year is not None:
+        psi_scores = seasonal_psi(psi_scores, psi_table(year, cur, cfg.psi.scores, cfg.psi),
+                                  month_label(year_ago), cfg.psi)
+        psi_features = seasonal_psi(psi_features, psi_table(year, cur, feature_cols, cfg.psi),
+                                    month_label(year_ago), cfg.psi)
     psi_groups = [row for dim in cfg.psi.by for row in psi_by_group(base, cur, dim, cfg.psi.by_columns, cfg.psi)]
     labels = matured_labels(monthly, baseline, base["client_id"], features)
     top = cur[cur["tier"].isin(cfg.concentration.top_tiers)]
@@ -109,7 +139,13 @@ def build_monitor(recs: pd.DataFrame, month: pd.Timestamp, baseline: pd.Timestam
         },
         "fund_flows": _records(fund_flows(base, cur)),
         "psi": {"scores": psi_scores, "features": psi_features, "by_group": psi_groups,
-                "warn": cfg.psi.warn, "alert": cfg.psi.alert},
+                "warn": cfg.psi.warn, "alert": cfg.psi.alert,
+                "year_ago": {"month": month_label(year_ago) if year is not None else None,
+                             "source": year_source,
+                             "note": "" if year is not None else
+                             f"neither the scored months nor the data hold {month_label(year_ago)}: "
+                             "no seasonal comparison",
+                             "seasonal": [r["column"] for r in psi_scores + psi_features if r.get("seasonal")]}},
         "realised_vs_predicted": {
             "matured": labels is not None,
             "note": _label_note(labels, features),
@@ -176,6 +212,8 @@ def monitor_metrics(result: dict[str, Any]) -> dict[str, float]:
             metrics[f"cohort.{dim}.{segment}.assets_change"] = row["assets_change"]
     for row in result["psi"]["scores"] + result["psi"]["features"]:
         metrics[f"psi.{row['column']}"] = row["psi"]
+        if row.get("psi_year_ago") is not None:
+            metrics[f"psi_year_ago.{row['column']}"] = row["psi_year_ago"]
     for row in result["psi"]["by_group"]:
         metrics[f"psi.{row['group']}.{row['segment']}.{row['column']}"] = row["psi"]
     for key in ("top_tiers", "exit_review"):

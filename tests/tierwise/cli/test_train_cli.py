@@ -59,7 +59,9 @@ def test_train_a_new_flat_table_then_predict_held_out_rows(tmp_path):
     result = runner.invoke(app, ["promote", "--dataset", str(tmp_path / "members.yaml"),
                                  "--card-out", str(tmp_path / "cards")])
     assert result.exit_code == 0, result.output
-    assert "challenger v1" in result.output and "champion v1" in result.output
+    assert "challenger v1" in result.output
+    assert "v1 is the first version: confirmed as champion" in result.output
+    assert "challenger is not better" not in result.output  # both are v1: nothing was compared
     assert (tmp_path / "cards" / "tierwise-members" / "v1" / "card.html").is_file()  # the approved version's card
 
 

@@ -277,9 +277,12 @@ def test_baseline_defaults_to_the_latest_month_before_and_the_window_is_a_year()
     present = [add_months(dt.date(2023, 1, 1), k) for k in range(15)]  # 2023-01 .. 2024-03
     chosen = resolve_months(present, None, None, length=12, archived=True)
     assert (chosen.month, chosen.baseline) == (dt.date(2024, 3, 1), dt.date(2024, 2, 1))
-    assert chosen.window == tuple(present[3:]) and chosen.read == chosen.window
+    # the window, and the same month a year earlier (the seasonal PSI baseline) since it is archived
+    assert chosen.window == tuple(present[3:]) and chosen.read == (dt.date(2023, 3, 1), *chosen.window)
     older = resolve_months(present, dt.date(2024, 3, 1), dt.date(2023, 1, 1), length=12, archived=True)
-    assert older.read == (dt.date(2023, 1, 1), *present[3:])  # the window and the baseline only
+    assert older.read == (dt.date(2023, 1, 1), dt.date(2023, 3, 1), *present[3:])  # window, baseline, year ago
+    short = resolve_months(present[4:], None, None, length=12, archived=True)
+    assert short.read == short.window  # no month a year earlier archived: nothing more read
     gap = resolve_months(_months("2024-01", "2024-04"), None, None, length=12, archived=True)
     assert gap.baseline == dt.date(2024, 1, 1)  # the latest archived month before, not the month before
 
