@@ -58,9 +58,17 @@ class MonthlyJob:
         trends, new defaults, realised labels, raw features)."""
         from tierwise.reports import read_bank
 
-        if not self._raw:
+        if "monthly" not in self._raw:
             self._raw["clients"], self._raw["monthly"] = read_bank(self.data)
         return self._raw[name]
+
+    def events(self) -> pd.DataFrame | None:
+        """The bank's recorded events (`events.parquet|csv`), read once per run; None without."""
+        from tierwise.features import read_events
+
+        if "events" not in self._raw:
+            self._raw["events"] = read_events(self.data)
+        return self._raw["events"]
 
     def pages_dir(self, month: dt.date) -> Path:
         return self.outputs / "rm_pages" / month_label(month)
@@ -173,7 +181,7 @@ def monitor_step(job: MonthlyJob, month: dt.date, history: pd.DataFrame, *, prog
     with progress(f"{month_label(month)} monitor", None):
         result = build_monitor(history, pd.Timestamp(month), pd.Timestamp(baseline), cfg, clients=job.raw("clients"),
                                monthly=job.raw("monthly"), default_limit=settings.policy.risk.pd_limit,
-                               features=settings.features)
+                               features=settings.features, events=job.events())
         files = write_monitor(result, job.monitor_dir(month))
         log_monitor_run(result, files, cfg.experiment)
     return len(result["alerts"])

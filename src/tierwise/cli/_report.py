@@ -128,6 +128,7 @@ def monitor(
     performance."""
     from tierwise import registry, tracking
     from tierwise.archive import archived_months, check_archive
+    from tierwise.features import read_events
     from tierwise.reports import (
         build_monitor,
         log_monitor_run,
@@ -160,8 +161,9 @@ def monitor(
     pd_limit = policy.risk.pd_limit if policy is not None else None
     data_dir = _data_dir(data, explicit=data != DATA_DEFAULT)
     clients, monthly = read_bank(data_dir)
+    events = None if data_dir is None else read_events(data_dir)
     result = build_monitor(recs, pd.Timestamp(months.month), pd.Timestamp(months.baseline), cfg, clients=clients,
-                           monthly=monthly, default_limit=pd_limit, features=features)
+                           monthly=monthly, default_limit=pd_limit, features=features, events=events)
     files = write_monitor(result, out)
     run_id = log_monitor_run(result, files, cfg.experiment)
     alerts = result["alerts"]

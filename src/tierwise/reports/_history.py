@@ -242,25 +242,25 @@ def _realised(part: pd.DataFrame, labels: pd.DataFrame | None, task: str) -> dic
 
 
 def _labels_for(monthly: pd.DataFrame | None, month: pd.Timestamp, clients: pd.Series,
-                features: FeatureConfig) -> pd.DataFrame | None:
+                features: FeatureConfig, events: pd.DataFrame | None = None) -> pd.DataFrame | None:
     """`matured_labels` at `month`, skipped (None) when no horizon can be covered yet."""
     if monthly is None or monthly.empty:
         return None
     shortest = min(getattr(features.labels, task).horizon_months for task in PERFORMANCE_TASKS)
     if pd.Timestamp(add_months(month, shortest)) > pd.to_datetime(monthly["month"]).max():
         return None
-    return matured_labels(monthly, month, clients, features)
+    return matured_labels(monthly, month, clients, features, events)
 
 
 def performance_history(recs: pd.DataFrame, months: Sequence[pd.Timestamp], monthly: pd.DataFrame | None,
-                        features: FeatureConfig) -> list[dict[str, Any]]:
+                        features: FeatureConfig, events: pd.DataFrame | None = None) -> list[dict[str, Any]]:
     """Per month and task (churn, default): the expected event rate (mean score) and expected
     AUC of the scores, and the realised rate and AUC once the month's labels have matured in
     `monthly`. Default counts clients with credit exposure only."""
     out = []
     for month in months:
         rows = _month_rows(recs, month)
-        labels = _labels_for(monthly, month, rows[CLIENT_KEY], features)
+        labels = _labels_for(monthly, month, rows[CLIENT_KEY], features, events)
         entry: dict[str, Any] = {"month": month_label(month)}
         for task, (score, _) in PERFORMANCE_TASKS.items():
             part = _task_rows(rows, task)
@@ -274,7 +274,8 @@ def performance_history(recs: pd.DataFrame, months: Sequence[pd.Timestamp], mont
 
 
 def history_block(recs: pd.DataFrame, month: pd.Timestamp, cfg: HistoryConfig, *, top_tiers: Sequence[str],
-                  monthly: pd.DataFrame | None, features: FeatureConfig) -> dict[str, Any]:
+                  monthly: pd.DataFrame | None, features: FeatureConfig,
+                  events: pd.DataFrame | None = None) -> dict[str, Any]:
     """Every figure over time for the months of `recs` among the `cfg.months` ending at `month`."""
     present = [pd.Timestamp(m).date() for m in pd.to_datetime(recs["month"]).dropna().unique()]
     months = [pd.Timestamp(m) for m in window_months(present, pd.Timestamp(month).date(), length=cfg.months)]
@@ -286,5 +287,5 @@ def history_block(recs: pd.DataFrame, month: pd.Timestamp, cfg: HistoryConfig, *
         "migration": migration_history(recs, months),
         "top_tier_flows": top_tier_flows(recs, months, top_tiers),
         "exit_reviews": {**exit_reviews(recs, months, pd.Timestamp(month)), "shown": cfg.open_reviews_shown},
-        "performance": performance_history(recs, months, monthly, features),
+        "performance": performance_history(recs, months, monthly, features, events),
     }

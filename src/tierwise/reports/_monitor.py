@@ -337,14 +337,15 @@ def psi_alerts(overall: list[dict[str, Any]], grouped: list[dict[str, Any]]) -> 
 
 # --------------------------------------------------------------------------- realised outcomes
 def matured_labels(monthly: pd.DataFrame | None, baseline: pd.Timestamp, clients: pd.Series,
-                   config: FeatureConfig) -> pd.DataFrame | None:
+                   config: FeatureConfig, events: pd.DataFrame | None = None) -> pd.DataFrame | None:
     """Realised churn and default after `baseline` for `clients`, or None until matured.
 
     The labels are those the models were trained on (`tierwise.features.build_labels` with
     the feature configuration `config`), so realised rates compare like with like. Columns
     `client_id`, `churn`, `default`; a label is NaN when its horizon is not fully covered by
     `monthly` (and default is NaN for clients not eligible: no credit exposure at the
-    baseline, or already in default). Clients not alive at the baseline get NaN.
+    baseline, or already in default). Clients not alive at the baseline get NaN. `events`:
+    the bank's recorded events (`read_events`), the label source where present, as in training.
     """
     if monthly is None or monthly.empty:
         return None
@@ -352,7 +353,7 @@ def matured_labels(monthly: pd.DataFrame | None, baseline: pd.Timestamp, clients
     month = pd.to_datetime(monthly["month"])
     if not month.min() <= baseline <= month.max():
         return None
-    labels = build_labels(monthly, baseline.date(), config).set_index(CLIENT_KEY)
+    labels = build_labels(monthly, baseline.date(), config, events=events).set_index(CLIENT_KEY)
     out = pd.DataFrame({"client_id": pd.Series(clients, dtype="str").unique()})
     for task in ("churn", "default"):
         out[task] = out["client_id"].map(labels[label_column(task, config)]).astype("float64")

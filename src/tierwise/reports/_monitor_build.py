@@ -76,14 +76,16 @@ def year_ago_frame(recs: pd.DataFrame, monthly: pd.DataFrame | None, year_ago: p
 
 def build_monitor(recs: pd.DataFrame, month: pd.Timestamp, baseline: pd.Timestamp, cfg: MonitorConfig,
                   *, clients: pd.DataFrame | None = None, monthly: pd.DataFrame | None = None,
-                  default_limit: float | None = None, features: FeatureConfig | None = None) -> dict[str, Any]:
+                  default_limit: float | None = None, features: FeatureConfig | None = None,
+                  events: pd.DataFrame | None = None) -> dict[str, Any]:
     """Every monitor figure for `month` against `baseline`, as a JSON-ready dict.
 
     `recs` holds both months and may hold others: the months of it among the
     `cfg.history.months` ending at `month` make the history (tiers and migration month by
     month, top-tier fund movements, exit reviews, expected and realised performance).
     `features` is the feature configuration the models were trained with (default: the
-    defaults of `FeatureConfig`); realised outcomes use its labels.
+    defaults of `FeatureConfig`); realised outcomes use its labels, from the bank's recorded
+    `events` (`read_events`) where present, as training does.
     """
     features = FeatureConfig() if features is None else features
     month, baseline = pd.Timestamp(month), pd.Timestamp(baseline)
@@ -112,7 +114,7 @@ def build_monitor(recs: pd.DataFrame, month: pd.Timestamp, baseline: pd.Timestam
         psi_features = seasonal_psi(psi_features, psi_table(year, cur, feature_cols, cfg.psi),
                                     month_label(year_ago), cfg.psi)
     psi_groups = [row for dim in cfg.psi.by for row in psi_by_group(base, cur, dim, cfg.psi.by_columns, cfg.psi)]
-    labels = matured_labels(monthly, baseline, base["client_id"], features)
+    labels = matured_labels(monthly, baseline, base["client_id"], features, events)
     top = cur[cur["tier"].isin(cfg.concentration.top_tiers)]
     exit_review = cur[cur["flag_exit_review"].astype(bool)]
     alerts = [
@@ -153,7 +155,7 @@ def build_monitor(recs: pd.DataFrame, month: pd.Timestamp, baseline: pd.Timestam
         },
         "fairness": fairness,
         "history": history_block(recs, month, cfg.history, top_tiers=cfg.concentration.top_tiers,
-                                 monthly=monthly, features=features),
+                                 monthly=monthly, features=features, events=events),
         "alerts": alerts,
     }
     logger.info("monitor %s vs %s: %d clients, %d alerts", result["month"], result["baseline"],

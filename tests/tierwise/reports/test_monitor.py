@@ -486,3 +486,22 @@ def test_expected_performance_now_and_realised_once_labels_mature():
     assert first["churn"]["realised_rate"] == pytest.approx(scored["churn"].mean())
     assert first["churn"]["realised_auc"] == pytest.approx(roc_auc_score(scored["churn"], scored["p_churn"]))
     assert 0 <= first["default"]["realised_auc"] <= 1
+
+
+def test_realised_labels_follow_the_banks_recorded_events():
+    # the monitor's realised outcomes use the labels training used: recorded events where present
+    import datetime as dt
+
+    from tierwise.features import FeatureConfig
+    from tierwise.reports import matured_labels
+    from tierwise.synthetic import DataConfig, generate_bank
+
+    bank = generate_bank(DataConfig(), clients=300, months=30, seed=4, start=dt.date(2023, 1, 1))
+    monthly = bank.monthly
+    baseline = pd.Timestamp("2023-12-01")
+    config = FeatureConfig()
+    without = matured_labels(monthly, baseline, monthly["client_id"], config).set_index("client_id")
+    borrower = without.index[(without["default"] == 0)][0]
+    events = pd.DataFrame({"client_id": [borrower], "month": [pd.Timestamp("2024-03-01")], "kind": ["default"]})
+    with_events = matured_labels(monthly, baseline, monthly["client_id"], config, events).set_index("client_id")
+    assert with_events.loc[borrower, "default"] == 1
