@@ -314,7 +314,9 @@ def test_promotion_states_the_difference_and_its_interval(store):
     assert message.startswith(f"kept champion v{first.challenger_version}: challenger v{refused.challenger_version} "
                               "is not better beyond noise (roc_auc difference -")
     assert "95% interval" in message and "paired bootstrap" in message
-    tags = MlflowClient().get_model_version(NAME, store["weak"].version).tags
+    uri = f"sqlite:///{store['root'] / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)  # not the registry an earlier test connected to
+    tags = client.get_model_version(NAME, store["weak"].version).tags
     assert float(tags["last_review_difference_high"]) == pytest.approx(refused.difference_high, abs=1e-6)
     assert tags["last_review_test"].startswith("paired bootstrap")
 
