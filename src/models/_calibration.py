@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.special import expit
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
@@ -25,6 +26,11 @@ class Calibrator:
     """Maps raw scores (probabilities) to calibrated probabilities.
 
     `method`: "isotonic", "platt" or "none"; `fit` stores `method_` (the one actually used).
+    "isotonic" keeps resolution: the isotonic (PAV) fit's steps become nodes (a step's mean
+    logit score, the logit of its default rate with a Jeffreys half-count, so no step says 0),
+    joined by straight lines in logit space and extended beyond the end nodes with the slope of
+    a Platt fit. A step function would give every client of a step the same PD (thousands of
+    borrowers at one value); the curve keeps the steps' calibration and orders their clients.
     `floor`: the lowest probability given out (e.g. a regulatory PD floor); the calibrated scale
     is mapped affinely onto [floor, 1 - floor], so the ranking (and the AUC) never changes."""
 
@@ -47,6 +53,9 @@ class Calibrator:
         self.n_fit_ = len(y)
         if method == "isotonic":
             self.model_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(p, y)
+            self.nodes_ = _isotonic_nodes(self.model_, p, y)
+            slope = float(LogisticRegression(C=1e6).fit(_logit(p).reshape(-1, 1), y).coef_[0, 0])
+            self.end_slope_ = max(slope, 0.0)
         elif method == "platt":
             self.model_ = LogisticRegression(C=1e6).fit(_logit(p).reshape(-1, 1), y)
         elif method == "none":
@@ -62,7 +71,18 @@ class Calibrator:
         return floor + (1 - 2 * floor) * out if floor > 0 else out
 
     def _calibrated(self, p: np.ndarray) -> np.ndarray:
-        if self.method_ == "isotonic":
+        if self.method_ == "isotonic" and hasattr(self, "nodes_"):
+            node_x, node_z = self.nodes_
+            x = _logit(p)
+            z = np.interp(x, node_x, node_z)
+            slope = self.end_slope_
+            z = np.where(x < node_x[0], node_z[0] + slope * (x - node_x[0]), z)
+            z = np.where(x > node_x[-1], node_z[-1] + slope * (x - node_x[-1]), z)
+            # flat stretches (two steps with the same smoothed rate) are ordered by the raw score
+            # (a shift of at most 1e-6), so calibration never changes the ranking, hence the AUC
+            out = expit(z) * (1 - 4e-6) + 2e-6 + 1e-6 * (np.clip(p, 0, 1) - 0.5)
+            return np.clip(out, _EPS, 1 - _EPS)
+        if self.method_ == "isotonic":  # a model pickled before the nodes existed: the steps
             # isotonic regression is a step function: break its ties by the raw score (a shift
             # of at most 1e-6) so that calibration never changes the ranking, hence the AUC
             iso = self.model_.predict(p) * (1 - 4e-6) + 2e-6  # inside [2e-6, 1 - 2e-6]
@@ -73,6 +93,20 @@ class Calibrator:
             out = p
         # keep probabilities strictly inside (0, 1): a PD of exactly 0 is not credible
         return np.clip(out, _EPS, 1 - _EPS)
+
+
+def _isotonic_nodes(iso: IsotonicRegression, p: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean logit score, logit of the Jeffreys-smoothed default rate) of each isotonic step,
+    lowest first; the rates made non-decreasing again after smoothing."""
+    order = np.argsort(p, kind="stable")
+    fitted, x, ys = iso.predict(p)[order], _logit(p)[order], y[order]
+    starts = np.flatnonzero(np.r_[True, np.diff(fitted) != 0])
+    counts = np.diff(np.r_[starts, len(fitted)]).astype(float)
+    node_x = np.add.reduceat(x, starts) / counts
+    rate = np.maximum.accumulate((np.add.reduceat(ys, starts) + 0.5) / (counts + 1.0))
+    node_z = _logit(rate)
+    keep = np.r_[True, np.diff(node_x) > 0]  # steps whose scores all clip to one logit merge
+    return node_x[keep], node_z[keep]
 
 
 def assign_grades(pd_values: np.ndarray, bounds: Sequence[float], names: Sequence[str]) -> np.ndarray:
