@@ -502,7 +502,7 @@ def test_unknown_config_key_is_named(tmp_path, raw_policy):
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     with pytest.raises(
         ConfigError,
-        match=r"policy.yaml: unknown key 'risk.pd_limt'; allowed keys here: cap_without_history, pd_limit",
+        match=r"policy.yaml: unknown key 'risk.pd_limt'; allowed keys here: cap_without_history, in_default_dpd, pd_limit",
     ):
         load_config(path, PolicyConfig)
 
