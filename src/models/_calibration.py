@@ -116,25 +116,49 @@ def assign_grades(pd_values: np.ndarray, bounds: Sequence[float], names: Sequenc
     return np.asarray(names, dtype=object)[idx]
 
 
+def _grade_groups(grades: np.ndarray, names: Sequence[str]) -> list[list[int]]:
+    """Grade positions grouped so that each group holds clients: an empty grade joins the next
+    populated grade up, empty grades at the top join the highest populated one; one group per
+    grade when none holds clients."""
+    held = [bool((grades == name).any()) for name in names]
+    if not any(held):
+        return [[i] for i in range(len(names))]
+    groups: list[list[int]] = []
+    pending: list[int] = []
+    for i, filled in enumerate(held):
+        pending.append(i)
+        if filled:
+            groups.append(pending)
+            pending = []
+    groups[-1].extend(pending)
+    return groups
+
+
 def grade_table(y: np.ndarray, pd_values: np.ndarray, bounds: Sequence[float], names: Sequence[str],
-                *, alpha: float = 0.05) -> pd.DataFrame:
+                *, alpha: float = 0.05, merge_empty: bool = True) -> pd.DataFrame:
     """Per grade: clients, defaults, mean PD, observed rate, Jeffreys interval and test, binomial test.
 
     Jeffreys test (as in the ECB's PD back-testing): with the Beta(d + 1/2, n - d + 1/2) posterior
     of the default rate, p-value = P(rate <= mean PD); a small p-value means the grade's PD is
     too low. The two-sided exact binomial test is reported beside it.
+
+    `merge_empty`: a grade no client falls in is merged with its neighbour (the next grade up,
+    or the highest populated one), the row named after both ("R1-R2"), so that every row of
+    the table holds clients and is tested; False keeps the empty rows.
     """
     y = np.asarray(y, dtype=float)
     pd_values = np.asarray(pd_values, dtype=float)
     grades = assign_grades(pd_values, bounds, names)
+    groups = _grade_groups(grades, names) if merge_empty else [[i] for i in range(len(names))]
     rows = []
-    lower = 0.0
-    for name, upper in zip(names, bounds, strict=True):
-        mask = grades == name
+    for group in groups:
+        first, last = group[0], group[-1]
+        name = names[first] if first == last else f"{names[first]}-{names[last]}"
+        mask = np.isin(grades, [names[i] for i in group])
         n = int(mask.sum())
         d = int(y[mask].sum())
-        row = {"grade": name, "pd_from": lower, "pd_to": float(upper), "n": n, "defaults": d}
-        lower = float(upper)
+        row = {"grade": name, "pd_from": float(bounds[first - 1]) if first else 0.0,
+               "pd_to": float(bounds[last]), "n": n, "defaults": d}
         if n == 0:
             row.update(mean_pd=np.nan, observed_rate=np.nan, jeffreys_low=np.nan, jeffreys_high=np.nan,
                        jeffreys_p=np.nan, binomial_p=np.nan, passed=True)

@@ -92,3 +92,15 @@ def test_isotonic_curve_is_as_well_calibrated_as_its_steps_on_fresh_data():
     assert expected_calibration_error(y_new, curve) <= expected_calibration_error(y_new, steps) + 0.005
     brier = [float(np.mean((p - y_new) ** 2)) for p in (curve, steps)]
     assert brier[0] <= brier[1] * 1.005, brier
+
+
+def test_grade_table_merges_empty_grades_into_their_neighbour():
+    pd_values = np.array([0.004, 0.006, 0.03, 0.05, 0.2])  # nothing at or below 0.0025, nothing above 0.3
+    y = np.array([0.0, 0.0, 0.0, 1.0, 1.0])
+    bounds, names = [0.0025, 0.005, 0.04, 0.3, 1.0], ["R1", "R2", "R3", "R4", "R5"]
+    table = grade_table(y, pd_values, bounds, names)
+    assert list(table["grade"]) == ["R1-R2", "R3", "R4-R5"]
+    assert (table["n"] > 0).all() and table["n"].sum() == len(y)
+    assert list(table["pd_from"]) == [0.0, 0.005, 0.04] and list(table["pd_to"]) == [0.005, 0.04, 1.0]
+    kept = grade_table(y, pd_values, bounds, names, merge_empty=False)
+    assert list(kept["grade"]) == names and int((kept["n"] == 0).sum()) == 2
