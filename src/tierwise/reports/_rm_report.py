@@ -107,7 +107,7 @@ def client_card(row: pd.Series | dict[str, Any], lang: str, cfg: ReportConfig) -
                      if (s := _text(row.get(f"reason_{model}_{k}_{lang}")))]
         if sentences:
             reasons.append({"key": model, "model": text[f"model_{model}"], "texts": sentences})
-    flags = [f for f in FLAG_COLUMNS if bool(row[f])]
+    flags = [f for f in FLAG_COLUMNS if bool(row.get(f, False))]  # a flag added later: absent is off
 
     # Chinese words from the table itself where it has them (what the bank's outputs say), else the catalogue
     def own(column: str) -> str | None:
