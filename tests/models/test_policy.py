@@ -224,9 +224,12 @@ def test_risk_watch_on_a_general_client_is_not_an_exit_review(resolved):
         (0.015, np.nan, False),  # no earlier PD
     ],
 )
-def test_rising_fast_default_risk_raises_risk_watch(resolved, pd_now, pd_prev, rising):
+def test_rising_fast_default_risk_raises_risk_watch(raw_policy, pd_now, pd_prev, rising):
+    # a 1% floor below the 2% limit, so that "rising" is seen apart from "above the limit"
+    floor = make_policy(raw_policy, thresholds={"mode": "absolute", **{k.lower(): v for k, v in CUTS.items()}},
+                        risk={"rising_min_pd": 0.01})
     rec = one(
-        resolved,
+        resolve_thresholds(floor),
         rich(2 * CUTS["Premier"]),
         p_default=pd_now,
         p_default_prev=pd_prev,
