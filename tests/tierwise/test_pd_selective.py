@@ -2,7 +2,8 @@
 out-of-time split, calibration on valid): PDs with resolution, clients in default flagged and
 never graded, risk watch selective and telling, retention and growth lists of the configured size.
 
-The bank: 8,000 clients over 30 months (a smaller one gives a default model with a few
+Risk watch is also checked with the memory batch scoring reads from the archive (the lowest PD
+of the last 3 months, for "rising fast"). The bank: 8,000 clients over 30 months (a smaller one gives a default model with a few
 hundred distinct scores, which no calibration can spread); LightGBM only, no tuning, and
 isotonic calibration from 1,000 validation rows as the demo bank's 20,000 clients get it. Limits are resolved on its last month (as the demo
 does) and checked there and a year earlier, the last snapshot month whose 12-month default
@@ -60,10 +61,15 @@ def bank(tmp_path_factory):
     last = pd.Timestamp(monthly["month"].max()).date()
     outcome_month = snapshot_months(monthly, fc, 1)[-1]
     reference = scored(last)
+    trend = [scored((pd.Timestamp(last) - pd.DateOffset(months=k)).date()).set_index("client_id")["p_default"]
+             for k in (1, 2, 3)]  # as batch scoring reads the archive: the lowest PD of the last 3 months
+    lowest = pd.concat(trend, axis=1).min(axis=1)
+    remembered = reference.assign(p_default_prev=reference["client_id"].map(lowest).to_numpy(dtype=float))
     resolved = resolve_thresholds(settings.policy, reference)
     earlier = scored(outcome_month)
     labels = build_labels(monthly, outcome_month, fc).set_index("client_id")[label_column("default", fc)]
     return {"settings": settings, "default_frame": frames["default"], "resolved": resolved, "reference": reference,
+            "remembered": remembered,
             "earlier": earlier, "defaulted": labels.reindex(earlier["client_id"]).to_numpy(dtype=float)}
 
 
@@ -117,7 +123,7 @@ def test_clients_90_days_past_due_are_in_default_and_not_ranked(bank):
     assert not reasons.str.contains("default risk").any()  # no PD for a client in default
 
 
-@pytest.mark.parametrize("month", ["reference", "earlier"])
+@pytest.mark.parametrize("month", ["reference", "remembered", "earlier"])
 def test_risk_watch_holds_at_most_10_percent_of_clients(bank, month):
     recs = recommend(bank[month], bank["resolved"])
     assert 0.02 <= recs["flag_risk_watch"].mean() <= 0.10
