@@ -2,12 +2,13 @@
 out-of-time split, calibration on valid): PDs with resolution, clients in default flagged and
 never graded, risk watch selective and telling, retention and growth lists of the configured size.
 
-Risk watch is also checked with the memory batch scoring reads from the archive (the lowest PD
-of the last 3 months, for "rising fast"). The bank: 8,000 clients over 30 months (a smaller one gives a default model with a few
-hundred distinct scores, which no calibration can spread); LightGBM only, no tuning, and
-isotonic calibration from 1,000 validation rows as the demo bank's 20,000 clients get it. Limits are resolved on its last month (as the demo
-does) and checked there and a year earlier, the last snapshot month whose 12-month default
-outcome the data shows (the models' out-of-time test month)."""
+The bank: 8,000 clients over 30 months (a smaller one gives a default model with a few hundred
+distinct scores, which no calibration can spread); LightGBM only, no tuning, and isotonic
+calibration from 1,000 validation rows, as the demo bank's 20,000 clients get it. Limits are
+resolved on its last month (as the demo does) and checked there, there with the memory batch
+scoring reads from the archive (the lowest PD of the last 3 months, for "rising fast"), and a
+year earlier, the last snapshot month whose 12-month default outcome the data shows (the
+models' out-of-time test month)."""
 
 from __future__ import annotations
 
