@@ -388,4 +388,11 @@ class PolicyConfig(FrozenConfig):
         for lang in ("en", "zh"):
             if lang not in self.reasons:
                 raise ValueError(f"reasons: templates for '{lang}' are missing")
+        if self.risk.watch_share is None:
+            for lang, words in self.reasons.items():
+                for name in type(words).model_fields:
+                    value = getattr(words, name)
+                    if isinstance(value, str) and "{watch_share}" in value:
+                        raise ValueError(f"reasons.{lang}.{name} uses {{watch_share}} but risk.watch_share is "
+                                         "null; set the share or drop the field from the template")
         return self

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from tierwise.config import parse_config, read_yaml
-from tierwise.features import DataError
+from tierwise.features import ConfigError, DataError
 from tierwise.models import (
     PolicyConfig,
     ResolvedPolicy,
@@ -175,3 +175,13 @@ def test_rank_limits_need_a_reference_population(raw_policy, caplog):
     assert resolve_thresholds(policy).pd_limit is None
     assert "risk.watch_share, retention.share, growth_lead.share need a reference population" in caplog.text
     assert resolve_thresholds(policy, population()).pd_limit is not None
+
+
+def test_a_template_naming_the_watch_share_needs_one(raw_policy):
+    with pytest.raises(ConfigError, match=r"reasons.en.risk_above uses \{watch_share\} but risk.watch_share is null"):
+        make_policy(raw_policy, risk={"watch_share": None})
+    plain = {lang: {**raw_policy["reasons"][lang],
+                    "risk_above": "default risk {pd}, above the {limit} limit: no upgrade",
+                    "risk_above_rising": "default risk {pd}, above the {limit} limit and rising: no upgrade"}
+             for lang in ("en", "zh")}
+    assert make_policy(raw_policy, risk={"watch_share": None}, reasons=plain).risk.watch_share is None
