@@ -25,6 +25,7 @@ from tierwise.models._policy import (
     assumption_notes,
     expected_value,
     recommend,
+    resolve_shares,
     resolve_thresholds,
     rm_capacity,
     summarise_tiers,
@@ -34,7 +35,9 @@ from tierwise.models._policy_config import (
     TIERS,
     TIERS_BY_RANK,
     AssumptionsConfig,
+    GrowthLeadConfig,
     PolicyConfig,
+    RiskConfig,
 )
 from tierwise.models._policy_inputs import REQUIRED_COLUMNS as POLICY_INPUT_COLUMNS
 from tierwise.models._policy_inputs import validate_policy_inputs
@@ -73,6 +76,8 @@ __all__: list[str] = [
     "OUTPUT_COLUMNS",
     "POLICY_INPUT_COLUMNS",
     "AssumptionsConfig",
+    "GrowthLeadConfig",
+    "RiskConfig",
     "PolicyConfig",
     "ResolvedPolicy",
     "TIERS",
@@ -85,6 +90,7 @@ __all__: list[str] = [
     "advance_reviews",
     "expected_value",
     "recommend",
+    "resolve_shares",
     "resolve_thresholds",
     "rm_capacity",
     "summarise_tiers",

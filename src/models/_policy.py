@@ -95,6 +95,7 @@ _CUT_TIERS = TIERS_BY_RANK[1:]  # the tiers with a cut-off, lowest first
 FLAG_COLUMNS: tuple[str, ...] = (
     "flag_retention_priority",
     "flag_risk_watch",
+    "flag_in_default",
     "flag_exit_review",
     "flag_cost_review",
     "flag_growth_lead",
@@ -125,12 +126,24 @@ class ResolvedPolicy(FrozenConfig):
     `cuts` maps Potential / Excellence / Premier to the EV at or above which the band starts;
     `reference_size` is the number of clients the quantiles came from (0: absolute mode);
     `tasks` the tasks with a model, the others take `policy.assumptions`.
+    `pd_limit`: the risk gate's PD limit (`risk.pd_limit`, or the PD at `risk.watch_share`
+    when higher); `retention_cut` / `growth_cut`: the value at risk from churn and the value
+    gained from growth at which the `retention.share` / `growth_lead.share` ranks end. None:
+    the configured fixed rule (a policy resolved before the shares existed).
     """
 
     policy: PolicyConfig
     cuts: dict[Literal["Potential", "Excellence", "Premier"], float]
     reference_size: int = 0
     tasks: tuple[Literal["churn", "default", "growth"], ...] = TASKS  # type: ignore[assignment]
+    pd_limit: float | None = None
+    retention_cut: float | None = None
+    growth_cut: float | None = None
+
+    @property
+    def risk_limit(self) -> float:
+        """The PD above which the risk gate is on."""
+        return self.policy.risk.pd_limit if self.pd_limit is None else self.pd_limit
 
     @property
     def assumed(self) -> tuple[str, ...]:
@@ -200,7 +213,10 @@ def _value_arrays(frame: pd.DataFrame, policy: PolicyConfig) -> dict[str, np.nda
     p_stay = (1.0 - col("p_churn")) ** (horizon / policy.churn_horizon_months)
     pd_raw = col("p_default")
     pd_clean = np.nan_to_num(pd_raw, nan=0.0)
+    dpd = col("days_past_due") if "days_past_due" in frame.columns else np.full(len(frame), np.nan)
+    in_default = (dpd >= policy.risk.in_default_dpd) & (col("credit_exposure") > 0)
     pd_horizon = 1.0 - (1.0 - pd_clean) ** (horizon / policy.default_horizon_months)
+    pd_horizon = np.where(in_default, 1.0, pd_horizon)  # the default has happened: loss = LGD x EAD
     segments = list(policy.lgd_by_segment)
     segment_code = text.codes_of(frame["segment"], segments)
     lgd_table = np.array([*(policy.lgd_by_segment[s] for s in segments), policy.lgd])
@@ -218,6 +234,10 @@ def _value_arrays(frame: pd.DataFrame, policy: PolicyConfig) -> dict[str, np.nda
         "ev": p_stay * retained - loss,
         "pd_raw": pd_raw,
         "pd": pd_clean,
+        "dpd": dpd,
+        "in_default": in_default,
+        "value_at_risk": (1.0 - p_stay) * (retained - loss),
+        "growth_gain": np.where(net > 0, horizon * net * (multiplier - 1.0), 0.0),
     }
 
 
@@ -239,7 +259,14 @@ def resolve_thresholds(
     thresholds = policy.thresholds
     levels = {name: getattr(thresholds, name.lower()) for name in _CUT_TIERS}
     if thresholds.mode == "absolute":
-        return ResolvedPolicy(policy=policy, cuts=levels, reference_size=0, tasks=tasks)
+        resolved = ResolvedPolicy(policy=policy, cuts=levels, reference_size=0, tasks=tasks)
+        if population is None or len(population) == 0:
+            if _shares(policy):
+                logger.warning("policy: %s need a reference population; the fixed rules apply",
+                               ", ".join(_shares(policy)))
+            return resolved
+        validate_policy_inputs(with_assumptions(population, resolved), source="reference population")
+        return resolve_shares(resolved, population)
     if population is None or len(population) == 0:
         raise DataError(
             "policy thresholds are quantiles: a non-empty reference population is needed "
@@ -257,7 +284,61 @@ def resolve_thresholds(
         )
     cuts = {name: float(np.quantile(ev, q)) for name, q in levels.items()}
     logger.info("resolved EV cut points on %d clients: %s", len(ev), cuts)
-    return ResolvedPolicy(policy=policy, cuts=cuts, reference_size=len(ev), tasks=tasks)
+    resolved = ResolvedPolicy(policy=policy, cuts=cuts, reference_size=len(ev), tasks=tasks)
+    return resolve_shares(resolved, population)
+
+
+_NONE_TAKEN = float(np.finfo(float).max)
+
+
+def _shares(policy: PolicyConfig) -> list[str]:
+    """The rank-based limits the policy configures (keys as in the YAML)."""
+    given = {"risk.watch_share": policy.risk.watch_share, "retention.share": policy.retention.share,
+             "growth_lead.share": policy.growth_lead.share}
+    return [key for key, share in given.items() if share is not None]
+
+
+def _rank_cut(values: np.ndarray, eligible: np.ndarray, count: int) -> float:
+    """The value at which the `count` highest eligible `values` end (the largest float, which
+    JSON keeps and no value reaches, when none is taken)."""
+    chosen = np.sort(values[eligible & np.isfinite(values)])[::-1]
+    if count <= 0 or len(chosen) == 0:
+        return _NONE_TAKEN
+    return float(chosen[min(count, len(chosen)) - 1])
+
+
+def resolve_shares(resolved: ResolvedPolicy, population: pd.DataFrame) -> ResolvedPolicy:
+    """`resolved` with the rank-based limits of the policy (`risk.watch_share`,
+    `retention.share`, `growth_lead.share`) turned into amounts on `population`: the PD limit
+    first (the riskiest share of borrowers not in default, never below `risk.pd_limit`), then,
+    with that gate, the retention and growth-lead cuts (each share of all clients)."""
+    policy = resolved.policy
+    population = with_assumptions(population, resolved)
+    n = len(population)
+    update: dict[str, float | None] = {}
+    has = set(resolved.tasks)
+    if policy.risk.watch_share is not None and "default" in has:
+        v = _value_arrays(population, policy)
+        borrower = (population["credit_exposure"].to_numpy(dtype=float) > 0) & ~v["in_default"]
+        k = int(round(policy.risk.watch_share * int(borrower.sum())))
+        limit = _rank_cut(v["pd"], borrower, k + 1)  # PD above the (k+1)-th highest: k borrowers
+        update["pd_limit"] = max(policy.risk.pd_limit, limit if limit < _NONE_TAKEN else 0.0)
+    resolved = resolved.model_copy(update=update) if update else resolved
+    shares = {"retention_cut": (policy.retention.share, "churn"), "growth_cut": (policy.growth_lead.share, "growth")}
+    if any(share is not None and task in has for share, task in shares.values()):
+        d = _decide(population, resolved)
+        eligible = {
+            "retention_cut": ~d["gated"] & (population["p_churn"].to_numpy(dtype=float) >= policy.retention.min_p_churn)
+                             & (d["value_at_risk"] > 0),
+            "growth_cut": ~d["gated"] & (d["tier"] <= POTENTIAL) & (d["growth_gain"] > 0),
+        }
+        values = {"retention_cut": d["value_at_risk"], "growth_cut": d["growth_gain"]}
+        for key, (share, task) in shares.items():
+            if share is not None and task in has:
+                update[key] = _rank_cut(values[key], eligible[key], int(round(share * n)))
+        resolved = resolved.model_copy(update=update)
+    logger.info("resolved rank limits on %d clients: %s", n, update or "none configured")
+    return resolved
 
 
 # --------------------------------------------------------------------------- decisions
@@ -307,9 +388,11 @@ def _decide(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dict[str, np.ndarr
         & (pd_now >= risk.rising_factor * np.nan_to_num(pd_prev, nan=0.0))
         & (pd_now >= risk.rising_min_pd)
     )
-    above = (pd_now > risk.pd_limit) & ("default" in has)
-    rising = rising & ("default" in has)
-    gated = above | rising
+    in_default = v["in_default"]
+    above = (pd_now > resolved.risk_limit) & ("default" in has) & ~in_default
+    rising = rising & ("default" in has) & ~in_default
+    watch = above | rising
+    gated = watch | in_default
     previous = _tier_codes(frame)
     known = previous >= 0
     cap = np.where(known, previous, TIERS_BY_RANK.index(risk.cap_without_history)).astype(np.int8)
@@ -319,21 +402,29 @@ def _decide(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dict[str, np.ndarr
     rm_rank = np.array([policy.channels[t] == "relationship_manager" for t in TIERS_BY_RANK])  # type: ignore[index]
     exit_review = gated & known & rm_rank[np.maximum(previous, 0)] & rm_rank[tier]
     p_churn = frame["p_churn"].to_numpy(dtype=float)
+    if resolved.retention_cut is None:
+        worth_keeping = v["retained_adjusted"] >= cuts[policy.retention.min_value_tier]
+    else:
+        worth_keeping = (v["value_at_risk"] >= resolved.retention_cut) & (v["value_at_risk"] > 0)
     retention = (
         ("churn" in has)
         & (p_churn >= policy.retention.min_p_churn)
-        & (v["retained_adjusted"] >= cuts[policy.retention.min_value_tier])
+        & worth_keeping
         & ~gated
     )
     cost_review = v["contribution"] < policy.cost_review.ratio * v["cost"]
-    growth_lead = (
-        ("growth" in has)
-        & (tier == POTENTIAL)
-        & ~gated
-        & (v["growth"] > 0)
-        & (v["retained_adjusted"] >= cuts["Excellence"])
-        & (assets * v["multiplier"] >= policy.asset_floor.excellence)
-    )
+    if resolved.growth_cut is None:
+        growth_lead = (
+            ("growth" in has)
+            & (tier == POTENTIAL)
+            & ~gated
+            & (v["growth"] > 0)
+            & (v["retained_adjusted"] >= cuts["Excellence"])
+            & (assets * v["multiplier"] >= policy.asset_floor.excellence)
+        )
+    else:
+        growth_lead = (("growth" in has) & (tier <= POTENTIAL) & ~gated & (v["growth_gain"] > 0)
+                       & (v["growth_gain"] >= resolved.growth_cut))
     exposure = frame["credit_exposure"].to_numpy(dtype=float)
     no_credit = (exposure == 0) & (np.isnan(v["pd_raw"]) | (v["pd_raw"] == 0))
     return {
@@ -351,7 +442,8 @@ def _decide(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dict[str, np.ndarr
         "pd_prev": pd_prev,
         "no_credit": no_credit,
         "not_assessed": np.full(len(frame), "default" not in has),
-        "risk_watch": gated,
+        "gated": gated,
+        "risk_watch": watch,
         "exit_review": exit_review,
         "retention": retention,
         "cost_review": cost_review,
@@ -362,7 +454,7 @@ def _decide(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dict[str, np.ndarr
 # --------------------------------------------------------------------------- reasons
 
 _BAND, _BELOW, _FLOOR, _LIFT, _CAP_PREV, _CAP_NEW = range(6)
-_NO_CREDIT, _RISK_OK, _RISK_ABOVE, _RISK_RISING, _RISK_BOTH, _RISK_NOT_ASSESSED = range(6)
+_NO_CREDIT, _RISK_OK, _RISK_ABOVE, _RISK_RISING, _RISK_BOTH, _RISK_NOT_ASSESSED, _IN_DEFAULT = range(7)
 _COST_NONE, _COST_BELOW, _COST_NOT = range(3)
 
 
@@ -380,6 +472,7 @@ def _risk_codes(d: dict[str, np.ndarray]) -> np.ndarray:
     code = np.where(above & rising, _RISK_BOTH, np.where(above, _RISK_ABOVE, _RISK_OK))
     code = np.where(rising & ~above, _RISK_RISING, code)
     code = np.where(d["not_assessed"], _RISK_NOT_ASSESSED, code)
+    code = np.where(d["in_default"], _IN_DEFAULT, code)
     return np.where(d["no_credit"], _NO_CREDIT, code).astype(np.int8)
 
 
@@ -422,7 +515,10 @@ def _fields(
         "horizon": str(policy.horizon_months),
         "pd": lambda rows: text.format_percent(d["pd"][rows]),
         "pd_prev": lambda rows: text.format_percent(d["pd_prev"][rows]),
-        "limit": text.share_label(policy.risk.pd_limit),
+        "limit": (text.share_label(policy.risk.pd_limit) if resolved.pd_limit is None
+                  else text.format_percent(np.array([resolved.pd_limit]))[0].as_py()),
+        "watch_share": text.share_label(policy.risk.watch_share) if policy.risk.watch_share else "",
+        "dpd": lambda rows: pa.array([str(int(x)) if x == x else "" for x in d["dpd"][rows]], pa.string()),
         "contribution": money(d["contribution"]),
         "cost": money(d["cost"]),
     }
@@ -461,6 +557,7 @@ def _reasons(
         _RISK_RISING: words.risk_rising,
         _RISK_BOTH: words.risk_above_rising,
         _RISK_NOT_ASSESSED: resolved.policy.reason_template(lang, "risk_not_assessed"),
+        _IN_DEFAULT: resolved.policy.reason_template(lang, "in_default"),
     }
     separator = words.separator.replace("{", "{{").replace("}", "}}")
     # one template per (basis, risk) pair: one Arrow pass per pair present, no extra join
@@ -524,6 +621,7 @@ def recommendation_columns(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dic
         "expected_credit_loss_12m": d["loss"],
         "flag_retention_priority": d["retention"],
         "flag_risk_watch": d["risk_watch"],
+        "flag_in_default": d["in_default"],
         "flag_exit_review": d["exit_review"],
         "flag_cost_review": d["cost_review"],
         "flag_growth_lead": d["growth_lead"],

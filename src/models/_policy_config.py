@@ -58,6 +58,8 @@ REASON_FIELDS = frozenset(
         "pd",
         "pd_prev",
         "limit",
+        "watch_share",
+        "dpd",
         "contribution",
         "cost",
     }
@@ -76,15 +78,18 @@ ASSUMPTION_TEMPLATES: dict[str, dict[str, str]] = {
         "assumed_churn": "no churn model: value assumes a churn rate of {rate} over {horizon} months",
         "assumed_default": "no default model: expected credit loss assumes a PD of {rate} over {horizon} months",
         "assumed_growth": "no growth model: value assumes asset growth of {rate}",
+        "in_default": "in default ({dpd} days past due): no PD, no upgrade",
     },
     "zh": {
         "risk_not_assessed": "未评估违约风险（无违约模型）",
         "assumed_churn": "无流失模型：价值按{horizon}个月流失率{rate}的假设计算",
         "assumed_default": "无违约模型：预期信用损失按{horizon}个月违约概率{rate}的假设计算",
         "assumed_growth": "无增长模型：价值按资产增长{rate}的假设计算",
+        "in_default": "已违约（逾期{dpd}天）：不计违约概率，不予升级",
     },
 }
-"""Built-in sentences for a task without a model, used when `ReasonTemplates` leaves one out."""
+"""Built-in sentences for a task without a model and for a client already in default, used
+when `ReasonTemplates` leaves one out."""
 
 Channel = Literal["relationship_manager", "branch", "teller_digital"]
 
@@ -141,7 +146,16 @@ class GrowthLiftConfig(FrozenConfig):
 
 
 class RiskConfig(FrozenConfig):
-    """Default-risk gate: PD above `pd_limit`, or rising fast, blocks upgrades.
+    """Default-risk gate: PD above the limit, or rising fast, blocks upgrades.
+
+    The limit is `pd_limit`, or, with `watch_share`, the PD of the riskiest `watch_share` of
+    borrowers in the reference population when that is higher (resolved once with the EV cuts,
+    by `resolve_thresholds`): a PD scale where half the borrowers sit above a fixed 2% would
+    put a third of the bank on risk watch, a flag nobody can act on.
+
+    A client whose days past due reach `in_default_dpd` (the default label's threshold) is in
+    default: `flag_in_default`, no upgrade, an expected credit loss of LGD x exposure, no risk
+    watch (a PD is a probability of what has not happened yet) and left out of the share.
 
     Rising fast: `p_default >= rising_factor * p_default_prev` and `p_default >= rising_min_pd`
     (the floor keeps 0.1% -> 0.3% from counting). Without a previous tier, a gated client is
@@ -155,6 +169,8 @@ class RiskConfig(FrozenConfig):
     rising_min_pd: float = Field(ge=0, lt=1)
     cap_without_history: Tier = "Potential"
     trend_months: int = Field(default=3, ge=1, le=24)
+    watch_share: float | None = Field(default=None, gt=0, lt=1)
+    in_default_dpd: int = Field(default=90, ge=1)
 
 
 REVIEW_FIELDS = frozenset({"since", "months", "pd", "pd_prev", "limit", "tier", "tier_prev"})
@@ -214,10 +230,25 @@ class ExitReviewConfig(FrozenConfig):
 
 class RetentionConfig(FrozenConfig):
     """Retention priority: churn likelihood >= `min_p_churn` and a risk-adjusted value if
-    retained that reaches the cut of `min_value_tier`."""
+    retained that reaches the cut of `min_value_tier`.
+
+    With `share`: churn likelihood >= `min_p_churn` and the value at risk (P(leave over the
+    horizon) x risk-adjusted value if retained) among the `share` of clients with the most
+    value at risk in the reference population (`min_value_tier` is then not used), so the
+    list has the size the relationship managers can call."""
 
     min_p_churn: float = Field(gt=0, lt=1)
     min_value_tier: Literal["Potential", "Excellence", "Premier"] = "Excellence"
+    share: float | None = Field(default=None, gt=0, lt=1)
+
+
+class GrowthLeadConfig(FrozenConfig):
+    """Growth leads by rank: with `share`, a Potential or General client without risk watch
+    whose predicted growth adds value (12-month value gained from growth) among the `share` of
+    clients with the most such gain in the reference population. None: the fixed rule (a
+    Potential client whose grown value and assets reach Excellence)."""
+
+    share: float | None = Field(default=None, gt=0, lt=1)
 
 
 class CostReviewConfig(FrozenConfig):
@@ -265,6 +296,7 @@ class ReasonTemplates(FrozenConfig):
     assumed_churn: str | None = None
     assumed_default: str | None = None
     assumed_growth: str | None = None
+    in_default: str | None = None
     """Sentences for a task without a model (see `AssumptionsConfig`); None: the built-in
     `ASSUMPTION_TEMPLATES` of the language."""
     currency: str
@@ -318,6 +350,7 @@ class PolicyConfig(FrozenConfig):
     growth_lift: GrowthLiftConfig
     risk: RiskConfig
     retention: RetentionConfig
+    growth_lead: GrowthLeadConfig = GrowthLeadConfig()
     cost_review: CostReviewConfig = CostReviewConfig()
     channels: dict[Tier, Channel] = Field(
         default_factory=lambda: {
@@ -355,4 +388,11 @@ class PolicyConfig(FrozenConfig):
         for lang in ("en", "zh"):
             if lang not in self.reasons:
                 raise ValueError(f"reasons: templates for '{lang}' are missing")
+        if self.risk.watch_share is None:
+            for lang, words in self.reasons.items():
+                for name in type(words).model_fields:
+                    value = getattr(words, name)
+                    if isinstance(value, str) and "{watch_share}" in value:
+                        raise ValueError(f"reasons.{lang}.{name} uses {{watch_share}} but risk.watch_share is "
+                                         "null; set the share or drop the field from the template")
         return self

@@ -26,8 +26,10 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
 )
 """Columns `recommend` needs: ids, the three model outputs and the value features."""
 
-OPTIONAL_COLUMNS: tuple[str, ...] = ("p_default_prev", "tier_prev")
-"""Used when present: the earlier PD (for "rising fast") and the previous tier (gates)."""
+OPTIONAL_COLUMNS: tuple[str, ...] = ("p_default_prev", "tier_prev", "days_past_due")
+"""Used when present: the earlier PD (for "rising fast"), the previous tier (gates) and the
+days past due at the snapshot month (a client at `risk.in_default_dpd` or more is in default;
+missing: not known to be)."""
 
 _NUMERIC = tuple(c for c in REQUIRED_COLUMNS if c not in ("client_id", "segment"))
 _NO_MISSING = tuple(c for c in _NUMERIC if c != "p_default")  # no PD without credit exposure
@@ -44,7 +46,7 @@ def validate_policy_inputs(frame: pd.DataFrame, source: str = "policy input") ->
             f"(the policy needs {', '.join(REQUIRED_COLUMNS)})"
         )
     numbers: dict[str, np.ndarray] = {}  # each column read once (a served client: most of the cost)
-    for column in (*_NUMERIC, "p_default_prev"):
+    for column in (*_NUMERIC, "p_default_prev", "days_past_due"):
         if column not in frame.columns:
             continue
         series = frame[column]
@@ -53,7 +55,9 @@ def validate_policy_inputs(frame: pd.DataFrame, source: str = "policy input") ->
         numbers[column] = series.to_numpy(dtype=float, na_value=np.nan)
     for column in _NO_MISSING:
         _fail_first(frame, column, ~np.isfinite(numbers[column]), "a finite number", source)
-    for column in _NON_NEGATIVE:
+    for column in (*_NON_NEGATIVE, "days_past_due"):
+        if column not in numbers:
+            continue
         _fail_first(frame, column, numbers[column] < 0, "a non-negative amount", source)
     for column in _PROBABILITIES:
         if column not in numbers:

@@ -70,6 +70,8 @@ def advance_reviews(recs: pd.DataFrame, prior: pd.DataFrame | None, resolved: Re
     tier = text.codes_of(out["tier"], TIERS_BY_RANK)
     previous = text.codes_of(state["tier_prev"], TIERS_BY_RANK)
     gate = out["flag_risk_watch"].to_numpy(dtype=bool)
+    if "flag_in_default" in out.columns:  # a client in default stays under review
+        gate = gate | out["flag_in_default"].to_numpy(dtype=bool)
     status_prev = state["exit_review_status"].to_numpy(dtype=object)
     was_open = np.isin(status_prev, ["opened", "open"])
     months_prev = state["exit_review_months"].fillna(0).to_numpy(dtype=np.int64)
@@ -136,6 +138,10 @@ def _set_tiers(out: pd.DataFrame, tier: np.ndarray, rows: np.ndarray, resolved: 
         out[column] = pd.array(current, dtype=text.STR_DTYPE)
 
 
+IN_DEFAULT_WORDS = {"en": "in default", "zh": "已违约"}
+"""What a review sentence says in place of the PD of a client already in default."""
+
+
 def _sentences(out: pd.DataFrame, state: pd.DataFrame, status: np.ndarray, resolved: ResolvedPolicy,
                previous: np.ndarray, lang: str) -> np.ndarray:
     """The review sentence of each row with a status (None elsewhere)."""
@@ -148,16 +154,20 @@ def _sentences(out: pd.DataFrame, state: pd.DataFrame, status: np.ndarray, resol
     since = out["exit_review_since"]
     months = out["exit_review_months"].to_numpy()
     tier = text.codes_of(out["tier"], TIERS_BY_RANK)
-    limit = text.share_label(policy.risk.pd_limit)
+    limit = (text.share_label(policy.risk.pd_limit) if resolved.pd_limit is None
+             else text.percent_label(resolved.pd_limit))
+    in_default = (out["flag_in_default"].to_numpy(dtype=bool) if "flag_in_default" in out.columns
+                  else np.zeros(len(out), dtype=bool))
     for i in np.flatnonzero(pd.notna(status)):
         kind = status[i]
         if kind == "opened":
-            kind = "opened_above" if pd_now[i] > policy.risk.pd_limit else "opened_rising"
+            kind = "opened_above" if in_default[i] or pd_now[i] > resolved.risk_limit else "opened_rising"
         template = getattr(words, kind)
         sentences[i] = template.format(
             since=month_label(since.iloc[i]) if pd.notna(since.iloc[i]) else "",
             months=int(months[i]),
-            pd=text.percent_label(pd_now[i]) if np.isfinite(pd_now[i]) else "—",
+            pd=(IN_DEFAULT_WORDS[lang] if in_default[i] else
+                text.percent_label(pd_now[i]) if np.isfinite(pd_now[i]) else "—"),
             pd_prev=text.percent_label(pd_prev[i]) if np.isfinite(pd_prev[i]) else "—",
             limit=limit,
             tier=names[tier[i]],

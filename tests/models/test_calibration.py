@@ -63,8 +63,44 @@ def test_probability_floor_keeps_every_pd_above_it_and_the_ranking():
     fresh = np.concatenate([np.zeros(10), rng.uniform(0, 1, 500)])
     plain = Calibrator("isotonic").fit(raw, y)
     floored = Calibrator("isotonic", floor=0.0003).fit(raw, y)
-    assert plain.transform(fresh).min() < 0.0003  # isotonic's lowest step is (close to) zero
+    assert plain.transform(fresh).min() < 0.001  # the lowest scores get PDs near the floor
     out = floored.transform(fresh)
     assert out.min() >= 0.0003 and out.max() <= 1 - 0.0003
     assert np.array_equal(rankdata(out), rankdata(fresh))
     assert np.max(np.abs(out - plain.transform(fresh))) <= 0.0003 * 2  # a shift, not a recalibration
+
+
+def _top_share(values: np.ndarray) -> float:
+    """Share of rows on the most common value, as shown (to 0.01 percentage points)."""
+    _, counts = np.unique(np.round(values * 1e4), return_counts=True)
+    return counts.max() / len(values)
+
+
+def test_isotonic_keeps_resolution_where_its_steps_would_not():
+    raw, y, rng = _miscalibrated(20_000, 4)
+    fresh = rng.uniform(0.01, 0.6, 20_000) ** 2
+    cal = Calibrator("isotonic").fit(raw, y)
+    assert _top_share(cal.model_.predict(fresh)) > 0.05  # the PAV steps alone pile clients up
+    assert _top_share(cal.transform(fresh)) <= 0.05
+
+
+def test_isotonic_curve_is_as_well_calibrated_as_its_steps_on_fresh_data():
+    raw, y, _ = _miscalibrated(40_000, 5)
+    cal = Calibrator("isotonic").fit(raw[:20_000], y[:20_000])
+    y_new, raw_new = y[20_000:], raw[20_000:]
+    curve, steps = cal.transform(raw_new), cal.model_.predict(raw_new)
+    assert expected_calibration_error(y_new, curve) <= expected_calibration_error(y_new, steps) + 0.005
+    brier = [float(np.mean((p - y_new) ** 2)) for p in (curve, steps)]
+    assert brier[0] <= brier[1] * 1.005, brier
+
+
+def test_grade_table_merges_empty_grades_into_their_neighbour():
+    pd_values = np.array([0.004, 0.006, 0.03, 0.05, 0.2])  # nothing at or below 0.0025, nothing above 0.3
+    y = np.array([0.0, 0.0, 0.0, 1.0, 1.0])
+    bounds, names = [0.0025, 0.005, 0.04, 0.3, 1.0], ["R1", "R2", "R3", "R4", "R5"]
+    table = grade_table(y, pd_values, bounds, names)
+    assert list(table["grade"]) == ["R1-R2", "R3", "R4-R5"]
+    assert (table["n"] > 0).all() and table["n"].sum() == len(y)
+    assert list(table["pd_from"]) == [0.0, 0.005, 0.04] and list(table["pd_to"]) == [0.005, 0.04, 1.0]
+    kept = grade_table(y, pd_values, bounds, names, merge_empty=False)
+    assert list(kept["grade"]) == names and int((kept["n"] == 0).sum()) == 2

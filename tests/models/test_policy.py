@@ -224,9 +224,12 @@ def test_risk_watch_on_a_general_client_is_not_an_exit_review(resolved):
         (0.015, np.nan, False),  # no earlier PD
     ],
 )
-def test_rising_fast_default_risk_raises_risk_watch(resolved, pd_now, pd_prev, rising):
+def test_rising_fast_default_risk_raises_risk_watch(raw_policy, pd_now, pd_prev, rising):
+    # a 1% floor below the 2% limit, so that "rising" is seen apart from "above the limit"
+    floor = make_policy(raw_policy, thresholds={"mode": "absolute", **{k.lower(): v for k, v in CUTS.items()}},
+                        risk={"rising_min_pd": 0.01})
     rec = one(
-        resolved,
+        resolve_thresholds(floor),
         rich(2 * CUTS["Premier"]),
         p_default=pd_now,
         p_default_prev=pd_prev,
@@ -502,7 +505,7 @@ def test_unknown_config_key_is_named(tmp_path, raw_policy):
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     with pytest.raises(
         ConfigError,
-        match=r"policy.yaml: unknown key 'risk.pd_limt'; allowed keys here: cap_without_history, pd_limit",
+        match=r"policy.yaml: unknown key 'risk.pd_limt'; allowed keys here: cap_without_history, in_default_dpd, pd_limit",
     ):
         load_config(path, PolicyConfig)
 

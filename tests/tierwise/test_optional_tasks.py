@@ -79,10 +79,12 @@ def test_the_monthly_path_runs_with_the_champions_that_exist(tasks, tmp_path, mo
         assert latest["tier_reason_en"].str.contains("no churn model: value assumes a churn rate of 5%").all()
         assert latest["tier_reason_zh"].str.contains("无流失模型").all()
     credit = latest["credit_exposure"] > 0
-    assert latest.loc[credit, "tier_reason_en"].str.contains("default risk not assessed").all()
+    in_default = latest["flag_in_default"].astype(bool)  # a fact, not a score: shown without a default model
+    assert latest.loc[credit & ~in_default, "tier_reason_en"].str.contains("default risk not assessed").all()
+    assert latest.loc[in_default, "tier_reason_en"].str.contains("days past due").all()
     assert not latest["flag_risk_watch"].any()
 
-    client = str(latest.loc[credit, "client_id"].iloc[0])
+    client = str(latest.loc[credit & ~in_default, "client_id"].iloc[0])
     code, out, err = run(monkeypatch, capsys, "explain", "--client", client, "--month", f"{month:%Y-%m}",
                          "--data", str(bank))
     assert code == 0, err

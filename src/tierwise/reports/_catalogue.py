@@ -148,6 +148,7 @@ FLAG_NAMES: dict[str, dict[str, str]] = {
     "en": {
         "flag_retention_priority": "Retention priority",
         "flag_risk_watch": "Risk watch",
+        "flag_in_default": "In default",
         "flag_exit_review": "Exit review",
         "flag_cost_review": "Cost review",
         "flag_growth_lead": "Growth lead",
@@ -156,6 +157,7 @@ FLAG_NAMES: dict[str, dict[str, str]] = {
     "zh": {
         "flag_retention_priority": "重点挽留",
         "flag_risk_watch": "风险预警",
+        "flag_in_default": "已违约",
         "flag_exit_review": "退出评审",
         "flag_cost_review": "成本评审",
         "flag_growth_lead": "增长线索",
@@ -167,6 +169,7 @@ ACTIONS: dict[str, dict[str, str]] = {
     "en": {
         "flag_retention_priority": "Call the client this week; review pricing and offer a relationship review.",
         "flag_risk_watch": "Do not upgrade; check repayments and cash flow with the credit team.",
+        "flag_in_default": "In default (90+ days past due): work out recovery with collections; no PD applies.",
         "flag_exit_review": "Prepare an exit-review memo for the tier committee; pause new credit.",
         "flag_cost_review": "Move routine service to digital channels; review fees and waivers.",
         "flag_growth_lead": "Book a needs meeting: wealth, insurance or credit products that fit.",
@@ -175,6 +178,7 @@ ACTIONS: dict[str, dict[str, str]] = {
     "zh": {
         "flag_retention_priority": "本周内致电客户；检视定价并安排关系回顾。",
         "flag_risk_watch": "暂不升级；与授信团队核查还款与现金流。",
+        "flag_in_default": "已违约（逾期90天以上）：会同催收部门制定清收方案，不再适用违约概率。",
         "flag_exit_review": "为层级委员会准备退出评审材料；暂停新增授信。",
         "flag_cost_review": "将日常服务转至线上渠道；检视收费与减免。",
         "flag_growth_lead": "预约需求面谈：匹配理财、保险或信贷产品。",

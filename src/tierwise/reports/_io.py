@@ -25,11 +25,15 @@ from tierwise.models import FLAG_COLUMNS, TIERS
 logger = logging.getLogger(__name__)
 
 
+#: flags added after the contract: a recommendations table without one reads as "not flagged"
+LATER_FLAGS: tuple[str, ...] = ("flag_in_default",)
+
 #: the columns every report needs from the recommendations table (see the contract in issue 6)
 CORE_COLUMNS: tuple[str, ...] = (
     "client_id", "month", "segment", "region", "industry", "branch", "rm_id",
     "p_churn", "p_default", "growth", "expected_value_12m", "assets_total", "credit_exposure",
-    "contribution_monthly", "cost_to_serve_monthly", "tier", "channel", *FLAG_COLUMNS,
+    "contribution_monthly", "cost_to_serve_monthly", "tier", "channel",
+    *[f for f in FLAG_COLUMNS if f not in LATER_FLAGS],
 )
 
 #: what the monitor's history needs of the months other than --month and the baseline
@@ -63,6 +67,9 @@ def check_recommendations(recs: pd.DataFrame, *, source: str) -> pd.DataFrame:
         raise DataError(f"{source}: the recommendations table has no rows")
     out = recs.copy()
     out["client_id"] = out["client_id"].astype("str")
+    for flag in LATER_FLAGS:
+        if flag not in out.columns:
+            out[flag] = False
     try:
         out["month"] = pd.to_datetime(out["month"]).dt.to_period("M").dt.to_timestamp()
     except (ValueError, TypeError) as exc:

@@ -137,7 +137,7 @@ def client_card(row: pd.Series | dict[str, Any], lang: str, cfg: ReportConfig) -
                      if (s := _text(row.get(f"reason_{model}_{k}_{lang}")))]
         if sentences:
             reasons.append({"key": model, "model": text[f"model_{model}"], "texts": sentences})
-    flags = [f for f in FLAG_COLUMNS if bool(row[f])]
+    flags = [f for f in FLAG_COLUMNS if bool(row.get(f, False))]  # a flag added later: absent is off
 
     # the cost reason is a sentence of the table (in Chinese where it has one); codes are named by the catalogue
     cost_reason = (_text(row.get("cost_review_reason_zh")) if lang == "zh" else None) or _text(

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 
 TIERS = ("Premier", "Excellence", "Potential", "General")
 TIER_ZH = {"Premier": "尊享", "Excellence": "卓越", "Potential": "潜力", "General": "一般"}  # DESIGN.md
-FLAGS = ("flag_retention_priority", "flag_risk_watch", "flag_exit_review", "flag_cost_review",
+FLAGS = ("flag_retention_priority", "flag_risk_watch", "flag_in_default", "flag_exit_review", "flag_cost_review",
          "flag_growth_lead", "flag_rm_overflow")
 MODELS = ("churn", "default", "growth")
 BAND_ZH = {"low": "低", "medium": "中", "high": "高"}
