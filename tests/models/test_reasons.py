@@ -46,17 +46,17 @@ def test_top_reasons_are_families_ranked_by_summed_contribution(X, catalogues):
         [-0.2, -0.1, 0.00, 0.30, -0.4, 0.0, -2.0],   # tenure only
         [0.00, 0.00, 0.10, 0.00, 0.00, 0.9, -2.0],   # gender is never a reason
     ])
-    out = reason_codes(contrib, X, FAMILIES, catalogues, model="churn", k=3)
+    out = reason_codes(contrib, X, FAMILIES, catalogues, model="churn", k=3, direction="up")
     assert out.loc[0, ["reason_churn_1_family", "reason_churn_2_family", "reason_churn_3_family"]].tolist() == [
         "balance_trend", "complaints", "industry"]
     assert out.loc[0, "reason_churn_1_shap"] == pytest.approx(0.55)
-    assert out.loc[0, "reason_churn_1_en"] == "Deposits fell 42% in the last 3 months"
-    assert out.loc[0, "reason_churn_1_zh"] == "近3个月存款下降42%"
-    assert out.loc[0, "reason_churn_2_en"] == "3 complaints in the last 6 months"
-    assert out.loc[0, "reason_churn_3_en"] == "Industry: construction"
-    assert out.loc[0, "reason_churn_3_zh"] == "行业：建筑业"
+    assert out.loc[0, "reason_churn_1_en"] == "raises churn likelihood: Deposits fell 42% in the last 3 months"
+    assert out.loc[0, "reason_churn_1_zh"] == "推高流失可能性：近3个月存款下降42%"
+    assert out.loc[0, "reason_churn_2_en"] == "raises churn likelihood: 3 complaints in the last 6 months"
+    assert out.loc[0, "reason_churn_3_en"] == "raises churn likelihood: Industry: construction"
+    assert out.loc[0, "reason_churn_3_zh"] == "推高流失可能性：行业：建筑业"
     assert out.loc[1, "reason_churn_1_family"] == "tenure"
-    assert out.loc[1, "reason_churn_1_en"] == "Client for 5 months"
+    assert out.loc[1, "reason_churn_1_en"] == "raises churn likelihood: Client for 5 months"
     assert out.loc[1, ["reason_churn_2_family", "reason_churn_2_en", "reason_churn_2_zh"]].isna().all()
     assert np.isnan(out.loc[1, "reason_churn_2_shap"])
     assert out.loc[2, "reason_churn_1_family"] == "complaints"
@@ -68,7 +68,7 @@ def test_the_strongest_variant_of_a_family_phrases_the_reason(X, catalogues):
     contrib = np.zeros((3, 7))
     contrib[0, 1] = 0.5  # the 6-month change pushes, not the 3-month one
     out = reason_codes(contrib, X, FAMILIES, catalogues, model="churn", k=1)
-    assert out.loc[0, "reason_churn_1_en"] == "Deposits fell 50% in the last 6 months"
+    assert out.loc[0, "reason_churn_1_en"] == "raises churn likelihood: Deposits fell 50% in the last 6 months"
 
 
 def test_protective_factors_on_request(X, catalogues):
@@ -78,9 +78,9 @@ def test_protective_factors_on_request(X, catalogues):
     out = reason_codes(contrib, X, FAMILIES, catalogues, model="default", k=2, direction="both")
     assert out["protect_default_1_family"].tolist() == ["tenure"] * 3
     assert out.loc[0, "protect_default_1_shap"] == pytest.approx(-0.3)
-    assert out.loc[0, "protect_default_1_en"] == "Client for 3.3 years"
+    assert out.loc[0, "protect_default_1_en"] == "lowers default risk: Client for 3.3 years"
     assert out["reason_default_1_family"].tolist() == ["complaints"] * 3
-    assert out.loc[1, "reason_default_1_zh"] == "近6个月无投诉"
+    assert out.loc[1, "reason_default_1_zh"] == "推高违约风险：近6个月无投诉"
     down = reason_codes(contrib, X, FAMILIES, catalogues, model="default", k=2, direction="down")
     assert not any(c.startswith("reason_") for c in down.columns)
 
@@ -89,8 +89,8 @@ def test_missing_values_read_as_such(X, catalogues):
     contrib = np.zeros((3, 7))
     contrib[:, 0] = 1.0
     out = reason_codes(contrib, X, FAMILIES, catalogues, model="churn", k=1)
-    assert out.loc[2, "reason_churn_1_en"] == "Deposits: less than 4 months of history"
-    assert out.loc[1, "reason_churn_1_en"] == "Deposits grew 22% in the last 3 months"
+    assert out.loc[2, "reason_churn_1_en"] == "raises churn likelihood: Deposits: less than 4 months of history"
+    assert out.loc[1, "reason_churn_1_en"] == "raises churn likelihood: Deposits grew 22% in the last 3 months"
 
 
 def test_a_missing_catalogue_entry_fails_before_any_work(X, catalogues):
@@ -113,8 +113,8 @@ def test_protected_attribute_never_appears_even_if_it_dominates(X, catalogues):
 
 
 @pytest.mark.parametrize("fmt,value,lang,expected", [
-    ("currency", 12345.0, "en", "12,300"), ("currency", 12345.0, "zh", "1.23万"),
-    ("currency", 2_500_000.0, "en", "2.5 million"), ("currency", 3.2e8, "zh", "3.2亿"),
+    ("currency", 12345.0, "en", "¥12,300"), ("currency", 12345.0, "zh", "¥1.23万"),
+    ("currency", 2_500_000.0, "en", "¥2.5 million"), ("currency", 3.2e8, "zh", "¥3.2亿"),
     ("share", 0.423, "en", "42%"), ("months", 30.0, "en", "2.5 years"), ("months", 30.0, "zh", "2.5年"),
     ("months", 1.0, "en", "1 month"), ("count", 2.25, "en", "2.2"), ("days", 45.0, "zh", "45"),
     ("number", 101348.88, "en", "101,000"), ("number", 62.0, "en", "62"),
@@ -153,7 +153,7 @@ def _full_setup():
 
 
 @settings(max_examples=8, deadline=None)
-@given(st.integers(0, 2**31 - 1), st.sampled_from(["up", "down"]))
+@given(st.integers(0, 2**31 - 1), st.sampled_from(["up", "down", "balanced"]))
 def test_reasons_are_positive_pushes_in_descending_order_and_a_function_of_the_inputs(seed, way):
     catalog, families, cats = _full_setup()
     rng = np.random.default_rng(seed)
@@ -161,11 +161,16 @@ def test_reasons_are_positive_pushes_in_descending_order_and_a_function_of_the_i
                       for k, v in catalog.items()})
     contrib = rng.normal(size=(20, len(catalog) + 1)) * (rng.random((20, len(catalog) + 1)) < 0.1)
     out = reason_codes(contrib, X, families, cats, model="m", k=3, direction=way)
-    prefix = "reason" if way == "up" else "protect"
+    prefix = "protect" if way == "down" else "reason"
     shap = out[[f"{prefix}_m_{r}_shap" for r in (1, 2, 3)]].to_numpy()
     strength = np.where(np.isnan(shap), 0.0, np.abs(shap))
     assert (np.diff(strength, axis=1) <= 0).all()
-    assert ((shap > 0) if way == "up" else (shap < 0))[~np.isnan(shap)].all()
+    assert (strength[~np.isnan(shap)] >= cats["en"].min_shap).all()
+    side = {"up": np.ones(20), "down": -np.ones(20)}.get(way, np.where(contrib[:, :-1].sum(axis=1) >= 0, 1.0, -1.0))
+    assert (np.sign(shap) == side[:, None])[~np.isnan(shap)].all()
+    for r in (1, 2, 3):  # each text says the direction of its own SHAP value
+        texts, signs = out[f"{prefix}_m_{r}_en"], np.sign(shap[:, r - 1])
+        assert texts[signs > 0].str.startswith("raises").all() and texts[signs < 0].str.startswith("lowers").all()
     for r in (1, 2, 3):
         fam_present = out[f"{prefix}_m_{r}_family"].notna()
         assert (fam_present == out[f"{prefix}_m_{r}_en"].notna()).all()
