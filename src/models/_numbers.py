@@ -77,8 +77,6 @@ def format_money(value: float, lang: str = "en", currency: str = DEFAULT_CURRENC
     if amount >= _COMPACT_FROM[lang]:
         text = format_compact_decimal(amount, format_type="long" if lang == "en" else "short",
                                       locale=locale, fraction_digits=2)
-        if lang == "en" and amount >= 1e9 and not text.endswith(("billion", "trillion")):
-            text = format_decimal(amount, locale=locale)
     else:
         text = format_decimal(round(amount), format="#,##0", locale=locale)
     return f"{sign}{currency}{text}"

@@ -234,3 +234,91 @@ def test_a_single_client_gets_the_reasons_of_its_row_in_a_batch(seed, way):
                 np.testing.assert_allclose(single[col], values[i:i + 1], rtol=1e-13, atol=0, err_msg=f"row {i} {col}")
             else:
                 np.testing.assert_array_equal(single[col], values[i:i + 1], err_msg=f"row {i} {col}")
+
+
+# -- signed, balanced reasons (issue 17) -------------------------------------------------
+
+
+def test_a_low_score_is_explained_by_what_keeps_it_low(X, catalogues):
+    contrib = np.zeros((3, 7))
+    contrib[0, 2], contrib[0, 3] = 0.3, -0.8  # score below the base value: tenure lowers it most
+    contrib[1, 2], contrib[1, 3] = 0.8, -0.3  # above: complaints raise it
+    out = reason_codes(contrib, X, FAMILIES, catalogues, model="churn", k=2)
+    assert out.loc[0, "reason_churn_1_family"] == "tenure"
+    assert out.loc[0, "reason_churn_1_shap"] == pytest.approx(-0.8)
+    assert out.loc[0, "reason_churn_1_en"] == "lowers churn likelihood: Client for 3.3 years"
+    assert out.loc[0, "reason_churn_1_zh"].startswith("降低流失可能性：")
+    assert pd.isna(out.loc[0, "reason_churn_2_family"])  # complaints push the other way: not listed
+    assert out.loc[1, "reason_churn_1_family"] == "complaints"
+    assert out.loc[1, "reason_churn_1_en"].startswith("raises churn likelihood: ")
+
+
+def test_unknown_values_are_never_reasons(X, catalogues):
+    contrib = np.zeros((3, 7))
+    contrib[:, 4] = 2.0  # industry dominates; row 1's industry is missing
+    contrib[:, 2] = 0.1
+    out = reason_codes(contrib, X.assign(industry=pd.Categorical(["construction", None, "unknown"])),
+                       FAMILIES, catalogues, model="churn", k=3)
+    assert out.loc[0, "reason_churn_1_family"] == "industry"
+    assert out.loc[[1, 2], "reason_churn_1_family"].tolist() == ["complaints", "complaints"]
+    text = " ".join(out.filter(regex="_(en|zh)$").fillna("").to_numpy().ravel())
+    assert "unknown" not in text and "not known" not in text and "未知" not in text
+
+
+def test_near_zero_contributions_are_never_reasons(X, catalogues):
+    floor = catalogues["en"].min_shap
+    contrib = np.zeros((3, 7))
+    contrib[:, 2] = floor * 0.5
+    contrib[:, 3] = floor * 2
+    out = reason_codes(contrib, X, FAMILIES, catalogues, model="churn", k=3)
+    assert out["reason_churn_1_family"].tolist() == ["tenure"] * 3
+    assert out["reason_churn_2_family"].isna().all()
+
+
+def test_a_threshold_text_appears_only_above_its_threshold():
+    volatile = Template(format="ratio", text="volatile ({value})", min_value=0.2, below="steady ({value})")
+    assert render(volatile, np.array([0.02, 0.35]), "en").tolist() == ["steady (0.02)", "volatile (0.35)"]
+    with pytest.raises(ValueError, match="needs the `min_value`"):
+        Template(format="ratio", text="x {value}", below="y")
+    cats = {lang: ReasonCatalogue(language=lang, families={"vol": {"vol": Template(
+        format="ratio", text="volatile ({value})", min_value=0.2)}, "n": {"n": Template(format="count", text="{value} n")}})
+        for lang in ("en", "zh")}
+    frame = pd.DataFrame({"vol": [0.02, 0.5], "n": [1.0, 1.0]})
+    contrib = np.array([[0.9, 0.1, 0.0], [0.9, 0.1, 0.0]])
+    out = reason_codes(contrib, frame, {}, cats, model="m", k=2)
+    assert out["reason_m_1_family"].tolist() == ["n", "vol"]  # 0.02 is not "volatile": not a reason
+
+
+def test_the_volatility_texts_of_the_catalogue_follow_the_threshold(catalogues):
+    for lang, word in (("en", "steady"), ("zh", "平稳")):
+        template = catalogues[lang].families["balance_volatility"]["deposit_total_vol_3m"]
+        assert word in render(template, np.array([0.02]), lang)[0]
+
+
+def test_the_same_line_is_never_listed_twice():
+    same = Template(format="currency", text="Deposits: {value}")
+    cats = {lang: ReasonCatalogue(language=lang, families={"a": {"a": same}, "b": {"b": same},
+                                                           "c": {"c": Template(format="count", text="{value} c")}})
+            for lang in ("en", "zh")}
+    frame = pd.DataFrame({"a": [2350.0, 2350.0], "b": [2350.0, 9000.0], "c": [1.0, 1.0]})
+    contrib = np.array([[0.5, 0.4, 0.3, 0.0], [0.5, 0.4, 0.3, 0.0]])
+    out = reason_codes(contrib, frame, {}, cats, model="m", k=3)
+    assert out.loc[0, ["reason_m_1_family", "reason_m_2_family"]].tolist() == ["a", "c"]
+    assert out.loc[0, "reason_m_2_shap"] == pytest.approx(0.3)
+    assert pd.isna(out.loc[0, "reason_m_3_family"]) and np.isnan(out.loc[0, "reason_m_3_shap"])
+    assert out.loc[1, ["reason_m_1_family", "reason_m_2_family", "reason_m_3_family"]].tolist() == ["a", "b", "c"]
+
+
+def test_one_client_reads_as_in_a_batch(X, catalogues):
+    rng = np.random.default_rng(7)
+    contrib = rng.normal(size=(3, 7))
+    batch = reason_codes(contrib, X, FAMILIES, catalogues, model="churn", k=3)
+    for i in range(3):
+        one = reason_codes(contrib[i:i + 1], X.iloc[i:i + 1], FAMILIES, catalogues, model="churn", k=3)
+        pd.testing.assert_frame_equal(one, batch.iloc[i:i + 1])
+
+
+def test_catalogues_must_agree_on_the_smallest_reason(X, catalogues):
+    other = {"en": catalogues["en"], "zh": catalogues["zh"].model_copy(update={"min_shap": 0.5})}
+    with pytest.raises(ConfigError, match="disagree on `min_shap`"):
+        reason_codes(np.zeros((3, 7)), X, FAMILIES, other, model="churn")
