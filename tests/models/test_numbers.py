@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tierwise.models import format_change, format_count, format_money, format_probability, format_share
+from tierwise.models import (
+    format_change,
+    format_count,
+    format_money,
+    format_probability,
+    format_share,
+)
 from tierwise.models._numbers import money_key, probability_key
 
 

@@ -135,7 +135,7 @@ def client_card(row: pd.Series | dict[str, Any], lang: str, cfg: ReportConfig) -
                 items.append(reason_item(model, sentence, row.get(f"reason_{model}_{k}_shap")))
         if items:
             reasons.append({"key": model, "model": text[f"model_{model}"], "texts": [i["text"] for i in items],
-                            "items": items})
+                            "lines": items})
     flags = [f for f in FLAG_COLUMNS if bool(row[f])]
 
     # Chinese words from the table itself where it has them (what the bank's outputs say), else the catalogue
