@@ -6,7 +6,7 @@ share the family `deposit_trend`). An entry maps the family's features to templa
 for a client is phrased with the template of the family's feature that pushed the score most
 (the first feature listed is the family's representative). A template fills `{value}` with the
 client's value of that feature, formatted by `format`, and `{effect}` with "raises churn
-likelihood" / "推高流失可能" (the catalogue's `effect_up` / `effect_down` for the model's score).
+likelihood" / "推高流失可能性" (the catalogue's `effect_up` / `effect_down` for the model's score).
 
 Which phrase is used:
 - `text`: always (a level: "Total deposits: 12,300");
@@ -27,7 +27,7 @@ appear in a reason: a catalogue naming one as a family or feature is refused, an
 
 Flat tables (the public datasets and any table a data scientist brings) need no hand-written
 entries: `flat_catalogues` builds a generic entry per column from the dataset YAML's
-`descriptions`, "Age: 62 (raises churn likelihood)" / "Age：62（推高流失可能）".
+`descriptions`, "Age: 62 (raises churn likelihood)" / "Age：62（推高流失可能性）".
 """
 
 from __future__ import annotations
@@ -258,7 +258,7 @@ _FLAT_WORDS = {
            "scores": {"churn": "churn likelihood", "default": "default risk", "growth": "growth potential"}},
     "zh": {"text": "{description}：{{value}}（{{effect}}）", "missing": "{description}：未提供（{{effect}}）",
            "score": "评分", "up": "推高{score}", "down": "降低{score}", "unknown": "未知",
-           "scores": {"churn": "流失可能", "default": "违约风险", "growth": "增长潜力"}},
+           "scores": {"churn": "流失可能性", "default": "违约风险", "growth": "增长潜力"}},
 }
 
 

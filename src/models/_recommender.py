@@ -91,7 +91,7 @@ per model for a served client."""
 
 
 _EFFECT = {
-    "churn": ("raises churn likelihood", "推高流失可能"),
+    "churn": ("raises churn likelihood", "推高流失可能性"),
     "default": ("raises default risk", "推高违约风险"),
     "growth": ("supports asset growth", "有利于资产增长"),
 }
@@ -101,7 +101,7 @@ _EFFECT = {
 class FamilyReasons:
     """Top-k reasons by feature family: SHAP contributions summed per family, the k families
     pushing the score up the most (positive sum only), phrased as
-    "<description>: <value> (raises churn likelihood)" / "<描述>：<值>（推高流失可能）".
+    "<description>: <value> (raises churn likelihood)" / "<描述>：<值>（推高流失可能性）".
 
     A generic writer for any feature set; `descriptions` maps feature -> (English, Chinese)
     text (the feature name stands in when missing). The family's representative value is that

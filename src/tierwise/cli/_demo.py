@@ -195,7 +195,7 @@ def client_card(row: pd.Series, lang: str) -> str:
     tier = row["tier_zh"] if zh else row["tier"]
     channel = row["channel_zh"] if zh else str(row["channel"]).replace("_", " ")
     pd_text = "—" if pd.isna(row["p_default"]) else score_percent(row["p_default"])
-    labels = (("流失可能", "违约风险", "增长潜力") if zh else ("churn likelihood", "default risk", "growth potential"))
+    labels = (("流失可能性", "违约风险", "增长潜力") if zh else ("churn likelihood", "default risk", "growth potential"))
     lines = [f"[bold]{row['client_id']}[/]  {tier} · {channel}",
              f"  {labels[0]} {score_percent(row['p_churn'])} | {labels[1]} {pd_text} | {labels[2]} {math.expm1(row['growth']):+.0%}",
              f"  {row['tier_reason_zh'] if zh else row['tier_reason_en']}"]
