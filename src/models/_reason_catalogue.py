@@ -13,7 +13,13 @@ Which phrase is used:
 - `up` / `down`: by the sign of the value (a change: "Deposits grew 12%" / "Deposits fell 42%");
   the value is then shown without its sign;
 - `zero`: when the value rounds to zero ("No complaints in the last 6 months");
-- `missing`: when the value is empty (else `text`/`up` with the catalogue's `missing_value`).
+- `missing`: when the value is empty; without it an empty (unknown) value is never a reason;
+- `below`: when the value is under the template's `min_value` (a text that presumes a level,
+  "volatile", reads "steady" below it); `min_value` without `below`: such a value is never a reason.
+
+Each reason is written into the catalogue's `reason_format` ("{effect}: {reason}") so it says
+whether it raises or lowers the score; `min_shap` is the smallest |SHAP| listed; money is
+written with `currency` by `models._numbers.format_money`.
 
 Windows: an entry keyed `days_past_due_max_{w}m` is the template of every window the bank's
 `features.yaml` configures that the family does not list by name; `{w}` in its phrases is the

@@ -10,8 +10,17 @@ a million rows take seconds.
 
 Output columns, for model m and rank r = 1..k (nulls when fewer than r families push that way):
 - `reason_{m}_{r}_family`, `reason_{m}_{r}_en`, `reason_{m}_{r}_zh`, `reason_{m}_{r}_shap`:
-  families pushing the score up (direction "up" or "both");
+  direction "balanced" (the default, what the recommender and `explain` use): per client, the
+  families that move the score away from the base value, i.e. for a score above it those that
+  raise it and for a score below it those that keep it low (negative SHAP); "up": always those
+  that raise it;
 - `protect_{m}_{r}_...`: the strongest protective families (direction "down" or "both").
+
+Every text says its direction ("raises churn likelihood: 3 complaints in the last 3 months" /
+"降低流失可能性：..."), by the catalogue's `reason_format`; `_shap` is signed. Never a reason:
+an unknown value (missing or an `unknown_values` label) unless the template has its own
+`missing` phrase, a value under a template's `min_value` without a `below` phrase, a family
+whose |SHAP| is under the catalogues' `min_shap`, or a sentence already listed for the model.
 
 Protected attributes and personal data never appear: their features are left out of the
 ranking whatever the model uses (see `models._reason_catalogue`).
