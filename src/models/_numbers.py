@@ -18,6 +18,7 @@ Chinese 万 and 亿 ("¥138万", "¥1.38亿").
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 from babel.numbers import format_compact_decimal, format_decimal
@@ -65,12 +66,23 @@ def probability_key(values: np.ndarray | float) -> np.ndarray:
     return np.where(small, round_significant(percent, 2), np.round(percent, 1))
 
 
+_CACHE = 1 << 16
+"""Formatted strings kept per (value, language): batches format the same rounded keys again and
+again (each template of a million rows), and a Babel call costs tens of microseconds."""
+
+
 def format_money(value: float, lang: str = "en", currency: str = DEFAULT_CURRENCY) -> str:
     """An amount with its currency, to three significant digits: "¥28,600", "¥1.38 million",
     "¥2.86万", "-¥512"; "" when there is no value."""
-    locale = _locale(lang)
+    _locale(lang)
     if value is None or not math.isfinite(float(value)):
         return ""
+    return _money(float(value), lang, currency)
+
+
+@lru_cache(maxsize=_CACHE)
+def _money(value: float, lang: str, currency: str) -> str:
+    locale = LOCALES[lang]
     shown = float(money_key(float(value)))
     sign = "-" if shown < 0 else ""
     amount = abs(shown)
@@ -88,7 +100,12 @@ def format_probability(p: float, lang: str = "en") -> str:
     _locale(lang)
     if p is None or not math.isfinite(float(p)):
         return ""
-    shown = float(probability_key(float(p)))
+    return _probability(float(p))
+
+
+@lru_cache(maxsize=_CACHE)
+def _probability(p: float) -> str:
+    shown = float(probability_key(p))
     if shown == 0:
         return "0%"
     decimals = max(0, 1 - int(math.floor(math.log10(abs(shown))))) if abs(shown) < 1 else 1
@@ -118,7 +135,12 @@ def format_share(share: float, lang: str = "en") -> str:
 
 def format_count(value: float, lang: str = "en") -> str:
     """A count or a plain number with the locale's grouping: 14,164; 2.5."""
+    _locale(lang)
     if value is None or not math.isfinite(float(value)):
         return ""
-    v = float(value)
-    return format_decimal(v, format="#,##0" if v == int(v) else "#,##0.#", locale=_locale(lang))
+    return _count(float(value), LOCALES[lang])
+
+
+@lru_cache(maxsize=_CACHE)
+def _count(v: float, locale: str) -> str:
+    return format_decimal(v, format="#,##0" if v == int(v) else "#,##0.#", locale=locale)

@@ -96,6 +96,7 @@ class ReasonPlan:
     names: list[str]
     aggregate: np.ndarray
     candidates: Mapping[tuple[str, str], tuple[tuple[str, ...], list[int]]]
+    conditions: Mapping[int, tuple[str, tuple[str, ...] | None, float | None]]
 
 
 def reason_plan(features: Sequence[str], families: Mapping[str, str],
@@ -115,7 +116,7 @@ def reason_plan(features: Sequence[str], families: Mapping[str, str],
             chosen = tuple(f for f in catalogue.families[family]
                            if f in position and families.get(f, f) == family)
             candidates[(lang, family)] = chosen, [position[f] for f in chosen]
-    return ReasonPlan(tuple(features), names, aggregate, candidates)
+    return ReasonPlan(tuple(features), names, aggregate, candidates, _conditions(candidates, catalogues))
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -189,23 +190,37 @@ def phrasable(plan: ReasonPlan, X: pd.DataFrame, catalogues: Mapping[str, Reason
     template's `min_value` unless it has a `below` phrase. Features without a condition are
     left out (every row can be phrased)."""
     out: dict[int, np.ndarray] = {}
-    for (lang, family), (candidates, cols) in plan.candidates.items():
+    for col, (feature, unknown, floor) in plan.conditions.items():
+        values = X[feature]
+        ok = np.ones(X.shape[0], dtype=bool)
+        if unknown is not None:
+            ok &= ~_unknown(values, unknown)
+        if floor is not None:
+            with np.errstate(invalid="ignore"):
+                ok &= ~(_as_numbers(values) < floor)
+        out[col] = ok
+    return out
+
+
+def _conditions(candidates: Mapping[tuple[str, str], tuple[tuple[str, ...], list[int]]],
+                catalogues: Mapping[str, ReasonCatalogue]) -> dict[int, tuple[str, tuple[str, ...] | None, float | None]]:
+    """Per feature position: (feature, the labels read as unknown when an unknown value is no
+    reason, else None; the `min_value` below which it is no reason, else None), over every
+    language (a value that one language cannot phrase is no reason in any)."""
+    out: dict[int, tuple[str, tuple[str, ...] | None, float | None]] = {}
+    for (lang, family), (features, cols) in candidates.items():
         catalogue = catalogues[lang]
-        for feature, col in zip(candidates, cols, strict=True):
+        for feature, col in zip(features, cols, strict=True):
             template = catalogue.families[family][feature]
-            needs_missing = template.missing is None
-            needs_min = template.min_value is not None and template.below is None
-            if not (needs_missing or needs_min):
+            unknown = tuple(catalogue.unknown_values) if template.missing is None else None
+            floor = template.min_value if template.min_value is not None and template.below is None else None
+            if unknown is None and floor is None:
                 continue
-            values = X[feature]
-            ok = np.ones(X.shape[0], dtype=bool)
-            if needs_missing:
-                ok &= ~_unknown(values, catalogue.unknown_values)
-            if needs_min:
-                numbers = _as_numbers(values)
-                with np.errstate(invalid="ignore"):
-                    ok &= ~(numbers < template.min_value)
-            out[col] = out[col] & ok if col in out else ok
+            _, had_unknown, had_floor = out.get(col, (feature, None, None))
+            if had_unknown is not None:
+                unknown = tuple(dict.fromkeys((*had_unknown, *(unknown or ()))))
+            floor = max(f for f in (floor, had_floor) if f is not None) if floor is not None or had_floor is not None else None
+            out[col] = (feature, unknown, floor)
     return out
 
 
