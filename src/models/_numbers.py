@@ -10,7 +10,8 @@ Chinese 万 and 亿 ("¥138万", "¥1.38亿").
   up to a million ("¥28,600"), then "¥1.38 million"; in Chinese whole amounts up to 10,000
   ("¥2,350"), then 万 and 亿 ("¥2.86万").
 - `format_probability(p)` (a PD, a churn likelihood): two significant digits below 1%
-  ("0.47%", "0.031%"), one decimal from 1% ("2.1%", "23.4%"); 0 is "0%".
+  ("0.47%", "0.031%"), one decimal from 1% ("2.1%", "23.4%"), near certainty the decimals
+  that keep it below 100% ("99.97%", not "100.0%"); 0 is "0%".
 - `format_change(log_change)`: a log change as a signed whole percentage ("+35%", "-31%").
 - `format_share(share)`: a share of a population ("5%", "0.5%").
 """
@@ -61,9 +62,13 @@ def probability_key(values: np.ndarray | float) -> np.ndarray:
     """Probabilities as `format_probability` shows them, in percent: two significant digits
     below 1%, one decimal from 1%."""
     percent = np.asarray(values, dtype=float) * 100.0
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):
         small = np.abs(percent) < 1
-    return np.where(small, round_significant(percent, 2), np.round(percent, 1))
+        rest = 100.0 - percent  # near certainty: as many decimals as the distance to 100% needs
+        near = (percent > 99.0) & (rest > 0)
+        digits = np.where(near, np.clip(-np.floor(np.log10(np.where(near, rest, 1.0))), 1, 6), 1)
+    scale = 10.0 ** digits
+    return np.where(small, round_significant(percent, 2), np.round(percent * scale) / scale)
 
 
 _CACHE = 1 << 16
@@ -108,7 +113,12 @@ def _probability(p: float) -> str:
     shown = float(probability_key(p))
     if shown == 0:
         return "0%"
-    decimals = max(0, 1 - int(math.floor(math.log10(abs(shown))))) if abs(shown) < 1 else 1
+    if abs(shown) < 1:
+        decimals = max(0, 1 - int(math.floor(math.log10(abs(shown)))))
+    elif 99.0 < shown < 100.0:
+        decimals = int(min(max(-math.floor(math.log10(100.0 - shown)), 1), 6))
+    else:
+        decimals = 1
     return f"{shown:.{decimals}f}%"
 
 

@@ -35,7 +35,7 @@ def test_money_in_another_currency():
 
 @pytest.mark.parametrize(("p", "text"), [
     (0.0047, "0.47%"), (0.00031, "0.031%"), (0.0207, "2.1%"), (0.02, "2.0%"), (0.234, "23.4%"),
-    (0.0, "0%"), (0.009996, "1.0%"), (float("nan"), ""),
+    (0.0, "0%"), (0.009996, "1.0%"), (float("nan"), ""), (0.9997, "99.97%"), (0.995, "99.5%"), (1.0, "100.0%"),
 ])
 def test_probabilities_two_significant_digits_below_one_percent_one_decimal_above(p, text):
     assert format_probability(p) == text
