@@ -10,6 +10,15 @@ from tierwise.models._metrics import (
     primary_score,
     regression_metrics,
 )
+from tierwise.models._numbers import (
+    DEFAULT_CURRENCY,
+    format_change,
+    format_count,
+    format_money,
+    format_pd,
+    format_probability,
+    format_share,
+)
 from tierwise.models._plots import (
     plot_calibration,
     plot_importance,
@@ -71,6 +80,13 @@ from tierwise.models._treeshap import tree_shap
 from tierwise.models._truthfulness import DriverMap, measure_truthfulness
 
 __all__: list[str] = [
+    "DEFAULT_CURRENCY",
+    "format_change",
+    "format_count",
+    "format_money",
+    "format_pd",
+    "format_probability",
+    "format_share",
     "CHANNELS",
     "FLAG_COLUMNS",
     "OUTPUT_COLUMNS",

@@ -481,7 +481,6 @@ def _fields(
 ) -> dict[str, text.Field]:
     policy = resolved.policy
     names = TIERS_BY_RANK if lang == "en" else tuple(TIER_ZH[t] for t in TIERS_BY_RANK)
-    money_units = [(float(s), u) for s, u in words.money_units]
     quantiles = {
         "Potential": policy.thresholds.potential,
         "Excellence": policy.thresholds.excellence,
@@ -496,7 +495,7 @@ def _fields(
         return lambda rows: text.take_labels(names, d[key][rows])
 
     def money(values: np.ndarray) -> Callable[[np.ndarray], pa.Array]:
-        return lambda rows: text.format_money(values[rows], words.currency, money_units)
+        return lambda rows: text.format_money(values[rows], words.currency, lang)
 
     return {
         "tier": tier_names("tier"),
@@ -504,13 +503,9 @@ def _fields(
         "candidate": tier_names("candidate"),
         "ev": money(d["ev"]),
         "top": lambda rows: text.take_labels(top_by_rank, d["tier"][rows]),
-        "cut": lambda rows: text.format_money(
-            cut_values[d["tier"][rows]], words.currency, money_units
-        ),
+        "cut": lambda rows: text.format_money(cut_values[d["tier"][rows]], words.currency, lang),
         "assets": money(d["assets"]),
-        "floor": lambda rows: text.format_money(
-            floors[d["band"][rows]], words.currency, money_units
-        ),
+        "floor": lambda rows: text.format_money(floors[d["band"][rows]], words.currency, lang),
         "growth": lambda rows: text.format_growth(d["growth"][rows]),
         "horizon": str(policy.horizon_months),
         "pd": lambda rows: text.format_percent(d["pd"][rows]),

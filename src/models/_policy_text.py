@@ -18,6 +18,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tierwise.models import _numbers as numbers
+
 Field = str | Callable[[np.ndarray], pa.Array]
 
 STR_DTYPE = pd.StringDtype(storage="pyarrow", na_value=np.nan)
@@ -133,64 +135,34 @@ def _by_distinct(values: np.ndarray, label: Callable[[float], str]) -> pa.Array:
     return labels.take(pa.array(inverse.astype(np.int64)))
 
 
-def round_significant(values: np.ndarray, digits: int = 3) -> np.ndarray:
-    """Round to `digits` significant digits (0 stays 0)."""
-    values = np.asarray(values, dtype=float)
-    magnitude = np.abs(values)
-    shown = magnitude >= 1e-6  # below a millionth of a unit: 0
-    safe = np.where(shown, magnitude, 1.0)
-    step = 10.0 ** (np.floor(np.log10(safe)) - (digits - 1))
-    return np.where(shown, np.round(safe / step) * step * np.sign(values), 0.0)
+def money_label(value: float, currency: str, lang: str = "en") -> str:
+    """An amount as every page writes it (`models._numbers.format_money`): "¥28,600",
+    "¥1.38 million" / "¥2.86万"; NaN: "n/a"."""
+    return "n/a" if math.isnan(value) else numbers.format_money(value, lang, currency)
 
 
-def money_label(value: float, currency: str, units: Sequence[tuple[float, str]]) -> str:
-    """`-¥1.23M`, `¥45.6k`, `¥512` (units largest first; below the smallest: whole amounts)."""
-    if math.isnan(value):
-        return "n/a"
-    sign = "-" if value < 0 else ""
-    amount = abs(value)
-    for scale, suffix in units:
-        if amount >= scale:
-            scaled = amount / scale
-            text = f"{scaled:,.0f}" if scaled >= 100 else f"{scaled:.3g}"
-            return f"{sign}{currency}{text}{suffix}"
-    return f"{sign}{currency}{amount:,.0f}"
-
-
-def format_money(values: np.ndarray, currency: str, units: Sequence[tuple[float, str]]) -> pa.Array:
-    """Amounts to three significant digits with the language's units."""
-    ordered = sorted(units, key=lambda u: -u[0])
-    return _by_distinct(round_significant(values), lambda v: money_label(v, currency, ordered))
+def format_money(values: np.ndarray, currency: str, lang: str = "en") -> pa.Array:
+    """Amounts to three significant digits with the language's large-number words."""
+    return _by_distinct(numbers.money_key(values), lambda v: money_label(v, currency, lang))
 
 
 def percent_label(value: float) -> str:
-    """A probability as a percentage to 0.01 points, trailing zeros dropped: 0.004 -> `0.4%`,
-    0.0204 -> `2.04%` (so a PD just above a 2% limit does not read as 2%); tiny but non-zero
-    -> `<0.01%`."""
-    if math.isnan(value):
-        return "n/a"
-    if value == 0:
-        return "0%"
-    shown = round(value * 100, 2)
-    if shown == 0:
-        return "<0.01%"
-    return f"{shown:g}%"
+    """A probability as every page writes it (`models._numbers.format_probability`): 0.0047 ->
+    `0.47%`, 0.0207 -> `2.1%`; NaN: "n/a"."""
+    return "n/a" if math.isnan(value) else numbers.format_probability(value)
 
 
 def format_percent(values: np.ndarray) -> pa.Array:
-    values = np.asarray(values, dtype=float)
-    # distinct labels only: 0 stays 0, the rest is rounded to the 0.01 points shown (at least
-    # 0.001 points, which percent_label shows as "<0.01%")
-    shown = np.where(values == 0, 0.0, np.maximum(np.round(values * 1e4) / 1e4, 1e-5))
-    return _by_distinct(shown, percent_label)
+    # distinct labels only: the probabilities rounded as they are shown
+    return _by_distinct(numbers.probability_key(values) / 100.0, percent_label)
 
 
 def share_label(share: float) -> str:
     """A share of a population: 0.01 -> `1%`, 0.005 -> `0.5%`."""
-    return f"{share * 100:.4g}%"
+    return numbers.format_share(share)
 
 
 def format_growth(log_growth: np.ndarray) -> pa.Array:
     """Log growth as a signed whole percentage change: 0.3 -> `+35%`."""
-    change = np.round(np.expm1(np.asarray(log_growth, dtype=float)) * 100)
-    return _by_distinct(change, lambda v: f"{v:+.0f}%")
+    change = np.log1p(np.round(np.expm1(np.asarray(log_growth, dtype=float)) * 100) / 100)
+    return _by_distinct(change, numbers.format_change)

@@ -13,7 +13,13 @@ Which phrase is used:
 - `up` / `down`: by the sign of the value (a change: "Deposits grew 12%" / "Deposits fell 42%");
   the value is then shown without its sign;
 - `zero`: when the value rounds to zero ("No complaints in the last 6 months");
-- `missing`: when the value is empty (else `text`/`up` with the catalogue's `missing_value`).
+- `missing`: when the value is empty; without it an empty (unknown) value is never a reason;
+- `below`: when the value is under the template's `min_value` (a text that presumes a level,
+  "volatile", reads "steady" below it); `min_value` without `below`: such a value is never a reason.
+
+Each reason is written into the catalogue's `reason_format` ("{effect}: {reason}") so it says
+whether it raises or lowers the score; `min_shap` is the smallest |SHAP| listed; money is
+written with `currency` by `models._numbers.format_money`.
 
 Windows: an entry keyed `days_past_due_max_{w}m` is the template of every window the bank's
 `features.yaml` configures that the family does not list by name; `{w}` in its phrases is the
@@ -40,6 +46,7 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from tierwise.features import ConfigError, FrozenConfig
+from tierwise.models._numbers import DEFAULT_CURRENCY
 
 Format = Literal["pct_change", "share", "points", "currency", "count", "days", "months", "ratio",
                  "number", "category"]
@@ -69,13 +76,19 @@ class Template(FrozenConfig):
     down: str | None = None
     zero: str | None = None
     missing: str | None = None
+    min_value: float | None = None
+    """A threshold the text presumes ("volatile"): below it the `below` phrase is used, or,
+    without one, the value is never a reason."""
+    below: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)  # category value -> display word
 
     @model_validator(mode="after")
     def _phrases(self) -> Template:
         if self.text is None and (self.up is None or self.down is None):
             raise ValueError("give `text`, or both `up` and `down`")
-        for phrase in (self.text, self.up, self.down, self.zero, self.missing):
+        if self.below is not None and self.min_value is None:
+            raise ValueError("a `below` phrase needs the `min_value` it is below")
+        for phrase in (self.text, self.up, self.down, self.zero, self.missing, self.below):
             if phrase is None:
                 continue
             try:
@@ -89,13 +102,13 @@ class Template(FrozenConfig):
 
     @property
     def phrases(self) -> tuple[str, ...]:
-        return tuple(p for p in (self.text, self.up, self.down, self.zero, self.missing) if p is not None)
+        return tuple(p for p in (self.text, self.up, self.down, self.zero, self.missing, self.below) if p is not None)
 
     def for_window(self, window: int) -> Template:
         """This template with `{w}` and `{w1}` written out for `window`."""
         def fill(phrase: str | None) -> str | None:
             return None if phrase is None else phrase.replace("{w1}", str(window + 1)).replace("{w}", str(window))
-        return self.model_copy(update={k: fill(getattr(self, k)) for k in ("text", "up", "down", "zero", "missing")})
+        return self.model_copy(update={k: fill(getattr(self, k)) for k in ("text", "up", "down", "zero", "missing", "below")})
 
     @property
     def signed(self) -> bool:
@@ -112,9 +125,25 @@ class ReasonCatalogue(FrozenConfig):
     effect_up: str = "raises {score}"
     effect_down: str = "lowers {score}"
     missing_value: str = "unknown"
+    reason_format: str = "{effect}: {reason}"
+    """How a reason says its direction: `{effect}` ("raises churn likelihood") and `{reason}`
+    (the phrase); a phrase that places `{effect}` itself is kept as it is."""
+    min_shap: float = Field(default=0.02, ge=0.0)
+    """The smallest summed |SHAP| (log-odds, or log change for growth) of a reason: weaker
+    contributions are never listed. Every language sets the same value."""
+    unknown_values: tuple[str, ...] = ("unknown",)
+    """Category labels that mean "not known" (as a missing value, never a reason)."""
+    currency: str = DEFAULT_CURRENCY
     protected: tuple[str, ...] = DEFAULT_PROTECTED
     merge: dict[str, list[str]] = Field(default_factory=dict)  # reason family -> feature families read as one
     families: dict[str, dict[str, Template]]
+
+    @model_validator(mode="after")
+    def _reason_format(self) -> ReasonCatalogue:
+        used = _placeholders(self.reason_format)
+        if used != {"effect", "reason"}:
+            raise ValueError(f"reason_format {self.reason_format!r} must use {{effect}} and {{reason}}, and only those")
+        return self
 
     @model_validator(mode="after")
     def _no_protected(self) -> ReasonCatalogue:

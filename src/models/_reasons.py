@@ -10,8 +10,17 @@ a million rows take seconds.
 
 Output columns, for model m and rank r = 1..k (nulls when fewer than r families push that way):
 - `reason_{m}_{r}_family`, `reason_{m}_{r}_en`, `reason_{m}_{r}_zh`, `reason_{m}_{r}_shap`:
-  families pushing the score up (direction "up" or "both");
+  direction "balanced" (the default, what the recommender and `explain` use): per client, the
+  families that move the score away from the base value, i.e. for a score above it those that
+  raise it and for a score below it those that keep it low (negative SHAP); "up": always those
+  that raise it;
 - `protect_{m}_{r}_...`: the strongest protective families (direction "down" or "both").
+
+Every text says its direction ("raises churn likelihood: 3 complaints in the last 3 months" /
+"降低流失可能性：..."), by the catalogue's `reason_format`; `_shap` is signed. Never a reason:
+an unknown value (missing or an `unknown_values` label) unless the template has its own
+`missing` phrase, a value under a template's `min_value` without a `below` phrase, a family
+whose |SHAP| is under the catalogues' `min_shap`, or a sentence already listed for the model.
 
 Protected attributes and personal data never appear: their features are left out of the
 ranking whatever the model uses (see `models._reason_catalogue`).
@@ -20,7 +29,6 @@ ranking whatever the model uses (see `models._reason_catalogue`).
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -28,7 +36,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from tierwise.features import DataError
+from tierwise.features import ConfigError, DataError
+from tierwise.models import _numbers as num
 from tierwise.models._reason_catalogue import (
     ReasonCatalogue,
     Template,
@@ -38,8 +47,8 @@ from tierwise.models._reason_catalogue import (
 
 logger = logging.getLogger(__name__)
 
-Direction = Literal["up", "down", "both"]
-PREFIX = {"up": "reason", "down": "protect"}
+Direction = Literal["balanced", "up", "down", "both"]
+PREFIX = {"balanced": "reason", "up": "reason", "down": "protect"}
 
 
 def shap_values(booster, X: pd.DataFrame, *, n_threads: int | None = None) -> np.ndarray:  # noqa: ANN001
@@ -87,6 +96,7 @@ class ReasonPlan:
     names: list[str]
     aggregate: np.ndarray
     candidates: Mapping[tuple[str, str], tuple[tuple[str, ...], list[int]]]
+    conditions: Mapping[int, tuple[str, tuple[str, ...] | None, float | None]]
 
 
 def reason_plan(features: Sequence[str], families: Mapping[str, str],
@@ -106,7 +116,7 @@ def reason_plan(features: Sequence[str], families: Mapping[str, str],
             chosen = tuple(f for f in catalogue.families[family]
                            if f in position and families.get(f, f) == family)
             candidates[(lang, family)] = chosen, [position[f] for f in chosen]
-    return ReasonPlan(tuple(features), names, aggregate, candidates)
+    return ReasonPlan(tuple(features), names, aggregate, candidates, _conditions(candidates, catalogues))
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -123,7 +133,7 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def reason_codes(contrib: np.ndarray, X: pd.DataFrame, families: Mapping[str, str],
                  catalogues: Mapping[str, ReasonCatalogue], *, model: str, k: int = 3,
-                 direction: Direction = "up") -> pd.DataFrame:
+                 direction: Direction = "balanced") -> pd.DataFrame:
     """The top-k reason families per row of `X` for `model`, phrased in every catalogue's language.
 
     `contrib` is (rows x features) or (rows x features + 1, the expected value last) in the
@@ -146,7 +156,7 @@ def _check_shapes(contrib: np.ndarray, n_rows: int, n_features: int, k: int) -> 
 
 def phrase_reasons(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
                    catalogues: Mapping[str, ReasonCatalogue], *, model: str, k: int = 3,
-                   direction: Direction = "up") -> pd.DataFrame:
+                   direction: Direction = "balanced") -> pd.DataFrame:
     """`reason_codes` with the feature list already planned (`reason_plan` of `X.columns`)."""
     return reason_frame(reason_arrays(plan, contrib, X, catalogues, model=model, k=k, direction=direction),
                         X.index)
@@ -162,114 +172,207 @@ def _ways(direction: Direction) -> tuple[str, ...]:
     return ("up", "down") if direction == "both" else (direction,)
 
 
+def _signs(way: str, contrib: np.ndarray) -> np.ndarray:
+    """Per row, +1 to rank the contributions that raise the score, -1 those that lower it:
+    "balanced" takes the side the score sits on against the base value (the sum of the
+    contributions), so a low score is explained by what keeps it low."""
+    n = contrib.shape[0]
+    if way == "balanced":
+        return np.where(contrib.sum(axis=1) >= 0, 1.0, -1.0)
+    return np.full(n, 1.0 if way == "up" else -1.0)
+
+
+def phrasable(plan: ReasonPlan, X: pd.DataFrame, catalogues: Mapping[str, ReasonCatalogue]
+              ) -> dict[int, np.ndarray]:
+    """Per feature position with a condition, the rows whose value can be a reason: never an
+    unknown value (missing, or a catalogue `unknown_values` label) unless the template has a
+    `missing` phrase of its own ("less than 3 months of history"), never a value below the
+    template's `min_value` unless it has a `below` phrase. Features without a condition are
+    left out (every row can be phrased)."""
+    out: dict[int, np.ndarray] = {}
+    for col, (feature, unknown, floor) in plan.conditions.items():
+        values = X[feature]
+        ok = np.ones(X.shape[0], dtype=bool)
+        if unknown is not None:
+            ok &= ~_unknown(values, unknown)
+        if floor is not None:
+            with np.errstate(invalid="ignore"):
+                ok &= ~(_as_numbers(values) < floor)
+        out[col] = ok
+    return out
+
+
+def _conditions(candidates: Mapping[tuple[str, str], tuple[tuple[str, ...], list[int]]],
+                catalogues: Mapping[str, ReasonCatalogue]) -> dict[int, tuple[str, tuple[str, ...] | None, float | None]]:
+    """Per feature position: (feature, the labels read as unknown when an unknown value is no
+    reason, else None; the `min_value` below which it is no reason, else None), over every
+    language (a value that one language cannot phrase is no reason in any)."""
+    out: dict[int, tuple[str, tuple[str, ...] | None, float | None]] = {}
+    for (lang, family), (features, cols) in candidates.items():
+        catalogue = catalogues[lang]
+        for feature, col in zip(features, cols, strict=True):
+            template = catalogue.families[family][feature]
+            unknown = tuple(catalogue.unknown_values) if template.missing is None else None
+            floor = template.min_value if template.min_value is not None and template.below is None else None
+            if unknown is None and floor is None:
+                continue
+            _, had_unknown, had_floor = out.get(col, (feature, None, None))
+            if had_unknown is not None:
+                unknown = tuple(dict.fromkeys((*had_unknown, *(unknown or ()))))
+            floor = max(f for f in (floor, had_floor) if f is not None) if floor is not None or had_floor is not None else None
+            out[col] = (feature, unknown, floor)
+    return out
+
+
+def _unknown(values: object, labels: Sequence[str]) -> np.ndarray:
+    values = np.asarray(values)
+    if values.dtype.kind in "biuf":
+        return ~np.isfinite(values.astype(np.float64))
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)  # each distinct label checked once
+    unknown = {label.strip().lower() for label in labels}
+    bad = np.array([str(u).strip().lower() in unknown for u in uniques] + [True], dtype=bool)
+    return bad[np.where(codes < 0, len(uniques), codes)]
+
+
+def min_contribution(catalogues: Mapping[str, ReasonCatalogue]) -> float:
+    """The smallest |SHAP| of a family that is a reason (the catalogues' `min_shap`, which
+    every language must set alike)."""
+    values = {cat.min_shap for cat in catalogues.values()}
+    if len(values) > 1:
+        raise ConfigError("reason catalogues disagree on `min_shap`: " +
+                          ", ".join(f"{lang}: {cat.min_shap}" for lang, cat in catalogues.items()))
+    return values.pop() if values else 0.0
+
+
 def reason_arrays(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
                   catalogues: Mapping[str, ReasonCatalogue], *, model: str, k: int = 3,
-                  direction: Direction = "up") -> dict[str, np.ndarray]:
+                  direction: Direction = "balanced") -> dict[str, np.ndarray]:
     """`phrase_reasons`' columns, in order, as numpy arrays: object arrays of text (None where
-    there is no reason) and float SHAP sums (NaN there); no pandas work per column, which is
-    what a single served client pays for. `X` is the model inputs' frame, or anything with its
-    `shape` and `X[feature]` (`models._train.MatrixColumns`: only the features phrased are
-    decoded)."""
+    there is no reason) and float SHAP sums (NaN there), signed as the family pushes the score;
+    no pandas work per column, which is what a single served client pays for. `X` is the model
+    inputs' frame, or anything with its `shape` and `X[feature]` (`models._train.MatrixColumns`:
+    only the features phrased are decoded).
+
+    A family is a reason when its contribution (unknown or below-threshold values left out,
+    see `phrasable`) is at least the catalogues' `min_shap` in the direction ranked; the same
+    sentence is never listed twice (the later one is dropped and the rest move up)."""
     contrib = np.asarray(contrib[:, :len(plan.features)], dtype=np.float64)
-    names, by_family = plan.names, contrib @ plan.aggregate
-    if X.shape[0] == 1:
-        return _one_client(plan, contrib, by_family, X, catalogues, model=model, k=k, direction=direction)
-    values: dict[str, np.ndarray] = {}
     n = X.shape[0]
+    floor = min_contribution(catalogues)
+    ok = phrasable(plan, X, catalogues)
+    shown = contrib
+    if ok:
+        shown = contrib.copy()
+        for col, rows_ok in ok.items():
+            shown[~rows_ok, col] = 0.0
+    names, by_family = plan.names, shown @ plan.aggregate
+    values: dict[str, np.ndarray] = {}
     out: dict[str, np.ndarray] = {}
+    langs = list(catalogues)
     for way in _ways(direction):
-        sign = 1.0 if way == "up" else -1.0
-        idx, val = top_k(sign * by_family, k)
-        texts = {(r, lang): np.full(n, None, dtype=object) for r in range(k) for lang in catalogues}
-        # (lang, family, feature) -> [(rank, rows)]: each feature is phrased once for all ranks
-        jobs: dict[tuple[str, str, str], list[tuple[int, np.ndarray]]] = {}
-        for r in range(k):
-            prefix = f"{PREFIX[way]}_{model}_{r + 1}"
-            family_col = np.full(n, None, dtype=object)
-            shap_col = np.full(n, np.nan)
-            if r < idx.shape[1]:
-                rows_all = np.flatnonzero(val[:, r] > 0)
-                fam = idx[rows_all, r]
-                order = np.argsort(fam, kind="stable")
-                for group in np.split(order, np.flatnonzero(np.diff(fam[order])) + 1):
-                    if group.size == 0:
-                        continue
-                    family = names[fam[group[0]]]
-                    rows = rows_all[group]
-                    family_col[rows] = family
-                    chosen: dict[tuple[str, ...], np.ndarray] = {}
-                    for lang in catalogues:
-                        candidates, cols = plan.candidates[(lang, family)]
-                        if candidates not in chosen:
-                            chosen[candidates] = (np.argmax(sign * contrib[np.ix_(rows, cols)], axis=1)
-                                                  if len(cols) > 1 else np.zeros(rows.size, dtype=np.int64))
-                        best = chosen[candidates]
-                        for c, feature in enumerate(candidates):
-                            pick = rows[best == c]
+        signs = _signs(way, contrib)
+        idx, val = top_k(signs[:, None] * by_family, k)
+        texts = {(r, lang): np.full(n, None, dtype=object) for r in range(k) for lang in langs}
+        families = [np.full(n, None, dtype=object) for _ in range(k)]
+        shaps = [np.full(n, np.nan) for _ in range(k)]
+        # (lang, family, feature, effect sign) -> [(rank, rows)]: each feature is phrased once for all ranks
+        jobs: dict[tuple[str, str, str, bool], list[tuple[int, np.ndarray]]] = {}
+        for r in range(min(k, idx.shape[1])):
+            rows_all = np.flatnonzero(val[:, r] >= max(floor, 1e-12))
+            fam = idx[rows_all, r]
+            order = np.argsort(fam, kind="stable")
+            for group in np.split(order, np.flatnonzero(np.diff(fam[order])) + 1):
+                if group.size == 0:
+                    continue
+                family = names[fam[group[0]]]
+                rows = rows_all[group]
+                families[r][rows] = family
+                shaps[r][rows] = signs[rows] * val[rows, r]
+                chosen: dict[tuple[str, ...], np.ndarray] = {}
+                for lang in langs:
+                    candidates, cols = plan.candidates[(lang, family)]
+                    if candidates not in chosen:
+                        chosen[candidates] = (np.argmax(signs[rows, None] * shown[np.ix_(rows, cols)], axis=1)
+                                              if len(cols) > 1 else np.zeros(rows.size, dtype=np.int64))
+                    best = chosen[candidates]
+                    for c, feature in enumerate(candidates):
+                        for up in (True, False):
+                            pick = rows[(best == c) & ((signs[rows] > 0) == up)]
                             if pick.size:
-                                jobs.setdefault((lang, family, feature), []).append((r, pick))
-                shap_col[rows_all] = sign * val[rows_all, r]
-            out[f"{prefix}_family"] = family_col
-            out[f"{prefix}_shap"] = shap_col
-        for (lang, family, feature), parts in jobs.items():
+                                jobs.setdefault((lang, family, feature, up), []).append((r, pick))
+        for (lang, family, feature, up), parts in jobs.items():
             catalogue = catalogues[lang]
             picks = np.concatenate([p for _, p in parts])
             if feature not in values:
                 values[feature] = np.asarray(X[feature])
             words = render(catalogue.families[family][feature], values[feature][picks], lang,
-                           effect=catalogue.effect(model, way), missing_value=catalogue.missing_value)
+                           effect=catalogue.effect(model, "up" if up else "down"),
+                           missing_value=catalogue.missing_value, reason_format=catalogue.reason_format,
+                           currency=catalogue.currency)
             start = 0
             for r, pick in parts:
                 texts[(r, lang)][pick] = words[start:start + pick.size]
                 start += pick.size
+        _drop_repeats(families, shaps, texts, langs, k)
         for r in range(k):
-            for lang in catalogues:
-                out[f"{PREFIX[way]}_{model}_{r + 1}_{lang}"] = texts[(r, lang)]
+            prefix = f"{PREFIX[way]}_{model}_{r + 1}"
+            out[f"{prefix}_family"] = families[r]
+            for lang in langs:
+                out[f"{prefix}_{lang}"] = texts[(r, lang)]
+            out[f"{prefix}_shap"] = shaps[r]
     order_cols = [f"{PREFIX[w]}_{model}_{r + 1}_{part}" for w in _ways(direction)
-                  for r in range(k) for part in ("family", *catalogues, "shap")]
+                  for r in range(k) for part in ("family", *langs, "shap")]
     return {c: out[c] for c in order_cols}
 
 
-def _one_client(plan: ReasonPlan, contrib: np.ndarray, by_family: np.ndarray, X: pd.DataFrame,
-                catalogues: Mapping[str, ReasonCatalogue], *, model: str, k: int,
-                direction: Direction) -> dict[str, np.ndarray]:
-    """`reason_arrays` of a single row (a served client): the same choices (the same `top_k`,
-    the first of equal contributions), without the grouping that batches need."""
-    out: dict[str, np.ndarray] = {}
-    for way in _ways(direction):
-        sign = 1.0 if way == "up" else -1.0
-        idx, val = top_k(sign * by_family, k)
+def _drop_repeats(families: list[np.ndarray], shaps: list[np.ndarray],
+                  texts: dict[tuple[int, str], np.ndarray], langs: list[str], k: int) -> None:
+    """In place: a sentence already listed at a higher rank (in any language) is dropped, and
+    the reasons below it move up, so a card never shows the same line twice."""
+    if k < 2 or not langs:
+        return
+    present = np.stack([f != None for f in families], axis=1)  # noqa: E711 (object arrays)
+    drop = np.zeros_like(present)
+    for r in range(1, k):
+        for q in range(r):
+            for lang in langs:
+                same = (texts[(r, lang)] == texts[(q, lang)]) & present[:, r] & present[:, q] & ~drop[:, q]
+                drop[:, r] |= same.astype(bool)
+    if not drop.any():
+        return
+    keep = present & ~drop
+    order = np.argsort(~keep, axis=1, kind="stable")
+    rows = np.flatnonzero(drop.any(axis=1))
+    empty = ~np.take_along_axis(keep, order, axis=1)
+
+    def shift(columns: list[np.ndarray], blank: object) -> None:
+        stacked = np.stack(columns, axis=1)
+        moved = np.take_along_axis(stacked[rows], order[rows], axis=1)
+        moved[empty[rows]] = blank
         for r in range(k):
-            prefix = f"{PREFIX[way]}_{model}_{r + 1}"
-            family, shap = None, np.nan
-            texts: dict[str, str | None] = dict.fromkeys(catalogues)
-            if r < idx.shape[1] and val[0, r] > 0:
-                family, shap = plan.names[int(idx[0, r])], sign * val[0, r]
-                for lang, catalogue in catalogues.items():
-                    candidates, cols = plan.candidates[(lang, family)]
-                    best = int(np.argmax(sign * contrib[0, cols])) if len(cols) > 1 else 0
-                    feature = candidates[best]
-                    texts[lang] = render(catalogue.families[family][feature], np.asarray(X[feature])[:1], lang,
-                                         effect=catalogue.effect(model, way),
-                                         missing_value=catalogue.missing_value)[0]
-            out[f"{prefix}_family"] = np.array([family], dtype=object)
-            for lang in catalogues:
-                out[f"{prefix}_{lang}"] = np.array([texts[lang]], dtype=object)
-            out[f"{prefix}_shap"] = np.array([shap], dtype=np.float64)
-    return out
+            columns[r][rows] = moved[:, r]
+
+    shift(families, None)
+    shift(shaps, np.nan)
+    for lang in langs:
+        column = [texts[(r, lang)] for r in range(k)]
+        shift(column, None)
 
 
 # -- rendering ---------------------------------------------------------------------------
 
 
-_KINDS: tuple[str, ...] = ("missing", "zero", "up", "down", "text")
+_KINDS: tuple[str, ...] = ("missing", "zero", "up", "down", "text", "below")
 """The template phrases, by kind code (`render`)."""
-_MISSING, _ZERO, _UP, _DOWN, _TEXT = range(len(_KINDS))
+_MISSING, _ZERO, _UP, _DOWN, _TEXT, _BELOW = range(len(_KINDS))
 
 
 def render(template: Template, values: np.ndarray, lang: str, *, effect: str = "",
-           missing_value: str = "unknown") -> np.ndarray:
-    """Phrase `template` for each value; each distinct displayed value is formatted once."""
+           missing_value: str = "unknown", reason_format: str = "{reason}",
+           currency: str = num.DEFAULT_CURRENCY) -> np.ndarray:
+    """Phrase `template` for each value; each distinct displayed value is formatted once.
+    A phrase without `{effect}` is written into `reason_format` ("{effect}: {reason}"), so
+    every reason says which way it moves the score."""
     n = len(values)
     out = np.empty(n, dtype=object)
     if template.format == "category":
@@ -285,24 +388,32 @@ def render(template: Template, values: np.ndarray, lang: str, *, effect: str = "
         numbers = _as_numbers(values)
         shown = _display_keys(template.format, numbers, signed=template.signed)
         kinds = np.where(numbers < 0, _DOWN, _UP) if template.signed else np.full(n, _TEXT)
+        if template.below is not None and template.min_value is not None:
+            with np.errstate(invalid="ignore"):
+                kinds = np.where(numbers < template.min_value, _BELOW, kinds)
         if template.zero is not None:
             kinds = np.where(shown == 0, _ZERO, kinds)
         kinds = np.where(~np.isfinite(numbers), _MISSING, kinds)
     for kind in (np.unique(kinds) if n > 1 else kinds):
         rows = np.flatnonzero(kinds == kind) if n > 1 else np.zeros(1, dtype=np.int64)
         if kind == _MISSING:
-            phrase = template.missing or template.text or template.up
+            phrase = _signed(template.missing or template.text or template.up, reason_format)
             out[rows] = phrase.format(value=missing_value, effect=effect)
             continue
-        phrase = getattr(template, _KINDS[kind])
+        phrase = _signed(getattr(template, _KINDS[kind]), reason_format)
         if rows.size == 1:  # a served client: no distinct-value pass
-            out[rows] = phrase.format(value=format_value(template, shown[rows[0]], lang), effect=effect)
+            out[rows] = phrase.format(value=format_value(template, shown[rows[0]], lang, currency), effect=effect)
             continue
         uniques, inverse = np.unique(shown[rows], return_inverse=True)
-        words = np.array([phrase.format(value=format_value(template, u, lang), effect=effect)
+        words = np.array([phrase.format(value=format_value(template, u, lang, currency), effect=effect)
                           for u in uniques], dtype=object)
         out[rows] = words[inverse]
     return out
+
+
+def _signed(phrase: str, reason_format: str) -> str:
+    """`phrase` inside `reason_format` unless it places `{effect}` itself."""
+    return phrase if "{effect}" in phrase else reason_format.replace("{reason}", phrase)
 
 
 def _as_numbers(values: np.ndarray) -> np.ndarray:
@@ -329,18 +440,11 @@ def _display_keys(fmt: str, numbers: np.ndarray, *, signed: bool) -> np.ndarray:
         elif fmt == "ratio":
             x = np.round(x, 2)
         else:  # currency, number: three significant figures
-            x = _round_sig(x, 3)
+            x = num.round_significant(x, 3)
     return x
 
 
-def _round_sig(x: np.ndarray, digits: int) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mag = np.floor(np.log10(np.abs(x)))
-        scale = np.where(np.isfinite(mag), 10.0 ** (digits - 1 - mag), 1.0)
-        return np.where(x == 0, 0.0, np.round(x * scale) / scale)
-
-
-def format_value(template: Template, value: object, lang: str) -> str:
+def format_value(template: Template, value: object, lang: str, currency: str = num.DEFAULT_CURRENCY) -> str:
     """One displayed value (already rounded by `_display_keys`, or a category)."""
     fmt = template.format
     if fmt == "category":
@@ -357,33 +461,8 @@ def format_value(template: Template, value: object, lang: str) -> str:
     if fmt == "ratio":
         return f"{v:.2f}"
     if fmt == "currency":
-        return _money(v, lang)
-    return _number(v)
-
-
-def _number(v: float) -> str:
-    if abs(v) >= 1000:
-        return f"{v:,.0f}"
-    return f"{v:.3g}"
-
-
-def _money(v: float, lang: str) -> str:
-    sign = "-" if v < 0 else ""
-    a = abs(v)
-    if lang == "zh":
-        if a >= 1e8:
-            return f"{sign}{_trim(a / 1e8)}亿"
-        if a >= 1e4:
-            return f"{sign}{_trim(a / 1e4)}万"
-        return f"{sign}{a:,.0f}"
-    if a >= 1e6:
-        return f"{sign}{_trim(a / 1e6)} million"
-    return f"{sign}{a:,.0f}"
-
-
-def _trim(v: float) -> str:
-    digits = max(0, 2 - int(math.floor(math.log10(v)))) if v > 0 else 0
-    return f"{v:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{v:,.0f}"
+        return num.format_money(v, lang, currency)
+    return num.format_count(v, lang)
 
 
 def _months(v: float, lang: str) -> str:
@@ -400,8 +479,10 @@ class CatalogueReasons:
     """A reason writer for the recommender (`(model key, contrib, X) -> reason_{m}_{k}_*`
     columns): `reason_codes` with fixed families and catalogues."""
 
-    def __init__(self, families: Mapping[str, str], catalogues: Mapping[str, ReasonCatalogue], k: int = 3) -> None:
+    def __init__(self, families: Mapping[str, str], catalogues: Mapping[str, ReasonCatalogue], k: int = 3,
+                 direction: Direction = "balanced") -> None:
         self.families = dict(families)
+        self.direction = direction
         self.catalogues = dict(catalogues)
         self.k = k
         self._plans: dict[tuple[str, ...], ReasonPlan] = {}
@@ -416,4 +497,4 @@ class CatalogueReasons:
         if plan is None:  # checked and planned once per feature list
             plan = self._plans[features] = reason_plan(features, self.families, self.catalogues)
         _check_shapes(contrib, X.shape[0], len(features), self.k)
-        return reason_arrays(plan, contrib, X, self.catalogues, model=key, k=self.k)
+        return reason_arrays(plan, contrib, X, self.catalogues, model=key, k=self.k, direction=self.direction)

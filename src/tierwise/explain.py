@@ -27,7 +27,14 @@ from tierwise.features import (
     feature_catalog,
     snapshot_features,
 )
-from tierwise.models import LANGUAGES, ReasonCatalogue, reason_codes, shap_values
+from tierwise.models import (
+    LANGUAGES,
+    ReasonCatalogue,
+    format_change,
+    format_probability,
+    reason_codes,
+    shap_values,
+)
 from tierwise.registry import load_task_model
 
 logger = logging.getLogger(__name__)
@@ -53,6 +60,9 @@ WORDS = {
 
 @dataclass(frozen=True)
 class Reason:
+    """One reason: its family, its sentence (which says whether it raises or lowers the score)
+    and its signed SHAP sum (positive: raises the score)."""
+
     family: str
     text: str
     shap: float
@@ -172,6 +182,13 @@ def _score_line(task: str, model: Any, version: str, snap: pd.DataFrame, familie
                      note="" if reasons else WORDS[lang]["no_reasons"])
 
 
+def score_text(task: str, value: float, lang: str) -> str:
+    """A score as every output writes it: a probability (churn, default) by
+    `models.format_probability` ("2.1%", "0.47%"), growth (an expected change) by
+    `models.format_change` ("+35%")."""
+    return format_change(float(np.log1p(value)), lang) if task == "growth" else format_probability(value, lang)
+
+
 def card_lines(card: ClientCard) -> list[tuple[str, str, list[str]]]:
     """(headline, meaning, reason texts) per score, in the card's language."""
     words = WORDS[card.lang]
@@ -179,10 +196,8 @@ def card_lines(card: ClientCard) -> list[tuple[str, str, list[str]]]:
     for line in card.scores:
         if line.value is None:
             headline = f"{words[line.task]}: {line.note}"
-        elif line.task == "growth":
-            headline = f"{words[line.task]} {line.value:+.0%} — {words[line.band]}"
         else:
-            headline = f"{words[line.task]} {line.value:.0%} — {words[line.band]}"
+            headline = f"{words[line.task]} {score_text(line.task, line.value, card.lang)} — {words[line.band]}"
         texts = [r.text for r in line.reasons] or ([line.note] if line.note and line.value is not None else [])
         out.append((headline, words[f"{line.task}_meaning"].format(h=card.horizons.get(line.task, "?")), texts))
     return out

@@ -321,10 +321,10 @@ def test_tier_reason_in_quantile_mode_carries_the_numbers(raw_policy):
         frame(rich(2 * CUTS["Premier"], p_default=0.004, credit_exposure=1000.0)), resolved
     ).iloc[0]
     assert rec.tier == "Premier"
-    assert rec.tier_reason_en.startswith("Premier: expected value ¥200k, in the top 1%")
-    assert rec.tier_reason_en.endswith("; default risk 0.4%, below the 2% limit")
+    assert rec.tier_reason_en.startswith("Premier: expected value ¥200,000, in the top 1%")
+    assert rec.tier_reason_en.endswith("; default risk 0.40%, below the 2% limit")
     assert rec.tier_reason_zh.startswith("尊享：预期价值¥20万，位于前1%")
-    assert rec.tier_reason_zh.endswith("；违约风险0.4%，低于2%的上限")
+    assert rec.tier_reason_zh.endswith("；违约风险0.40%，低于2%的上限")
     general = recommend(frame(client()), resolved).iloc[0]
     assert "below the top 40%" in general.tier_reason_en
     assert "no credit exposure" in general.tier_reason_en

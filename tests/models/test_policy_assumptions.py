@@ -77,8 +77,8 @@ def test_an_assumed_pd_gives_a_loss_but_no_gate_and_is_said():
     assert out.loc[0, "expected_credit_loss_12m"] == pytest.approx(pd_12m * 0.45 * 100_000)
     assert out.loc[1, "expected_credit_loss_12m"] == 0.0  # no exposure, no loss
     assert not out["flag_risk_watch"].any()
-    assert "expected credit loss assumes a PD of 50% over 12 months" in out.loc[0, "tier_reason_en"]
-    assert "违约概率50%" in out.loc[0, "tier_reason_zh"]
+    assert "expected credit loss assumes a PD of 50.0% over 12 months" in out.loc[0, "tier_reason_en"]
+    assert "违约概率50.0%" in out.loc[0, "tier_reason_zh"]
 
 
 def test_without_churn_the_base_rate_sets_p_stay_and_no_retention_flag():
@@ -87,7 +87,7 @@ def test_without_churn_the_base_rate_sets_p_stay_and_no_retention_flag():
     assert not out["flag_retention_priority"].any()
     with_model = recommend(frame.assign(p_churn=0.1), _resolved(("churn", "default", "growth")))
     np.testing.assert_allclose(out["expected_value_12m"], with_model["expected_value_12m"])
-    assert all("no churn model: value assumes a churn rate of 10% over 6 months" in r for r in out["tier_reason_en"])
+    assert all("no churn model: value assumes a churn rate of 10.0% over 6 months" in r for r in out["tier_reason_en"])
     assert all("无流失模型" in r for r in out["tier_reason_zh"])
     # with a model, the churny valuable client gets the flag: the assumption turned it off
     assert recommend(_clients(), _resolved(("churn", "default", "growth")))["flag_retention_priority"].iloc[1]
@@ -100,14 +100,14 @@ def test_without_growth_it_is_neutral_and_lifts_nothing():
     assert lifted.loc[2, "tier"] == "Potential" and "lifts" in lifted.loc[2, "tier_reason_en"]
     assert out.loc[2, "tier"] == "General"
     assert not out["flag_growth_lead"].any()
-    assert out.loc[2, "tier_reason_en"].endswith("no growth model: value assumes asset growth of +0%")
+    assert out.loc[2, "tier_reason_en"].endswith("no growth model: value assumes asset growth of 0%")
 
 
 def test_growth_alone_says_every_assumption_in_both_languages():
     resolved = _resolved(("growth",))
     assert resolved.assumed == ("churn", "default")
     notes = assumption_notes(resolved, "en")
-    assert notes == ["no churn model: value assumes a churn rate of 5% over 6 months",
+    assert notes == ["no churn model: value assumes a churn rate of 5.0% over 6 months",
                      "default risk not assessed (no default model)"]
     out = recommend(_clients().assign(p_churn=np.nan, p_default=np.nan), resolved)
     assert out["tier"].notna().all() and np.isfinite(out["expected_value_12m"]).all()
@@ -146,7 +146,7 @@ def test_assumption_templates_are_checked_and_overridable():
     raw["reasons"]["en"]["assumed_churn"] = "churn taken as {rate}"
     policy = parse_config(raw, PolicyConfig, source="test policy")
     assert assumption_notes(resolve_thresholds(policy.model_copy(update={"thresholds": _policy().thresholds}),
-                                               tasks=("default", "growth")), "en") == ["churn taken as 5%"]
+                                               tasks=("default", "growth")), "en") == ["churn taken as 5.0%"]
 
 
 TASK_SUBSETS = [("churn",), ("default",), ("growth",), ("churn", "default"), ("churn", "growth"), ("default", "growth")]

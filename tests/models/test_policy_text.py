@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import tierwise.models as models
 from tierwise.models._policy_text import (
     format_growth,
     format_money,
@@ -16,41 +17,38 @@ from tierwise.models._policy_text import (
     money_label,
     percent_label,
     render_by_code,
-    round_significant,
     share_label,
     template_fields,
 )
 
-EN = [(1e6, "M"), (1e3, "k")]
-ZH = [(1e8, "亿"), (1e4, "万")]
-
 
 @pytest.mark.parametrize(
-    ("value", "units", "label"),
+    ("value", "lang", "label"),
     [
-        (1_234_567.0, EN, "¥1.23M"),
-        (45_600.0, EN, "¥45.6k"),
-        (512.0, EN, "¥512"),
-        (-3_000.0, EN, "-¥3k"),
-        (0.0, EN, "¥0"),
-        (2_500_000_000.0, EN, "¥2,500M"),
-        (123_400.0, ZH, "¥12.3万"),
-        (250_000_000.0, ZH, "¥2.5亿"),
-        (5_120.0, ZH, "¥5,120"),
+        (1_234_567.0, "en", "¥1.23 million"),
+        (45_600.0, "en", "¥45,600"),
+        (512.0, "en", "¥512"),
+        (-3_000.0, "en", "-¥3,000"),
+        (0.0, "en", "¥0"),
+        (2_500_000_000.0, "en", "¥2.5 billion"),
+        (123_400.0, "zh", "¥12.3万"),
+        (250_000_000.0, "zh", "¥2.5亿"),
+        (5_120.0, "zh", "¥5,120"),
     ],
 )
-def test_money_labels(value, units, label):
-    shown = format_money(np.array([value]), "¥", units).to_pylist()
-    assert shown == [label]
-    assert money_label(round_significant(np.array([value]))[0], "¥", units) == label
+def test_money_labels_are_the_one_formatter(value, lang, label):
+    assert format_money(np.array([value]), "¥", lang).to_pylist() == [label]
+    assert money_label(value, "¥", lang) == label == models.format_money(value, lang)
+    many = format_money(np.array([value, value * 1.0001, np.nan]), "¥", lang).to_pylist()
+    assert many == [models.format_money(v, lang) or "n/a" for v in (value, value * 1.0001, np.nan)]
 
 
 @pytest.mark.parametrize(
     ("value", "label"),
-    [(0.004, "0.4%"), (0.0, "0%"), (0.000001, "<0.01%"), (0.1234, "12.34%"), (0.0204, "2.04%")],
+    [(0.004, "0.40%"), (0.0, "0%"), (0.0047, "0.47%"), (0.1234, "12.3%"), (0.0207, "2.1%"), (0.00995, "1.0%")],
 )
-def test_percent_labels(value, label):
-    assert percent_label(value) == label
+def test_percent_labels_are_the_one_formatter(value, label):
+    assert percent_label(value) == label == models.format_probability(value)
     assert format_percent(np.array([value])).to_pylist() == [label]
 
 
@@ -64,7 +62,7 @@ def test_share_and_growth_labels():
 @given(st.lists(st.floats(-1e12, 1e12), min_size=1, max_size=50))
 def test_rounding_keeps_three_significant_digits(values):
     array = np.array(values)
-    rounded = round_significant(array)
+    rounded = models._numbers.round_significant(array)
     big = np.abs(array) >= 1e-6
     assert np.allclose(rounded[big], array[big], rtol=5e-3)
     assert (np.sign(rounded[big]) == np.sign(array[big])).all()

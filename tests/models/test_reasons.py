@@ -46,17 +46,17 @@ def test_top_reasons_are_families_ranked_by_summed_contribution(X, catalogues):
         [-0.2, -0.1, 0.00, 0.30, -0.4, 0.0, -2.0],   # tenure only
         [0.00, 0.00, 0.10, 0.00, 0.00, 0.9, -2.0],   # gender is never a reason
     ])
-    out = reason_codes(contrib, X, FAMILIES, catalogues, model="churn", k=3)
+    out = reason_codes(contrib, X, FAMILIES, catalogues, model="churn", k=3, direction="up")
     assert out.loc[0, ["reason_churn_1_family", "reason_churn_2_family", "reason_churn_3_family"]].tolist() == [
         "balance_trend", "complaints", "industry"]
     assert out.loc[0, "reason_churn_1_shap"] == pytest.approx(0.55)
-    assert out.loc[0, "reason_churn_1_en"] == "Deposits fell 42% in the last 3 months"
-    assert out.loc[0, "reason_churn_1_zh"] == "近3个月存款下降42%"
-    assert out.loc[0, "reason_churn_2_en"] == "3 complaints in the last 6 months"
-    assert out.loc[0, "reason_churn_3_en"] == "Industry: Construction"
-    assert out.loc[0, "reason_churn_3_zh"] == "行业：建筑业"
+    assert out.loc[0, "reason_churn_1_en"] == "raises churn likelihood: Deposits fell 42% in the last 3 months"
+    assert out.loc[0, "reason_churn_1_zh"] == "推高流失可能性：近3个月存款下降42%"
+    assert out.loc[0, "reason_churn_2_en"] == "raises churn likelihood: 3 complaints in the last 6 months"
+    assert out.loc[0, "reason_churn_3_en"] == "raises churn likelihood: Industry: Construction"
+    assert out.loc[0, "reason_churn_3_zh"] == "推高流失可能性：行业：建筑业"
     assert out.loc[1, "reason_churn_1_family"] == "tenure"
-    assert out.loc[1, "reason_churn_1_en"] == "Client for 5 months"
+    assert out.loc[1, "reason_churn_1_en"] == "raises churn likelihood: Client for 5 months"
     assert out.loc[1, ["reason_churn_2_family", "reason_churn_2_en", "reason_churn_2_zh"]].isna().all()
     assert np.isnan(out.loc[1, "reason_churn_2_shap"])
     assert out.loc[2, "reason_churn_1_family"] == "complaints"
@@ -68,7 +68,7 @@ def test_the_strongest_variant_of_a_family_phrases_the_reason(X, catalogues):
     contrib = np.zeros((3, 7))
     contrib[0, 1] = 0.5  # the 6-month change pushes, not the 3-month one
     out = reason_codes(contrib, X, FAMILIES, catalogues, model="churn", k=1)
-    assert out.loc[0, "reason_churn_1_en"] == "Deposits fell 50% in the last 6 months"
+    assert out.loc[0, "reason_churn_1_en"] == "raises churn likelihood: Deposits fell 50% in the last 6 months"
 
 
 def test_protective_factors_on_request(X, catalogues):
@@ -78,9 +78,9 @@ def test_protective_factors_on_request(X, catalogues):
     out = reason_codes(contrib, X, FAMILIES, catalogues, model="default", k=2, direction="both")
     assert out["protect_default_1_family"].tolist() == ["tenure"] * 3
     assert out.loc[0, "protect_default_1_shap"] == pytest.approx(-0.3)
-    assert out.loc[0, "protect_default_1_en"] == "Client for 3.3 years"
+    assert out.loc[0, "protect_default_1_en"] == "lowers default risk: Client for 3.3 years"
     assert out["reason_default_1_family"].tolist() == ["complaints"] * 3
-    assert out.loc[1, "reason_default_1_zh"] == "近6个月无投诉"
+    assert out.loc[1, "reason_default_1_zh"] == "推高违约风险：近6个月无投诉"
     down = reason_codes(contrib, X, FAMILIES, catalogues, model="default", k=2, direction="down")
     assert not any(c.startswith("reason_") for c in down.columns)
 
@@ -89,8 +89,8 @@ def test_missing_values_read_as_such(X, catalogues):
     contrib = np.zeros((3, 7))
     contrib[:, 0] = 1.0
     out = reason_codes(contrib, X, FAMILIES, catalogues, model="churn", k=1)
-    assert out.loc[2, "reason_churn_1_en"] == "Deposits: less than 4 months of history"
-    assert out.loc[1, "reason_churn_1_en"] == "Deposits grew 22% in the last 3 months"
+    assert out.loc[2, "reason_churn_1_en"] == "raises churn likelihood: Deposits: less than 4 months of history"
+    assert out.loc[1, "reason_churn_1_en"] == "raises churn likelihood: Deposits grew 22% in the last 3 months"
 
 
 def test_a_missing_catalogue_entry_fails_before_any_work(X, catalogues):
@@ -113,8 +113,8 @@ def test_protected_attribute_never_appears_even_if_it_dominates(X, catalogues):
 
 
 @pytest.mark.parametrize("fmt,value,lang,expected", [
-    ("currency", 12345.0, "en", "12,300"), ("currency", 12345.0, "zh", "1.23万"),
-    ("currency", 2_500_000.0, "en", "2.5 million"), ("currency", 3.2e8, "zh", "3.2亿"),
+    ("currency", 12345.0, "en", "¥12,300"), ("currency", 12345.0, "zh", "¥1.23万"),
+    ("currency", 2_500_000.0, "en", "¥2.5 million"), ("currency", 3.2e8, "zh", "¥3.2亿"),
     ("share", 0.423, "en", "42%"), ("months", 30.0, "en", "2.5 years"), ("months", 30.0, "zh", "2.5年"),
     ("months", 1.0, "en", "1 month"), ("count", 2.25, "en", "2.2"), ("days", 45.0, "zh", "45"),
     ("number", 101348.88, "en", "101,000"), ("number", 62.0, "en", "62"),
@@ -153,7 +153,7 @@ def _full_setup():
 
 
 @settings(max_examples=8, deadline=None)
-@given(st.integers(0, 2**31 - 1), st.sampled_from(["up", "down"]))
+@given(st.integers(0, 2**31 - 1), st.sampled_from(["up", "down", "balanced"]))
 def test_reasons_are_positive_pushes_in_descending_order_and_a_function_of_the_inputs(seed, way):
     catalog, families, cats = _full_setup()
     rng = np.random.default_rng(seed)
@@ -161,11 +161,16 @@ def test_reasons_are_positive_pushes_in_descending_order_and_a_function_of_the_i
                       for k, v in catalog.items()})
     contrib = rng.normal(size=(20, len(catalog) + 1)) * (rng.random((20, len(catalog) + 1)) < 0.1)
     out = reason_codes(contrib, X, families, cats, model="m", k=3, direction=way)
-    prefix = "reason" if way == "up" else "protect"
+    prefix = "protect" if way == "down" else "reason"
     shap = out[[f"{prefix}_m_{r}_shap" for r in (1, 2, 3)]].to_numpy()
     strength = np.where(np.isnan(shap), 0.0, np.abs(shap))
     assert (np.diff(strength, axis=1) <= 0).all()
-    assert ((shap > 0) if way == "up" else (shap < 0))[~np.isnan(shap)].all()
+    assert (strength[~np.isnan(shap)] >= cats["en"].min_shap).all()
+    side = {"up": np.ones(20), "down": -np.ones(20)}.get(way, np.where(contrib[:, :-1].sum(axis=1) >= 0, 1.0, -1.0))
+    assert (np.sign(shap) == side[:, None])[~np.isnan(shap)].all()
+    for r in (1, 2, 3):  # each text says the direction of its own SHAP value
+        texts, signs = out[f"{prefix}_m_{r}_en"], np.sign(shap[:, r - 1])
+        assert texts[signs > 0].str.startswith("raises").all() and texts[signs < 0].str.startswith("lowers").all()
     for r in (1, 2, 3):
         fam_present = out[f"{prefix}_m_{r}_family"].notna()
         assert (fam_present == out[f"{prefix}_m_{r}_en"].notna()).all()
@@ -229,3 +234,91 @@ def test_a_single_client_gets_the_reasons_of_its_row_in_a_batch(seed, way):
                 np.testing.assert_allclose(single[col], values[i:i + 1], rtol=1e-13, atol=0, err_msg=f"row {i} {col}")
             else:
                 np.testing.assert_array_equal(single[col], values[i:i + 1], err_msg=f"row {i} {col}")
+
+
+# -- signed, balanced reasons (issue 17) -------------------------------------------------
+
+
+def test_a_low_score_is_explained_by_what_keeps_it_low(X, catalogues):
+    contrib = np.zeros((3, 7))
+    contrib[0, 2], contrib[0, 3] = 0.3, -0.8  # score below the base value: tenure lowers it most
+    contrib[1, 2], contrib[1, 3] = 0.8, -0.3  # above: complaints raise it
+    out = reason_codes(contrib, X, FAMILIES, catalogues, model="churn", k=2)
+    assert out.loc[0, "reason_churn_1_family"] == "tenure"
+    assert out.loc[0, "reason_churn_1_shap"] == pytest.approx(-0.8)
+    assert out.loc[0, "reason_churn_1_en"] == "lowers churn likelihood: Client for 3.3 years"
+    assert out.loc[0, "reason_churn_1_zh"].startswith("降低流失可能性：")
+    assert pd.isna(out.loc[0, "reason_churn_2_family"])  # complaints push the other way: not listed
+    assert out.loc[1, "reason_churn_1_family"] == "complaints"
+    assert out.loc[1, "reason_churn_1_en"].startswith("raises churn likelihood: ")
+
+
+def test_unknown_values_are_never_reasons(X, catalogues):
+    contrib = np.zeros((3, 7))
+    contrib[:, 4] = 2.0  # industry dominates; row 1's industry is missing
+    contrib[:, 2] = 0.1
+    out = reason_codes(contrib, X.assign(industry=pd.Categorical(["construction", None, "unknown"])),
+                       FAMILIES, catalogues, model="churn", k=3)
+    assert out.loc[0, "reason_churn_1_family"] == "industry"
+    assert out.loc[[1, 2], "reason_churn_1_family"].tolist() == ["complaints", "complaints"]
+    text = " ".join(out.filter(regex="_(en|zh)$").fillna("").to_numpy().ravel())
+    assert "unknown" not in text and "not known" not in text and "未知" not in text
+
+
+def test_near_zero_contributions_are_never_reasons(X, catalogues):
+    floor = catalogues["en"].min_shap
+    contrib = np.zeros((3, 7))
+    contrib[:, 2] = floor * 0.5
+    contrib[:, 3] = floor * 2
+    out = reason_codes(contrib, X, FAMILIES, catalogues, model="churn", k=3)
+    assert out["reason_churn_1_family"].tolist() == ["tenure"] * 3
+    assert out["reason_churn_2_family"].isna().all()
+
+
+def test_a_threshold_text_appears_only_above_its_threshold():
+    volatile = Template(format="ratio", text="volatile ({value})", min_value=0.2, below="steady ({value})")
+    assert render(volatile, np.array([0.02, 0.35]), "en").tolist() == ["steady (0.02)", "volatile (0.35)"]
+    with pytest.raises(ValueError, match="needs the `min_value`"):
+        Template(format="ratio", text="x {value}", below="y")
+    cats = {lang: ReasonCatalogue(language=lang, families={"vol": {"vol": Template(
+        format="ratio", text="volatile ({value})", min_value=0.2)}, "n": {"n": Template(format="count", text="{value} n")}})
+        for lang in ("en", "zh")}
+    frame = pd.DataFrame({"vol": [0.02, 0.5], "n": [1.0, 1.0]})
+    contrib = np.array([[0.9, 0.1, 0.0], [0.9, 0.1, 0.0]])
+    out = reason_codes(contrib, frame, {}, cats, model="m", k=2)
+    assert out["reason_m_1_family"].tolist() == ["n", "vol"]  # 0.02 is not "volatile": not a reason
+
+
+def test_the_volatility_texts_of_the_catalogue_follow_the_threshold(catalogues):
+    for lang, word in (("en", "steady"), ("zh", "平稳")):
+        template = catalogues[lang].families["balance_volatility"]["deposit_total_vol_3m"]
+        assert word in render(template, np.array([0.02]), lang)[0]
+
+
+def test_the_same_line_is_never_listed_twice():
+    same = Template(format="currency", text="Deposits: {value}")
+    cats = {lang: ReasonCatalogue(language=lang, families={"a": {"a": same}, "b": {"b": same},
+                                                           "c": {"c": Template(format="count", text="{value} c")}})
+            for lang in ("en", "zh")}
+    frame = pd.DataFrame({"a": [2350.0, 2350.0], "b": [2350.0, 9000.0], "c": [1.0, 1.0]})
+    contrib = np.array([[0.5, 0.4, 0.3, 0.0], [0.5, 0.4, 0.3, 0.0]])
+    out = reason_codes(contrib, frame, {}, cats, model="m", k=3)
+    assert out.loc[0, ["reason_m_1_family", "reason_m_2_family"]].tolist() == ["a", "c"]
+    assert out.loc[0, "reason_m_2_shap"] == pytest.approx(0.3)
+    assert pd.isna(out.loc[0, "reason_m_3_family"]) and np.isnan(out.loc[0, "reason_m_3_shap"])
+    assert out.loc[1, ["reason_m_1_family", "reason_m_2_family", "reason_m_3_family"]].tolist() == ["a", "b", "c"]
+
+
+def test_one_client_reads_as_in_a_batch(X, catalogues):
+    rng = np.random.default_rng(7)
+    contrib = rng.normal(size=(3, 7))
+    batch = reason_codes(contrib, X, FAMILIES, catalogues, model="churn", k=3)
+    for i in range(3):
+        one = reason_codes(contrib[i:i + 1], X.iloc[i:i + 1], FAMILIES, catalogues, model="churn", k=3)
+        pd.testing.assert_frame_equal(one, batch.iloc[i:i + 1])
+
+
+def test_catalogues_must_agree_on_the_smallest_reason(X, catalogues):
+    other = {"en": catalogues["en"], "zh": catalogues["zh"].model_copy(update={"min_shap": 0.5})}
+    with pytest.raises(ConfigError, match="disagree on `min_shap`"):
+        reason_codes(np.zeros((3, 7)), X, FAMILIES, other, model="churn")

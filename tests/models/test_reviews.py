@@ -50,9 +50,9 @@ def test_a_review_opens_with_its_month_and_reason(resolved):
                           prior([{}, {"client_id": "R", "p_default_prev": 0.005}]), resolved, MARCH)
     assert out["exit_review_status"].tolist() == ["opened", "opened"]
     assert (out["exit_review_since"] == pd.Timestamp(MARCH)).all() and (out["exit_review_months"] == 1).all()
-    assert out["exit_review_reason_en"][0] == ("exit review opened in 2025-03: default risk 5%, above the 2% "
+    assert out["exit_review_reason_en"][0] == ("exit review opened in 2025-03: default risk 5.0%, above the 2% "
                                                "limit (tier last month: Premier)")
-    assert "rising fast, from 0.5% to 1.5%" in out["exit_review_reason_en"][1]
+    assert "rising fast, from 0.50% to 1.5%" in out["exit_review_reason_en"][1]
     assert "退出审查" in out["exit_review_reason_zh"][0]
     assert out["flag_exit_review"].all() and (out["tier"] == "Premier").all()
 
@@ -74,7 +74,7 @@ def test_an_open_review_holds_then_becomes_a_downgrade(resolved):
     assert ended["channel"].tolist() == ["relationship_manager", "branch"]
     assert ended["tier_zh"].tolist() == ["卓越", "潜力"] and ended["channel_zh"][1] == "网点"
     assert ended["tier_reason_en"][0] == ("recommended downgrade from Premier to Excellence: 3 months under exit "
-                                          "review since 2025-01, default risk 5%")
+                                          "review since 2025-01, default risk 5.0%")
     assert ended["tier_reason_zh"][1].startswith("建议由卓越降为潜力")
     assert ended["flag_exit_review"].all()  # the review's last month: the downgrade is its action
 
@@ -83,7 +83,7 @@ def test_a_review_closes_when_the_risk_falls_back(resolved):
     out = advance_reviews(recs([{"gate": False, "flag": False, "p_default": 0.01}]),
                           prior([{"status": "open", "since": "2025-01-01", "months": 2}]), resolved, MARCH)
     assert out["exit_review_status"][0] == "closed" and not out["flag_exit_review"][0]
-    assert out["exit_review_reason_en"][0] == "exit review of 2025-01 closed: default risk back to 1%"
+    assert out["exit_review_reason_en"][0] == "exit review of 2025-01 closed: default risk back to 1.0%"
     assert out["tier"][0] == "Premier" and out["tier_reason_en"][0] == "value reason"
 
 

@@ -273,7 +273,7 @@ def test_recommender_card_lists_the_bundled_versions(store, tmp_path):
     assert "## Bundled model versions" in md and "## Tier policy" in md and "## Approval" in md
     assert f"| tierwise-default | v{store['info'].version} | approved by risk.officer at " in md
     assert "| tierwise-churn | v7 | not approved |" in md
-    assert "| `premier` | 1234.5 |" in md
+    assert "| `premier` | ¥1,230 |" in md
     assert "1 of 3 bundled versions approved" in md
     assert "| Approval | alert | bundles a version that is not approved |" in md  # no promotion step of its own
 

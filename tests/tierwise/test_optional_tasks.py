@@ -76,7 +76,7 @@ def test_the_monthly_path_runs_with_the_champions_that_exist(tasks, tmp_path, mo
     assert ("churn" in tasks) == latest["p_churn"].notna().all()
     assert latest["growth"].notna().all() and latest["reason_growth_1_en"].notna().any()
     if "churn" in missing:
-        assert latest["tier_reason_en"].str.contains("no churn model: value assumes a churn rate of 5%").all()
+        assert latest["tier_reason_en"].str.contains("no churn model: value assumes a churn rate of 5.0%").all()
         assert latest["tier_reason_zh"].str.contains("无流失模型").all()
     credit = latest["credit_exposure"] > 0
     in_default = latest["flag_in_default"].astype(bool)  # a fact, not a score: shown without a default model

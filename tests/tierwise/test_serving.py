@@ -117,7 +117,7 @@ def test_a_recommender_with_growth_alone_is_served_and_says_what_it_assumed(tmp_
             assert answer[empty] is None or pd.isna(answer[empty]), empty  # JSON null or NaN
         assert answer["growth"] == pytest.approx(recommender.recommend(features)["growth"].iat[0], rel=1e-9)
         assert "default risk not assessed (no default model)" in answer["tier_reason_en"]
-        assert "no churn model: value assumes a churn rate of 5% over 6 months" in answer["tier_reason_en"]
+        assert "no churn model: value assumes a churn rate of 5.0% over 6 months" in answer["tier_reason_en"]
         assert "无流失模型" in answer["tier_reason_zh"] and answer["tier"] in ("Premier", "Excellence", "Potential",
                                                                               "General")
     finally:

@@ -18,6 +18,7 @@ import pandas as pd
 from tierwise.features import TASKS
 from tierwise.governance._checks import ALPHA, decile_calibration
 from tierwise.governance._records import PROTECTED
+from tierwise.models import format_money, format_probability
 from tierwise.reports import interval_text, support_note
 
 
@@ -71,7 +72,22 @@ def fmt(value: Any, digits: int = 4) -> str:
 
 
 def pct(value: float | None, digits: int = 2) -> str:
+    """A share or a rate (selection rates, feature shares) to `digits` decimals."""
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}%}"
+
+
+def pd_text(value: float | None) -> str:
+    """A PD as every output writes it (`models.format_probability`): "0.47%", "2.1%"."""
+    return "n/a" if value is None or not math.isfinite(value) else format_probability(value)
+
+
+def money(value: Any) -> str:
+    """An amount as every output writes it (`models.format_money`, English): "¥28,600",
+    "¥1.38 million"; the value itself when it is not a number."""
+    try:
+        return format_money(float(value)) or "n/a"
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def data_window_from_card(markdown: str) -> dict[str, str]:
@@ -91,9 +107,9 @@ def grade_rows(grades: pd.DataFrame, *, events: str = "defaults", predicted: str
     rows, classes = [], []
     for g in grades.itertuples(index=False):
         n = int(g.n)
-        rows.append([str(g.grade), f"{pct(float(g.pd_from))} – {pct(float(g.pd_to))}", fmt(n), fmt(int(g.defaults)),
-                     pct(float(g.mean_pd)), pct(float(g.observed_rate)),
-                     f"{pct(float(g.jeffreys_low))} – {pct(float(g.jeffreys_high))}" if n else "n/a",
+        rows.append([str(g.grade), f"{pd_text(float(g.pd_from))} – {pd_text(float(g.pd_to))}", fmt(n),
+                     fmt(int(g.defaults)), pd_text(float(g.mean_pd)), pd_text(float(g.observed_rate)),
+                     f"{pd_text(float(g.jeffreys_low))} – {pd_text(float(g.jeffreys_high))}" if n else "n/a",
                      fmt(float(g.jeffreys_p), 3), fmt(float(g.binomial_p), 3),
                      ("pass" if _passed(g.passed) else "FAIL") if n else "no clients"])
         classes.append("" if _passed(g.passed) or not n else "alert")

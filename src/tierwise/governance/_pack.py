@@ -27,6 +27,7 @@ from tierwise.governance._cards import (
     approval_section,
     data_window_from_card,
     image_uri,
+    money,
     ms_time,
     open_alerts,
     read_csv_or_none,
@@ -154,7 +155,7 @@ def recommender_card(client: Any, name: str, version: str) -> Card:
     built_with = registry.recommender_settings(client, name, version=version)
     policy_text = (yaml.safe_dump(built_with.policy.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
                    if built_with is not None else "")
-    cuts = [[f"`{k.removeprefix('cut_')}`", v] for k, v in sorted(params.items()) if k.startswith("cut_")]
+    cuts = [[f"`{k.removeprefix('cut_')}`", money(v)] for k, v in sorted(params.items()) if k.startswith("cut_")]
     sections = [
         Section("purpose", "Purpose and intended users",
                 text=["Bundles the three task champions, the tier policy and the reason catalogues into one "

@@ -150,11 +150,11 @@ def _count(value: Any) -> str:
     return "—" if pd.isna(value) else f"{int(value):,}"
 
 
-def _index_row(row: pd.Series, text: dict[str, str], pages: dict[str, str]) -> dict[str, Any]:
+def _index_row(row: pd.Series, text: dict[str, str], pages: dict[str, str], lang: str = "en") -> dict[str, Any]:
     rm = str(row["rm_id"])
     return {
         "rm": rm or text["no_rm"], "href": pages.get(rm), "no_rm": rm == "",
-        "clients": _count(row["clients"]), "value": _money(row["value"]), "assets": _money(row["assets"]),
+        "clients": _count(row["clients"]), "value": _money(row["value"], lang), "assets": _money(row["assets"], lang),
         **{c: _count(row[c]) for c in COUNTS},
     }
 
@@ -166,7 +166,7 @@ def render_rm_index(index: pd.DataFrame, month: pd.Timestamp, previous: pd.Times
     total = {"rm_id": "", "clients": index["clients"].sum(), "value": index["value"].sum(),
              "assets": index["assets"].sum(),
              **{c: pd.NA if index[c].isna().all() else index[c].sum() for c in COUNTS}}
-    total_row = _index_row(pd.Series(total), text, {}) | {"rm": text["total"]}
+    total_row = _index_row(pd.Series(total), text, {}, lang) | {"rm": text["total"]}
     notes = [text["index_since"].format(month=month_label(previous)) if previous is not None
              else text["index_first"].format(month=month_label(month))]
     if not has_monthly and previous is not None:
@@ -177,7 +177,7 @@ def render_rm_index(index: pd.DataFrame, month: pd.Timestamp, previous: pd.Times
         title=text["index_title"].format(month=month_label(month)),
         subtitle=text["index_subtitle"].format(month=month_label(month)),
         notes=notes,
-        rows=[_index_row(r, text, pages) for _, r in index.iterrows()],
+        rows=[_index_row(r, text, pages, lang) for _, r in index.iterrows()],
         total=total_row,
         generated=text["generated"].format(month=month_label(month)),
     )

@@ -13,7 +13,14 @@ import numpy as np
 import pandas as pd
 
 from tierwise.features import BALANCE_COLUMNS, TASKS, DataError, month_label
-from tierwise.models import FLAG_COLUMNS, TIERS, TIERS_BY_RANK
+from tierwise.models import (
+    FLAG_COLUMNS,
+    TIERS,
+    TIERS_BY_RANK,
+    format_change,
+    format_money,
+    format_probability,
+)
 from tierwise.reports._catalogue import (
     ACTIONS,
     FLAG_NAMES,
@@ -101,12 +108,29 @@ def order_clients(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def score_percent(value: float) -> str:
-    """Two decimals below 1% (a PD of 0.03% is not 0.0%), one below 10%, none above."""
-    return f"{value:.2%}" if abs(value) < 0.01 else f"{value:.1%}" if abs(value) < 0.1 else f"{value:.0%}"
+    """A probability as every output writes it (`models.format_probability`): two significant
+    digits below 1% ("0.47%"), one decimal from 1% ("2.1%")."""
+    return format_probability(value)
 
 
-def _money(value: Any) -> str:
-    return "" if _missing(value) else f"{float(value):,.0f}"
+def _money(value: Any, lang: str = "en") -> str:
+    return "" if _missing(value) else format_money(float(value), lang)
+
+
+BAR_FULL_SHAP = 1.0
+"""The |SHAP| (log-odds; log change for growth) that fills a reason's bar; larger ones are capped."""
+GOOD_WHEN_UP: dict[str, bool] = {"churn": False, "default": False, "growth": True}
+"""Whether a reason that raises the model's score is good news for the bank (the bar's colour)."""
+
+
+def reason_item(model: str, text: str, shap: Any) -> dict[str, Any]:
+    """One reason as the page shows it: its sentence and a bar of its signed size (`width` in
+    0..1 of half the bar, `up`: raises the score, `good`: by meaning for the bank)."""
+    value = None if _missing(shap) else float(shap)
+    width = 0.0 if value is None else min(abs(value) / BAR_FULL_SHAP, 1.0)
+    up = value is not None and value > 0
+    return {"text": text, "shap": value, "width": round(width, 3), "up": up,
+            "good": value is not None and up == GOOD_WHEN_UP[model]}
 
 
 ABOUT_CODES: tuple[str, ...] = ("segment", "industry", "region")
@@ -133,10 +157,15 @@ def client_card(row: pd.Series | dict[str, Any], lang: str, cfg: ReportConfig) -
     growth_band = "none" if growth is None else band(growth, cfg.growth_bands)
     reasons = []
     for model in TASKS:
-        sentences = [s for k in range(1, cfg.reasons_per_model + 1)
-                     if (s := _text(row.get(f"reason_{model}_{k}_{lang}")))]
-        if sentences:
-            reasons.append({"key": model, "model": text[f"model_{model}"], "texts": sentences})
+        items, seen = [], set()
+        for k in range(1, cfg.reasons_per_model + 1):
+            sentence = _text(row.get(f"reason_{model}_{k}_{lang}"))
+            if sentence and sentence not in seen:  # never the same line twice
+                seen.add(sentence)
+                items.append(reason_item(model, sentence, row.get(f"reason_{model}_{k}_shap")))
+        if items:
+            reasons.append({"key": model, "model": text[f"model_{model}"], "texts": [i["text"] for i in items],
+                            "lines": items})
     flags = [f for f in FLAG_COLUMNS if bool(row.get(f, False))]  # a flag added later: absent is off
 
     # the cost reason is a sentence of the table (in Chinese where it has one); codes are named by the catalogue
@@ -162,11 +191,11 @@ def client_card(row: pd.Series | dict[str, Any], lang: str, cfg: ReportConfig) -
         "growth": {"value": -1.0 if growth is None else growth, "band": growth_band,
                    "tone": tone("growth", growth_band),
                    "text": text["not_assessed"] if growth is None
-                   else f"{math.expm1(growth):+.0%} ({text[growth_band]})"},
+                   else f"{format_change(growth, lang)} ({text[growth_band]})"},
         "value": float(row["expected_value_12m"]),
-        "value_text": _money(row["expected_value_12m"]),
+        "value_text": _money(row["expected_value_12m"], lang),
         "assets": float(row["assets_total"]),
-        "assets_text": _money(row["assets_total"]),
+        "assets_text": _money(row["assets_total"], lang),
         "reasons": reasons,
         "flags": [{"key": f, "name": FLAG_NAMES[lang][f]} for f in flags],
         "actions": [ACTIONS[lang][f] + (f" ({cost_reason})" if f == "flag_cost_review" and cost_reason else "")

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
 from tierwise.features import TASKS, month_label
-from tierwise.models import FLAG_COLUMNS
+from tierwise.models import FLAG_COLUMNS, format_change
 from tierwise.reports._catalogue import CHANNELS, FLAG_NAMES, REVIEW_NAMES, TEXT, TIER_NAMES
 from tierwise.reports._rm_report import _missing, _text, check_lang, score_percent
 
@@ -45,7 +43,7 @@ def client_trail(rows: pd.DataFrame, lang: str) -> list[dict[str, str]]:
     for _, row in rows.sort_values("month", kind="stable").iterrows():
         tier = str(row["tier"])
         channel = str(row["channel"])
-        growth = None if _missing(row["growth"]) else math.expm1(float(row["growth"]))
+        growth = None if _missing(row["growth"]) else float(row["growth"])
         flags = [FLAG_NAMES[lang][f] for f in FLAG_COLUMNS if f in row.index and not _missing(row[f]) and bool(row[f])]
         status = _text(row.get("exit_review_status"))
         sentence = _text(row.get(f"exit_review_reason_{lang}"))
@@ -56,7 +54,7 @@ def client_trail(rows: pd.DataFrame, lang: str) -> list[dict[str, str]]:
             "channel": (_text(row.get("channel_zh")) if lang == "zh" else None) or CHANNELS[lang].get(channel, channel),
             "p_churn": _score(row["p_churn"]),
             "p_default": _score(row["p_default"]),
-            "growth": none if growth is None else f"{growth:+.0%}",
+            "growth": none if growth is None else format_change(growth, lang),
             "flags": ", ".join(flags) or none,
             **{f"reason_{m}": _text(row.get(f"reason_{m}_1_{lang}")) or none for m in TASKS},
             "exit_review": review,

@@ -54,13 +54,13 @@ def test_explain_prints_three_scores_and_reasons_in_both_languages(registered_ba
     text = _flat(en.output)
     assert client in text and month in text
     for label in ("Churn likelihood", "Default risk", "Growth potential"):
-        assert re.search(label + r" [+-]?\d+% — (low|medium|high)", text), label
+        assert re.search(label + r" [+-]?\d+(\.\d+)?% — (low|medium|high)", text), label
     assert "chance of leaving within 6 months" in text
     zh = runner.invoke(app, ["explain", "--client", client, "--month", month, "--data", str(folder), "--lang", "zh"])
     assert zh.exit_code == 0, zh.output
     ztext = _flat(zh.output)
     for label in ("流失可能性", "违约风险", "增长潜力"):
-        assert re.search(label + r" [+-]?\d+% — [低中高]", ztext), label
+        assert re.search(label + r" [+-]?\d+(\.\d+)?% — [低中高]", ztext), label
     assert len(re.findall(r"[\u4e00-\u9fff]", ztext)) > 40  # the reasons are in Chinese too
     assert "gender" not in text.lower() and "age_band" not in text
 

@@ -10,7 +10,6 @@ tests/tierwise/conftest.py); the browser part opens both pages in headless Chrom
 from __future__ import annotations
 
 import json
-import math
 import random
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -23,6 +22,7 @@ from selenium.webdriver.support.ui import Select
 
 from tierwise.archive import read_archive
 from tierwise.config import load_config
+from tierwise.models import format_change, format_money, format_probability
 from tierwise.reports import MonitorConfig
 
 pytestmark = pytest.mark.slow
@@ -152,8 +152,8 @@ def _sample(mine: pd.DataFrame) -> list[str]:
 
 
 # --------------------------------------------------------------------------- what the page should say
-def _pct(value: float) -> str:  # the RM page's rounding: two decimals below 1%, one below 10%, none above
-    return f"{value:.2%}" if abs(value) < 0.01 else f"{value:.1%}" if abs(value) < 0.1 else f"{value:.0%}"
+def _pct(value: float) -> str:  # the one formatter: two significant digits below 1%, one decimal above
+    return format_probability(value, "zh")
 
 
 def _band(value: float, bands) -> str:  # noqa: ANN001 - ScoreBands
@@ -168,7 +168,7 @@ def _expected_scores(row: pd.Series, cfg: MonitorConfig) -> dict[str, str]:
         "churn": f"{_pct(row['p_churn'])} ({_band(row['p_churn'], bands.churn_bands)})",
         "default": default,
         # growth is a predicted log ratio of value in 12 months; the page says it as a % change
-        "growth": f"{math.expm1(row['growth']):+.0%} ({_band(row['growth'], bands.growth_bands)})",
+        "growth": f"{format_change(row['growth'], 'zh')} ({_band(row['growth'], bands.growth_bands)})",
     }
 
 
@@ -219,8 +219,8 @@ def test_rm_report_shows_the_parquet_values_for_a_sample_of_clients(demo):
         for model, text in _expected_scores(row, demo.config).items():
             assert tr.find(data_field=model).text() == text, f"{where}: {model}"
         # value and assets as displayed
-        assert f"{row['expected_value_12m']:,.0f}" in tr.text(), where
-        assert f"{row['assets_total']:,.0f}" in tr.text(), where
+        assert format_money(row["expected_value_12m"], "zh") in tr.text(), where
+        assert format_money(row["assets_total"], "zh") in tr.text(), where
         # flags: the filter's attribute and the badges
         flags = {f for f in FLAGS if bool(row[f])}
         assert set(tr.attrs["data-flags"].split()) == flags, where
@@ -233,7 +233,34 @@ def test_rm_report_shows_the_parquet_values_for_a_sample_of_clients(demo):
         expected = _expected_reasons(row, per_model)
         assert shown == expected, where
         assert shown["churn"][0] == row["reason_churn_1_zh"], where
+        for ul in reasons.find_all("ul"):  # each reason's bar has its SHAP sign, which its text states
+            for li in ul.find_all("li"):
+                assert li.attrs["data-sign"] == ("up" if li.text().startswith("推高") else "down"), where
         assert row["tier_reason_zh"] in tr.text(), where
+
+
+def test_demo_reasons_are_signed_known_and_unique(demo):
+    """Issue 17, Build 2 on the demo's archive: each listed reason's sign matches its stated
+    direction, no reason is an unknown value, no line repeats, a low score has lowering reasons."""
+    latest = _latest(demo)
+    for model in MODELS:
+        for lang, (up, down) in {"en": ("raises", "lowers"), "zh": ("推高", "降低")}.items():
+            lines = []
+            for k in (1, 2, 3):
+                text, shap = latest[f"reason_{model}_{k}_{lang}"], latest[f"reason_{model}_{k}_shap"]
+                given = text.notna()
+                assert (given == shap.notna()).all(), (model, k)
+                assert text[given & (shap > 0)].str.startswith(up).all(), (model, k, lang)
+                assert text[given & (shap < 0)].str.startswith(down).all(), (model, k, lang)
+                assert not text[given].str.contains("unknown|not known|未知").any(), (model, k, lang)
+                lines.append(text.to_numpy(dtype=object))
+            for row in zip(*lines, strict=True):
+                shown = [t for t in row if isinstance(t, str)]
+                assert len(shown) == len(set(shown)), row
+        first = latest[f"reason_{model}_1_shap"].dropna()
+        if len(first) >= 100:  # low scores say what keeps them low (a model without a tree booster has none)
+            assert (first < 0).any() and (first > 0).any(), model
+    assert latest["reason_churn_1_shap"].notna().sum() >= 100
 
 
 # --------------------------------------------------------------------------- monitor

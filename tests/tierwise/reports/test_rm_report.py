@@ -13,7 +13,7 @@ from reports_factory import SMALL_REVIEW_EN, SMALL_REVIEW_ZH, write_small_archiv
 
 from tierwise.archive import read_archive
 from tierwise.features import DataError
-from tierwise.models import CHANNELS, FLAG_COLUMNS, REVIEW_STATUSES, TIERS
+from tierwise.models import CHANNELS, FLAG_COLUMNS, REVIEW_STATUSES, TIERS, format_money
 from tierwise.models._policy_config import CHANNEL_ZH as POLICY_CHANNEL_ZH
 from tierwise.reports import (
     ReportConfig,
@@ -59,7 +59,7 @@ def test_page_lists_exactly_the_rms_clients_with_their_numbers(bank):
     assert shown == set(mine["client_id"])
     for _, row in mine.sample(5, random_state=0).iterrows():
         block = html.split(f'<tr id="client-{row["client_id"]}"')[1].split("</tr>")[0]
-        assert f"{row['assets_total']:,.0f}" in block
+        assert format_money(row["assets_total"], "en") in block
         assert f'data-churn="{row["p_churn"]}"' in block
         if pd.notna(row["reason_churn_1_en"]):
             assert row["reason_churn_1_en"] in block
@@ -255,7 +255,7 @@ def test_page_cells_carry_their_tone_and_label(bank):
 def test_small_probabilities_keep_two_decimals():
     from tierwise.reports import score_percent
 
-    assert (score_percent(0.0003), score_percent(0.0123), score_percent(0.456)) == ("0.03%", "1.2%", "46%")
+    assert (score_percent(0.0003), score_percent(0.0123), score_percent(0.456)) == ("0.030%", "1.2%", "45.6%")
 
 
 # --- pages of every RM and their index, from a hand-checked three-month archive -------------
@@ -307,7 +307,7 @@ def test_write_rm_pages_writes_a_page_per_rm_and_the_index(small, tmp_path):
     assert re.findall(r'<a href="([^"]+)">', index) == ["rm-RM01.html", "rm-RM02.html"]
     total = index.split('data-rm="total"')[1].split("</tr>")[0]
     cells = dict(re.findall(r'data-field="(\w+)">([^<]*)<', total))
-    assert cells == {"clients": "6", "value": "23,487", "assets": "7,225,000", "upgrades": "1",
+    assert cells == {"clients": "6", "value": "¥23,500", "assets": "¥7.22 million", "upgrades": "1",
                      "downgrades": "1", "lost": "2", "new_defaults": "2", "reviews_opened": "1"}
     assert "No RM" in index and "Changes since 2024-02, the previous archived month." in index
     rm01 = (tmp_path / "rm-RM01.html").read_text(encoding="utf-8")

@@ -1,0 +1,76 @@
+"""One number formatter: money with its currency and the language's large-number words, PDs
+with two significant digits below 1% and one decimal above, the same string for the same value."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tierwise.models import (
+    format_change,
+    format_count,
+    format_money,
+    format_probability,
+    format_share,
+)
+from tierwise.models._numbers import money_key, probability_key
+
+
+@pytest.mark.parametrize(("value", "lang", "text"), [
+    (1_380_000.0, "en", "¥1.38 million"), (1_380_000.0, "zh", "¥138万"),
+    (28_566.0, "en", "¥28,600"), (28_566.0, "zh", "¥2.86万"), (2_350.0, "zh", "¥2,350"),
+    (138_000_000.0, "zh", "¥1.38亿"), (-512.4, "en", "-¥512"), (0.0, "zh", "¥0"), (float("nan"), "en", ""),
+])
+def test_money_carries_its_currency_and_the_languages_units(value, lang, text):
+    assert format_money(value, lang) == text
+
+
+def test_money_in_another_currency():
+    assert format_money(2_000_000.0, "en", currency="HK$") == "HK$2 million"
+
+
+@pytest.mark.parametrize(("p", "text"), [
+    (0.0047, "0.47%"), (0.00031, "0.031%"), (0.0207, "2.1%"), (0.02, "2.0%"), (0.234, "23.4%"),
+    (0.0, "0%"), (0.009996, "1.0%"), (float("nan"), ""), (0.9997, "99.97%"), (0.995, "99.5%"), (1.0, "100.0%"),
+])
+def test_probabilities_two_significant_digits_below_one_percent_one_decimal_above(p, text):
+    assert format_probability(p) == text
+    assert format_probability(p, "zh") == text
+
+
+def test_changes_shares_and_counts():
+    assert format_change(math.log(1.35)) == "+35%"
+    assert format_change(math.log(0.69)) == "-31%"
+    assert format_change(0.0) == "0%"
+    assert format_share(0.005) == "0.5%"
+    assert format_count(14164.0) == "14,164"
+    assert format_count(2.5, "zh") == "2.5"
+
+
+def test_an_unknown_language_is_refused():
+    with pytest.raises(ValueError, match="no number format"):
+        format_money(1.0, "fr")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(-1e11, 1e11, allow_nan=False), st.sampled_from(["en", "zh"]))
+def test_money_is_a_function_of_its_rounded_key(value, lang):
+    """A batch formats each distinct key once: the key must give the same string as the value."""
+    assert format_money(float(money_key(value)), lang) == format_money(value, lang)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(0.0, 1.0, allow_nan=False))
+def test_probability_is_a_function_of_its_rounded_key(p):
+    assert format_probability(float(probability_key(p)) / 100.0) == format_probability(p)
+    shown = float(format_probability(p).rstrip("%"))
+    assert shown == pytest.approx(p * 100, rel=0.06, abs=0.051)
+
+
+def test_keys_are_vectorised():
+    values = np.array([0.0047, 0.0207, np.nan])
+    np.testing.assert_allclose(probability_key(values), [0.47, 2.1, np.nan])
