@@ -15,6 +15,7 @@ from tierwise.models import (
     PolicyConfig,
     ResolvedPolicy,
     advance_reviews,
+    format_probability,
     recommend,
     resolve_thresholds,
 )
@@ -123,7 +124,7 @@ def test_risk_watch_takes_the_riskiest_share_of_borrowers_not_in_default(raw_pol
     assert resolved.pd_limit > 0.02
     pds = ref["p_default"].to_numpy()
     assert pds[watched].min() > pds[graded & ~watched].max()  # the riskiest, by rank
-    assert f"above the {resolved.pd_limit * 100:.2f}% limit (the riskiest 10% of borrowers)" in \
+    assert f"above the {format_probability(resolved.pd_limit)} limit (the riskiest 10% of borrowers)" in \
         recs.loc[watched, "tier_reason_en"].iloc[0]
 
 

@@ -47,7 +47,12 @@ def _explain(features: pd.DataFrame, models, settings, client_id: str, lang: str
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_pd_and_money_read_the_same_in_explain_the_page_the_tier_reason_and_the_answer(scored, lang):
     features, models, settings, answer = scored
-    borrowers = answer[answer["credit_exposure"] > 0]
+    in_default = answer[answer["flag_in_default"].astype(bool)]
+    for _, row in in_default.head(3).iterrows():  # 90+ days past due: no PD anywhere, "in default" instead
+        card = client_card(row.to_dict(), lang, ReportConfig())
+        assert card["default"]["text"] == ("In default" if lang == "en" else "已违约")
+        assert ("in default" if lang == "en" else "已违约") in row[f"tier_reason_{lang}"]
+    borrowers = answer[(answer["credit_exposure"] > 0) & ~answer["flag_in_default"].astype(bool)]
     checked = with_value = 0
     for _, row in borrowers.head(8).iterrows():
         pd_text = format_probability(float(row["p_default"]), lang)

@@ -172,6 +172,7 @@ def client_card(row: pd.Series | dict[str, Any], lang: str, cfg: ReportConfig) -
     cost_reason = (_text(row.get("cost_review_reason_zh")) if lang == "zh" else None) or _text(
         row.get("cost_review_reason"))
     default_band = "none" if p_default is None else band(p_default, cfg.default_bands)
+    in_default = bool(row.get("flag_in_default", False))  # 90+ days past due: a fact, not a PD
     return {
         "client_id": str(row["client_id"]),
         "about": client_about(row, lang, cfg.names(lang)),
@@ -184,10 +185,12 @@ def client_card(row: pd.Series | dict[str, Any], lang: str, cfg: ReportConfig) -
                   "tone": tone("churn", churn_band),
                   "text": text["not_assessed"] if p_churn is None
                   else f"{score_percent(p_churn)} ({text[churn_band]})"},
-        "default": {"value": -1.0 if p_default is None else p_default,
-                    "band": default_band, "tone": tone("default", default_band),
-                    "text": no_pd if p_default is None
-                    else f"{score_percent(p_default)} ({text[default_band]})"},
+        "default": ({"value": 2.0, "band": "high", "tone": tone("default", "high"),  # sorts above any PD
+                     "text": FLAG_NAMES[lang]["flag_in_default"]} if in_default else
+                    {"value": -1.0 if p_default is None else p_default,
+                     "band": default_band, "tone": tone("default", default_band),
+                     "text": no_pd if p_default is None
+                     else f"{score_percent(p_default)} ({text[default_band]})"}),
         "growth": {"value": -1.0 if growth is None else growth, "band": growth_band,
                    "tone": tone("growth", growth_band),
                    "text": text["not_assessed"] if growth is None
