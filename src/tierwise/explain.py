@@ -48,13 +48,15 @@ WORDS = {
            "default_meaning": "chance of 90+ days past due within {h} months",
            "growth_meaning": "expected change in assets over {h} months",
            "no_reasons": "no single factor stands out", "no_booster": "reasons need a LightGBM model",
-           "no_model": "not assessed (no model trained)"},
+           "no_model": "not assessed (no model trained)",
+           "in_default": "in default ({days} days past due): no PD applies"},
     "zh": {"churn": "流失可能性", "default": "违约风险", "growth": "增长潜力",
            "low": "低", "medium": "中", "high": "高", "no_exposure": "无信贷敞口",
            "churn_meaning": "{h}个月内流失的概率", "default_meaning": "{h}个月内逾期90天以上的概率",
            "growth_meaning": "预计{h}个月资产变化",
            "no_reasons": "无突出因素", "no_booster": "原因解释需要 LightGBM 模型",
-           "no_model": "未评估（无已训练模型）"},
+           "no_model": "未评估（无已训练模型）",
+           "in_default": "已违约（逾期{days}天）：不计违约概率"},
 }
 
 
@@ -140,6 +142,10 @@ def explain_client(client_id: str, month: dt.date, *, data_dir: Path, feature_co
             lines.append(ScoreLine(task, None, None, "", note=WORDS[lang]["no_model"]))
             continue
         model, version = models[task]
+        if task == "default" and _in_default(snap, feature_config):  # 90+ days past due: a fact, not a PD
+            lines.append(ScoreLine(task, None, None, version, note=WORDS[lang]["in_default"].format(
+                days=int(snap["days_past_due"].iloc[0]))))
+            continue
         lines.append(_score_line(task, model, version, snap, families, catalogues, lang, k, bands[task]))
     segment = str(snap["segment"].iloc[0]) if "segment" in snap.columns else ""
     horizons = {task: getattr(feature_config.labels, task).horizon_months for task in TASKS}
@@ -162,6 +168,15 @@ def available_tasks(tasks: tuple[str, ...] | None = None) -> list[str]:
         raise DataError(f"{registry.registered_name(lacking[0])}: no registered model (task models: {names}); "
                         f"train it with `tierwise train --task {lacking[0]}`")
     return [t for t in (tasks or TASKS) if t in have]
+
+
+def _in_default(snap: pd.DataFrame, feature_config: FeatureConfig) -> bool:
+    """Days past due at the month at or above the default definition of the labels (the
+    policy's `risk.in_default_dpd` is checked equal to it where both are loaded)."""
+    if "days_past_due" not in snap.columns or "credit_exposure" not in snap.columns:
+        return False
+    dpd, exposure = snap["days_past_due"].iloc[0], snap["credit_exposure"].iloc[0]
+    return bool(pd.notna(dpd) and exposure > 0 and dpd >= feature_config.labels.default.dpd_threshold)
 
 
 def _score_line(task: str, model: Any, version: str, snap: pd.DataFrame, families: dict[str, str],

@@ -220,6 +220,10 @@ def check_settings(settings: Settings) -> None:
                 raise ConfigError(f"{settings.path('policy')}: {task}_horizon_months is {policy_months} but the "
                                   f"{task} label in {features_file} has horizon_months {label_months} "
                                   f"({_time_note(features)}); remove it from {settings.path('policy').name} to follow the label")
+        if policy.risk.in_default_dpd != labels.default.dpd_threshold:
+            raise ConfigError(f"{settings.path('policy')}: risk.in_default_dpd is {policy.risk.in_default_dpd} but the "
+                              f"default label in {features_file} counts a default at dpd_threshold "
+                              f"{labels.default.dpd_threshold} days past due; set both to the bank's definition")
     data = settings.data
     if data is not None:
         for task in TASKS:

@@ -83,6 +83,14 @@ def test_policy_horizon_against_the_label_horizon_names_both_files(configs):
     assert "policy.yaml" in message and "features.yaml" in message and "churn_horizon_months is 3" in message
 
 
+def test_the_policys_in_default_days_must_be_the_default_labels(configs):
+    _edit(configs / "policy.yaml", lambda raw: raw["risk"].update(in_default_dpd=60))
+    with pytest.raises(ConfigError) as err:
+        load_settings(configs)
+    message = str(err.value)
+    assert "policy.yaml" in message and "features.yaml" in message and "in_default_dpd is 60" in message
+
+
 def test_drivers_naming_an_unknown_reason_family_names_both_files(configs):
     _edit(configs / "drivers.yaml", lambda raw: raw["churn"].update({"disengagement": ["nowhere"]}))
     with pytest.raises(ConfigError) as err:

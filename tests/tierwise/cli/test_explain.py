@@ -79,6 +79,15 @@ def test_explain_prints_three_scores_and_reasons_in_both_languages(registered_ba
     assert isinstance(closed.exception, TierwiseError)
     assert f"client '{gone}' has no relationship in" in str(closed.exception)
     assert "their rows cover" in str(closed.exception)
+    # a client 90+ days past due is in default: no PD is shown for them, in either language
+    late = monthly[(monthly["days_past_due"] >= 90) & (monthly["loan_balance"] + monthly["card_balance"] > 0)].iloc[-1]
+    args = ["explain", "--client", str(late["client_id"]), "--month", pd.Timestamp(late["month"]).strftime("%Y-%m"),
+            "--data", str(folder)]
+    in_default = runner.invoke(app, args)
+    assert in_default.exit_code == 0, in_default.output
+    assert f"Default risk: in default ({int(late['days_past_due'])} days past due): no PD applies" in _flat(
+        in_default.output)
+    assert "已违约（逾期" in _flat(runner.invoke(app, [*args, "--lang", "zh"]).output)
 
 
 def test_explain_without_registered_models_is_one_line(tmp_path):
