@@ -88,7 +88,7 @@ def test_the_policy_says_what_it_assumed_for_the_missing_task(warehouse):
     assert "assumed: default risk not assessed" in warehouse["outputs"]["recommend"]
     recs = pd.read_parquet(warehouse["root"] / "outputs" / "archive" / f"month={warehouse['last']}-01")
     assert recs["p_default"].isna().all() and recs["p_churn"].notna().all()
-    borrowers = recs[recs["credit_exposure"] > 0]
+    borrowers = recs[(recs["credit_exposure"] > 0) & ~recs["flag_in_default"].astype(bool)]  # in default: a fact
     assert len(borrowers) and borrowers["tier_reason_en"].str.contains("default risk not assessed").all()
 
 

@@ -185,8 +185,8 @@ def client_card(row: pd.Series | dict[str, Any], lang: str, cfg: ReportConfig) -
                   "tone": tone("churn", churn_band),
                   "text": text["not_assessed"] if p_churn is None
                   else f"{score_percent(p_churn)} ({text[churn_band]})"},
-        "default": ({"value": 2.0, "band": "high", "tone": tone("default", "high"),  # sorts above any PD
-                     "text": FLAG_NAMES[lang]["flag_in_default"]} if in_default else
+        "default": ({"value": -1.0 if p_default is None else p_default, "band": "high",
+                     "tone": tone("default", "high"), "text": FLAG_NAMES[lang]["flag_in_default"]} if in_default else
                     {"value": -1.0 if p_default is None else p_default,
                      "band": default_band, "tone": tone("default", default_band),
                      "text": no_pd if p_default is None

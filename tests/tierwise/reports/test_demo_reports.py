@@ -162,7 +162,8 @@ def _band(value: float, bands) -> str:  # noqa: ANN001 - ScoreBands
 
 def _expected_scores(row: pd.Series, cfg: MonitorConfig) -> dict[str, str]:
     bands = cfg.report
-    default = ("无信贷敞口" if pd.isna(row["p_default"])
+    default = ("已违约" if bool(row.get("flag_in_default", False))  # 90+ days past due: a fact, not a PD
+               else "无信贷敞口" if pd.isna(row["p_default"])
                else f"{_pct(row['p_default'])} ({_band(row['p_default'], bands.default_bands)})")
     return {
         "churn": f"{_pct(row['p_churn'])} ({_band(row['p_churn'], bands.churn_bands)})",
