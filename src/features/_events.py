@@ -37,11 +37,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from tierwise.features._contract import CLIENT_KEY, MONTH_KEY, RawColumn
 from tierwise.features._errors import DataError
-from tierwise.features._io import to_month_dtype
+from tierwise.features._io import read_file, to_month_dtype
 
 logger = logging.getLogger(__name__)
 
@@ -76,15 +75,7 @@ def read_events(folder: str | Path) -> pd.DataFrame | None:
     path = events_path(folder)
     if path is None:
         return None
-    try:
-        if path.suffix == ".parquet":
-            df = pd.read_parquet(path)
-        else:
-            df = pd.read_csv(path, dtype="str", keep_default_na=True)
-    except (OSError, ValueError, pa.ArrowException) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(f"{path}: cannot be read: {first}") from None
-    return check_events(df, source=str(path))
+    return check_events(read_file(path), source=str(path))
 
 
 def check_events(events: pd.DataFrame, *, source: str = EVENTS) -> pd.DataFrame:

@@ -39,19 +39,24 @@ def table_path(folder: str | Path, name: str) -> Path:
     raise DataError(f"{folder / (name + '.parquet')}: file not found (expected {name}.parquet or {name}.csv)")
 
 
+def read_file(path: Path) -> pd.DataFrame:
+    """A Parquet file, or a CSV read as text (the contract's types are cast later); a file
+    that cannot be read is a one-line `DataError` naming it."""
+    try:
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path, dtype="str", keep_default_na=True)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"{path}: cannot be read: {first}") from None
+
+
 def read_table(folder: str | Path, name: str) -> pd.DataFrame:
     """Read one raw table, check its columns against the contract, coerce month columns."""
     if name not in TABLES:
         raise ValueError(f"unknown table {name!r}; expected one of {sorted(TABLES)}")
     path = table_path(folder, name)
-    try:
-        if path.suffix == ".parquet":
-            df = pd.read_parquet(path)
-        else:
-            df = pd.read_csv(path, dtype="str", keep_default_na=True)
-    except (OSError, ValueError, pa.ArrowException) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(f"{path}: cannot be read: {first}") from None
+    df = read_file(path)
     columns = TABLES[name]
     missing = [c.name for c in columns if c.name not in df.columns]
     if missing:
