@@ -19,7 +19,7 @@ from tierwise.features._errors import DataError
 
 MonthLike = dt.date | pd.Timestamp | np.datetime64 | str
 
-_LABEL = re.compile(r"^(\d{4})-(\d{2})$")
+_LABEL = re.compile(r"^([0-9]{4})-([0-9]{2})$")  # ASCII digits only: "２０２５-１２" is not a month
 
 
 def parse_month(text: str) -> dt.date:

@@ -46,7 +46,7 @@ def test_month_range_includes_both_ends():
     assert month_range(dt.date(2024, 2, 1), dt.date(2024, 1, 1)) == []
 
 
-@pytest.mark.parametrize("text", ["2024-13", "2024-00", "March", "2024-3", "", "24-03"])
+@pytest.mark.parametrize("text", ["2024-13", "2024-00", "March", "2024-3", "", "24-03", "２０２５-１２", "٢٠٢٥-١٢"])
 def test_parse_month_says_how_to_write_a_month(text):
     with pytest.raises(ValueError, match=r"is not a month; write it as YYYY-MM, e.g. 2024-03$"):
         parse_month(text)

@@ -51,3 +51,10 @@ def test_missing_file_and_bad_yaml(tmp_path):
     bad.write_text("name: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad, Outer)
+
+
+def test_a_file_that_is_not_utf8_is_one_line_naming_it(tmp_path):
+    gbk = tmp_path / "gbk.yaml"
+    gbk.write_bytes("name: 尊享\n".encode("gbk"))  # saved in a Chinese Windows code page
+    with pytest.raises(ConfigError, match=r"gbk\.yaml: not UTF-8 text \(byte 0x[0-9a-f]{2} at position 6\); save the file as UTF-8$"):
+        load_config(gbk, Outer)
