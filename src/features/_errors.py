@@ -27,6 +27,13 @@ class DataError(TierwiseError):
     exit_code = 1
 
 
+class OutputError(TierwiseError):
+    """An output cannot be written: the path is a folder, the disk is full or read-only, no
+    permission, a file-size limit. The previous output is left as it was."""
+
+    exit_code = 1
+
+
 def missing_columns(given: Iterable[str], required: Iterable[str]) -> list[str]:
     """The `required` names not among `given`, in order (one pass over `given`: `in` on a
     fresh pandas Index would build its hash table)."""

@@ -14,6 +14,7 @@ output would be readable by its owner only. The temporary file is therefore give
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -22,6 +23,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from tierwise.features._errors import OutputError
 
 
 def current_umask() -> int:
@@ -57,8 +60,13 @@ def atomic_path(path: str | Path, *, suffix: str = ".tmp", durable: bool = False
     `path` is left as it was. The parent folder is created when missing.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder, not a file: give a file path (the folder is left as it is)")
+    make_folder(path.parent)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    except OSError as exc:
+        raise OutputError(write_failure(path, exc)) from None
     os.close(fd)
     tmp = Path(name)
     try:
@@ -68,8 +76,43 @@ def atomic_path(path: str | Path, *, suffix: str = ".tmp", durable: bool = False
             with open(tmp, "rb") as handle:
                 os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputError(write_failure(path, exc)) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def make_folder(folder: str | Path) -> Path:
+    """`folder` and its parents, created when missing; an OS error (a file in the way, no
+    permission, a read-only or full disk) is one line (`OutputError`)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the folder {folder}: {_why(folder, folder.name, exc)}") from None
+    return folder
+
+
+def write_failure(path: Path, exc: OSError) -> str:
+    """One line for an OS error while writing `path`: what happened and what to do; the
+    previous file, if any, is untouched (`atomic_path` writes beside it)."""
+    kept = f" ({path.name} as it was is kept)" if path.is_file() else ""
+    return f"cannot write {path}: {_why(path.parent, path.name, exc)}{kept}"
+
+
+def _why(folder: Path, name: str, exc: OSError) -> str:
+    reasons = {
+        errno.ENOSPC: f"no space left on the disk of {folder}: free space and rerun",
+        errno.EDQUOT: f"the disk quota of {folder} is used up: free space and rerun",
+        errno.EFBIG: f"{name} is larger than the file-size limit of this process (ulimit -f)",
+        errno.EROFS: f"{folder} is on a read-only file system: write to another folder",
+        errno.EACCES: f"no permission to write in {folder}: choose another folder or fix its permissions",
+        errno.EPERM: f"no permission to write in {folder}: choose another folder or fix its permissions",
+        errno.ENOTDIR: "a part of the path is a file, not a folder: choose another path",
+        errno.EEXIST: "a part of the path is a file, not a folder: choose another path",
+        errno.EISDIR: f"{name} is a folder, not a file: give a file path",
+    }
+    return reasons.get(exc.errno, exc.strerror or str(exc))
 
 
 def write_bytes_atomic(path: str | Path, data: bytes, *, durable: bool = False) -> Path:

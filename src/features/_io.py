@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from tierwise.features._contract import CLIENT_COLUMNS, MONTHLY_COLUMNS, RawColumn
 from tierwise.features._errors import DataError
-from tierwise.features._files import write_arrow_atomic
+from tierwise.features._files import make_folder, write_arrow_atomic
 
 TABLES: dict[str, tuple[RawColumn, ...]] = {"clients": CLIENT_COLUMNS, "monthly": MONTHLY_COLUMNS}
 ROW_ID = "_row"
@@ -112,7 +112,7 @@ def write_table(df: pd.DataFrame, path: str | Path, *, month_columns: tuple[str,
     `month_columns` are written as dates (Parquet `date32`), the on-disk form of a month.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     table = pa.Table.from_pandas(df, preserve_index=False)
     for name in month_columns:
         if name in df.columns and pd.api.types.is_datetime64_any_dtype(df[name]):

@@ -43,6 +43,7 @@ from tierwise.features._contract import (
     RawColumn,
 )
 from tierwise.features._errors import DataError
+from tierwise.features._files import make_folder
 from tierwise.features._io import MONTH_DTYPE, ROW_ID, to_month_dtype, write_table
 
 with warnings.catch_warnings():
@@ -437,8 +438,7 @@ def write_rejects(report: ValidationReport, folder: str | Path) -> dict[str, Pat
 
     Files from an earlier run are replaced; a table without rejected rows gets no file.
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = make_folder(folder)
     written: dict[str, Path] = {}
     for name, frame, months in (("clients", report.rejected_clients, ("onboarding_month",)),
                                 ("monthly", report.rejected_monthly, ("month",))):

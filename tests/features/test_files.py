@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tierwise.features import (
+    OutputError,
     atomic_path,
     current_umask,
     file_mode,
@@ -85,3 +86,34 @@ def test_temp_path_is_beside_the_target_with_the_suffix_asked_for(tmp_path):
         assert tmp.name.startswith(".plot.png.") and tmp.suffix == ".png"
         tmp.write_bytes(b"png")
     assert (tmp_path / "sub" / "plot.png").read_bytes() == b"png"
+
+
+def test_an_output_that_is_a_folder_is_one_line_and_the_folder_stays(tmp_path):
+    folder = tmp_path / "out"
+    (folder / "kept.txt").parent.mkdir()
+    (folder / "kept.txt").write_text("x")
+    with pytest.raises(OutputError, match=r"out is a folder, not a file: give a file path"):
+        write_text_atomic(folder, "new")
+    assert (folder / "kept.txt").read_text() == "x"
+
+
+def test_a_parent_that_is_a_file_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match=r"^cannot create the folder .*/file: a part of the path is a file"):
+        write_text_atomic(tmp_path / "file" / "report.html", "new")
+
+
+def test_a_file_size_limit_is_one_line_and_the_previous_output_is_kept(tmp_path):
+    import resource
+
+    target = tmp_path / "big.bin"
+    target.write_bytes(b"old")
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))  # Python ignores SIGXFSZ: the write gets EFBIG
+    try:
+        with pytest.raises(OutputError, match=r"larger than the file-size limit .*ulimit -f.*big.bin as it was is kept"):
+            write_bytes_atomic(target, b"x" * 100_000)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["big.bin"]  # no temporary file left

@@ -41,6 +41,7 @@ from tierwise.features import (
     DataError,
     FeatureConfig,
     check_month_in_range,
+    make_folder,
     read_table,
     reference_rules,
     snapshot_features,
@@ -167,7 +168,7 @@ def score_pandas(data_dir: Path, month: dt.date, out: Path | None = None, *, rec
     began = time.perf_counter()
     data_dir = Path(data_dir)
     paths = job_paths(month, out=out, archive=archive)
-    paths.parts.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(paths.parts.parent)
     files = input_files(data_dir)
     fingerprint = file_fingerprint(files, month.isoformat())
     prior = client_archive.prior_state(archive, month, trend_months=recommender.policy.policy.risk.trend_months)

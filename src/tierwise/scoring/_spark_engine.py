@@ -34,6 +34,7 @@ from tierwise.features import (
     DataError,
     FeatureConfig,
     check_month_in_range,
+    make_folder,
     read_raw_tables,
     reference_rules,
     snapshot_features,
@@ -194,7 +195,7 @@ def score_spark(data_dir: Path, month: dt.date, out: Path | None = None, *, mode
 
     began = time.perf_counter()
     paths = job_paths(month, out=out, archive=archive)
-    paths.rejects.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(paths.rejects.parent)
     loaded = load_recommender(model_uri)
     recommender, version, config = loaded.recommender, loaded.version, loaded.settings.features
     prior = client_archive.prior_state(archive, month, trend_months=recommender.policy.policy.risk.trend_months)

@@ -13,6 +13,7 @@ from tierwise.features import (
     CLIENT_COLUMNS,
     MONTHLY_COLUMNS,
     column_names,
+    make_folder,
     write_table,
     write_text_atomic,
 )
@@ -46,8 +47,7 @@ def write_bank(bank: SyntheticBank, out: str | Path, *, dirty: DataConfig | None
     `dirty` is the config whose `dirty` section says how many bad rows to inject; the
     injection has its own random stream derived from `seed`.
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_folder(out)
     clients, monthly = bank.clients, bank.monthly
     written: dict[str, Path] = {}
     stale = out / "_injected.parquet"

@@ -69,3 +69,17 @@ def test_negative_clients_fails_with_one_line_from_the_console_script(tmp_path):
     lines = [line for line in proc.stderr.splitlines() if line.strip() and "Warning" not in line
              and "require_minimum" not in line]
     assert lines == ["error: --clients must be a positive whole number, got -5"]
+
+
+def test_an_out_folder_that_is_a_file_is_one_line_and_the_file_is_kept(tmp_path):
+    # write failures go through the one writer: one line naming the path and what to do
+    taken = tmp_path / "bank"
+    taken.write_text("not a folder")
+    proc = subprocess.run([sys.executable, "-m", "tierwise", "generate", "--clients", "50", "--months", "14",
+                           "--out", str(taken / "inner")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    lines = [line for line in proc.stderr.splitlines() if line.strip() and "Warning" not in line
+             and "require_minimum" not in line]
+    assert len(lines) == 1 and lines[0].startswith(f"error: cannot create the folder {taken / 'inner'}: a part of "
+                                                   "the path is a file"), lines
+    assert "Traceback" not in proc.stderr and taken.read_text() == "not a folder"
