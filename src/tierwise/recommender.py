@@ -185,7 +185,7 @@ def log_recommender(recommender: Recommender, descriptions: dict[str, tuple[str,
                 name="model", python_model=RecommenderPyfunc(), artifacts=artifacts,
                 code_paths=[str(stage_package(Path(tmp) / "code"))],
                 signature=signature, input_example=example.head(1), registered_model_name=name,
-                pip_requirements=_pip_requirements(),
+                pip_requirements=_pip_requirements(), metadata=registry.RECOMMENDER_MARKER,
             )
     version = str(info.registered_model_version)
     registry.mark_new_version(client, name, version, champion=champion)

@@ -243,6 +243,32 @@ class LoadedRecommender(NamedTuple):
     settings: Any  # settings.RecommenderSettings
 
 
+RECOMMENDER_MARKER = {"tierwise": "recommender"}
+"""The MLmodel metadata `tierwise recommend` logs with the recommender."""
+
+
+def check_is_recommender(uri: str) -> None:
+    """Raise `DataError` unless the model at `uri` says, in its MLmodel file, that it is a
+    tierwise recommender (a pyfunc with the marker, or, logged before the marker, the
+    settings artifact). Only the metadata is read: a model is code, and its pickle runs when
+    it is loaded, so nothing is loaded from a model that is not ours."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import get_model_info
+
+    from tierwise.models.pyfunc import SETTINGS_ARTIFACT_KEY
+
+    try:
+        info = get_model_info(uri)
+    except (MlflowException, OSError) as exc:
+        raise _cannot_load(uri, exc) from None
+    pyfunc = (info.flavors or {}).get("python_function")
+    marked = (info.metadata or {}).get("tierwise") == RECOMMENDER_MARKER["tierwise"]
+    legacy = pyfunc is not None and SETTINGS_ARTIFACT_KEY in (pyfunc.get("artifacts") or {})
+    if pyfunc is None or not (marked or legacy):
+        raise DataError(f"model {uri} is not a tierwise recommender (checked from its MLmodel file; nothing was "
+                        "loaded). Load models only from a registry you trust: a model is code")
+
+
 def load_recommender(uri: str) -> LoadedRecommender:
     """The `Recommender` inside a registered pyfunc, its version and its settings; `DataError`
     when the model cannot be loaded, is not a recommender or carries no settings."""
@@ -253,6 +279,7 @@ def load_recommender(uri: str) -> LoadedRecommender:
 
     client = tracking.connect()
     version = version_of(client, uri)
+    check_is_recommender(uri)  # from its MLmodel metadata: nothing is unpickled before this
     try:
         loaded = mlflow.pyfunc.load_model(uri)
     except (MlflowException, OSError) as exc:
