@@ -57,7 +57,9 @@ def atomic_path(path: str | Path, *, suffix: str = ".tmp", durable: bool = False
     sets its extension for writers that infer the format from it). When the block ends
     without an exception the file gets the umask's mode (`file_mode`), is flushed to disk
     when `durable`, and replaces `path`. On an exception the temporary file is removed and
-    `path` is left as it was. The parent folder is created when missing.
+    `path` is left as it was. The parent folder is created when missing. An OS error while
+    writing (no space, no permission, read-only, a size limit, a folder in the way) is one
+    `OutputError` line naming the path (`write_failure`); the old file is kept.
     """
     path = Path(path)
     if path.is_dir():
