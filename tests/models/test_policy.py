@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from policy_cases import make_policy
 
-from tierwise.config import load_config, parse_config, read_yaml
+from tierwise.config import load_config
 from tierwise.features import ConfigError, DataError
 from tierwise.models import (
     FLAG_COLUMNS,
@@ -27,18 +27,6 @@ from tierwise.models import (
 
 # absolute cut points used by most tests (expected value over 12 months)
 CUTS = {"Premier": 100_000.0, "Excellence": 20_000.0, "Potential": 5_000.0}
-
-
-@pytest.fixture(scope="module")
-def raw_policy() -> dict:
-    return read_yaml(Path(__file__).resolve().parents[2] / "configs" / "policy.yaml")
-
-
-def make_policy(raw: dict, **overrides: dict) -> PolicyConfig:
-    data = {**raw}
-    for key, value in overrides.items():
-        data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
-    return parse_config(data, PolicyConfig, source="test policy")
 
 
 @pytest.fixture(scope="module")

@@ -3,15 +3,14 @@ missing scores' place, the rules that need them stay off, and the reasons say wh
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from policy_cases import read_policy
 
-from tierwise.config import parse_config, read_yaml
+from tierwise.config import parse_config
 from tierwise.features import DataError
 from tierwise.models import (
     PolicyConfig,
@@ -22,7 +21,7 @@ from tierwise.models import (
 )
 
 CUTS = {"Premier": 100_000.0, "Excellence": 20_000.0, "Potential": 5_000.0}
-RAW = read_yaml(Path(__file__).resolve().parents[2] / "configs" / "policy.yaml")
+RAW = read_policy()
 
 
 def _policy(**assumptions) -> PolicyConfig:

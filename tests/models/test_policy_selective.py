@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from policy_cases import make_policy
 
-from tierwise.config import parse_config, read_yaml
 from tierwise.features import ConfigError, DataError
 from tierwise.models import (
-    PolicyConfig,
     ResolvedPolicy,
     advance_reviews,
     format_probability,
@@ -21,18 +19,6 @@ from tierwise.models import (
 )
 
 CUTS = {"premier": 100_000.0, "excellence": 20_000.0, "potential": 5_000.0}
-
-
-@pytest.fixture(scope="module")
-def raw_policy() -> dict:
-    return read_yaml(Path(__file__).resolve().parents[2] / "configs" / "policy.yaml")
-
-
-def make_policy(raw: dict, **overrides: dict) -> PolicyConfig:
-    data = {**raw}
-    for key, value in overrides.items():
-        data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
-    return parse_config(data, PolicyConfig, source="test policy")
 
 
 @pytest.fixture(scope="module")
