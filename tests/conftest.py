@@ -23,3 +23,23 @@ def _mlflow_in_tmp(tmp_path, monkeypatch):
 @pytest.fixture
 def config_dir() -> Path:
     return CONFIG_DIR
+
+
+@pytest.fixture
+def run_cli(monkeypatch, capsys):
+    """Run `tierwise ARGS...` in this process as a user would: returns (exit code, stdout, stderr)."""
+    import sys
+
+    from tierwise.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["tierwise", *args])
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import warnings
 from pathlib import Path
 
@@ -17,7 +16,6 @@ import recommender_factory as factory
 
 from tierwise import tracking
 from tierwise.archive import read_archive
-from tierwise.cli import main
 from tierwise.features import add_months
 
 
@@ -32,19 +30,8 @@ def _register(bank: Path, tasks: tuple[str, ...]) -> None:
         client.set_registered_model_alias(f"tierwise-{task}", "champion", str(info.registered_model_version))
 
 
-def run(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["tierwise", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 @pytest.mark.parametrize("tasks", [("growth",), ("churn", "growth")], ids=["growth", "churn+growth"])
-def test_the_monthly_path_runs_with_the_champions_that_exist(tasks, tmp_path, monkeypatch, capsys):
+def test_the_monthly_path_runs_with_the_champions_that_exist(run_cli, tasks, tmp_path, monkeypatch, capsys):
     from tierwise.registry import load_recommender
 
     bank = factory.make_bank(tmp_path / "bank", clients=160, months=14)
@@ -53,7 +40,7 @@ def test_the_monthly_path_runs_with_the_champions_that_exist(tasks, tmp_path, mo
     _register(bank, tasks)
     missing = [t for t in ("churn", "default", "growth") if t not in tasks]
 
-    code, out, err = run(monkeypatch, capsys, "recommend", "--data", str(bank))
+    code, out, err = run_cli("recommend", "--data", str(bank))
     assert code == 0, err
     assert "Traceback" not in err
     assert f"from {', '.join(f'{t} v1' for t in tasks)};" in out
@@ -66,7 +53,7 @@ def test_the_monthly_path_runs_with_the_champions_that_exist(tasks, tmp_path, mo
 
     archive = tmp_path / "archive"
     for when in (before, month):
-        code, _, err = run(monkeypatch, capsys, "score", "--data", str(bank), "--month", f"{when:%Y-%m}",
+        code, _, err = run_cli("score", "--data", str(bank), "--month", f"{when:%Y-%m}",
                            "--archive", str(archive))
         assert code == 0, err
     recs = read_archive(archive)
@@ -85,12 +72,12 @@ def test_the_monthly_path_runs_with_the_champions_that_exist(tasks, tmp_path, mo
     assert not latest["flag_risk_watch"].any()
 
     client = str(latest.loc[credit & ~in_default, "client_id"].iloc[0])
-    code, out, err = run(monkeypatch, capsys, "explain", "--client", client, "--month", f"{month:%Y-%m}",
+    code, out, err = run_cli("explain", "--client", client, "--month", f"{month:%Y-%m}",
                          "--data", str(bank))
     assert code == 0, err
     flat = " ".join(out.split())
     assert "Default risk: not assessed (no model trained)" in flat and "Growth potential" in flat
-    code, _, err = run(monkeypatch, capsys, "explain", "--client", client, "--month", f"{month:%Y-%m}",
+    code, _, err = run_cli("explain", "--client", client, "--month", f"{month:%Y-%m}",
                        "--data", str(bank), "--task", "default")
     assert code == 1 and "Traceback" not in err
     names = ", ".join(f"tierwise-{t}" for t in tasks)
@@ -98,25 +85,25 @@ def test_the_monthly_path_runs_with_the_champions_that_exist(tasks, tmp_path, mo
 
     rm = str(latest["rm_id"].dropna().min())
     page = tmp_path / "rm.html"
-    code, _, err = run(monkeypatch, capsys, "report", "rm", "--rm-id", rm, "--month", f"{month:%Y-%m}",
+    code, _, err = run_cli("report", "rm", "--rm-id", rm, "--month", f"{month:%Y-%m}",
                        "--archive", str(archive), "--data", str(bank), "--out", str(page))
     assert code == 0, err
     html = page.read_text(encoding="utf-8")
     assert "nan%" not in html
     if "churn" in missing:
         assert "no churn model" in html and "not assessed (no model)" in html
-    code, _, err = run(monkeypatch, capsys, "monitor", "--month", f"{month:%Y-%m}", "--baseline",
+    code, _, err = run_cli("monitor", "--month", f"{month:%Y-%m}", "--baseline",
                        f"{before:%Y-%m}", "--archive", str(archive), "--data", str(bank), "--out",
                        str(tmp_path / "monitor"))
     assert code == 0, err
     result = json.loads((tmp_path / "monitor" / "monitor.json").read_text(encoding="utf-8"))
     assert result["month"] == f"{month:%Y-%m}"
     assert "nan%" not in (tmp_path / "monitor" / "monitor.html").read_text(encoding="utf-8")
-    code, out, err = run(monkeypatch, capsys, "history", "--client", client, "--archive", str(archive))
+    code, out, err = run_cli("history", "--client", client, "--archive", str(archive))
     assert code == 0, err
     assert not re.search(r"\bnan\b", out.lower())
     if tasks == ("growth",):  # the monthly job, in one command, on a fresh archive
-        code, _, err = run(monkeypatch, capsys, "run-month", "--data", str(bank), "--month", f"{month:%Y-%m}",
+        code, _, err = run_cli("run-month", "--data", str(bank), "--month", f"{month:%Y-%m}",
                            "--archive", str(tmp_path / "archive2"), "--outputs", str(tmp_path / "outputs"))
         assert code == 0, err
         assert "Traceback" not in err

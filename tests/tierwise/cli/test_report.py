@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 
 import mlflow
@@ -14,7 +13,6 @@ import pytest
 import yaml
 
 from tierwise.archive import write_month
-from tierwise.cli import main
 
 _FACTORY = Path(__file__).resolve().parents[1] / "reports" / "reports_factory.py"
 _spec = importlib.util.spec_from_file_location("reports_factory_cli", _FACTORY)
@@ -40,22 +38,11 @@ def archive_dir(tmp_path_factory, bank_dir):
     return folder
 
 
-def run(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["tierwise", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_report_rm_writes_the_page(monkeypatch, capsys, tmp_path, bank_dir):
+def test_report_rm_writes_the_page(run_cli, monkeypatch, capsys, tmp_path, bank_dir):
     recs_path, data, recs = bank_dir
     rm = str(recs["rm_id"].dropna().min())
     out = tmp_path / "pages" / "rm.html"
-    code, stdout, stderr = run(monkeypatch, capsys, "report", "rm", "--rm-id", rm, "--month", "2024-03",
+    code, stdout, stderr = run_cli("report", "rm", "--rm-id", rm, "--month", "2024-03",
                                "--lang", "zh", "--recommendations", str(recs_path), "--data", str(data),
                                "--out", str(out))
     assert code == 0, stderr
@@ -66,29 +53,29 @@ def test_report_rm_writes_the_page(monkeypatch, capsys, tmp_path, bank_dir):
     assert not list(out.parent.glob(".*.tmp"))  # atomic write leaves nothing behind
 
 
-def test_report_rm_unknown_rm_is_one_line(monkeypatch, capsys, tmp_path, bank_dir):
+def test_report_rm_unknown_rm_is_one_line(run_cli, monkeypatch, capsys, tmp_path, bank_dir):
     recs_path, data, _ = bank_dir
-    code, _, stderr = run(monkeypatch, capsys, "report", "rm", "--rm-id", "NOPE", "--month", "2024-03",
+    code, _, stderr = run_cli("report", "rm", "--rm-id", "NOPE", "--month", "2024-03",
                           "--recommendations", str(recs_path), "--data", str(data), "--out", str(tmp_path / "x.html"))
     assert code == 1
     assert "rm-id 'NOPE' has no clients in 2024-03; valid rm-ids: RM01" in stderr
     assert "Traceback" not in stderr and not (tmp_path / "x.html").exists()
 
 
-def test_report_rm_bad_month_and_missing_file(monkeypatch, capsys, tmp_path, bank_dir):
+def test_report_rm_bad_month_and_missing_file(run_cli, monkeypatch, capsys, tmp_path, bank_dir):
     recs_path, data, _ = bank_dir
-    code, _, stderr = run(monkeypatch, capsys, "report", "rm", "--rm-id", "RM01", "--month", "March",
+    code, _, stderr = run_cli("report", "rm", "--rm-id", "RM01", "--month", "March",
                           "--recommendations", str(recs_path), "--out", str(tmp_path / "x.html"))
     assert code == 2 and "'March' is not a month; write it as YYYY-MM" in stderr
-    code, _, stderr = run(monkeypatch, capsys, "report", "rm", "--rm-id", "RM01", "--month", "2024-03",
+    code, _, stderr = run_cli("report", "rm", "--rm-id", "RM01", "--month", "2024-03",
                           "--recommendations", str(tmp_path / "none.parquet"), "--out", str(tmp_path / "x.html"))
     assert code == 1 and "none.parquet: recommendations file not found" in stderr
 
 
-def test_monitor_writes_json_html_and_logs_an_mlflow_run(monkeypatch, capsys, tmp_path, bank_dir):
+def test_monitor_writes_json_html_and_logs_an_mlflow_run(run_cli, tmp_path, bank_dir):
     recs_path, data, _ = bank_dir
     out = tmp_path / "monitor"
-    code, stdout, stderr = run(monkeypatch, capsys, "monitor", "--month", "2024-03", "--baseline", "2024-02",
+    code, stdout, stderr = run_cli("monitor", "--month", "2024-03", "--baseline", "2024-02",
                                "--recommendations", str(recs_path), "--data", str(data), "--out", str(out))
     assert code == 0, stderr
     result = json.loads((out / "monitor.json").read_text(encoding="utf-8"))
@@ -106,9 +93,9 @@ def test_monitor_writes_json_html_and_logs_an_mlflow_run(monkeypatch, capsys, tm
     assert artifacts == {"monitor.json", "monitor.html"}
 
 
-def test_monitor_unknown_baseline_is_one_line(monkeypatch, capsys, tmp_path, bank_dir):
+def test_monitor_unknown_baseline_is_one_line(run_cli, monkeypatch, capsys, tmp_path, bank_dir):
     recs_path, data, _ = bank_dir
-    code, _, stderr = run(monkeypatch, capsys, "monitor", "--month", "2024-03", "--baseline", "2019-01",
+    code, _, stderr = run_cli("monitor", "--month", "2024-03", "--baseline", "2019-01",
                           "--recommendations", str(recs_path), "--data", str(data), "--out", str(tmp_path))
     assert code == 1
     assert "--baseline 2019-01 is not in the recommendations; scored months: 2024-01, 2024-02, 2024-03" in stderr
@@ -128,11 +115,11 @@ def test_monitor_takes_decision_thresholds_from_the_policy(tmp_path, config_dir)
     assert MonitorConfig().with_policy(None) == MonitorConfig()
 
 
-def test_monitor_reads_the_archive_with_month_and_baseline_by_default(monkeypatch, capsys, tmp_path, bank_dir,
+def test_monitor_reads_the_archive_with_month_and_baseline_by_default(run_cli, monkeypatch, capsys, tmp_path, bank_dir,
                                                                      archive_dir):
     _, data, _ = bank_dir
     out = tmp_path / "monitor"
-    code, stdout, stderr = run(monkeypatch, capsys, "monitor", "--archive", str(archive_dir), "--data", str(data),
+    code, stdout, stderr = run_cli("monitor", "--archive", str(archive_dir), "--data", str(data),
                                "--out", str(out))
     assert code == 0, stderr
     assert "(2024-03 against 2024-02)" in stdout
@@ -146,11 +133,11 @@ def test_monitor_reads_the_archive_with_month_and_baseline_by_default(monkeypatc
     assert "expected_auc.churn" in run_.data.metrics
 
 
-def test_monitor_baseline_defaults_to_the_month_before_in_a_recommendations_file(monkeypatch, capsys, tmp_path,
+def test_monitor_baseline_defaults_to_the_month_before_in_a_recommendations_file(run_cli, monkeypatch, capsys, tmp_path,
                                                                                   bank_dir):
     recs_path, data, _ = bank_dir
     out = tmp_path / "monitor"
-    code, _, stderr = run(monkeypatch, capsys, "monitor", "--month", "2024-02", "--recommendations", str(recs_path),
+    code, _, stderr = run_cli("monitor", "--month", "2024-02", "--recommendations", str(recs_path),
                           "--data", str(data), "--out", str(out))
     assert code == 0, stderr
     result = json.loads((out / "monitor.json").read_text(encoding="utf-8"))
@@ -160,24 +147,24 @@ def test_monitor_baseline_defaults_to_the_month_before_in_a_recommendations_file
     assert "exit-review columns" in (out / "monitor.html").read_text(encoding="utf-8")
 
 
-def test_monitor_month_not_archived_is_one_line_naming_the_archived_months(monkeypatch, capsys, tmp_path,
+def test_monitor_month_not_archived_is_one_line_naming_the_archived_months(run_cli, monkeypatch, capsys, tmp_path,
                                                                           archive_dir):
-    code, _, stderr = run(monkeypatch, capsys, "monitor", "--month", "2030-01", "--archive", str(archive_dir),
+    code, _, stderr = run_cli("monitor", "--month", "2030-01", "--archive", str(archive_dir),
                           "--out", str(tmp_path / "m"))
     assert code == 1 and "Traceback" not in stderr
     assert "--month 2030-01 is not archived; archived months: 2024-01, 2024-02, 2024-03" in stderr
     assert not (tmp_path / "m").exists()
 
 
-def test_monitor_without_an_earlier_month_for_the_baseline_is_one_line(monkeypatch, capsys, tmp_path, bank_dir):
+def test_monitor_without_an_earlier_month_for_the_baseline_is_one_line(run_cli, monkeypatch, capsys, tmp_path, bank_dir):
     _, _, recs = bank_dir
     first = recs[recs["month"] == recs["month"].min()]
     write_month(tmp_path / "archive", pd.Timestamp(first["month"].iloc[0]).date(), first)
-    code, _, stderr = run(monkeypatch, capsys, "monitor", "--archive", str(tmp_path / "archive"),
+    code, _, stderr = run_cli("monitor", "--archive", str(tmp_path / "archive"),
                           "--out", str(tmp_path / "m"))
     assert code == 1 and "Traceback" not in stderr
     assert "--baseline: no archived month before 2024-01 to compare with (archived months: 2024-01)" in stderr
-    code, _, stderr = run(monkeypatch, capsys, "monitor", "--archive", str(tmp_path / "empty"),
+    code, _, stderr = run_cli("monitor", "--archive", str(tmp_path / "empty"),
                           "--out", str(tmp_path / "m"))
     assert code == 1 and "empty: no archived month" in stderr
 
@@ -194,13 +181,13 @@ def small_dir(tmp_path_factory):
     return archive, bank
 
 
-def test_report_rm_reads_the_archive_by_default(monkeypatch, capsys, tmp_path, small_dir):
+def test_report_rm_reads_the_archive_by_default(run_cli, monkeypatch, capsys, tmp_path, small_dir):
     archive, bank = small_dir
     monkeypatch.chdir(tmp_path)
     (tmp_path / "outputs").mkdir()
     (tmp_path / "outputs" / "archive").symlink_to(archive, target_is_directory=True)
     out = tmp_path / "rm01.html"
-    code, _, stderr = run(monkeypatch, capsys, "report", "rm", "--rm-id", "RM01", "--month", "2024-02",
+    code, _, stderr = run_cli("report", "rm", "--rm-id", "RM01", "--month", "2024-02",
                           "--data", str(bank), "--out", str(out))
     assert code == 0, stderr
     html = out.read_text(encoding="utf-8")
@@ -208,10 +195,10 @@ def test_report_rm_reads_the_archive_by_default(monkeypatch, capsys, tmp_path, s
     assert "Premier → Excellence" in html  # February compared with January
 
 
-def test_report_rm_all_writes_the_index_and_every_page(monkeypatch, capsys, tmp_path, small_dir):
+def test_report_rm_all_writes_the_index_and_every_page(run_cli, monkeypatch, capsys, tmp_path, small_dir):
     archive, bank = small_dir
     out = tmp_path / "pages"
-    code, stdout, stderr = run(monkeypatch, capsys, "report", "rm", "--all", "--month", "2024-03", "--lang", "zh",
+    code, stdout, stderr = run_cli("report", "rm", "--all", "--month", "2024-03", "--lang", "zh",
                                "--archive", str(archive), "--data", str(bank), "--out", str(out))
     assert code == 0, stderr
     assert sorted(p.name for p in out.iterdir()) == ["index.html", "rm-RM01.html", "rm-RM02.html"]
@@ -220,38 +207,38 @@ def test_report_rm_all_writes_the_index_and_every_page(monkeypatch, capsys, tmp_
     assert '<html lang="zh-CN">' in index and 'href="rm-RM01.html"' in index
 
 
-def test_report_rm_wrong_combinations_are_one_line(monkeypatch, capsys, tmp_path, small_dir):
+def test_report_rm_wrong_combinations_are_one_line(run_cli, monkeypatch, capsys, tmp_path, small_dir):
     archive, bank = small_dir
     base = ("report", "rm", "--month", "2024-03", "--archive", str(archive), "--data", str(bank))
-    code, _, stderr = run(monkeypatch, capsys, *base, "--all", "--rm-id", "RM01", "--out", str(tmp_path / "p"))
+    code, _, stderr = run_cli(*base, "--all", "--rm-id", "RM01", "--out", str(tmp_path / "p"))
     assert code == 2 and "--all writes every RM's page; leave out --rm-id" in _flat(stderr)
-    code, _, stderr = run(monkeypatch, capsys, *base, "--out", str(tmp_path / "p.html"))
+    code, _, stderr = run_cli(*base, "--out", str(tmp_path / "p.html"))
     assert code == 2 and "give --rm-id RM for one page, or --all" in _flat(stderr)
-    code, _, stderr = run(monkeypatch, capsys, *base, "--all", "--out", str(tmp_path / "p.html"))
+    code, _, stderr = run_cli(*base, "--all", "--out", str(tmp_path / "p.html"))
     assert code == 2 and "with --all, --out is a folder" in _flat(stderr)
-    code, _, stderr = run(monkeypatch, capsys, *base, "--rm-id", "RM01", "--out", str(tmp_path))
+    code, _, stderr = run_cli(*base, "--rm-id", "RM01", "--out", str(tmp_path))
     assert code == 2 and "is a folder; give the HTML file to write" in _flat(stderr)
     assert "Traceback" not in stderr and not list(tmp_path.iterdir())
 
 
-def test_report_rm_month_not_archived_lists_the_archived_ones(monkeypatch, capsys, tmp_path, small_dir):
+def test_report_rm_month_not_archived_lists_the_archived_ones(run_cli, monkeypatch, capsys, tmp_path, small_dir):
     archive, bank = small_dir
-    code, _, stderr = run(monkeypatch, capsys, "report", "rm", "--all", "--month", "2024-05", "--archive",
+    code, _, stderr = run_cli("report", "rm", "--all", "--month", "2024-05", "--archive",
                           str(archive), "--data", str(bank), "--out", str(tmp_path / "p"))
     assert code == 1 and "Traceback" not in stderr
     assert "month 2024-05 is not in the archive" in stderr and "archived months: 2024-01, 2024-02, 2024-03" in stderr
-    code, _, stderr = run(monkeypatch, capsys, "report", "rm", "--all", "--month", "2024-03", "--archive",
+    code, _, stderr = run_cli("report", "rm", "--all", "--month", "2024-03", "--archive",
                           str(tmp_path / "nothing"), "--out", str(tmp_path / "p"))
     assert code == 1 and "no archived month" in stderr
 
 
-def test_report_rm_all_reads_little_and_writes_what_the_library_writes(monkeypatch, capsys, tmp_path, small_dir):
+def test_report_rm_all_reads_little_and_writes_what_the_library_writes(run_cli, monkeypatch, capsys, tmp_path, small_dir):
     # the CLI reads the month in full and only PAGE_HISTORY_COLUMNS of the months before: same pages
     from tierwise.archive import read_archive
     from tierwise.reports import ReportConfig, read_bank, write_rm_pages
 
     archive, bank = small_dir
-    code, _, stderr = run(monkeypatch, capsys, "report", "rm", "--all", "--month", "2024-03", "--archive",
+    code, _, stderr = run_cli("report", "rm", "--all", "--month", "2024-03", "--archive",
                           str(archive), "--data", str(bank), "--out", str(tmp_path / "cli"))
     assert code == 0, stderr
     _, monthly = read_bank(bank)  # the rows that pass the contract (the small bank has one after a closure)
@@ -259,7 +246,7 @@ def test_report_rm_all_reads_little_and_writes_what_the_library_writes(monkeypat
     write_rm_pages(read_archive(archive), monthly, "2024-03", tmp_path / "lib", ReportConfig(), "en")
     for name in ("index.html", "rm-RM01.html", "rm-RM02.html"):
         assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "lib" / name).read_bytes(), name
-    code, _, stderr = run(monkeypatch, capsys, "report", "rm", "--rm-id", "RM01", "--month", "2024-03", "--archive",
+    code, _, stderr = run_cli("report", "rm", "--rm-id", "RM01", "--month", "2024-03", "--archive",
                           str(archive), "--data", str(bank), "--out", str(tmp_path / "one.html"))
     assert code == 0, stderr
     one = (tmp_path / "one.html").read_text(encoding="utf-8")
