@@ -300,13 +300,14 @@ class ReasonTemplates(FrozenConfig):
     """Sentences for a task without a model (see `AssumptionsConfig`); None: the built-in
     `ASSUMPTION_TEMPLATES` of the language."""
     currency: str
-    money_units: list[tuple[float, str]] = Field(default_factory=list)
-    """Scales for amounts, e.g. [[1e6, "M"], [1e3, "k"]] or [[1e8, "亿"], [1e4, "万"]]."""
+    """The bank's currency symbol; the same in every language and in the reason catalogues
+    (checked when the settings are loaded). Amounts are scaled by `models.format_money`
+    (million / 万, 亿 by language)."""
 
     @model_validator(mode="after")
     def _known_fields(self) -> ReasonTemplates:
         for name in type(self).model_fields:
-            if name in ("separator", "currency", "money_units") or getattr(self, name) is None:
+            if name in ("separator", "currency") or getattr(self, name) is None:
                 continue
             allowed = (OVERFLOW_FIELDS if name == "rm_overflow"
                        else ASSUMPTION_FIELDS if name.startswith("assumed_") else REASON_FIELDS)
@@ -373,9 +374,22 @@ class PolicyConfig(FrozenConfig):
         return given if given is not None else ASSUMPTION_TEMPLATES[lang][name]
 
     @property
+    def currency(self) -> str:
+        """The bank's currency symbol (the reasons' `currency`, the same in every language)."""
+        return next(iter(self.reasons.values())).currency
+
+    @property
     def rm_tiers(self) -> tuple[str, ...]:
         """Tiers whose clients relationship managers maintain, highest first."""
         return tuple(t for t in TIERS if self.channels[t] == "relationship_manager")  # type: ignore[index]
+
+    @model_validator(mode="after")
+    def _one_currency(self) -> PolicyConfig:
+        symbols = {lang: templates.currency for lang, templates in self.reasons.items()}
+        if len(set(symbols.values())) > 1:
+            raise ValueError("reasons: one currency for every language, got "
+                             + ", ".join(f"{lang} '{c}'" for lang, c in symbols.items()))
+        return self
 
     @model_validator(mode="after")
     def _complete(self) -> PolicyConfig:

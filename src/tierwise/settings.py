@@ -15,7 +15,10 @@ load time, and fail in one line naming both:
   in `data.yaml` follow the labels when their files leave them out, and must equal them when
   given;
 - `drivers.yaml` names only reason families that the features config and the reason
-  catalogues produce (the families of `features.feature_catalog` after the catalogues' `merge`).
+  catalogues produce (the families of `features.feature_catalog` after the catalogues' `merge`);
+- the bank has one currency: policy.yaml's `reasons.<lang>.currency`, the reason catalogues'
+  `currency` and (when given) monitor.yaml's `report.currency` are the same symbol; the
+  pages take it from the policy when monitor.yaml leaves it out.
 
 A file that is absent is `None` (or empty) here; `Settings.require` turns that into the
 one-line "config file not found" for the commands that need it.
@@ -31,6 +34,7 @@ from pydantic import BaseModel, ConfigDict
 from tierwise.config import load_config
 from tierwise.features import TASKS, ConfigError, FeatureConfig, feature_catalog, window_neutral
 from tierwise.models import (
+    DEFAULT_CURRENCY,
     LANGUAGES,
     DriverMap,
     PolicyConfig,
@@ -113,6 +117,34 @@ class Settings(BaseModel):
     def monitor_or_default(self) -> MonitorConfig:
         return self.monitor if self.monitor is not None else MonitorConfig()
 
+    @property
+    def currency(self) -> str:
+        """The bank's one currency symbol (policy.yaml, else the reason catalogues; checked equal)."""
+        symbols = currency_sources(self)
+        return next(iter(symbols.values())) if symbols else DEFAULT_CURRENCY
+
+
+def currency_sources(settings: Settings) -> dict[str, str]:
+    """Where the configuration names the currency: file and key -> symbol."""
+    out: dict[str, str] = {}
+    if settings.policy is not None:
+        for lang, templates in settings.policy.reasons.items():
+            out[f"{settings.path('policy')} reasons.{lang}.currency"] = templates.currency
+    for lang, catalogue in settings.reasons.items():
+        out[f"{settings.source / 'reasons' / f'{lang}.yaml'} currency"] = catalogue.currency
+    if settings.monitor is not None and "currency" in settings.monitor.report.model_fields_set:
+        out[f"{settings.path('monitor')} report.currency"] = settings.monitor.report.currency
+    return out
+
+
+def _pages_currency(settings: Settings) -> Settings:
+    """The monitor's page currency, when monitor.yaml leaves it out, is the bank's one currency."""
+    monitor = settings.monitor
+    if monitor is None or "currency" in monitor.report.model_fields_set:
+        return settings
+    report = monitor.report.model_copy(update={"currency": settings.currency})
+    return settings.model_copy(update={"monitor": monitor.model_copy(update={"report": report})})
+
 
 def _optional(path: Path, model: type[BaseModel]) -> Any:
     return load_config(path, model) if path.is_file() else None
@@ -143,7 +175,7 @@ def load_settings(config_dir: Path) -> Settings:
         drivers=_optional(folder / FILES["drivers"], DriverMap),
     )
     check_settings(settings)
-    return settings
+    return _pages_currency(settings)
 
 
 def _resolved(task: TaskConfig, features: FeatureConfig, file: Path) -> TaskConfig:
@@ -224,6 +256,12 @@ def check_settings(settings: Settings) -> None:
             raise ConfigError(f"{settings.path('policy')}: risk.in_default_dpd is {policy.risk.in_default_dpd} but the "
                               f"default label in {features_file} counts a default at dpd_threshold "
                               f"{labels.default.dpd_threshold} days past due; set both to the bank's definition")
+    symbols = currency_sources(settings)
+    if len(set(symbols.values())) > 1:
+        (first, one), (where, other) = next(iter(symbols.items())), next((k, v) for k, v in symbols.items()
+                                                                       if v != next(iter(symbols.values())))
+        raise ConfigError(f"{where} is '{other}' but {first} is '{one}': the bank has one currency; "
+                          "set the same symbol everywhere")
     data = settings.data
     if data is not None:
         for task in TASKS:

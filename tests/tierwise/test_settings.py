@@ -192,3 +192,34 @@ def test_the_reason_catalogues_phrase_windows_they_do_not_name(configs):
     assert settings.reasons["en"].families["balance_trend"]["deposit_total_chg_9m"].missing == \
         "Deposits: less than 10 months of history"
     assert not [f for c in settings.reasons.values() for e in c.families.values() for f in e if "{" in f]
+
+
+def _set_currency(configs: Path, symbol: str, *, catalogues: bool = True) -> None:
+    _edit(configs / "policy.yaml", lambda raw: [raw["reasons"][lang].update(currency=symbol) for lang in raw["reasons"]])
+    if catalogues:
+        for lang in ("en", "zh"):
+            _edit(configs / "reasons" / f"{lang}.yaml", lambda raw: raw.update(currency=symbol))
+
+
+def test_one_currency_reaches_the_policy_the_catalogues_and_the_pages(configs):
+    _set_currency(configs, "HK$")
+    settings = load_settings(configs)
+    assert settings.currency == "HK$"
+    assert settings.policy.currency == "HK$"
+    assert {c.currency for c in settings.reasons.values()} == {"HK$"}
+    assert settings.monitor.report.currency == "HK$"  # filled from the policy
+
+
+def test_a_catalogue_with_another_currency_names_both_files(configs):
+    _set_currency(configs, "$", catalogues=False)
+    with pytest.raises(ConfigError) as err:
+        load_settings(configs)
+    message = str(err.value)
+    assert "reasons/en.yaml currency is '¥'" in message and "policy.yaml reasons.en.currency is '$'" in message
+    assert "one currency" in message and "\n" not in message
+
+
+def test_the_policy_has_one_currency_for_every_language(configs):
+    _edit(configs / "policy.yaml", lambda raw: raw["reasons"]["zh"].update(currency="$"))
+    with pytest.raises(ConfigError, match=r"policy.yaml.*one currency for every language, got en '¥', zh '\$'"):
+        load_settings(configs)

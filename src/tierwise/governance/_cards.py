@@ -18,7 +18,7 @@ import pandas as pd
 from tierwise.features import TASKS
 from tierwise.governance._checks import ALPHA, decile_calibration
 from tierwise.governance._records import PROTECTED
-from tierwise.models import format_money, format_probability
+from tierwise.models import DEFAULT_CURRENCY, format_money, format_probability
 from tierwise.reports import interval_text, support_note
 
 
@@ -81,11 +81,11 @@ def pd_text(value: float | None) -> str:
     return "n/a" if value is None or not math.isfinite(value) else format_probability(value)
 
 
-def money(value: Any) -> str:
+def money(value: Any, currency: str = DEFAULT_CURRENCY) -> str:
     """An amount as every output writes it (`models.format_money`, English): "¥28,600",
     "¥1.38 million"; the value itself when it is not a number."""
     try:
-        return format_money(float(value)) or "n/a"
+        return format_money(float(value), "en", currency) or "n/a"
     except (TypeError, ValueError):
         return str(value)
 

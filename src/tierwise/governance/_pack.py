@@ -50,6 +50,7 @@ from tierwise.governance._checks import (
 )
 from tierwise.governance._records import SCORED_ROWS, TRAINING_RECORD, utc_now
 from tierwise.governance._render import render_html, render_markdown
+from tierwise.models import DEFAULT_CURRENCY
 from tierwise.reports import MonitorConfig
 
 logger = logging.getLogger(__name__)
@@ -155,7 +156,8 @@ def recommender_card(client: Any, name: str, version: str) -> Card:
     built_with = registry.recommender_settings(client, name, version=version)
     policy_text = (yaml.safe_dump(built_with.policy.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
                    if built_with is not None else "")
-    cuts = [[f"`{k.removeprefix('cut_')}`", money(v)] for k, v in sorted(params.items()) if k.startswith("cut_")]
+    currency = built_with.policy.currency if built_with is not None else DEFAULT_CURRENCY
+    cuts = [[f"`{k.removeprefix('cut_')}`", money(v, currency)] for k, v in sorted(params.items()) if k.startswith("cut_")]
     sections = [
         Section("purpose", "Purpose and intended users",
                 text=["Bundles the three task champions, the tier policy and the reason catalogues into one "

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from tierwise.features import FrozenConfig
-from tierwise.models import PolicyConfig
+from tierwise.models import DEFAULT_CURRENCY, PolicyConfig
 
 
 class PsiConfig(FrozenConfig):
@@ -120,6 +120,9 @@ class ReportConfig(FrozenConfig):
     balance_months: int = Field(12, ge=2, le=60)
     reasons_per_model: int = Field(3, ge=1, le=3)
     code_names: dict[str, dict[str, CodeName]] = Field(default_factory=dict)
+    currency: str = DEFAULT_CURRENCY
+    """The bank's currency symbol for amounts on the pages. Leave it out: the settings fill it
+    from policy.yaml (`reasons.<lang>.currency`); set here, it must be the same."""
 
     @model_validator(mode="after")
     def _known_kinds(self) -> ReportConfig:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from tierwise.features import DataError, month_label, write_text_atomic
-from tierwise.models import TIERS_BY_RANK
+from tierwise.models import DEFAULT_CURRENCY, TIERS_BY_RANK
 from tierwise.reports._catalogue import TEXT
 from tierwise.reports._config import ReportConfig
 from tierwise.reports._io import check_recommendations, check_scored_month
@@ -150,23 +150,24 @@ def _count(value: Any) -> str:
     return "—" if pd.isna(value) else f"{int(value):,}"
 
 
-def _index_row(row: pd.Series, text: dict[str, str], pages: dict[str, str], lang: str = "en") -> dict[str, Any]:
+def _index_row(row: pd.Series, text: dict[str, str], pages: dict[str, str], lang: str, currency: str) -> dict[str, Any]:
     rm = str(row["rm_id"])
     return {
         "rm": rm or text["no_rm"], "href": pages.get(rm), "no_rm": rm == "",
-        "clients": _count(row["clients"]), "value": _money(row["value"], lang), "assets": _money(row["assets"], lang),
+        "clients": _count(row["clients"]), "value": _money(row["value"], lang, currency),
+        "assets": _money(row["assets"], lang, currency),
         **{c: _count(row[c]) for c in COUNTS},
     }
 
 
 def render_rm_index(index: pd.DataFrame, month: pd.Timestamp, previous: pd.Timestamp | None, lang: str,
-                    pages: dict[str, str], *, has_monthly: bool) -> str:
+                    pages: dict[str, str], *, has_monthly: bool, currency: str = DEFAULT_CURRENCY) -> str:
     """The index page of `rm_index`: a row per RM (linked to its page in `pages`), a total row."""
     text = TEXT[lang]
     total = {"rm_id": "", "clients": index["clients"].sum(), "value": index["value"].sum(),
              "assets": index["assets"].sum(),
              **{c: pd.NA if index[c].isna().all() else index[c].sum() for c in COUNTS}}
-    total_row = _index_row(pd.Series(total), text, {}, lang) | {"rm": text["total"]}
+    total_row = _index_row(pd.Series(total), text, {}, lang, currency) | {"rm": text["total"]}
     notes = [text["index_since"].format(month=month_label(previous)) if previous is not None
              else text["index_first"].format(month=month_label(month))]
     if not has_monthly and previous is not None:
@@ -177,7 +178,7 @@ def render_rm_index(index: pd.DataFrame, month: pd.Timestamp, previous: pd.Times
         title=text["index_title"].format(month=month_label(month)),
         subtitle=text["index_subtitle"].format(month=month_label(month)),
         notes=notes,
-        rows=[_index_row(r, text, pages, lang) for _, r in index.iterrows()],
+        rows=[_index_row(r, text, pages, lang, currency) for _, r in index.iterrows()],
         total=total_row,
         generated=text["generated"].format(month=month_label(month)),
     )
@@ -207,7 +208,8 @@ def write_rm_pages(history: pd.DataFrame, monthly: pd.DataFrame | None, month: p
         written.append(write_text_atomic(out_dir / name, html))
         pages[str(rm_id)] = name
     index = rm_index(recs, monthly, month)
-    html = render_rm_index(index, month, hist.previous_month, lang, pages, has_monthly=monthly is not None)
+    html = render_rm_index(index, month, hist.previous_month, lang, pages, has_monthly=monthly is not None,
+                           currency=cfg.currency)
     written.append(write_text_atomic(out_dir / INDEX_PAGE, html))
     logger.info("wrote %d RM page(s) and %s for %s in %s (%d client(s) without an RM)", len(pages), INDEX_PAGE,
                 month_label(month), out_dir, int((rm == "").sum()))

@@ -113,8 +113,8 @@ def score_percent(value: float) -> str:
     return format_probability(value)
 
 
-def _money(value: Any, lang: str = "en") -> str:
-    return "" if _missing(value) else format_money(float(value), lang)
+def _money(value: Any, lang: str, currency: str) -> str:
+    return "" if _missing(value) else format_money(float(value), lang, currency)
 
 
 BAR_FULL_SHAP = 1.0
@@ -196,9 +196,9 @@ def client_card(row: pd.Series | dict[str, Any], lang: str, cfg: ReportConfig) -
                    "text": text["not_assessed"] if growth is None
                    else f"{format_change(growth, lang)} ({text[growth_band]})"},
         "value": float(row["expected_value_12m"]),
-        "value_text": _money(row["expected_value_12m"], lang),
+        "value_text": _money(row["expected_value_12m"], lang, cfg.currency),
         "assets": float(row["assets_total"]),
-        "assets_text": _money(row["assets_total"], lang),
+        "assets_text": _money(row["assets_total"], lang, cfg.currency),
         "reasons": reasons,
         "flags": [{"key": f, "name": FLAG_NAMES[lang][f]} for f in flags],
         "actions": [ACTIONS[lang][f] + (f" ({cost_reason})" if f == "flag_cost_review" and cost_reason else "")

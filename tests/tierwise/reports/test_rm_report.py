@@ -419,3 +419,13 @@ def test_a_banks_own_code_names_come_before_the_catalogue_and_on_the_page(bank):
 def test_bad_code_names_are_config_errors(names, message):
     with pytest.raises(ValueError, match=message):
         ReportConfig.model_validate({"code_names": names})
+
+
+def test_pages_write_amounts_in_the_banks_currency(small, tmp_path):
+    history, monthly = small
+    write_rm_pages(history, monthly, MONTH, tmp_path, ReportConfig(currency="HK$"), "zh")
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    total = dict(re.findall(r'data-field="(\w+)">([^<]*)<', index.split('data-rm="total"')[1].split("</tr>")[0]))
+    assert total["value"] == format_money(23_500, "zh", "HK$") and total["value"].startswith("HK$")
+    page = (tmp_path / "rm-RM01.html").read_text(encoding="utf-8")
+    assert "HK$" in page and "¥" not in page
