@@ -177,11 +177,10 @@ def monitor_step(job: MonthlyJob, month: dt.date, history: pd.DataFrame, *, prog
         return None
     baseline = earlier[-1]  # read in full by `history_of`
     settings = job.loaded.settings
-    cfg = job.monitor_config.with_policy(settings.policy)
+    cfg = job.monitor_config.with_policy(settings.policy, job.loaded.recommender.policy.risk_limit)
     with progress(f"{month_label(month)} monitor", None):
         result = build_monitor(history, pd.Timestamp(month), pd.Timestamp(baseline), cfg, clients=job.raw("clients"),
-                               monthly=job.raw("monthly"), default_limit=settings.policy.risk.pd_limit,
-                               features=settings.features, events=job.events())
+                               monthly=job.raw("monthly"), features=settings.features, events=job.events())
         files = write_monitor(result, job.monitor_dir(month))
         log_monitor_run(result, files, cfg.experiment)
     return len(result["alerts"])

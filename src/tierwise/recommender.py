@@ -170,6 +170,7 @@ def log_recommender(recommender: Recommender, descriptions: dict[str, tuple[str,
         mlflow.log_params({f"{k}_version": v for k, v in source_versions.items()})
         mlflow.log_params({f"cut_{k}": f"{v:.6g}" for k, v in recommender.policy.cuts.items()})
         mlflow.log_param("reference_clients", recommender.policy.reference_size)
+        mlflow.log_param(registry.RISK_LIMIT_PARAM, f"{recommender.policy.risk_limit:.6g}")
         mlflow.log_param("tasks_assessed", ",".join(recommender.tasks))
         assumed = recommender.assumptions("en")
         if assumed:

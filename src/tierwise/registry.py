@@ -319,9 +319,25 @@ def recommender_settings(client: Any, name: str = RECOMMENDER, *, version: str |
     return RecommenderSettings.model_validate_json(text) if text else None
 
 
+RISK_LIMIT_PARAM = "risk_limit"
+"""The run parameter of a recommender version: the PD limit its policy was resolved to (the
+risk gate's limit, `ResolvedPolicy.risk_limit`)."""
+
+
+def recommender_risk_limit(client: Any, name: str = RECOMMENDER, *, alias: str | None = None) -> float | None:
+    """The resolved PD limit of the recommender that `alias` (champion) points to; None when
+    there is none or it was built before the limit was logged."""
+    found = alias_version(client, name, alias or CHAMPION)
+    mv = find_version(client, name, found) if found is not None else None
+    if mv is None:
+        return None
+    value = client.get_run(mv.run_id).data.params.get(RISK_LIMIT_PARAM)
+    return float(value) if value is not None else None
+
+
 __all__ = [
     "CHALLENGER", "CHAMPION", "RECOMMENDER", "SETTINGS_ARTIFACT", "LoadedRecommender", "RunFiles",
-    "alias_version", "alias_versions", "all_versions", "champion_or_latest", "find_version", "load_model", "load_recommender",
+    "RISK_LIMIT_PARAM", "alias_version", "alias_versions", "all_versions", "champion_or_latest", "find_version", "load_model", "load_recommender",
     "load_task_model", "mark_new_version", "model_uri", "model_version", "quiet_downloads", "recommender_settings",
     "registered_name", "registered_version", "require_model", "set_alias", "set_version_tags", "task_models",
     "version_of",

@@ -157,13 +157,12 @@ def monitor(
     # realised labels are built as the registered recommender's models were trained on them
     features = built_with.features if built_with is not None else settings.require("features")
     policy = built_with.policy if built_with is not None else None
-    cfg = monitor_cfg.with_policy(policy)
-    pd_limit = policy.risk.pd_limit if policy is not None else None
+    cfg = monitor_cfg.with_policy(policy, registry.recommender_risk_limit(tracking.connect(), alias=model_alias))
     data_dir = _data_dir(data, explicit=data != DATA_DEFAULT)
     clients, monthly = read_bank(data_dir)
     events = None if data_dir is None else read_events(data_dir)
     result = build_monitor(recs, pd.Timestamp(months.month), pd.Timestamp(months.baseline), cfg, clients=clients,
-                           monthly=monthly, default_limit=pd_limit, features=features, events=events)
+                           monthly=monthly, features=features, events=events)
     files = write_monitor(result, out)
     run_id = log_monitor_run(result, files, cfg.experiment)
     alerts = result["alerts"]

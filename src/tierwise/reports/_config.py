@@ -148,12 +148,16 @@ class MonitorConfig(FrozenConfig):
     promotion: PromotionConfig = PromotionConfig()
     experiment: str = "tierwise-monitor"
 
-    def with_policy(self, policy: PolicyConfig | None) -> MonitorConfig:
+    def with_policy(self, policy: PolicyConfig | None, risk_limit: float | None = None) -> MonitorConfig:
         """Fairness decision thresholds from the policy the recommender was registered with (one
         source of truth: retention's churn likelihood, the PD limit); the values of this file
-        are the fallback when there is no such policy."""
+        are the fallback when there is no such policy. `risk_limit`: the PD limit the
+        recommender's policy was resolved to (`ResolvedPolicy.risk_limit`: with
+        `risk.watch_share`, the PD of the riskiest share when above `risk.pd_limit`), which is
+        the limit the risk watch used; `risk.pd_limit` when not known."""
         if policy is None:
             return self
+        limit = policy.risk.pd_limit if risk_limit is None else risk_limit
         fairness = self.fairness.model_copy(update={"churn_threshold": policy.retention.min_p_churn,
-                                                    "default_threshold": policy.risk.pd_limit})
+                                                    "default_threshold": limit})
         return self.model_copy(update={"fairness": fairness})

@@ -76,7 +76,7 @@ def year_ago_frame(recs: pd.DataFrame, monthly: pd.DataFrame | None, year_ago: p
 
 def build_monitor(recs: pd.DataFrame, month: pd.Timestamp, baseline: pd.Timestamp, cfg: MonitorConfig,
                   *, clients: pd.DataFrame | None = None, monthly: pd.DataFrame | None = None,
-                  default_limit: float | None = None, features: FeatureConfig | None = None,
+                  features: FeatureConfig | None = None,
                   events: pd.DataFrame | None = None) -> dict[str, Any]:
     """Every monitor figure for `month` against `baseline`, as a JSON-ready dict.
 
@@ -93,7 +93,7 @@ def build_monitor(recs: pd.DataFrame, month: pd.Timestamp, baseline: pd.Timestam
         raise DataError(f"--baseline {month_label(baseline)} is the same month as --month")
     for m, option in ((month, "--month"), (baseline, "--baseline")):
         check_scored_month(recs, m, what=option)
-    limit = cfg.fairness.default_threshold if default_limit is None else default_limit
+    limit = cfg.fairness.default_threshold  # the risk watch's PD limit (`MonitorConfig.with_policy`)
     enriched = add_raw_features(recs[recs["month"].isin([month, baseline])], monthly, cfg.psi.raw_features)
     cur = enriched[enriched["month"] == month].reset_index(drop=True)
     base = enriched[enriched["month"] == baseline].reset_index(drop=True)

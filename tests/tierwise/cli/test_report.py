@@ -112,6 +112,9 @@ def test_monitor_takes_decision_thresholds_from_the_policy(tmp_path, config_dir)
     (tmp_path / "policy.yaml").write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")
     cfg = MonitorConfig().with_policy(load_config(tmp_path / "policy.yaml", PolicyConfig))
     assert (cfg.fairness.default_threshold, cfg.fairness.churn_threshold) == (0.07, 0.45)
+    # the limit the recommender's policy was resolved to (risk.watch_share) is the one the risk watch used
+    resolved = MonitorConfig().with_policy(load_config(tmp_path / "policy.yaml", PolicyConfig), risk_limit=0.093)
+    assert resolved.fairness.default_threshold == 0.093
     assert MonitorConfig().with_policy(None) == MonitorConfig()
 
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from tierwise import tracking
 from tierwise.cli import app
 from tierwise.features import DataError
-from tierwise.registry import load_recommender
+from tierwise.registry import load_recommender, recommender_risk_limit
 from tierwise.settings import load_settings
 
 runner = CliRunner()
@@ -45,6 +45,10 @@ def test_recommend_bundles_the_champions(scoring_world):
     out = recommender.recommend(features)
     direct = models["churn"].predict_score(features)
     np.testing.assert_allclose(out["p_churn"].to_numpy(), direct, rtol=0, atol=1e-12)
+    # the resolved PD limit (the risk watch's) is logged for the monitor to use
+    limit = recommender_risk_limit(mlflow.MlflowClient(tracking.tracking_uri(), tracking.tracking_uri()))
+    assert limit is not None and limit >= settings.policy.risk.pd_limit
+    assert limit == pytest.approx(recommender.policy.risk_limit, rel=1e-5)
 
 
 def test_recommend_without_champions_is_one_line(scoring_world):
