@@ -127,6 +127,8 @@ def build_monitor(recs: pd.DataFrame, month: pd.Timestamp, baseline: pd.Timestam
     result = {
         "month": month_label(month),
         "baseline": month_label(baseline),
+        "currency": cfg.report.currency,
+        "code_names": cfg.report.names("en"),
         "clients": {"month": int(len(cur)), "baseline": int(len(base))},
         "tiers": {
             "month": _records(counts_cur),

@@ -11,6 +11,8 @@ from typing import Any
 import mlflow
 
 from tierwise.features import write_text_atomic
+from tierwise.models import DEFAULT_CURRENCY, format_money
+from tierwise.reports._catalogue import CODE_CATALOGUES, code_name
 from tierwise.reports._charts import bar_chart
 from tierwise.reports._monitor_build import monitor_metrics
 from tierwise.reports._rm_report import template_env
@@ -31,11 +33,21 @@ def _num(value: Any, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _code(value: Any, kind: str, bank: dict[str, dict[str, str]]) -> str:
+    """A segment, industry or region code by its name (the bank's `code_names`, else the
+    catalogue's), as on the RM pages; other groupings as they are."""
+    return code_name(kind, str(value), "en", bank) if kind in CODE_CATALOGUES else str(value)
+
+
 def render_monitor_html(result: dict[str, Any]) -> str:
-    """The monitor result as one HTML page (inline CSS and SVG, no scripts from elsewhere)."""
+    """The monitor result as one HTML page (inline CSS and SVG, no scripts from elsewhere).
+    Amounts are written as everywhere else (`models.format_money`, in the bank's currency)."""
     env = template_env().overlay()
     env.filters["pct"] = _pct
     env.filters["num"] = _num
+    currency, bank = result.get("currency", DEFAULT_CURRENCY), result.get("code_names", {})
+    env.filters["money"] = lambda v: "n/a" if _num(v) == "n/a" else format_money(float(v), "en", currency)
+    env.filters["code"] = lambda v, kind: _code(v, kind, bank)
     tiers = result["tiers"]["month"]
     charts = {
         "tiers": bar_chart([r["tier"] for r in tiers], [r["share"] for r in tiers],

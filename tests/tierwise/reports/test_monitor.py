@@ -22,6 +22,7 @@ from tierwise.reports import (
     HistoryConfig,
     MonitorConfig,
     PsiConfig,
+    ReportConfig,
     build_monitor,
     check_recommendations,
     expected_auc,
@@ -39,6 +40,7 @@ from tierwise.reports import (
     tier_counts,
     top_n_share,
 )
+from tierwise.reports._catalogue import INDUSTRIES, REGIONS  # noqa: E402
 
 MONTH, BASE = pd.Timestamp("2024-03-01"), pd.Timestamp("2024-02-01")
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
@@ -438,6 +440,20 @@ def test_exit_reviews_are_counted_by_status_and_the_open_ones_listed(archive):
     assert (listed[0]["since"], listed[0]["months"], listed[0]["status"]) == ("2024-03", 2, "open")
 
 
+def test_the_page_names_codes_and_writes_money_in_the_banks_currency(archive):
+    cfg = MonitorConfig(report=ReportConfig(currency="HK$"))
+    result = _archived_monitor(archive, cfg=cfg)
+    html = render_monitor_html(result)
+    assert '<td class="num" data-field="net_flow">HK$200</td>' in html and "¥" not in html
+    concentration = html.split('<section id="concentration">')[1].split("</section>")[0]
+    cells = re.findall(r'<td title="([^"]+)">([^<]+)</td>', concentration)
+    assert cells, "the concentration tables list their groups"
+    for code, shown in cells:
+        kind = "industry" if code in INDUSTRIES["en"] else "region" if code in REGIONS["en"] else None
+        if kind is not None:
+            assert shown == {"industry": INDUSTRIES, "region": REGIONS}[kind]["en"][code] != code
+
+
 def test_the_page_shows_the_history_and_caps_the_open_reviews(archive):
     cfg = MonitorConfig(history=HistoryConfig(open_reviews_shown=1))
     result = _archived_monitor(archive, cfg=cfg)
@@ -446,7 +462,7 @@ def test_the_page_shows_the_history_and_caps_the_open_reviews(archive):
         assert f'<section id="{section}">' in html
     assert 'data-client="C00005"' in html and 'data-client="C00002"' not in html
     assert "the 1 longest under review shown" in html
-    assert '<td class="num" data-field="net_flow">200</td>' in html
+    assert '<td class="num" data-field="net_flow">¥200</td>' in html  # money as everywhere (format_money)
     assert '<td class="num" data-field="top_tier_share">16.7%</td>' in html
     metrics = monitor_metrics(result)
     assert metrics["top_tier_share"] == pytest.approx(5 / 30)
