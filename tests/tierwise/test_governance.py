@@ -389,3 +389,43 @@ def test_card_of_an_approved_champion_with_an_open_alert_says_so(store, tmp_path
     assert "| Approval | warn | approved by risk.officer at " in summary
     assert "1 open alert(s) not cleared by the approval" in summary
     assert "open alert: Fairness: 1 breach(es)" in md
+
+
+def test_recommender_card_never_reads_ok_while_a_bundled_card_has_open_alerts(tmp_path, monkeypatch):
+    """Every bundled version approved, but the growth card has an open fairness alert: the bundle's
+    approval is not 'ok', and the alert is listed with its version."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_ARTIFACTS_DESTINATION", str(tmp_path / "mlartifacts"))
+    client = tracking.connect()
+    task_run = client.create_run(tracking.experiment_id(client, "tierwise-growth"))
+    client.set_terminated(task_run.info.run_id)
+    client.create_registered_model("tierwise-growth")
+    task_mv = client.create_model_version("tierwise-growth", f"runs:/{task_run.info.run_id}/model",
+                                          run_id=task_run.info.run_id)
+    for key, value in {"approved_by": "risk.officer", "approved_at": "2026-12-01",
+                       governance.ALERTS_TAG: "Fairness: 1 breach(es)"}.items():
+        client.set_model_version_tag("tierwise-growth", task_mv.version, key, value)
+    run = client.create_run(tracking.experiment_id(client, "tierwise-recommender"))
+    for key, value in {"growth_version": task_mv.version, "tasks_assessed": "growth", "reference_clients": "500"}.items():
+        client.log_param(run.info.run_id, key, value)
+    client.set_terminated(run.info.run_id)
+    client.create_registered_model(governance.RECOMMENDER)
+    mv = client.create_model_version(governance.RECOMMENDER, f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
+    client.set_registered_model_alias(governance.RECOMMENDER, "champion", mv.version)
+    md = governance.write_pack(governance.RECOMMENDER, out_dir=tmp_path).markdown.read_text(encoding="utf-8")
+    assert "approved by risk.officer at 2026-12-01; open alerts: Fairness: 1 breach(es)" in md
+    assert ("| Approval | warn | every bundled version approved; 1 open alert(s) on the bundled cards, "
+            "not cleared by those approvals |") in md
+    assert "open alert: tierwise-growth v1: Fairness: 1 breach(es)" in md
+    assert "| Bundled model versions | alert |" in md
+
+
+def test_a_task_card_tags_its_version_with_its_open_alerts(store, tmp_path):
+    version = store["info"].version
+    paths = governance.write_pack(NAME, version=version, out_dir=tmp_path)
+    summary = paths.markdown.read_text(encoding="utf-8").split("## Summary")[1].split("\n## ")[0]
+    rows = re.findall(r"^\| ([^|]+) \| (\w+) \| ([^|]*) \|$", summary, flags=re.M)
+    expected = [f"{title}: {finding}" for title, status, finding in rows if status == "alert" and title != "Approval"]
+    assert rows, "the card has a summary table"
+    tags = MlflowClient().get_model_version(NAME, version).tags
+    assert tags[governance.ALERTS_TAG] == ("; ".join(expected) or "none")

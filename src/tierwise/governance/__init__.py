@@ -34,6 +34,7 @@ from tierwise.governance._checks import (
     score_stability,
 )
 from tierwise.governance._pack import (
+    ALERTS_TAG,
     ARTIFACT_DIR,
     CARD_TAG,
     DEFAULT_OUT,
@@ -65,6 +66,7 @@ __all__ = [
     "ALPHA",
     "APPROVER_ENV",
     "ARTIFACT_DIR",
+    "ALERTS_TAG",
     "CARD_TAG",
     "Card",
     "DEFAULT_OUT",

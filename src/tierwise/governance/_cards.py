@@ -381,16 +381,23 @@ def approval_section(tags: Mapping[str, str], aliases: Sequence[str], champion: 
 
 
 def recommender_approval(tags: Mapping[str, str], aliases: Sequence[str], champion: str | None, *,
-                         bundle_approved: bool, built: str) -> Section:
+                         bundle_approved: bool, built: str, alerts: Sequence[str] = ()) -> Section:
     """The recommender has no promotion step: `tierwise recommend` points `champion` at each new
-    bundle. Its approval is that of the bundled versions (and an explicit review, if one is tagged)."""
-    base = approval_section(tags, aliases, champion, automatic="when `tierwise recommend` built it")
+    bundle. Its approval is that of the bundled versions (and an explicit review, if one is
+    tagged). `alerts`: the bundled versions' open card alerts; with any open the approval is
+    never 'ok': it says the versions were approved and lists what stays open."""
+    base = approval_section(tags, aliases, champion, automatic="when `tierwise recommend` built it", alerts=alerts)
     if tags.get("approved_by"):
         return base
     text = [f"Built by **{built}** with `tierwise recommend`; the bundle has no promotion step of its own, so it "
             "is approved exactly when every bundled task-model version is."]
     status = "ok" if bundle_approved else "alert"
     finding = ("every bundled version approved" if bundle_approved else "bundles a version that is not approved")
+    if alerts and bundle_approved:
+        status = "warn"
+        finding += f"; {len(alerts)} open alert(s) on the bundled cards, not cleared by those approvals"
+        text.append("The approvals cover each version's comparison with its champion only; the open alerts below "
+                    "need their own sign-off.")
     return Section("approval", "Approval", text=text, bullets=base.bullets, status=status, finding=finding)
 
 

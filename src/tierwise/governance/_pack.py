@@ -56,6 +56,9 @@ from tierwise.reports import MonitorConfig
 logger = logging.getLogger(__name__)
 
 CARD_TAG = "governance_card"
+ALERTS_TAG = "governance_open_alerts"
+"""Tag of a version with a card: its card's open alerts ("; "-joined), "none" when there are none;
+the recommender's card reads it for every bundled version."""
 ARTIFACT_DIR = "governance"
 DEFAULT_OUT = Path("outputs/governance")
 RECOMMENDER = registry.RECOMMENDER
@@ -136,7 +139,7 @@ def recommender_card(client: Any, name: str, version: str) -> Card:
     params = run.data.params
     assessed = params.get("tasks_assessed")
     assumed = (run.data.tags or {}).get("assumptions", "")
-    rows, classes, absent = [], [], []
+    rows, classes, absent, bundled_alerts, approved_versions = [], [], [], [], []
     for task in TASKS:
         bundled = params.get(f"{task}_version")
         task_name = registry.registered_name(task)
@@ -146,13 +149,18 @@ def recommender_card(client: Any, name: str, version: str) -> Card:
         if bundled is None:
             rows.append([task_name, "not logged", "", ""])
             classes.append("warn")
+            approved_versions.append(False)
             continue
         tags = registry.version_tags(registry.find_version(client, task_name, bundled))  # deleted: no tags
         approved = (f"approved by {tags['approved_by']} at {tags.get('approved_at', 'n/a')}"
                     if tags.get("approved_by") else "not approved")
         card = tags.get(CARD_TAG, "no card yet: `tierwise governance --model " + task_name + f" --version {bundled}`")
-        rows.append([task_name, f"v{bundled}", approved, card])
-        classes.append("" if tags.get("approved_by") else "warn")
+        alerts = [a for a in tags.get(ALERTS_TAG, "none").split("; ") if a != "none"]
+        bundled_alerts.extend(f"{task_name} v{bundled}: {a}" for a in alerts)
+        rows.append([task_name, f"v{bundled}", approved + (f"; open alerts: {'; '.join(alerts)}" if alerts else ""),
+                     card])
+        classes.append("alert" if alerts else "" if tags.get("approved_by") else "warn")
+        approved_versions.append(bool(tags.get("approved_by")))
     built_with = registry.recommender_settings(client, name, version=version)
     policy_text = (yaml.safe_dump(built_with.policy.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
                    if built_with is not None else "")
@@ -172,8 +180,9 @@ def recommender_card(client: Any, name: str, version: str) -> Card:
                       "approved as the versions inside it."],
                 tables=[Table(["model", "version", "approval", "card"], rows + absent,
                               row_classes=classes + ["warn"] * len(absent))],
-                status="warn" if any(classes) or absent else "ok",
-                finding=f"{sum(1 for c in classes if not c)} of {len(classes)} bundled versions approved"
+                status="alert" if bundled_alerts else "warn" if any(classes) or absent else "ok",
+                finding=f"{sum(approved_versions)} of {len(approved_versions)} bundled versions approved"
+                + (f"; {len(bundled_alerts)} open alert(s) on their cards" if bundled_alerts else "")
                 + (f"; no model for {', '.join(r[0] for r in absent)} (assumed)" if absent else "")),
         Section("policy", "Tier policy",
                 text=[f"Tier cut-offs learnt on {params.get('reference_clients', 'n/a')} reference clients."]
@@ -190,7 +199,7 @@ def recommender_card(client: Any, name: str, version: str) -> Card:
         ]),
         recommender_approval(registry.version_tags(mv), list(mv.aliases or []),
                              registry.alias_version(client, name, registry.CHAMPION),
-                             bundle_approved=bool(rows) and not any(classes),
+                             bundle_approved=bool(rows) and all(approved_versions), alerts=bundled_alerts,
                              built=f"{run.info.user_id or 'unknown'} at {ms_time(run.info.start_time)}"),
     ]
     sections.insert(0, summary_section(sections))
@@ -218,7 +227,9 @@ def write_pack(name: str, *, version: str | None = None, alias: str | None = Non
     if log_to_mlflow:
         client.log_artifact(run_id, str(md), ARTIFACT_DIR)
         client.log_artifact(run_id, str(html), ARTIFACT_DIR)
-        registry.set_version_tags(client, name, version, {CARD_TAG: uri, f"{CARD_TAG}_at": card.generated_at})
+        alerts = open_alerts([s for s in card.sections if s.key != "approval"])
+        registry.set_version_tags(client, name, version, {CARD_TAG: uri, f"{CARD_TAG}_at": card.generated_at,
+                                                          ALERTS_TAG: "; ".join(alerts) or "none"})
     logger.info("%s v%s: governance card in %s", name, version, folder)
     return PackPaths(name, version, run_id, md, html, uri)
 
