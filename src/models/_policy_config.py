@@ -173,9 +173,11 @@ class RiskConfig(FrozenConfig):
     in_default_dpd: int = Field(default=90, ge=1)
 
 
-REVIEW_FIELDS = frozenset({"since", "months", "pd", "pd_prev", "limit", "tier", "tier_prev"})
+REVIEW_FIELDS = frozenset({"since", "months", "pd", "pd_prev", "limit", "tier", "tier_prev", "risk"})
 """Fields an exit-review template may use: the month the review opened (YYYY-MM), months
-under review, PD now and at the start of the trend window, the PD limit, tier now and before."""
+under review, PD now and at the start of the trend window, the PD limit, tier now and before,
+and `risk`: "default risk 2.1%" / "违约风险2.1%", or "in default" / "已违约" for a client already
+in default (who has no PD)."""
 
 
 def check_template(name: str, template: str, allowed: set[str] | frozenset[str]) -> None:
@@ -198,11 +200,14 @@ class ReviewTemplates(FrozenConfig):
     open: str
     closed: str
     downgraded: str
+    opened_in_default: str | None = None
+    """A review opened on a client already in default; None: the built-in sentence."""
 
     @model_validator(mode="after")
     def _known_fields(self) -> ReviewTemplates:
         for name in type(self).model_fields:
-            check_template(name, getattr(self, name), REVIEW_FIELDS)
+            if getattr(self, name) is not None:
+                check_template(name, getattr(self, name), REVIEW_FIELDS)
         return self
 
 

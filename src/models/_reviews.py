@@ -140,6 +140,11 @@ def _set_tiers(out: pd.DataFrame, tier: np.ndarray, rows: np.ndarray, resolved: 
 
 IN_DEFAULT_WORDS = {"en": "in default", "zh": "已违约"}
 """What a review sentence says in place of the PD of a client already in default."""
+RISK_WORDS = {"en": "default risk {pd}", "zh": "违约风险{pd}"}
+"""The `{risk}` field of a review sentence for a client with a PD."""
+OPENED_IN_DEFAULT = {"en": "exit review opened in {since}: in default (tier last month: {tier_prev})",
+                     "zh": "{since}起退出审查：已违约（上月层级：{tier_prev}）"}
+"""The built-in sentence of a review opened on a client in default (`opened_in_default`)."""
 
 
 def _sentences(out: pd.DataFrame, state: pd.DataFrame, status: np.ndarray, resolved: ResolvedPolicy,
@@ -161,13 +166,15 @@ def _sentences(out: pd.DataFrame, state: pd.DataFrame, status: np.ndarray, resol
     for i in np.flatnonzero(pd.notna(status)):
         kind = status[i]
         if kind == "opened":
-            kind = "opened_above" if in_default[i] or pd_now[i] > resolved.risk_limit else "opened_rising"
-        template = getattr(words, kind)
+            kind = ("opened_in_default" if in_default[i] else
+                    "opened_above" if pd_now[i] > resolved.risk_limit else "opened_rising")
+        template = getattr(words, kind) or OPENED_IN_DEFAULT[lang]
+        pd_text = text.percent_label(pd_now[i]) if np.isfinite(pd_now[i]) else "—"
         sentences[i] = template.format(
+            risk=IN_DEFAULT_WORDS[lang] if in_default[i] else RISK_WORDS[lang].format(pd=pd_text),
             since=month_label(since.iloc[i]) if pd.notna(since.iloc[i]) else "",
             months=int(months[i]),
-            pd=(IN_DEFAULT_WORDS[lang] if in_default[i] else
-                text.percent_label(pd_now[i]) if np.isfinite(pd_now[i]) else "—"),
+            pd=IN_DEFAULT_WORDS[lang] if in_default[i] else pd_text,
             pd_prev=text.percent_label(pd_prev[i]) if np.isfinite(pd_prev[i]) else "—",
             limit=limit,
             tier=names[tier[i]],

@@ -92,7 +92,13 @@ def test_a_client_in_default_keeps_an_exit_review_open(absolute):
                           "exit_review_months": [1]})
     out = advance_reviews(recs.assign(p_default=0.9997), prior, absolute, dt.date(2025, 11, 1))
     assert out["exit_review_status"].iloc[0] == "open"
-    assert "in default" in out["exit_review_reason_en"].iloc[0] and "99.97%" not in out["exit_review_reason_en"].iloc[0]
+    assert out["exit_review_reason_en"].iloc[0] == "under exit review since 2025-10 (2 months): in default"
+    assert out["exit_review_reason_zh"].iloc[0] == "自2025-10起退出审查（2个月）：已违约"
+    no_review = prior.assign(exit_review_status=[None], exit_review_since=[pd.NaT], exit_review_months=[0])
+    opened = advance_reviews(recs.assign(p_default=0.9997), no_review, absolute, dt.date(2025, 11, 1))
+    assert opened["exit_review_status"].iloc[0] == "opened"
+    assert opened["exit_review_reason_en"].iloc[0] == "exit review opened in 2025-11: in default (tier last month: Excellence)"
+    assert "default risk in default" not in " ".join(opened["exit_review_reason_en"].astype(str))
 
 
 # --------------------------------------------------------------------------- rank limits
