@@ -255,19 +255,24 @@ def test_score_stability_flags_a_shifted_month():
     assert status["test month 2024-06 vs validation period"] == "alert"
 
 
-@slow
-def test_recommender_card_lists_the_bundled_versions(store, tmp_path):
-    """A registered recommender version (registry entries only; no pyfunc needs loading)."""
-    client = MlflowClient()
-    exp = tracking.experiment_id(client, "tierwise-recommender")
-    run = client.create_run(exp)
-    for key, value in {"default_version": store["info"].version, "churn_version": "7", "growth_version": "1",
-                       "cut_premier": "1234.5", "reference_clients": "500"}.items():
+def _register_recommender(client, params: dict[str, str], tags: dict[str, str] | None = None) -> None:
+    """A recommender version in the registry (its run's params and tags only; no pyfunc), as champion."""
+    run = client.create_run(tracking.experiment_id(client, "tierwise-recommender"))
+    for key, value in params.items():
         client.log_param(run.info.run_id, key, value)
+    for key, value in (tags or {}).items():
+        client.set_tag(run.info.run_id, key, value)
     client.set_terminated(run.info.run_id)
     client.create_registered_model(governance.RECOMMENDER)
     mv = client.create_model_version(governance.RECOMMENDER, f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
     client.set_registered_model_alias(governance.RECOMMENDER, "champion", mv.version)
+
+
+@slow
+def test_recommender_card_lists_the_bundled_versions(store, tmp_path):
+    """A registered recommender version (registry entries only; no pyfunc needs loading)."""
+    _register_recommender(MlflowClient(), {"default_version": store["info"].version, "churn_version": "7",
+                                           "growth_version": "1", "cut_premier": "1234.5", "reference_clients": "500"})
     paths = governance.write_pack(governance.RECOMMENDER, out_dir=tmp_path)
     md = paths.markdown.read_text(encoding="utf-8")
     assert "## Bundled model versions" in md and "## Tier policy" in md and "## Approval" in md
@@ -283,16 +288,9 @@ def test_recommender_card_names_the_tasks_without_a_model_and_the_assumptions(tm
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")  # not the module's store
     monkeypatch.setenv("MLFLOW_ARTIFACTS_DESTINATION", str(tmp_path / "mlartifacts"))
     client = tracking.connect()
-    exp = tracking.experiment_id(client, "tierwise-recommender")
-    run = client.create_run(exp)
-    for key, value in {"growth_version": "1", "tasks_assessed": "growth", "reference_clients": "500"}.items():
-        client.log_param(run.info.run_id, key, value)
-    client.set_tag(run.info.run_id, "assumptions", "no churn model: value assumes a churn rate of 5% over 6 "
-                   "months; default risk not assessed (no default model)")
-    client.set_terminated(run.info.run_id)
-    client.create_registered_model(governance.RECOMMENDER)
-    mv = client.create_model_version(governance.RECOMMENDER, f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
-    client.set_registered_model_alias(governance.RECOMMENDER, "champion", mv.version)
+    _register_recommender(client, {"growth_version": "1", "tasks_assessed": "growth", "reference_clients": "500"},
+                          {"assumptions": "no churn model: value assumes a churn rate of 5% over 6 "
+                                          "months; default risk not assessed (no default model)"})
     md = governance.write_pack(governance.RECOMMENDER, out_dir=tmp_path).markdown.read_text(encoding="utf-8")
     assert "| tierwise-churn | none (no model) | assumed by the policy |" in md
     assert "| tierwise-default | none (no model) | assumed by the policy |" in md
@@ -405,13 +403,8 @@ def test_recommender_card_never_reads_ok_while_a_bundled_card_has_open_alerts(tm
     for key, value in {"approved_by": "risk.officer", "approved_at": "2026-12-01",
                        governance.ALERTS_TAG: "Fairness: 1 breach(es)"}.items():
         client.set_model_version_tag("tierwise-growth", task_mv.version, key, value)
-    run = client.create_run(tracking.experiment_id(client, "tierwise-recommender"))
-    for key, value in {"growth_version": task_mv.version, "tasks_assessed": "growth", "reference_clients": "500"}.items():
-        client.log_param(run.info.run_id, key, value)
-    client.set_terminated(run.info.run_id)
-    client.create_registered_model(governance.RECOMMENDER)
-    mv = client.create_model_version(governance.RECOMMENDER, f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
-    client.set_registered_model_alias(governance.RECOMMENDER, "champion", mv.version)
+    _register_recommender(client, {"growth_version": task_mv.version, "tasks_assessed": "growth",
+                                   "reference_clients": "500"})
     md = governance.write_pack(governance.RECOMMENDER, out_dir=tmp_path).markdown.read_text(encoding="utf-8")
     assert "approved by risk.officer at 2026-12-01; open alerts: Fairness: 1 breach(es)" in md
     assert ("| Approval | warn | every bundled version approved; 1 open alert(s) on the bundled cards, "
