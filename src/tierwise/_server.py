@@ -15,6 +15,10 @@ JSON, nested deeper than `MAX_DEPTH`, no rows, more rows than the batch limit, a
 field, a wrong type, a code the batch validation refuses, a non-finite number: 400 naming the
 field. `Infinity` / `NaN` literals (not JSON, but what Python's json writes) are read so that
 the answer can name their field.
+
+`GET /clients/{id}` answers one client from the latest month's snapshot features, which the
+monthly job keeps beside the archive (`archive.latest_snapshot`): the same answer as posting
+that row, plus its `month`; an unknown client is 404, no snapshot 503.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import json
 import logging
 import os
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,6 +53,8 @@ class ServeConfig(FrozenConfig):
     model_uri: str = "models:/tierwise-recommender@champion"
     max_body_bytes: int = 1_048_576
     max_batch: int = 100
+    archive: str = "outputs/archive"
+    """`GET /clients/{id}` reads the latest month's snapshot features kept beside it."""
 
 
 class BadRequest(TierwiseError):
@@ -183,12 +190,32 @@ def answer_rows(recommender: Any, rows: list[dict[str, Any]] | dict[str, Any]) -
 
 
 class _State:
-    """The loaded recommender (None until loaded) and the load error, if any."""
+    """The loaded recommender (None until loaded), the load error if any, and the snapshot
+    features last read (by file and modification time)."""
 
     def __init__(self) -> None:
         self.recommender: Any = None
         self.version: str | None = None
         self.error: str | None = None
+        self.snapshot: tuple[tuple[str, int], dict[str, dict[str, Any]]] | None = None
+
+
+def snapshot_rows(state: _State, archive: str) -> tuple[str, dict[str, dict[str, Any]]]:
+    """(month folder, client id -> feature row) of the latest snapshot; `BadRequest` 503 when
+    the monthly job has written none. Re-read when the file changes (a new month)."""
+    import pyarrow.parquet as pq
+
+    from tierwise.archive import latest_snapshot, snapshot_dir
+
+    path = latest_snapshot(Path(archive))
+    if path is None:
+        raise BadRequest(f"no snapshot features in {snapshot_dir(Path(archive))}; run `tierwise run-month` "
+                         "to keep the latest month's features beside the archive", status=503)
+    key = (str(path), path.stat().st_mtime_ns)
+    if state.snapshot is None or state.snapshot[0] != key:
+        records = pq.read_table(path).to_pylist()
+        state.snapshot = key, {str(r["client_id"]): r for r in records}
+    return path.parent.name.removeprefix("month=")[:7], state.snapshot[1]
 
 
 def _load(state: _State, config: ServeConfig) -> None:
@@ -248,6 +275,21 @@ def create_app(config: ServeConfig | None = None, *, load_in_background: bool = 
             return Response(status_code=400)
         return Response(orjson.dumps({"predictions": predictions}), media_type="application/json")
 
+    async def client(request: Request) -> Response:
+        if state.recommender is None:
+            return _error(503, state.error or "the model is still loading; retry when GET /ready is 200",
+                          "NOT_READY")
+        client_id = request.path_params["client_id"]
+        try:
+            month, rows = snapshot_rows(state, config.archive)
+            row = rows.get(client_id)
+            if row is None:
+                return _error(404, f"client {client_id!r} is not in the {month} snapshot", "RESOURCE_DOES_NOT_EXIST")
+            answer = answer_rows(state.recommender, [row])[0]
+        except BadRequest as exc:
+            return _error(exc.status, str(exc), "NOT_READY" if exc.status == 503 else "INVALID_PARAMETER_VALUE")
+        return Response(orjson.dumps({"month": month, **answer}), media_type="application/json")
+
     def startup() -> None:
         if load_in_background:
             threading.Thread(target=_load, args=(state, config), name="load-model", daemon=True).start()
@@ -262,7 +304,8 @@ def create_app(config: ServeConfig | None = None, *, load_in_background: bool = 
         yield
 
     routes = [Route("/health", health, methods=["GET"]), Route("/ping", health, methods=["GET"]),
-              Route("/ready", ready, methods=["GET"]), Route("/invocations", invocations, methods=["POST"])]
+              Route("/ready", ready, methods=["GET"]), Route("/invocations", invocations, methods=["POST"]),
+              Route("/clients/{client_id}", client, methods=["GET"])]
     return Starlette(routes=routes, lifespan=lifespan)
 
 

@@ -49,11 +49,13 @@ def serve_command(model_uri: str = DEFAULT_MODEL, *, host: str = "127.0.0.1", po
 
 
 def lean_command(model_uri: str = DEFAULT_MODEL, *, host: str = "127.0.0.1", port: int = 5000,
-                 workers: int = 1) -> list[str]:
+                 workers: int = 1, archive: Path | None = None) -> list[str]:
     """`tierwise serve` (the lean server) as a command line."""
     cli = Path(sys.executable).with_name("tierwise")
     head = [str(cli)] if cli.is_file() else [sys.executable, "-m", "tierwise"]
-    return [*head, "serve", "--model", model_uri, "--host", host, "--port", str(port), "--workers", str(workers)]
+    tail = ["--archive", str(archive)] if archive is not None else []
+    return [*head, "serve", "--model", model_uri, "--host", host, "--port", str(port), "--workers", str(workers),
+            *tail]
 
 
 def serve_env(n_threads: int | None = None) -> dict[str, str]:
@@ -77,14 +79,15 @@ def serve_env(n_threads: int | None = None) -> dict[str, str]:
 
 def start_server(model_uri: str = DEFAULT_MODEL, *, host: str = "127.0.0.1", port: int | None = None,
                  workers: int = 1, n_threads: int | None = None, log_file: Path | None = None,
-                 lean: bool = False) -> tuple[subprocess.Popen, int]:
+                 lean: bool = False, archive: Path | None = None) -> tuple[subprocess.Popen, int]:
     """Start MLflow's server (or, with `lean`, `tierwise serve`) in the background, in its own
     process group; returns the process and its port."""
     tracking.connect()
     port = port or free_port(host)
     out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
-    build = lean_command if lean else serve_command
-    proc = subprocess.Popen(build(model_uri, host=host, port=port, workers=workers),
+    command = (lean_command(model_uri, host=host, port=port, workers=workers, archive=archive) if lean
+               else serve_command(model_uri, host=host, port=port, workers=workers))
+    proc = subprocess.Popen(command,
                             env=serve_env(n_threads), stdout=out, stderr=subprocess.STDOUT,
                             start_new_session=True)
     return proc, port
@@ -121,7 +124,8 @@ def check_model(model_uri: str) -> None:
 
 
 def serve(model_uri: str = DEFAULT_MODEL, *, host: str = "127.0.0.1", port: int = 5000, workers: int = 1,
-          mlflow: bool = False, max_body_bytes: int = 1_048_576, max_batch: int = 100) -> int:
+          mlflow: bool = False, max_body_bytes: int = 1_048_576, max_batch: int = 100,
+          archive: Path = Path("outputs/archive")) -> int:
     """Run the server in the foreground until it stops (SIGTERM, SIGINT); returns its exit code."""
     check_model(model_uri)
     if mlflow:
@@ -132,7 +136,8 @@ def serve(model_uri: str = DEFAULT_MODEL, *, host: str = "127.0.0.1", port: int 
 
     for key, value in serve_env().items():  # the workers' environment: tracking store, one SHAP thread
         os.environ.setdefault(key, value)
-    config = ServeConfig(model_uri=model_uri, max_body_bytes=max_body_bytes, max_batch=max_batch)
+    config = ServeConfig(model_uri=model_uri, max_body_bytes=max_body_bytes, max_batch=max_batch,
+                         archive=str(Path(archive).resolve()))
     os.environ[CONFIG_ENV] = config.model_dump_json()
     logger.info("serving %s on http://%s:%d with %d worker(s)", model_uri, host, port, workers)
     uvicorn.run("tierwise._server:app_from_env", factory=True, host=host, port=port, workers=workers,

@@ -96,18 +96,19 @@ def served(scoring_world, tmp_path_factory):
     from tierwise.registry import load_recommender
 
     saved = _in_store(scoring_world)
-    log = tmp_path_factory.mktemp("lean") / "server.log"
+    folder = tmp_path_factory.mktemp("lean")
+    log, archive = folder / "server.log", folder / "archive"
     try:
         tracking.connect()
         recommender = load_recommender(scoring_world["model"]).recommender
         pyfunc = mlflow.pyfunc.load_model(scoring_world["model"])
         frame = request_frame(factory.bank_features(scoring_world["bank"]), recommender)
         rows = json.loads(frame.to_json(orient="records", double_precision=15))
-        proc, port = start_server(scoring_world["model"], log_file=log, lean=True)
+        proc, port = start_server(scoring_world["model"], log_file=log, lean=True, archive=archive)
         try:
             wait_until_ready(proc, port, path="/ready", seconds=120)
             yield {"url": f"http://127.0.0.1:{port}", "rows": rows, "pyfunc": pyfunc, "recommender": recommender,
-                   "proc": proc}
+                   "proc": proc, "archive": archive}
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
@@ -230,6 +231,40 @@ def test_no_malformed_body_gets_a_5xx(served, data):
         body = json.dumps([row]).encode()[:cut]
     status, answer = _post(served["url"] + "/invocations", body)
     assert status < 500, (body[:200], answer)
+
+
+def _get_json(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_serve_by_client_from_the_snapshot_the_monthly_job_keeps(served, world):
+    from tierwise import archive as client_archive
+    from tierwise import registry
+    from tierwise.monthly import MonthlyJob, snapshot_step
+
+    url = served["url"] + "/clients/"
+    status, body = _get_json(url + "C0000001")
+    assert status == 503 and "run-month" in body["message"], body  # no snapshot yet
+    loaded = registry.load_recommender(world["model"])
+    job = MonthlyJob(data=world["bank"], archive=served["archive"], outputs=served["archive"].parent,
+                     model_uri=world["model"], loaded=loaded, monitor_config=None)
+    month = world["month"]
+    path = snapshot_step(job, month)
+    assert path == client_archive.latest_snapshot(served["archive"])
+    assert path.parent.name == f"month={month:%Y-%m}-01" and path.parent.parent.name == "archive-snapshot"
+    assert not list(served["archive"].glob("*"))  # beside the archive, not in it
+    row = served["rows"][3]
+    status, body = _get_json(url + row["client_id"])
+    assert status == 200, body
+    assert body.pop("month") == f"{month:%Y-%m}"
+    _, posted = _post(served["url"] + "/invocations", json.dumps([row]).encode())
+    assert body == posted["predictions"][0]  # the same answer as posting the client's features
+    status, body = _get_json(url + "NOBODY")
+    assert status == 404 and "NOBODY" in body["message"]
 
 
 def _children(pid: int) -> set[int]:
