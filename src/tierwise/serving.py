@@ -31,6 +31,7 @@ from tierwise.features import TierwiseError
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "models:/tierwise-recommender@champion"
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -141,7 +142,10 @@ def serve(model_uri: str = DEFAULT_MODEL, *, host: str = "127.0.0.1", port: int 
     os.environ[CONFIG_ENV] = config.model_dump_json()
     logger.info("serving %s on http://%s:%d with %d worker(s)", model_uri, host, port, workers)
     uvicorn.run("tierwise._server:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False, timeout_graceful_shutdown=5, lifespan="on")
+                log_level="warning", access_log=False, timeout_graceful_shutdown=5, lifespan="on",
+                # a worker compiling the numba kernels or unpickling the models holds the GIL for
+                # seconds: uvicorn's default 5 s health check would kill and restart it in a loop
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
     return 0
 
 
