@@ -323,3 +323,30 @@ def test_a_signal_stops_the_server_and_all_its_workers(scoring_world, tmp_path, 
                 os.killpg(proc.pid, signal.SIGKILL)
     finally:
         _restore(saved)
+
+
+def test_sigterm_stops_mlflows_server_started_by_tierwise_serve_mlflow(scoring_world, tmp_path):
+    from tierwise.serving import free_port, serve_env
+
+    saved = _in_store(scoring_world)
+    try:
+        port = free_port()
+        command = [*lean_command(scoring_world["model"], port=port), "--mlflow"]
+        with open(tmp_path / "server.log", "wb") as log:
+            proc = subprocess.Popen(command, env=serve_env(), stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        try:
+            wait_until_ready(proc, port, path="/ping", seconds=180)
+            children = _children(proc.pid)
+            assert children  # MLflow's launcher and its uvicorn
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=15)
+            deadline = time.monotonic() + 5
+            while _alive(children) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not _alive(children), (tmp_path / "server.log").read_text()[-2000:]
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        _restore(saved)
