@@ -32,7 +32,7 @@ from tierwise.features import (
     first_names,
     missing_columns,
 )
-from tierwise.models._fast_frame import Recommendations
+from tierwise.models._fast_frame import Recommendations, plain_records
 from tierwise.models._policy import ResolvedPolicy
 from tierwise.models._reason_catalogue import ReasonCatalogue
 from tierwise.models._reasons import CatalogueReasons
@@ -132,6 +132,19 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
             return Recommendations(answer, copy=False)
         except TierwiseError as exc:
             raise _bad_request(str(exc)) from None
+
+
+def answer_records(model_input: Any, recommender: Recommender) -> list[dict[str, Any]]:
+    """What the pyfunc answers for `model_input`, as records (one dict per client, the
+    `PYFUNC_OUTPUT_COLUMNS` in order; missing values NaN or None): the lean server's path,
+    without MLflow's parsing and schema enforcement. Bad requests raise as `predict` does."""
+    frame = check_request(model_input, recommender)
+    try:
+        answer = recommender.recommend(frame, columns=PYFUNC_OUTPUT_COLUMNS)
+    except TierwiseError as exc:
+        raise _bad_request(str(exc)) from None
+    records = plain_records(answer)
+    return records if records is not None else answer.to_dict(orient="records")
 
 
 def check_request(model_input: Any, recommender: Recommender, rules: ContractRules | None = None

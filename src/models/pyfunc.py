@@ -7,9 +7,11 @@ from tierwise.models._recommender_pyfunc import (
     SETTINGS_ARTIFACT_KEY,
     RecommenderPyfunc,
     allowed_values,
+    answer_records,
     check_request,
     write_artifacts,
 )
 
-__all__ = ["PYFUNC_OUTPUT_COLUMNS", "SETTINGS_ARTIFACT_KEY", "RecommenderPyfunc", "allowed_values", "check_request",
+__all__ = ["PYFUNC_OUTPUT_COLUMNS", "SETTINGS_ARTIFACT_KEY", "RecommenderPyfunc", "allowed_values", "answer_records",
+           "check_request",
            "write_artifacts"]

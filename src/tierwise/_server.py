@@ -30,7 +30,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -155,38 +154,25 @@ def _split_of(split: Any) -> dict[str, Any]:
 
 
 def answer_rows(recommender: Any, rows: list[dict[str, Any]] | dict[str, Any]) -> list[dict[str, Any]]:
-    """The pyfunc's answer for `rows`, as JSON-ready dicts (missing values None)."""
+    """The pyfunc's answer for `rows` (`models.pyfunc.answer_records`) as dicts; missing values
+    NaN or None, both written as JSON null by orjson."""
     import pandas as pd
     from mlflow.exceptions import MlflowException
 
-    from tierwise.models import PYFUNC_OUTPUT_COLUMNS
-    from tierwise.models.pyfunc import check_request
+    from tierwise.models.pyfunc import answer_records
 
     if isinstance(rows, dict):
         frame = pd.DataFrame(rows["data"], columns=rows["columns"])
     else:
         frame = pd.DataFrame.from_records(rows)
     try:
-        checked = check_request(frame, recommender)
-        answer = recommender.recommend(checked, columns=PYFUNC_OUTPUT_COLUMNS)
+        return answer_records(frame, recommender)
     except MlflowException as exc:
         raise BadRequest(exc.message) from None
     except TierwiseError as exc:
         raise BadRequest(str(exc)) from None
     except (TypeError, ValueError) as exc:  # a value pandas or the models cannot take
         raise BadRequest(f"a field has a value of the wrong kind: {exc}") from None
-    columns = {}
-    for col in PYFUNC_OUTPUT_COLUMNS:
-        values = answer[col]
-        if pd.api.types.is_float_dtype(values.dtype):
-            arr = values.to_numpy(dtype=np.float64)
-            columns[col] = [None if v != v else v for v in arr.tolist()]  # NaN -> null
-        elif pd.api.types.is_bool_dtype(values.dtype) and not values.hasnans:
-            columns[col] = values.to_numpy(dtype=bool).tolist()
-        else:
-            columns[col] = values.to_numpy(dtype=object, na_value=None).tolist()
-    names = list(columns)
-    return [dict(zip(names, vals, strict=True)) for vals in zip(*columns.values(), strict=True)]
 
 
 class _State:
