@@ -200,7 +200,13 @@ def check_request(model_input: Any, recommender: Recommender, rules: ContractRul
 
 
 def _number(value: Any) -> float:
-    """A JSON number as a float; NaN for anything else (text, true/false, lists)."""
+    """A JSON number, or a number written as text ("4.0", as batch reads text files), as a
+    float; NaN for anything else (other text, true/false, lists)."""
+    if isinstance(value, str):
+        try:
+            return float(pd.to_numeric(value.strip()))
+        except (ValueError, TypeError):
+            return np.nan
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         return np.nan
     try:
