@@ -196,8 +196,11 @@ def test_missing_field_and_limits(served):
     assert status == 400 and "nested" in body["message"], body
     status, body = _declared_only(served["url"], 2_000_000)  # refused from the header, before the body
     assert status == 413 and "at most" in body["message"], body
-    status, body = _post(url, b"{" + b" " * 1_100_000 + b"}")
-    assert status == 413, body
+    try:  # sent whole, the body is counted as it streams in
+        status, body = _post(url, b"{" + b" " * 1_048_600 + b"}")
+        assert status == 413, body
+    except urllib.error.URLError as exc:  # the server answered 413 and closed before the last bytes went out
+        assert isinstance(exc.reason, (BrokenPipeError, ConnectionResetError)), exc
     status, body = _post(url, json.dumps({"dataframe_records": [row] * 101}).encode())
     assert status == 413 and "100" in body["message"], body
     for empty in (b"", b"{}", b"[]", b'{"dataframe_records": []}', b"null", b"3", b'"x"'):
