@@ -9,10 +9,20 @@ Figures:
 - `score_1m_seconds`, `score_1m_peak_gib`: `tierwise score` of the latest month of the scoring
   bank (validation, features, three models, top-3 TreeSHAP reasons each, the policy, RM
   capacity, atomic write), wall time and peak memory of the process;
-- `serve_errors`, `serve_p50_ms`, `serve_p99_ms`: 2,000 single-client requests (small: 200) at
-  20 concurrent against `mlflow models serve` of the champion recommender (a thread-pool load
-  generator on loopback, on the same 2 cores as the server);
-- `serve_plain_errors`, `serve_plain_p50_ms`, `serve_plain_p99_ms`: the same for the plain model below;
+
+`serve_lean` (a benchmark of its own: `bench/run.py --only serve_lean`; issue 19, item 1):
+- `serve_errors`, `serve_p50_ms`, `serve_p99_ms`, `serve_rps`: 2,000 single-client requests
+  (small: 200) at 20 concurrent against `tierwise serve` (the lean server, 2 workers) of the
+  champion recommender, built on its own training bank (5,000 clients; small 1,500); the load
+  generator is 20 threads, each with one keep-alive HTTP connection, in the bench process on
+  the same 2 cores as the servers;
+- `serve_plain_errors`, `serve_plain_p50_ms`, `serve_plain_p99_ms`, `serve_plain_rps`: the same
+  for `mlflow models serve` of the plain churn model (`tierwise-churn@champion`, 2 workers);
+- `serve_p99_ratio_vs_plain_mlflow`, `serve_rps_ratio_vs_plain_mlflow`: lean over plain;
+- `serve_cpu_ms_per_client`, `serve_plain_cpu_ms_per_client`: CPU time (user + system, from
+  /proc) of the server's whole process tree during its blocks, per answered client;
+- `serve_loadgen_cpu_share`: the load generator's CPU time over the wall time of all blocks
+  (1.0 = one of the two cores busy all along).
 - `archive_month_1m_seconds`: `tierwise score --archive` of the same month into an archive that
   already holds its 11 months before (the 11 are the scored month written under earlier month
   names: reading them costs what reading real months costs), i.e. scoring with the tier memory
@@ -40,8 +50,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -82,12 +90,11 @@ def score_1m(ctx: BenchContext) -> list[Figure]:
                                                   "--out", str(out), "--no-archive", "--chunk-clients", "50000"), env=_env(ctx))
     archived = _archive_month(ctx, bank, month, out)
     monthly_job = _run_month(ctx, ctx.workdir / "train_bank")
-    serve = _serve_figures(ctx, bank, month)
     return [Figure("score_1m_seconds", round(seconds, 1), "s", "< 300"),
             Figure("score_1m_peak_gib", round(peak, 3), "GiB", "< 6"),
             Figure("archive_month_1m_seconds", round(archived, 1), "s"),
             Figure("archive_month_1m_ratio_vs_score", round(archived / seconds, 3), "x"),
-            Figure("run_month_20k_seconds", round(monthly_job, 1), "s"), *serve]
+            Figure("run_month_20k_seconds", round(monthly_job, 1), "s")]
 
 
 def _archive_month(ctx: BenchContext, bank: Path, month: str, scored: Path) -> float:
@@ -162,18 +169,30 @@ def _requests(ctx: BenchContext, bank: Path, month: str, n: int) -> tuple[list[b
 
 
 def _load(port: int, bodies: list[bytes], concurrency: int = 20) -> tuple[int, np.ndarray]:
-    url = f"http://127.0.0.1:{port}/invocations"
+    """Errors and latencies (ms): `concurrency` threads, each with one keep-alive connection."""
+    import http.client
+    import threading
+
+    local = threading.local()
+    headers = {"Content-Type": "application/json"}
 
     def one(body: bytes) -> tuple[bool, float]:
         start = time.perf_counter()
-        request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
+        for attempt in (0, 1):  # a connection the server closed is reopened once
+            conn = getattr(local, "conn", None)
+            if conn is None:
+                conn = local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            try:
+                conn.request("POST", "/invocations", body, headers)
+                response = conn.getresponse()
                 response.read()
-                ok = response.status == 200
-        except (urllib.error.URLError, OSError):
-            ok = False
-        return ok, (time.perf_counter() - start) * 1000
+                return response.status == 200, (time.perf_counter() - start) * 1000
+            except (http.client.HTTPException, OSError):
+                conn.close()
+                local.conn = None
+                if attempt:
+                    return False, (time.perf_counter() - start) * 1000
+        raise AssertionError("unreachable")
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         results = list(pool.map(one, bodies))
@@ -181,13 +200,13 @@ def _load(port: int, bodies: list[bytes], concurrency: int = 20) -> tuple[int, n
     return errors, np.array([ms for _, ms in results])
 
 
-def _started(model_uri: str, log: Path) -> tuple[subprocess.Popen, int]:
+def _started(model_uri: str, log: Path, *, lean: bool = False, workers: int = 1) -> tuple[subprocess.Popen, int]:
     from tierwise.features import TierwiseError
     from tierwise.serving import start_server, wait_until_ready
 
-    proc, port = start_server(model_uri, log_file=log)
+    proc, port = start_server(model_uri, log_file=log, lean=lean, workers=workers)
     try:
-        wait_until_ready(proc, port, seconds=300)
+        wait_until_ready(proc, port, seconds=300, path="/ready" if lean else "/ping")
     except TierwiseError as exc:
         _stop(proc)
         raise RuntimeError(f"{model_uri}: {exc}; see {log}") from None
@@ -203,41 +222,92 @@ ABBA = ("rec", "plain", "plain", "rec", "rec", "plain", "plain", "rec")
 """The turns of the two servers (see the module docstring): each gets 4 blocks of n/4."""
 
 
-def _served_in_turns(ctx: BenchContext, bodies: dict[str, list[bytes]]) -> dict[str, tuple[int, np.ndarray]]:
-    """Errors and latencies (ms) of each server, over its blocks of `ABBA`."""
+def _tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of `pid` and its live descendants (from /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    tree, frontier = {pid}, {pid}
+    while frontier:
+        frontier = {p for p, (parent, _) in stats.items() if parent in frontier} - tree
+        tree |= frontier
+    return sum(stats[p][1] for p in tree if p in stats)
+
+
+def _served_in_turns(ctx: BenchContext, bodies: dict[str, list[bytes]]) -> dict[str, dict[str, float]]:
+    """Per server: errors, latencies (ms), wall seconds and server CPU seconds over its blocks
+    of `ABBA`, and the load generator's CPU seconds."""
     uris = {"rec": "models:/tierwise-recommender@champion", "plain": "models:/tierwise-churn@champion"}
     servers: dict[str, tuple[subprocess.Popen, int]] = {}
     try:
         for key, uri in uris.items():
-            servers[key] = _started(uri, ctx.workdir / f"serve_{key}.log")
-            _load(servers[key][1], bodies[key][:20])  # warm-up (numba kernels, first imports)
+            servers[key] = _started(uri, ctx.workdir / f"serve_{key}.log", lean=key == "rec", workers=2)
+            _load(servers[key][1], bodies[key][:40])  # warm-up (numba kernels, first imports)
         blocks = {key: np.array_split(np.arange(len(bodies[key])), ABBA.count(key)) for key in uris}
-        errors = {key: 0 for key in uris}
-        ms: dict[str, list[np.ndarray]] = {key: [] for key in uris}
+        out = {key: {"errors": 0, "wall": 0.0, "cpu": 0.0, "loadgen_cpu": 0.0, "ms": []} for key in uris}
         for key in ABBA:
-            rows = blocks[key][len(ms[key])]
+            rows = blocks[key][len(out[key]["ms"])]
+            proc = servers[key][0]
+            cpu0, gen0, wall0 = _tree_cpu_seconds(proc.pid), time.process_time(), time.perf_counter()
             failed, took = _load(servers[key][1], [bodies[key][i] for i in rows])
-            errors[key] += failed
-            ms[key].append(took)
-        return {key: (errors[key], np.concatenate(ms[key])) for key in uris}
+            out[key]["wall"] += time.perf_counter() - wall0
+            out[key]["loadgen_cpu"] += time.process_time() - gen0
+            out[key]["cpu"] += _tree_cpu_seconds(proc.pid) - cpu0
+            out[key]["errors"] += failed
+            out[key]["ms"].append(took)
+        for key in uris:
+            out[key]["ms"] = np.concatenate(out[key]["ms"])
+        return out
     finally:
         for proc, _ in servers.values():
             _stop(proc)
 
 
-def _serve_figures(ctx: BenchContext, bank: Path, month: str) -> list[Figure]:
+def _setup_serve(ctx: BenchContext) -> tuple[Path, str]:
+    """A training bank, the three task models and the recommender (for `serve_lean` alone)."""
+    clients = "1500" if ctx.small else "5000"
+    env = _env(ctx)
+    bank = ctx.workdir / "serve_bank"
+    ctx.run_measured(ctx.tierwise("generate", "--clients", clients, "--months", "30", "--seed", "11",
+                                  "--out", str(bank)), env=env)
+    ctx.run_measured(ctx.tierwise("train", "--task", "all", "--data", str(bank), "--budget-minutes", "0"), env=env)
+    ctx.run_measured(ctx.tierwise("recommend", "--data", str(bank)), env=env)
+    import pandas as pd
+
+    latest = pd.Timestamp(pd.read_parquet(bank / "monthly.parquet", columns=["month"])["month"].max())
+    return bank, f"{latest:%Y-%m}"
+
+
+def serve_lean(ctx: BenchContext) -> list[Figure]:
+    bank, month = _setup_serve(ctx)
     n = 200 if ctx.small else 2000
     rec_bodies, plain_bodies = _requests(ctx, bank, month, n)
     served = _served_in_turns(ctx, {"rec": rec_bodies, "plain": plain_bodies})
-    (errors, ms), (plain_errors, plain_ms) = served["rec"], served["plain"]
-    p99, plain_p99 = float(np.percentile(ms, 99)), float(np.percentile(plain_ms, 99))
-    return [Figure("serve_errors", float(errors), "requests", "0"),
-            Figure("serve_p50_ms", round(float(np.percentile(ms, 50)), 1), "ms"),
+    rec, plain = served["rec"], served["plain"]
+    p99, plain_p99 = float(np.percentile(rec["ms"], 99)), float(np.percentile(plain["ms"], 99))
+    rps, plain_rps = len(rec["ms"]) / rec["wall"], len(plain["ms"]) / plain["wall"]
+    answered, plain_answered = len(rec["ms"]) - rec["errors"], len(plain["ms"]) - plain["errors"]
+    loadgen = (rec["loadgen_cpu"] + plain["loadgen_cpu"]) / (rec["wall"] + plain["wall"])
+    return [Figure("serve_errors", float(rec["errors"]), "requests", "0"),
+            Figure("serve_p50_ms", round(float(np.percentile(rec["ms"], 50)), 1), "ms"),
             Figure("serve_p99_ms", round(p99, 1), "ms"),
-            Figure("serve_plain_errors", float(plain_errors), "requests"),
-            Figure("serve_plain_p50_ms", round(float(np.percentile(plain_ms, 50)), 1), "ms"),
+            Figure("serve_rps", round(rps, 1), "req/s"),
+            Figure("serve_cpu_ms_per_client", round(1000 * rec["cpu"] / max(answered, 1), 2), "ms", "<= 2"),
+            Figure("serve_plain_errors", float(plain["errors"]), "requests"),
+            Figure("serve_plain_p50_ms", round(float(np.percentile(plain["ms"], 50)), 1), "ms"),
             Figure("serve_plain_p99_ms", round(plain_p99, 1), "ms"),
-            Figure("serve_p99_ratio_vs_plain_mlflow", round(p99 / plain_p99, 3), "ratio", "<= 1.25")]
+            Figure("serve_plain_rps", round(plain_rps, 1), "req/s"),
+            Figure("serve_plain_cpu_ms_per_client", round(1000 * plain["cpu"] / max(plain_answered, 1), 2), "ms"),
+            Figure("serve_p99_ratio_vs_plain_mlflow", round(p99 / plain_p99, 3), "ratio", "<= 0.05"),
+            Figure("serve_rps_ratio_vs_plain_mlflow", round(rps / plain_rps, 2), "ratio", ">= 20"),
+            Figure("serve_loadgen_cpu_share", round(loadgen, 3), "cores")]
 
 
-BENCHMARKS = [score_1m]
+BENCHMARKS = [score_1m, serve_lean]

@@ -23,8 +23,16 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from tierwise.features import TASKS, TierwiseError, first_names, missing_columns
-from tierwise.models._fast_frame import Recommendations
+from tierwise.features import (
+    CLIENT_COLUMNS,
+    MONTHLY_COLUMNS,
+    TASKS,
+    ContractRules,
+    TierwiseError,
+    first_names,
+    missing_columns,
+)
+from tierwise.models._fast_frame import Recommendations, plain_records
 from tierwise.models._policy import ResolvedPolicy
 from tierwise.models._reason_catalogue import ReasonCatalogue
 from tierwise.models._reasons import CatalogueReasons
@@ -40,6 +48,18 @@ logger = logging.getLogger(__name__)
 POLICY_ARTIFACT = "policy"
 REASONS_ARTIFACT = "reasons"
 SETTINGS_ARTIFACT_KEY = "settings"  # the settings it was built with (JSON), read by tierwise.registry
+
+_CONTRACT = {c.name: c for c in (*CLIENT_COLUMNS, *MONTHLY_COLUMNS)}
+"""Served fields named like a raw column follow that column's contract (kind, nullable)."""
+
+
+def allowed_values(rules: ContractRules | None = None) -> dict[str, frozenset[str]]:
+    """The codes the batch validation accepts per field (`features.ContractRules`: segment and
+    gender always; branch, region and industry only where the bank supplied a list)."""
+    rules = rules or ContractRules()
+    fields = {"segment": rules.segments, "gender": rules.genders, "branch": rules.branches,
+              "region": rules.regions, "industry": rules.industries}
+    return {name: codes for name, codes in fields.items() if codes is not None}
 
 
 def _bad_request(message: str) -> Exception:
@@ -114,8 +134,27 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
             raise _bad_request(str(exc)) from None
 
 
-def check_request(model_input: Any, recommender: Recommender) -> pd.DataFrame:
-    """The request as a frame, or an `INVALID_PARAMETER_VALUE` error naming the problem."""
+def answer_records(model_input: Any, recommender: Recommender) -> list[dict[str, Any]]:
+    """What the pyfunc answers for `model_input`, as records (one dict per client, the
+    `PYFUNC_OUTPUT_COLUMNS` in order; missing values NaN or None): the lean server's path,
+    without MLflow's parsing and schema enforcement. Bad requests raise as `predict` does."""
+    frame = check_request(model_input, recommender)
+    try:
+        answer = recommender.recommend(frame, columns=PYFUNC_OUTPUT_COLUMNS)
+    except TierwiseError as exc:
+        raise _bad_request(str(exc)) from None
+    records = plain_records(answer)
+    return records if records is not None else answer.to_dict(orient="records")
+
+
+def check_request(model_input: Any, recommender: Recommender, rules: ContractRules | None = None
+                  ) -> pd.DataFrame:
+    """The request as a frame, or an `INVALID_PARAMETER_VALUE` error naming the problem.
+
+    The served contract is the batch contract: text fields must be text (or null where the raw
+    contract allows it), codes must be ones the batch validation accepts (`allowed_values`),
+    numbers must be numbers and finite (null is a missing value, except for a raw column the
+    contract says may not be null)."""
     if not isinstance(model_input, pd.DataFrame):
         try:
             model_input = pd.DataFrame(model_input)
@@ -130,22 +169,72 @@ def check_request(model_input: Any, recommender: Recommender) -> pd.DataFrame:
     ids = frame["client_id"]
     if ids.isna().any():
         raise _bad_request(f"field 'client_id' is empty in row {int(np.flatnonzero(ids.isna())[0])}")
+    codes = allowed_values(rules)
     dtypes = dict(zip(frame.columns, frame.dtypes, strict=True))
+    text_fields = [c for c in frame.columns if c in recommender.text_inputs or c in codes
+                   or (c in _CONTRACT and _CONTRACT[c].kind == "str")]
+    for col in text_fields:
+        _check_text(col, frame[col], codes.get(col))
     for col in recommender.required_inputs:
+        if col in text_fields:
+            continue
         dtype = dtypes[col]
-        if col in recommender.text_inputs or (
-                pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)):
+        if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+            numbers = frame[col].to_numpy(dtype=np.float64, na_value=np.nan)
+            _check_finite(col, numbers, frame[col])
             continue
         values = frame[col].to_numpy(dtype=object)
         given = ~pd.isna(values)
         numbers = np.full(len(values), np.nan)
         if given.any():  # a field left empty (JSON null) needs no parsing
-            numbers[given] = pd.to_numeric(values[given], errors="coerce")
+            numbers[given] = [_number(v) for v in values[given]]
         bad = given & np.isnan(numbers)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise _bad_request(f"field '{col}' must be a number, got {values[row]!r} in row {row}")
+        _check_finite(col, numbers, pd.Series(values))
         if frame is model_input:  # the caller's frame stays as it was sent
             frame = frame.copy(deep=False)
         frame[col] = numbers
     return frame
+
+
+def _number(value: Any) -> float:
+    """A JSON number, or a number written as text ("4.0", as batch reads text files), as a
+    float; NaN for anything else (other text, true/false, lists)."""
+    if isinstance(value, str):
+        try:
+            return float(pd.to_numeric(value.strip()))
+        except (ValueError, TypeError):
+            return np.nan
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return np.nan
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond float range
+        return np.inf
+
+
+def _check_finite(col: str, numbers: np.ndarray, values: pd.Series) -> None:
+    bad = np.isinf(numbers)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise _bad_request(f"field '{col}' must be a finite number, got {values.iat[row]!r} in row {row}")
+    contract = _CONTRACT.get(col)
+    if contract is not None and not contract.nullable and np.isnan(numbers).any():
+        row = int(np.flatnonzero(np.isnan(numbers))[0])
+        raise _bad_request(f"field '{col}' may not be empty (null or NaN) in row {row}")
+
+
+def _check_text(col: str, series: pd.Series, allowed: frozenset[str] | None) -> None:
+    values = series.to_numpy(dtype=object)
+    for row, value in enumerate(values):
+        if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+            contract = _CONTRACT.get(col)
+            if col in ("client_id", "segment") or (contract is not None and not contract.nullable):
+                raise _bad_request(f"field '{col}' may not be empty in row {row}")
+            continue
+        if not isinstance(value, str):
+            raise _bad_request(f"field '{col}' must be text, got {value!r} in row {row}")
+        if allowed is not None and value not in allowed:
+            raise _bad_request(f"field '{col}': {value!r} in row {row} is not one of {', '.join(sorted(allowed))}")

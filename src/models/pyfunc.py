@@ -6,7 +6,12 @@ from tierwise.models._recommender_pyfunc import (
     PYFUNC_OUTPUT_COLUMNS,
     SETTINGS_ARTIFACT_KEY,
     RecommenderPyfunc,
+    allowed_values,
+    answer_records,
+    check_request,
     write_artifacts,
 )
 
-__all__ = ["PYFUNC_OUTPUT_COLUMNS", "SETTINGS_ARTIFACT_KEY", "RecommenderPyfunc", "write_artifacts"]
+__all__ = ["PYFUNC_OUTPUT_COLUMNS", "SETTINGS_ARTIFACT_KEY", "RecommenderPyfunc", "allowed_values", "answer_records",
+           "check_request",
+           "write_artifacts"]

@@ -148,6 +148,35 @@ def write_month(archive: Path, month: dt.date, recs: pd.DataFrame) -> Path:
     return path
 
 
+SNAPSHOT_FILE = "features.parquet"
+
+
+def snapshot_dir(archive: Path) -> Path:
+    """Where the monthly job keeps each month's snapshot features, beside the archive (not in
+    it: readers of the archive folder see only its partitions): `<archive>-snapshot/`."""
+    archive = Path(archive)
+    return archive.with_name(f"{archive.name}-snapshot")
+
+
+def write_snapshot(archive: Path, month: dt.date, features: pd.DataFrame) -> Path:
+    """Replace `month`'s snapshot features (one row per client, the served request's fields)
+    atomically; returns the file."""
+    path = partition_dir(snapshot_dir(archive), month) / SNAPSHOT_FILE
+    with atomic_path(path, suffix=".tmp", durable=True) as tmp:
+        pq.write_table(pa.Table.from_pandas(features, preserve_index=False), tmp, compression="zstd")
+    return path
+
+
+def latest_snapshot(archive: Path) -> Path | None:
+    """The snapshot features file of the latest month that has one (None: no snapshot)."""
+    folder = snapshot_dir(archive)
+    if not folder.is_dir():
+        return None
+    found = sorted(child for child in folder.iterdir()
+                   if _PARTITION.match(child.name) and (child / SNAPSHOT_FILE).is_file())
+    return found[-1] / SNAPSHOT_FILE if found else None
+
+
 def read_archive(archive: Path, *, months: Iterable[dt.date] | None = None,
                  columns: Sequence[str] | None = None, clients: Iterable[str] | None = None) -> pd.DataFrame:
     """Archived rows with a `month` column (datetime64, first of the month), by month then client.

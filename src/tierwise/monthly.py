@@ -5,7 +5,9 @@ For each month, in order:
 1. **validate and score** every client alive at the month (the scoring engine validates each
    chunk and quarantines bad rows with their reasons, `<archive>-rejects/YYYY-MM.parquet`),
    with the tier memory of the archive's previous months;
-2. **archive** the month (its partition replaced atomically; other months untouched);
+2. **archive** the month (its partition replaced atomically; other months untouched), and
+   keep its snapshot features beside the archive (`<archive>-snapshot/month=YYYY-MM-01/
+   features.parquet`), from which `tierwise serve` answers `GET /clients/{id}`;
 3. **RM pages**: one page per relationship manager and the index of every RM's book, read
    from the archive (`<outputs>/rm_pages/YYYY-MM/`);
 4. **monitor** the month against the previous archived month (`<outputs>/monitor/YYYY-MM/`),
@@ -116,6 +118,7 @@ def run_months(job: MonthlyJob, months: list[dt.date], *, progress: StepProgress
 def run_month(job: MonthlyJob, month: dt.date, *, progress: StepProgress) -> MonthSummary:
     began = time.perf_counter()
     result = score_step(job, month, progress=progress)
+    snapshot_step(job, month)
     history = history_of(job.archive, month, job.monitor_config.history.months)
     current = history[history["month"] == pd.Timestamp(month)]
     reviews = current["exit_review_status"].value_counts().to_dict()
@@ -141,6 +144,15 @@ def score_step(job: MonthlyJob, month: dt.date, *, progress: StepProgress) -> An
         return score_pandas(job.data, month, archive=job.archive, recommender=loaded.recommender,
                             feature_config=loaded.settings.features, model_uri=job.model_uri,
                             model_version=loaded.version, chunk_clients=job.chunk_clients, progress=advance)
+
+
+def snapshot_step(job: MonthlyJob, month: dt.date) -> Path:
+    """Step 2b: the month's snapshot features beside the archive, for `GET /clients/{id}`."""
+    from tierwise.features import snapshot_features
+    from tierwise.recommender import request_frame
+
+    features = snapshot_features(job.raw("clients"), job.raw("monthly"), month, job.loaded.settings.features)
+    return client_archive.write_snapshot(job.archive, month, request_frame(features, job.loaded.recommender))
 
 
 def history_of(archive: Path, month: dt.date, months: int) -> pd.DataFrame:

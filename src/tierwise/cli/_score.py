@@ -102,8 +102,15 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (loopback by default)."),
     port: int = typer.Option(5000, "--port", min=1, max=65535, help="Port to listen on."),
     workers: int = typer.Option(1, "--workers", min=1, help="Server worker processes."),
+    mlflow: bool = typer.Option(False, "--mlflow", help="Run MLflow's own scoring server instead of the lean one."),
+    max_body_bytes: int = typer.Option(1_048_576, "--max-body-bytes", min=1024,
+                                       help="Largest request body (lean server; larger: 413)."),
+    max_batch: int = typer.Option(100, "--max-batch", min=1, help="Most clients per request (lean server; more: 413)."),
+    archive: Annotated[Path, typer.Option("--archive", help="Client archive whose latest snapshot features "
+                                          "GET /clients/{id} answers from (lean server).")] = DEFAULT_ARCHIVE,
 ) -> None:
-    """Serve the recommender over HTTP (mlflow models serve, local environment): JSON in, JSON out."""
+    """Serve the recommender over HTTP (lean Starlette/uvicorn server; --mlflow: mlflow models serve): JSON in, JSON out."""
     from tierwise.serving import serve as run
 
-    raise typer.Exit(run(model, host=host, port=port, workers=workers))
+    raise typer.Exit(run(model, host=host, port=port, workers=workers, mlflow=mlflow,
+                         max_body_bytes=max_body_bytes, max_batch=max_batch, archive=archive))
