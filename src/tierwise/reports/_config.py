@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from tierwise.features import FrozenConfig
-from tierwise.models import PolicyConfig
+from tierwise.models import GroupsConfig, PolicyConfig
 
 
 class PsiConfig(FrozenConfig):
@@ -143,6 +143,7 @@ class MonitorConfig(FrozenConfig):
     history: HistoryConfig = HistoryConfig()
     report: ReportConfig = ReportConfig()
     promotion: PromotionConfig = PromotionConfig()
+    groups: GroupsConfig = GroupsConfig()
     experiment: str = "tierwise-monitor"
 
     def with_policy(self, policy: PolicyConfig | None) -> MonitorConfig:
