@@ -54,25 +54,32 @@ def group_edges(relations: pd.DataFrame, month: pd.Timestamp, *, dependence_shar
 
 def dependence_edges(flows: pd.DataFrame, share: float) -> pd.DataFrame:
     """(client, counterparty) where the pair's flows are at least `share` of the client's."""
-    amount = flows["amount"].fillna(0.0).to_numpy()
-    pair = flows.groupby([CLIENT_KEY, COUNTERPARTY_KEY], sort=False, observed=True)["amount"].sum()
-    total = pd.Series(amount, index=flows[CLIENT_KEY].to_numpy()).groupby(level=0).sum()
-    clients = pair.index.get_level_values(0)
-    ratio = pair.to_numpy() / total.reindex(clients).to_numpy()
-    keep = (ratio >= share) & (pair.to_numpy() > 0)
-    out = pair.index[keep].to_frame(index=False)
-    return out.assign(edge="dependence")
+    amount = flows["amount"].fillna(0.0).to_numpy(dtype=float)
+    c_codes, c_ids = pd.factorize(flows[CLIENT_KEY].astype("str"))
+    p_codes, p_ids = pd.factorize(flows[COUNTERPARTY_KEY].astype("str"))
+    total = np.bincount(c_codes, weights=amount, minlength=len(c_ids))
+    width = max(len(p_ids), 1)
+    pairs, inverse = np.unique(c_codes.astype(np.int64) * width + p_codes, return_inverse=True)
+    pair_amount = np.bincount(inverse, weights=amount, minlength=len(pairs))
+    client, counterparty = pairs // width, pairs % width
+    with np.errstate(invalid="ignore", divide="ignore"):
+        keep = (pair_amount > 0) & (pair_amount >= share * total[client])
+    return pd.DataFrame({CLIENT_KEY: np.asarray(c_ids, dtype=object)[client[keep]],
+                         COUNTERPARTY_KEY: np.asarray(p_ids, dtype=object)[counterparty[keep]],
+                         "edge": "dependence"})
 
 
 def connected_groups(client_ids: pd.Series | np.ndarray, edges: pd.DataFrame) -> pd.Series:
     """Group id of each client of `client_ids` (indexed by client id): the smallest client id of
     its connected component under `edges`; edges to ids outside `client_ids` are ignored."""
-    ids = pd.Index(pd.unique(np.asarray(client_ids, dtype=object))).astype("str")
-    ids = ids.sort_values()
-    a = ids.get_indexer(edges[CLIENT_KEY].astype("str"))
-    b = ids.get_indexer(edges[COUNTERPARTY_KEY].astype("str"))
-    keep = (a >= 0) & (b >= 0)
-    n = len(ids)
+    ids = pd.Index(pd.unique(pd.Series(np.asarray(client_ids, dtype=object)).astype("str"))).sort_values()
+    n, k = len(ids), len(edges)
+    # one factorisation of ids and both ends: ids come first, so an id's code is its position
+    # and a code from n on is a firm that is not a client
+    codes, _ = pd.factorize(pd.concat([pd.Series(ids), edges[CLIENT_KEY].astype("str"),
+                                       edges[COUNTERPARTY_KEY].astype("str")], ignore_index=True))
+    a, b = codes[n:n + k], codes[n + k:]
+    keep = (a >= 0) & (a < n) & (b >= 0) & (b < n)
     if n == 0:
         return pd.Series([], index=ids, name=GROUP_KEY, dtype="str")
     graph = coo_matrix((np.ones(int(keep.sum()), dtype=np.int8), (a[keep], b[keep])), shape=(n, n)).tocsr()
