@@ -59,6 +59,13 @@ from tierwise.features._flat import (
 )
 from tierwise.features._flat_preprocess import FlatTablePreprocessor
 from tierwise.features._frame import SPLITS, ModelFrame
+from tierwise.features._groups import (
+    GROUP_KEY,
+    connected_groups,
+    dependence_edges,
+    group_edges,
+    groups_of_month,
+)
 from tierwise.features._io import (
     ROW_ID,
     read_raw_tables,
@@ -76,6 +83,19 @@ from tierwise.features._months import (
     month_label,
     month_range,
     parse_month,
+)
+from tierwise.features._relations import (
+    COUNTERPARTY_KEY,
+    FLOW_KINDS,
+    LINK_KINDS,
+    RELATION_COLUMNS,
+    RELATION_KINDS,
+    RelationsReport,
+    check_relations,
+    flows_of,
+    links_as_of,
+    read_relations,
+    relations_path,
 )
 from tierwise.features._snapshot import AGE_BANDS, age_band, snapshot_features
 from tierwise.features._trainset import UNUSED, build_training_table, client_groups, task_frame
@@ -171,4 +191,20 @@ __all__ = [
     "event_marks",
     "events_path",
     "read_events",
+    "COUNTERPARTY_KEY",
+    "FLOW_KINDS",
+    "GROUP_KEY",
+    "LINK_KINDS",
+    "RELATION_COLUMNS",
+    "RELATION_KINDS",
+    "RelationsReport",
+    "check_relations",
+    "connected_groups",
+    "dependence_edges",
+    "flows_of",
+    "group_edges",
+    "groups_of_month",
+    "links_as_of",
+    "read_relations",
+    "relations_path",
 ]

@@ -3,6 +3,12 @@
 from tierwise.models._calibration import Calibrator, assign_grades, grade_table
 from tierwise.models._card import model_card
 from tierwise.models._explain_plots import log_global_explanations
+from tierwise.models._group_risk import (
+    GroupsConfig,
+    apply_contagion,
+    contagion_templates,
+    group_table,
+)
 from tierwise.models._metrics import (
     binary_metrics,
     expected_calibration_error,
@@ -80,6 +86,10 @@ from tierwise.models._treeshap import tree_shap
 from tierwise.models._truthfulness import DriverMap, measure_truthfulness
 
 __all__: list[str] = [
+    "GroupsConfig",
+    "apply_contagion",
+    "contagion_templates",
+    "group_table",
     "DEFAULT_CURRENCY",
     "format_change",
     "format_count",

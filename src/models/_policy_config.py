@@ -79,6 +79,8 @@ ASSUMPTION_TEMPLATES: dict[str, dict[str, str]] = {
         "assumed_default": "no default model: expected credit loss assumes a PD of {rate} over {horizon} months",
         "assumed_growth": "no growth model: value assumes asset growth of {rate}",
         "in_default": "in default ({dpd} days past due): no PD, no upgrade",
+        "related_default": "related firm in default",
+        "related_exit_review": "related firm in exit review",
     },
     "zh": {
         "risk_not_assessed": "未评估违约风险（无违约模型）",
@@ -86,10 +88,13 @@ ASSUMPTION_TEMPLATES: dict[str, dict[str, str]] = {
         "assumed_default": "无违约模型：预期信用损失按{horizon}个月违约概率{rate}的假设计算",
         "assumed_growth": "无增长模型：价值按资产增长{rate}的假设计算",
         "in_default": "已违约（逾期{dpd}天）：不计违约概率，不予升级",
+        "related_default": "关联企业已违约",
+        "related_exit_review": "关联企业处于退出审查",
     },
 }
-"""Built-in sentences for a task without a model and for a client already in default, used
-when `ReasonTemplates` leaves one out."""
+"""Built-in sentences for a task without a model, for a client already in default and for a
+related firm in default or exit review (`models._group_risk`), used when `ReasonTemplates`
+leaves one out."""
 
 Channel = Literal["relationship_manager", "branch", "teller_digital"]
 
@@ -302,6 +307,8 @@ class ReasonTemplates(FrozenConfig):
     assumed_default: str | None = None
     assumed_growth: str | None = None
     in_default: str | None = None
+    related_default: str | None = None
+    related_exit_review: str | None = None
     """Sentences for a task without a model (see `AssumptionsConfig`); None: the built-in
     `ASSUMPTION_TEMPLATES` of the language."""
     currency: str

@@ -143,7 +143,8 @@ def score_step(job: MonthlyJob, month: dt.date, *, progress: StepProgress) -> An
     with progress(f"{month_label(month)} validate and score", None) as advance:
         return score_pandas(job.data, month, archive=job.archive, recommender=loaded.recommender,
                             feature_config=loaded.settings.features, model_uri=job.model_uri,
-                            model_version=loaded.version, chunk_clients=job.chunk_clients, progress=advance)
+                            model_version=loaded.version, chunk_clients=job.chunk_clients, progress=advance,
+                            groups=job.monitor_config.groups)
 
 
 def snapshot_step(job: MonthlyJob, month: dt.date) -> Path:

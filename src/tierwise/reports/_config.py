@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from tierwise.features import FrozenConfig
-from tierwise.models import DEFAULT_CURRENCY, PolicyConfig
+from tierwise.models import DEFAULT_CURRENCY, GroupsConfig, PolicyConfig
 
 
 class PsiConfig(FrozenConfig):
@@ -146,6 +146,7 @@ class MonitorConfig(FrozenConfig):
     history: HistoryConfig = HistoryConfig()
     report: ReportConfig = ReportConfig()
     promotion: PromotionConfig = PromotionConfig()
+    groups: GroupsConfig = GroupsConfig()
     experiment: str = "tierwise-monitor"
 
     def with_policy(self, policy: PolicyConfig | None, risk_limit: float | None = None) -> MonitorConfig:

@@ -30,6 +30,7 @@ from tierwise.models import (
     RECOMMENDATION_COLUMNS,
     Recommender,
     advance_reviews,
+    apply_contagion,
     apply_rm_capacity,
     summarise_tiers,
 )
@@ -239,12 +240,15 @@ def rejected_counts(rejects: pd.DataFrame) -> dict[str, int]:
 
 
 def finish(recs: pd.DataFrame, recommender: Recommender, paths: JobPaths, *, month: dt.date,
-           prior: pd.DataFrame, model_version: str, fingerprint: str) -> pd.DataFrame:
-    """The batch steps over every client (exit reviews carried from the archive, then
-    relationship-manager capacity), the archive row layout, and the atomic writes: the month's
+           prior: pd.DataFrame, model_version: str, fingerprint: str,
+           groups: pd.Series | None = None) -> pd.DataFrame:
+    """The batch steps over every client (exit reviews carried from the archive, contagion
+    within the connected `groups` when the bank has relations, then relationship-manager
+    capacity), the archive row layout, and the atomic writes: the month's
     archive partition and/or the single-month file (the same rows, with `month`)."""
     recs = recs.loc[:, list(RECOMMENDATION_COLUMNS)].reset_index(drop=True)
     recs = advance_reviews(recs, prior, recommender.policy, month)
+    recs = apply_contagion(recs, groups, recommender.policy.policy)
     n_rms = int(recs["rm_id"].dropna().nunique()) if "rm_id" in recs.columns else None
     recs = apply_rm_capacity(recs, recommender.policy, n_rms=n_rms or None)
     recs = recs.sort_values("client_id", kind="stable", ignore_index=True)

@@ -46,7 +46,8 @@ from tierwise.features import (
     reference_rules,
     snapshot_features,
 )
-from tierwise.models import RECOMMENDATION_COLUMNS, Recommender
+from tierwise.groups import month_groups
+from tierwise.models import RECOMMENDATION_COLUMNS, GroupsConfig, Recommender
 from tierwise.scoring._checkpoint import PartStore, file_fingerprint
 from tierwise.scoring._job import (
     REJECT_COLUMNS,
@@ -162,9 +163,11 @@ def score_pandas(data_dir: Path, month: dt.date, out: Path | None = None, *, rec
                  feature_config: FeatureConfig, model_uri: str, model_version: str,
                  archive: Path | None = None, chunk_clients: int = 50_000,
                  on_start: Callable[[int], None] | None = None, progress: Progress | None = None,
-                 keep_parts: bool = False) -> ScoreResult:
+                 keep_parts: bool = False, groups: GroupsConfig | None = None) -> ScoreResult:
     """Score every client alive at `month` into the `archive` partition and/or the `out` file;
-    tier memory comes from the archive's months before `month`. See the module docstring."""
+    tier memory comes from the archive's months before `month`; with a `relations` table, the
+    month's connected groups (`groups` settings, default `GroupsConfig()`) carry default and
+    exit review to related firms. See the module docstring."""
     began = time.perf_counter()
     data_dir = Path(data_dir)
     paths = job_paths(month, out=out, archive=archive)
@@ -209,12 +212,15 @@ def score_pandas(data_dir: Path, month: dt.date, out: Path | None = None, *, rec
     if resumed:
         logger.info("resumed: %d of %d chunk(s) were already done", resumed, len(lowers))
     recs, rejects = _gather(store)
+    related, relation_rejects = month_groups(data_dir, month, ids, groups or GroupsConfig())
+    if relation_rejects is not None and len(relation_rejects):
+        rejects = pd.concat([rejects, relation_rejects], ignore_index=True)
     write_rejects(rejects, paths)
     check_something_scored(recs, rejects, month, files[1], paths)
     inputs = RunInputs(month=month, fingerprint=fingerprint, rows_in={"clients": len(clients), "monthly": monthly_rows},
                        rows_rejected=rejected_counts(rejects))
     recs = finish(recs, recommender, paths, month=month, prior=prior, model_version=model_version,
-                  fingerprint=fingerprint)
+                  fingerprint=fingerprint, groups=related)
     seconds = time.perf_counter() - began
     run_id = log_run(recs=recs, inputs=inputs, model_uri=model_uri, model_version=model_version,
                      engine="pandas", out=paths.target, seconds=seconds)

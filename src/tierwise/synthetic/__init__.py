@@ -13,6 +13,7 @@ from tierwise.synthetic._config import (
     DataConfig,
     DirtyConfig,
     LabelsConfig,
+    NetworkConfig,
     OracleConfig,
     PopulationConfig,
     ShiftConfig,
@@ -20,7 +21,14 @@ from tierwise.synthetic._config import (
     branch_codes,
 )
 from tierwise.synthetic._dirty import inject_defects
-from tierwise.synthetic._output import bank_fingerprint, read_manifest, read_oracle, write_bank
+from tierwise.synthetic._network import Network, generate_network
+from tierwise.synthetic._output import (
+    bank_fingerprint,
+    read_group_oracle,
+    read_manifest,
+    read_oracle,
+    write_bank,
+)
 from tierwise.synthetic._summary import (
     asset_band,
     clients_by_segment_and_band,
@@ -38,6 +46,10 @@ from tierwise.synthetic._warehouse import (
 )
 
 __all__ = [
+    "Network",
+    "generate_network",
+    "read_group_oracle",
+    "NetworkConfig",
     "CHURN_DRIVERS",
     "DEFAULT_DRIVERS",
     "BankConfig",

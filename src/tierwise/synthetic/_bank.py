@@ -42,6 +42,7 @@ from tierwise.features import (
     month_range,
 )
 from tierwise.synthetic._config import DataConfig, LabelsConfig, ShiftConfig
+from tierwise.synthetic._network import generate_network
 
 logger = logging.getLogger(__name__)
 
@@ -127,12 +128,15 @@ class _Coef:
 @dataclass(frozen=True)
 class SyntheticBank:
     """What `generate_bank` returns: the two raw tables and the oracle sample (and, for a
-    profile whose bank records them, its `events` table; None otherwise)."""
+    profile whose bank records them, its `events` table; None otherwise; and, when
+    `network.enabled`, the `relations` table with its group oracle)."""
 
     clients: pd.DataFrame
     monthly: pd.DataFrame
     oracle: pd.DataFrame
     events: pd.DataFrame | None = None
+    relations: pd.DataFrame | None = None
+    group_oracle: pd.DataFrame | None = None
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -576,7 +580,10 @@ def generate_bank(cfg: DataConfig, *, clients: int | None = None, months: int | 
     monthly_df = _monthly_frame(parts, dates, n)
     oracle_df = _oracle_frame(saved, cl, coef, cfg, dates, horizon, rng_oracle, assets_hist,
                               txn_hist, dpd_hist, closed_hist, present_hist, exposure_hist, shift)
-    return SyntheticBank(clients_df, monthly_df, oracle_df)
+    if not cfg.network.enabled:
+        return SyntheticBank(clients_df, monthly_df, oracle_df)
+    network = generate_network(clients_df, dates, cfg.network, seed)  # its own random stream
+    return SyntheticBank(clients_df, monthly_df, oracle_df, relations=network.relations, group_oracle=network.oracle)
 
 
 def client_ids(n: int) -> np.ndarray:

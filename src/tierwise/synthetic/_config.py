@@ -79,6 +79,24 @@ class OracleConfig(FrozenConfig):
     elevated_ratio: float = Field(1.5, ge=1)  # a driver is named when p >= ratio x base rate
 
 
+class NetworkConfig(FrozenConfig):
+    """The network of firms among SME clients (`relations.parquet`; see `synthetic._network`)."""
+
+    enabled: bool = Field(True, description="write relations.parquet and the group oracle (false: no network)")
+    control_share: float = Field(0.3, ge=0, le=1, description="share of SME clients in planted control groups")
+    group_size: tuple[int, int] = Field((2, 6), description="smallest and largest control group")
+    guarantee_share: float = Field(0.3, ge=0, le=1, description="controlled firms that guarantee their parent")
+    minority_share: float = Field(0.1, ge=0, description="minority stakes (share < 0.5), per SME client")
+    dependence_hub_share: float = Field(0.03, ge=0, le=1, description="SME clients that are hubs of a dependence group")
+    dependents: tuple[int, int] = Field((2, 5), description="fewest and most dependents of a hub")
+    dependence_share: tuple[float, float] = Field((0.6, 0.9), description="share of a dependent's flows with its hub")
+    counterparties: tuple[int, int] = Field((4, 10), description="fewest and most flow counterparties of a firm")
+    client_counterparty_share: float = Field(0.2, ge=0, le=1, description="flow counterparties that are clients")
+    non_clients: int = Field(20_000, ge=1, description="pool of non-client firm ids (X0000000 ...)")
+    flow_spread: float = Field(3.0, gt=0, description="gamma shape of flow weights (larger: more even)")
+    flow_noise: float = Field(0.25, ge=0, description="month-to-month lognormal noise of each flow")
+
+
 class DirtyConfig(FrozenConfig):
     """`--dirty`: how many rows of each defect kind to inject (at most this share of rows)."""
 
@@ -186,6 +204,7 @@ class DataConfig(FrozenConfig):
     labels: LabelsConfig = LabelsConfig()
     oracle: OracleConfig = OracleConfig()
     dirty: DirtyConfig = DirtyConfig()
+    network: NetworkConfig = Field(NetworkConfig(), description="relations among SME clients (relations.parquet)")
     shift: ShiftConfig | None = Field(
         None, description="an injected shift for testing the monitor (one industry moves money out); "
                           "absent = none, the bank is unchanged")

@@ -70,6 +70,12 @@ def write_bank(bank: SyntheticBank, out: str | Path, *, dirty: DataConfig | None
         manifest["events"] = len(bank.events)
     else:
         events.unlink(missing_ok=True)
+    for name, frame, months in (("relations", bank.relations, ("month",)), ("oracle_groups", bank.group_oracle, ())):
+        if frame is not None:
+            written[name] = write_table(frame, out / f"{name}.parquet", month_columns=months)
+            manifest[name] = len(frame)
+        else:
+            (out / f"{name}.parquet").unlink(missing_ok=True)
     write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
     return written
 
@@ -86,3 +92,8 @@ def read_manifest(out: str | Path) -> dict:
 
 def read_oracle(folder: str | Path) -> pd.DataFrame:
     return pd.read_parquet(Path(folder) / "oracle.parquet")
+
+
+def read_group_oracle(folder: str | Path) -> pd.DataFrame:
+    """The planted groups of the network: client_id, control_group, dependence_group."""
+    return pd.read_parquet(Path(folder) / "oracle_groups.parquet")

@@ -86,7 +86,7 @@ def warehouse_extract(bank: SyntheticBank, w: WarehouseConfig, population: Popul
     card = (monthly["card_limit"] > 0) | (monthly["card_balance"] > 0)
     held = sum((monthly[c] > 0).astype(np.int64) for c in BALANCE_COLUMNS)
     monthly["products_held"] = (held + card.astype(np.int64) + (monthly["loan_balance"] > 0)).astype(np.int64)
-    return replace(bank, clients=clients, monthly=monthly)
+    return replace(bank, clients=clients, monthly=monthly, relations=None, group_oracle=None)  # a retail extract: no network
 
 
 def recorded_defaults(monthly: pd.DataFrame, dpd_threshold: int) -> pd.DataFrame:

@@ -30,7 +30,9 @@ def test_writes_the_tables_with_months_as_dates(tmp_path):
     assert result.exit_code == 0, result.output
     assert "wrote 120 clients" in result.output
     folder = tmp_path / "bank"
-    assert {p.name for p in folder.glob("*.parquet")} == {"clients.parquet", "monthly.parquet", "oracle.parquet"}
+    assert {p.name for p in folder.glob("*.parquet")} == {"clients.parquet", "monthly.parquet", "oracle.parquet",
+                                                          "relations.parquet", "oracle_groups.parquet"}
+    assert str(pq.read_schema(folder / "relations.parquet").field("month").type) == "date32[day]"
     assert str(pq.read_schema(folder / "monthly.parquet").field("month").type) == "date32[day]"
     monthly = pd.read_parquet(folder / "monthly.parquet")
     assert min(monthly["month"]).isoformat() == "2022-05-01"

@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 from tierwise.archive import SCORED_COLUMNS
 from tierwise.cli import app
 from tierwise.features import TierwiseError, read_raw_tables, snapshot_features, validate_tables
-from tierwise.models import RECOMMENDATION_COLUMNS, apply_rm_capacity
+from tierwise.groups import month_groups
+from tierwise.models import RECOMMENDATION_COLUMNS, GroupsConfig, apply_contagion, apply_rm_capacity
 from tierwise.registry import load_recommender
 from tierwise.scoring import parts_path, rejects_path, score_pandas
 
@@ -49,6 +50,9 @@ def test_chunks_equal_scoring_everyone_at_once(world, tmp_path):
     report = validate_tables(clients, monthly)
     features = snapshot_features(report.clients, report.monthly, world["month"], factory.feature_config())
     whole = rec.recommend(features)
+    groups, _ = month_groups(world["bank"], world["month"], clients["client_id"], GroupsConfig())
+    assert groups is not None, "the synthetic bank has relations"
+    whole = apply_contagion(whole, groups, rec.policy.policy)  # related firms, before RM capacity
     whole = apply_rm_capacity(whole, rec.policy, n_rms=int(whole["rm_id"].dropna().nunique()) or None)
     whole = whole.sort_values("client_id", ignore_index=True)
     pd.testing.assert_frame_equal(got, whole, check_dtype=False)

@@ -1,0 +1,168 @@
+"""The optional `relations` table: the links between firms (ownership, guarantees, payment flows).
+
+A bank that knows how its business clients are tied puts `relations.parquet` (or
+`relations.csv`) in the data folder, next to `clients` and `monthly`, one row per link and
+month:
+
+- `client_id` (text): the client, as in `clients`;
+- `counterparty_id` (text): the other firm -- another client's `client_id`, or the bank's own
+  id of a firm that is not a client (an id only: never a name);
+- `kind` (text): one of `RELATION_KINDS` --
+  `control`: the client holds `share` of the counterparty (or controls it: majority
+  ownership, the power to appoint the board; an empty share means control);
+  `guarantee`: the client guarantees the counterparty's debt (`amount`, the guaranteed sum);
+  `supplier`: the counterparty supplies the client: `amount` paid to it in the month;
+  `customer`: the counterparty buys from the client: `amount` received from it in the month;
+- `share` (number in 0..1, may be empty): the ownership share of a `control` link;
+- `amount` (number >= 0, may be empty): the flow or guaranteed sum;
+- `month` (a month, first day): the month the link is reported for.
+
+Control and guarantee links hold from their month on until a later row for the same
+(client, counterparty, kind) changes them (a share of 0 ends an ownership link); supplier and
+customer flows count in their month only.
+
+Bad rows are quarantined with their reason, never dropped silently (`check_relations`): a
+missing or empty id, an unknown kind, a month that is not the first day of a month, a share
+outside 0..1 or an amount below 0 (or not a number), a firm linked to itself, a supplier or
+customer row without an amount, a client that is not in `clients`, and duplicate rows for the
+same (client, counterparty, kind, month) -- all copies when they differ, the later copies when
+they are identical. A bank without the file works exactly as without relations: no groups, no
+contagion, no supply-chain leads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tierwise.features._contract import CLIENT_KEY, MONTH_KEY, RawColumn
+from tierwise.features._errors import DataError
+from tierwise.features._io import ROW_ID, read_file
+from tierwise.features._validation import (
+    _duplicate_failures,
+    _failure_rows,
+    _rejected,
+    coerce_types,
+)
+
+RELATIONS = "relations"
+COUNTERPARTY_KEY = "counterparty_id"
+RELATION_COLUMNS: tuple[RawColumn, ...] = (
+    RawColumn("client_id", "str", False, "client identifier, as in clients"),
+    RawColumn("counterparty_id", "str", False, "the other firm: a client_id, or the bank's id of a non-client (no names)"),
+    RawColumn("kind", "str", False, "control, guarantee, supplier or customer"),
+    RawColumn("share", "float", True, "ownership share of a control link, 0..1 (empty: control)"),
+    RawColumn("amount", "float", True, "payment flow in the month (supplier, customer) or guaranteed sum"),
+    RawColumn("month", "month", False, "first day of the month the link is reported for"),
+)
+RELATION_KINDS: tuple[str, ...] = ("control", "guarantee", "supplier", "customer")
+LINK_KINDS: tuple[str, ...] = ("control", "guarantee")
+"""Kinds that hold until changed (a state); the others are flows of their month."""
+FLOW_KINDS: tuple[str, ...] = ("supplier", "customer")
+
+
+@dataclass(frozen=True)
+class RelationsReport:
+    """Kept rows (typed, with `_row`) and rejected rows (as read, with a `reason`)."""
+
+    kept: pd.DataFrame
+    rejected: pd.DataFrame
+
+    @property
+    def rows_in(self) -> int:
+        return len(self.kept) + len(self.rejected)
+
+
+def relations_path(folder: str | Path) -> Path | None:
+    """`folder/relations.parquet`, else `folder/relations.csv`; None when the bank has neither."""
+    for suffix in (".parquet", ".csv"):
+        path = Path(folder) / f"{RELATIONS}{suffix}"
+        if path.is_file():
+            return path
+    return None
+
+
+def read_relations(folder: str | Path, client_ids: pd.Series | None = None) -> RelationsReport | None:
+    """The checked `relations` table of `folder` (see `check_relations`), or None when absent."""
+    path = relations_path(folder)
+    if path is None:
+        return None
+    return check_relations(read_file(path), client_ids=client_ids, source=str(path))
+
+
+def check_relations(relations: pd.DataFrame, *, client_ids: pd.Series | None = None,
+                    source: str = RELATIONS) -> RelationsReport:
+    """Quarantine the bad rows of `relations` (see the module docstring for the rules).
+
+    A missing column is a `DataError` naming `source`; every other problem rejects its rows
+    with a reason (`column: rule (value)`; several reasons joined by `; `). `client_ids`, when
+    given, are the known clients: a row of another client is rejected. Kept rows have text
+    ids, a lower-case `kind`, float `share`/`amount` and a datetime64 `month`.
+    """
+    missing = [c.name for c in RELATION_COLUMNS if c.name not in relations.columns]
+    if missing:
+        raise DataError(f"{source}: missing column '{missing[0]}' (a relations table has columns "
+                        f"{', '.join(c.name for c in RELATION_COLUMNS)})")
+    raw = relations.reset_index(drop=True)
+    raw = raw.assign(**{ROW_ID: np.arange(len(raw), dtype=np.int64)})
+    typed, failures = coerce_types(raw, RELATION_COLUMNS)
+    typed["kind"] = typed["kind"].str.strip().str.lower()
+    for key in (CLIENT_KEY, COUNTERPARTY_KEY):
+        typed[key] = typed[key].str.strip()
+    checks = _row_checks(raw, typed, client_ids)
+    failures = pd.concat([failures, *checks], ignore_index=True)
+    bad = np.unique(failures[ROW_ID].to_numpy())
+    rest = typed[~typed[ROW_ID].isin(bad)]
+    dups = _duplicates(rest, raw)
+    failures = pd.concat([failures, dups], ignore_index=True)
+    bad = np.unique(failures[ROW_ID].to_numpy())
+    kept = typed[~typed[ROW_ID].isin(bad)].loc[:, [ROW_ID, *[c.name for c in RELATION_COLUMNS]]]
+    rejected = _rejected(raw, failures)
+    return RelationsReport(kept.reset_index(drop=True), rejected)
+
+
+def _row_checks(raw: pd.DataFrame, typed: pd.DataFrame, client_ids: pd.Series | None) -> list[pd.DataFrame]:
+    out = []
+    for key in (CLIENT_KEY, COUNTERPARTY_KEY, "kind"):
+        empty = raw[key].isna() | raw[key].astype("str").str.strip().eq("")
+        out.append(_failure_rows(raw, key, "not empty", empty))
+    kind = typed["kind"]
+    out.append(_failure_rows(raw, "kind", "known kind", ~kind.isin(RELATION_KINDS) & raw["kind"].notna()))
+    month = typed[MONTH_KEY]
+    out.append(_failure_rows(raw, MONTH_KEY, "not null", raw[MONTH_KEY].isna()))
+    out.append(_failure_rows(raw, MONTH_KEY, "first day of month",
+                             month.notna() & ((month.dt.day != 1) | (month != month.dt.normalize()))))
+    share, amount = typed["share"], typed["amount"]
+    out.append(_failure_rows(raw, "share", "share in 0..1", share.notna() & ~share.between(0, 1)))
+    out.append(_failure_rows(raw, "amount", "non-negative", amount.notna() & ~(amount >= 0) | np.isinf(amount)))
+    out.append(_failure_rows(raw, "amount", "flow needs an amount", kind.isin(FLOW_KINDS) & amount.isna()
+                             & raw["amount"].isna()))
+    out.append(_failure_rows(raw, COUNTERPARTY_KEY, "linked to itself",
+                             typed[CLIENT_KEY].eq(typed[COUNTERPARTY_KEY]) & raw[CLIENT_KEY].notna()))
+    if client_ids is not None:
+        known = pd.Index(client_ids.astype("str").unique())
+        out.append(_failure_rows(raw, CLIENT_KEY, "client not in clients",
+                                 raw[CLIENT_KEY].notna() & ~typed[CLIENT_KEY].isin(known)))
+    return out
+
+
+def _duplicates(rest: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
+    keys = [CLIENT_KEY, COUNTERPARTY_KEY, "kind", MONTH_KEY]
+    return _duplicate_failures(rest, keys, [c.name for c in RELATION_COLUMNS])
+
+
+def links_as_of(relations: pd.DataFrame, month: pd.Timestamp) -> pd.DataFrame:
+    """The control and guarantee links that hold in `month`: each (client, counterparty, kind)'s
+    latest row at or before `month` (a later row replaces an earlier one)."""
+    sel = relations[relations["kind"].isin(LINK_KINDS).to_numpy() & (relations[MONTH_KEY] <= month).to_numpy()]
+    sel = sel.sort_values(MONTH_KEY, kind="stable")
+    return sel.drop_duplicates([CLIENT_KEY, COUNTERPARTY_KEY, "kind"], keep="last").reset_index(drop=True)
+
+
+def flows_of(relations: pd.DataFrame, month: pd.Timestamp) -> pd.DataFrame:
+    """The supplier and customer flows of `month`."""
+    sel = relations["kind"].isin(FLOW_KINDS).to_numpy() & (relations[MONTH_KEY] == month).to_numpy()
+    return relations[sel].reset_index(drop=True)
