@@ -66,7 +66,14 @@ from tierwise.features._io import (
     table_path,
     write_table,
 )
-from tierwise.features._labels import TASKS, Task, build_labels, label_column, label_history
+from tierwise.features._labels import (
+    TASKS,
+    Task,
+    build_labels,
+    is_task,
+    label_column,
+    label_history,
+)
 from tierwise.features._leakage import LeakReport, LeakSuspect, screen_leaks
 from tierwise.features._months import (
     add_months,
@@ -76,6 +83,15 @@ from tierwise.features._months import (
     month_label,
     month_range,
     parse_month,
+)
+from tierwise.features._products import (
+    CREDIT_PRODUCTS,
+    PRODUCT_COLUMNS,
+    PRODUCTS,
+    holds,
+    product_families_present,
+    product_task,
+    task_product,
 )
 from tierwise.features._snapshot import AGE_BANDS, age_band, snapshot_features
 from tierwise.features._trainset import UNUSED, build_training_table, client_groups, task_frame
@@ -103,6 +119,9 @@ __all__ = [
     "RawColumn",
     "SPLITS",
     "TASKS",
+    "CREDIT_PRODUCTS",
+    "PRODUCT_COLUMNS",
+    "PRODUCTS",
     "Task",
     "OutputError",
     "TierwiseError",
@@ -147,6 +166,11 @@ __all__ = [
     "AGE_BANDS",
     "age_band",
     "build_labels",
+    "holds",
+    "is_task",
+    "product_families_present",
+    "product_task",
+    "task_product",
     "label_column",
     "label_history",
     "add_months",
