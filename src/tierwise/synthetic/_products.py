@@ -21,14 +21,15 @@ adoption probabilities are this world's.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from tierwise.features import PRODUCTS
 
-if TYPE_CHECKING:
-    from tierwise.synthetic._bank import _State, _Static
+# The bank's per-client dataclasses (`_bank._State`, `_bank._Static`); typed loosely here so
+# that this module does not import the bank that calls it.
+_State = _Static = Any
 
 ADOPTION_DRIVERS = ("wealth", "engagement", "family_stage", "senior_stage", "digital_affinity", "cross_sell")
 LOAN_DRIVERS = ("family_stage", "business_need")
