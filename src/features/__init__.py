@@ -85,7 +85,6 @@ from tierwise.features._months import (
     parse_month,
 )
 from tierwise.features._products import (
-    CREDIT_PRODUCTS,
     PRODUCT_COLUMNS,
     PRODUCTS,
     holds,
@@ -119,7 +118,6 @@ __all__ = [
     "RawColumn",
     "SPLITS",
     "TASKS",
-    "CREDIT_PRODUCTS",
     "PRODUCT_COLUMNS",
     "PRODUCTS",
     "Task",

@@ -6,8 +6,8 @@ zero that month. No new columns: every family reads a column the contract alread
 as the warehouse profile does for the products it lacks) has no adoptions of that family: its
 propensity task is skipped and named (`product_families_present`).
 
-`credit` families are the ones the tier policy keeps from a client on risk watch, in exit
-review or in default; `risk_reducing` families are the only ones offered under exit review.
+Which families are credit products and what each is worth is the bank's product config
+(`configs/products.yaml`, `models.ProductFamilyConfig`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ PRODUCT_COLUMNS: Mapping[str, str] = {
 """Product family -> the monthly column whose value above zero means the client holds it."""
 
 PRODUCTS: tuple[str, ...] = tuple(PRODUCT_COLUMNS)
-CREDIT_PRODUCTS: frozenset[str] = frozenset({"loan", "credit_card"})
 PRODUCT_TASK_PREFIX = "adopt_"
 
 

@@ -34,6 +34,7 @@ from tierwise.models import (
     LANGUAGES,
     DriverMap,
     PolicyConfig,
+    ProductFamilyConfig,
     ReasonCatalogue,
     TaskConfig,
     merged_families,
@@ -49,6 +50,7 @@ FILES = {
     "policy": "policy.yaml",
     "monitor": "monitor.yaml",
     "drivers": "drivers.yaml",
+    "products": "products.yaml",
 }
 
 
@@ -77,6 +79,7 @@ class Settings(BaseModel):
     reasons: dict[str, ReasonCatalogue] = {}
     monitor: MonitorConfig | None = None
     drivers: DriverMap | None = None
+    products: ProductFamilyConfig | None = None  # `products.yaml`: the product propensity family
 
     def path(self, part: str) -> Path:
         """The file a part is read from (`reasons`: the English catalogue)."""
@@ -141,6 +144,7 @@ def load_settings(config_dir: Path) -> Settings:
         reasons=reasons,
         monitor=_optional(folder / FILES["monitor"], MonitorConfig),
         drivers=_optional(folder / FILES["drivers"], DriverMap),
+        products=_optional(folder / FILES["products"], ProductFamilyConfig),
     )
     check_settings(settings)
     return settings
