@@ -38,13 +38,13 @@ BALANCE_PRODUCTS = ("time_deposit", "wealth", "funds", "insurance")  # shares 1.
 
 # product: (base logit, coefficients over ADOPTION_DRIVERS, the related product of cross_sell)
 _ADOPTION: dict[str, tuple[float, tuple[float, ...], str]] = {
-    "time_deposit": (-4.3, (0.7, 0.2, 0.0, 1.1, 0.0, 0.7), "salary_domiciliation"),
-    "wealth": (-4.9, (1.3, 0.4, 0.0, 0.4, 0.0, 0.9), "time_deposit"),
-    "funds": (-4.9, (0.9, 0.5, 0.0, 0.0, 0.7, 0.8), "mobile_banking"),
-    "insurance": (-4.6, (0.4, 0.2, 1.2, 0.0, 0.0, 0.9), "loan"),
-    "credit_card": (-4.6, (0.2, 0.7, 0.7, 0.0, 0.3, 1.0), "salary_domiciliation"),
-    "mobile_banking": (-3.9, (0.0, 0.8, 0.0, -0.4, 1.3, 0.4), "credit_card"),
-    "salary_domiciliation": (-4.6, (0.0, 0.5, 0.3, 0.0, 0.0, 1.0), "mobile_banking"),
+    "time_deposit": (-5.6, (0.42, 0.00, 0.00, 3.08, -0.84, 0.70), "salary_domiciliation"),
+    "wealth": (-6.6, (3.08, 0.28, 0.00, 0.42, 0.00, 0.84), "time_deposit"),
+    "funds": (-6.2, (1.40, 0.56, 0.00, -1.12, 1.40, 0.84), "mobile_banking"),
+    "insurance": (-6.0, (0.28, 0.00, 3.08, 0.00, 0.00, 0.84), "loan"),
+    "credit_card": (-5.8, (0.00, 1.68, 1.12, -1.40, 0.56, 0.84), "salary_domiciliation"),
+    "mobile_banking": (-5.2, (0.00, 1.40, 0.00, -1.68, 2.52, 0.42), "credit_card"),
+    "salary_domiciliation": (-5.8, (0.00, 0.84, 0.84, -0.70, 0.00, 1.12), "mobile_banking"),
 }
 ADOPTED = tuple(_ADOPTION)  # the families this module adopts (loans: the bank's own mechanism)
 _POT_SHARE = np.array([0.30, 0.20, 0.10, 0.05])  # typical share of assets of a newly opened balance product
