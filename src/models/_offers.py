@@ -41,8 +41,8 @@ def top_k(values: np.ndarray, k: int) -> np.ndarray:
 def choose_offers(propensity: pd.DataFrame, family: ProductFamilyConfig, *, risk_watch: np.ndarray,
                   exit_review: np.ndarray, in_default: np.ndarray) -> pd.DataFrame:
     """Per row of `propensity` (columns: product families, NaN = held or not modelled): the
-    top `family.offers` allowed products by expected value. Columns `offer_<i>` (product or
-    None), `offer_<i>_propensity`, `offer_<i>_value` for i = 1..offers, same index."""
+    top `family.offers` allowed products by expected value. Columns `offer_<i>` (product; missing
+    when fewer products are allowed), `offer_<i>_propensity`, `offer_<i>_value` for i = 1..offers, same index."""
     products = [p for p in propensity.columns if p in family.products]
     p = propensity[products].to_numpy(dtype=float)
     margin = np.array([family.products[q].margin for q in products])
@@ -54,7 +54,7 @@ def choose_offers(propensity: pd.DataFrame, family: ProductFamilyConfig, *, risk
     out = {}
     for i in range(family.offers):
         col = best[:, i]
-        out[f"offer_{i + 1}"] = names[col]  # -1 picks the trailing None
+        out[f"offer_{i + 1}"] = pd.array(names[col], dtype="str")  # -1 picks the trailing None: missing
         out[f"offer_{i + 1}_propensity"] = np.where(col >= 0, p[rows[:, 0], np.maximum(col, 0)], np.nan)
         out[f"offer_{i + 1}_value"] = np.where(col >= 0, value[rows[:, 0], np.maximum(col, 0)], np.nan)
     return pd.DataFrame(out, index=propensity.index)
