@@ -741,7 +741,7 @@ def _oracle_frame(saved: dict, cl: _Static, coef: _Coef, cfg: DataConfig, dates:
         return _empty_oracle()
     df = pd.concat(frames, ignore_index=True)
     for col in ("client_id", "segment", "churn_driver", "default_driver",
-                *(c for c in df.columns if c.startswith("adopt_driver_"))):
+                *(c for c in df.columns if c.startswith("adopt_") and c.endswith("_driver"))):
         df[col] = df[col].astype("str")
     return df
 
@@ -757,7 +757,7 @@ def _adoption_columns(adopted: dict | None, owned: dict | None, t: int, st: _Sta
                       cfg: DataConfig) -> dict[str, np.ndarray]:
     """The oracle's adoption columns: `p_adopt_<p>_<h>m`, the true probability to hold family p
     within h months among clients who do not hold it at the snapshot (NaN for holders), and
-    `adopt_driver_<p>`, the dominant driver of that probability (None for holders)."""
+    `adopt_<p>_driver`, the dominant driver of that probability (None for holders)."""
     if adopted is None:
         return {}
     h = cfg.products.horizon_months
@@ -767,7 +767,7 @@ def _adoption_columns(adopted: dict | None, owned: dict | None, t: int, st: _Sta
         held = owned[t][product]
         p = adopted[product].reshape(-1, k).mean(axis=1)
         out[f"p_adopt_{product}_{h}m"] = np.where(held, np.nan, p)
-        out[f"adopt_driver_{product}"] = np.where(held, None, drivers[product])
+        out[f"adopt_{product}_driver"] = np.where(held, None, drivers[product])
     return out
 
 

@@ -89,7 +89,7 @@ def test_oracle_columns_nan_for_holders_and_probabilities_in_range(banks):
     for product in PRODUCTS:
         p = o[f"p_adopt_{product}_3m"]
         assert p.notna().any() and p.dropna().between(0, 1).all()
-        drivers = o.loc[p.isna(), f"adopt_driver_{product}"]
+        drivers = o.loc[p.isna(), f"adopt_{product}_driver"]
         assert drivers.isna().all()
     assert not any(c.startswith("p_adopt_") for c in banks[0].oracle.columns)
 
