@@ -82,6 +82,10 @@ CONFIG_FILES: tuple[ConfigFile, ...] = (
     ConfigFile("drivers.yaml", "tierwise.models._truthfulness:DriverMap",
                "Synthetic bank only: which reason families reveal each true churn/default driver "
                "(the truthfulness check)."),
+    ConfigFile("products.yaml", "tierwise.models:ProductFamilyConfig",
+               "The full-product menu: product families, the value of one adoption, credit and "
+               "risk-reducing flags, offers per client, and the one model template of every product "
+               "propensity task (`adopt_<product>`). Read by `tierwise train --task products`."),
 )
 
 

@@ -73,7 +73,14 @@ from tierwise.features._io import (
     table_path,
     write_table,
 )
-from tierwise.features._labels import TASKS, Task, build_labels, label_column, label_history
+from tierwise.features._labels import (
+    TASKS,
+    Task,
+    build_labels,
+    is_task,
+    label_column,
+    label_history,
+)
 from tierwise.features._leakage import LeakReport, LeakSuspect, screen_leaks
 from tierwise.features._months import (
     add_months,
@@ -83,6 +90,14 @@ from tierwise.features._months import (
     month_label,
     month_range,
     parse_month,
+)
+from tierwise.features._products import (
+    PRODUCT_COLUMNS,
+    PRODUCTS,
+    holds,
+    product_families_present,
+    product_task,
+    task_product,
 )
 from tierwise.features._relations import (
     COUNTERPARTY_KEY,
@@ -123,6 +138,8 @@ __all__ = [
     "RawColumn",
     "SPLITS",
     "TASKS",
+    "PRODUCT_COLUMNS",
+    "PRODUCTS",
     "Task",
     "OutputError",
     "TierwiseError",
@@ -167,6 +184,11 @@ __all__ = [
     "AGE_BANDS",
     "age_band",
     "build_labels",
+    "holds",
+    "is_task",
+    "product_families_present",
+    "product_task",
+    "task_product",
     "label_column",
     "label_history",
     "add_months",

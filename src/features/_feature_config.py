@@ -98,10 +98,19 @@ class GrowthLabelConfig(FrozenConfig):
     offset: float = Field(1000.0, gt=0)
 
 
+class ProductLabelConfig(FrozenConfig):
+    """Product adoption: `adopt_<product>_<h>m` is 1 when a client who does not hold product
+    family p at t holds it in some month of t+1 .. t+h (`features._products`); NaN for clients
+    who hold it at t."""
+
+    horizon_months: int = Field(3, ge=1, le=12)
+
+
 class LabelConfig(FrozenConfig):
     churn: ChurnLabelConfig = ChurnLabelConfig()
     default: DefaultLabelConfig = DefaultLabelConfig()
     growth: GrowthLabelConfig = GrowthLabelConfig()
+    products: ProductLabelConfig = ProductLabelConfig()
 
 
 class ClientGroups(FrozenConfig):
@@ -278,7 +287,7 @@ class FeatureConfig(FrozenConfig):
             labels = labels.model_dump()
         horizons = {}
         for task, model in (("churn", ChurnLabelConfig), ("default", DefaultLabelConfig),
-                            ("growth", GrowthLabelConfig)):
+                            ("growth", GrowthLabelConfig), ("products", ProductLabelConfig)):
             given = labels.get(task, {})
             if isinstance(given, FrozenConfig):
                 given = given.model_dump()
@@ -327,7 +336,8 @@ class FeatureConfig(FrozenConfig):
     @property
     def max_horizon(self) -> int:
         lab = self.labels
-        return max(lab.churn.horizon_months, lab.default.horizon_months, lab.growth.horizon_months)
+        return max(lab.churn.horizon_months, lab.default.horizon_months, lab.growth.horizon_months,
+                   lab.products.horizon_months)
 
 
 def _ints(values: Any) -> bool:

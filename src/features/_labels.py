@@ -10,6 +10,10 @@ For every client alive at t (same definition as the snapshot features):
   clients already at or above the threshold at t when `exclude_defaulted_at_t`.
 - `growth_<h>m` (default h = 12): log((assets_total at t+h + offset) / (assets_total at t +
   offset)); NaN when the client is not retained at t+h (no row then, or closed before).
+- `adopt_<product>_<h>m` (default h = 3), one per product family (`features._products`):
+  1 when the client, not holding the family at t (its column not above zero), holds it in
+  some month within t+1 .. t+h; 0 when not; NaN for clients who hold it at t. Gap months are
+  missing data, as above; a client who leaves without adopting is 0.
 - `<task>_complete`: the data reaches t+h, so the label is known. When it does not, the
   label is NaN.
 
@@ -38,6 +42,7 @@ from tierwise.features._contract import BALANCE_COLUMNS, CLIENT_KEY
 from tierwise.features._events import EventMarks, check_events, event_marks
 from tierwise.features._feature_config import FeatureConfig
 from tierwise.features._months import month_date, month_index
+from tierwise.features._products import PRODUCT_COLUMNS, holds, task_product
 from tierwise.features._snapshot import (
     Dense,
     alive_in,
@@ -56,10 +61,18 @@ _ACTIVITY = ("branch_txn_count", "mobile_txn_count", "atm_txn_count", "mobile_lo
 
 
 def label_column(task: str, config: FeatureConfig) -> str:
-    """`churn_6m`, `default_12m`, `growth_12m` with the default horizons."""
+    """`churn_6m`, `default_12m`, `growth_12m` with the default horizons; `adopt_wealth_3m`
+    for the product propensity task `adopt_wealth`."""
+    if task_product(task) is not None:
+        return f"{task}_{config.labels.products.horizon_months}m"
     if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; one of {TASKS}")
+        raise ValueError(f"unknown task {task!r}; one of {TASKS} or adopt_<product>")
     return f"{task}_{getattr(config.labels, task).horizon_months}m"
+
+
+def is_task(task: str) -> bool:
+    """One of the three task models, or a product propensity task (`adopt_<product>`)."""
+    return task in TASKS or task_product(task) is not None
 
 
 def complete_column(task: str) -> str:
@@ -175,6 +188,17 @@ def labels_from_dense(dense: Dense, t: int, config: FeatureConfig, *, data_end: 
     growth = np.log(np.maximum(assets[:, h], 0.0) + off) - np.log(np.maximum(assets_t, 0.0) + off)
     out[label_column("growth", config)] = _known(np.where(retained, growth, np.nan), end >= t + h)
     out[complete_column("growth")] = end >= t + h
+
+    # product adoption: not held at t, held in some month of t+1 .. t+h
+    h = lab.products.horizon_months
+    for product, column in PRODUCT_COLUMNS.items():
+        task = f"adopt_{product}"
+        values = window(column)
+        held_t = holds(values[:, 0])
+        adopted = holds(values[:, 1:h + 1]).any(axis=1)
+        out[label_column(task, config)] = _known(np.where(held_t, np.nan, adopted.astype(np.float64)),
+                                                 end >= t + h)
+        out[complete_column(task)] = end >= t + h
     return out
 
 

@@ -107,7 +107,14 @@ from tierwise.features._errors import DataError
 from tierwise.features._events import check_events, event_marks
 from tierwise.features._feature_config import ClientGroups, FeatureConfig
 from tierwise.features._frame import SPLITS, ModelFrame
-from tierwise.features._labels import TASKS, Task, complete_column, label_column, labels_from_dense
+from tierwise.features._labels import (
+    TASKS,
+    Task,
+    complete_column,
+    is_task,
+    label_column,
+    labels_from_dense,
+)
 from tierwise.features._leakage import screen_leaks
 from tierwise.features._months import month_index, month_label
 from tierwise.features._snapshot import (
@@ -338,8 +345,8 @@ def task_frame(table: pd.DataFrame, task: Task, config: FeatureConfig) -> ModelF
     features become `category` with a fixed, sorted category list. The leakage screen runs on the train rows and drops its suspects
     unless `leak_screen.keep` lists them.
     """
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; one of {TASKS}")
+    if not is_task(task):
+        raise ValueError(f"unknown task {task!r}; one of {TASKS} or adopt_<product>")
     target = label_column(task, config)
     needed = [CLIENT_KEY, "snapshot_month", "split", target, complete_column(task)]
     missing = [c for c in needed if c not in table.columns]

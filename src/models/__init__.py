@@ -25,6 +25,13 @@ from tierwise.models._numbers import (
     format_probability,
     format_share,
 )
+from tierwise.models._offers import (
+    average_precision_at_k,
+    choose_offers,
+    map_at_k,
+    offer_mask,
+    top_k,
+)
 from tierwise.models._plots import (
     plot_calibration,
     plot_importance,
@@ -56,6 +63,7 @@ from tierwise.models._policy_config import (
 )
 from tierwise.models._policy_inputs import REQUIRED_COLUMNS as POLICY_INPUT_COLUMNS
 from tierwise.models._policy_inputs import validate_policy_inputs
+from tierwise.models._product_family import ProductFamilyConfig, ProductSpec
 from tierwise.models._reason_catalogue import (
     LANGUAGES,
     ReasonCatalogue,
@@ -123,6 +131,13 @@ __all__: list[str] = [
     "validate_policy_inputs",
     "Calibrator",
     "TaskConfig",
+    "ProductFamilyConfig",
+    "ProductSpec",
+    "average_precision_at_k",
+    "choose_offers",
+    "map_at_k",
+    "offer_mask",
+    "top_k",
     "TierwiseModel",
     "TrainResult",
     "assign_grades",

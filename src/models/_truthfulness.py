@@ -27,16 +27,19 @@ class DriverMap(FrozenConfig):
 
     churn: dict[str, list[str]] = Field(default_factory=dict)
     default: dict[str, list[str]] = Field(default_factory=dict)
+    products: dict[str, list[str]] = Field(default_factory=dict)  # adoption drivers, every adopt_<product> task
 
     def families(self, task: str) -> dict[str, list[str]]:
+        if task.startswith("adopt_"):
+            return self.products
         if task not in ("churn", "default"):
-            raise ConfigError(f"drivers: no driver mapping for task '{task}' (tasks: churn, default)")
+            raise ConfigError(f"drivers: no driver mapping for task '{task}' (tasks: churn, default, adopt_<product>)")
         return getattr(self, task)
 
     def check_families(self, known: Sequence[str]) -> None:
         """Raise `ConfigError` naming any family that is not a known reason family."""
         known_set = set(known)
-        unknown = sorted({f for task in ("churn", "default") for fams in self.families(task).values()
+        unknown = sorted({f for task in ("churn", "default", "adopt_") for fams in self.families(task).values()
                           for f in fams if f not in known_set})
         if unknown:
             raise ConfigError(f"drivers: unknown reason famil{'y' if len(unknown) == 1 else 'ies'}: "

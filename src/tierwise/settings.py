@@ -38,6 +38,7 @@ from tierwise.models import (
     LANGUAGES,
     DriverMap,
     PolicyConfig,
+    ProductFamilyConfig,
     ReasonCatalogue,
     TaskConfig,
     merged_families,
@@ -53,6 +54,7 @@ FILES = {
     "policy": "policy.yaml",
     "monitor": "monitor.yaml",
     "drivers": "drivers.yaml",
+    "products": "products.yaml",
 }
 
 
@@ -81,6 +83,7 @@ class Settings(BaseModel):
     reasons: dict[str, ReasonCatalogue] = {}
     monitor: MonitorConfig | None = None
     drivers: DriverMap | None = None
+    products: ProductFamilyConfig | None = None  # `products.yaml`: the product propensity family
 
     def path(self, part: str) -> Path:
         """The file a part is read from (`reasons`: the English catalogue)."""
@@ -173,6 +176,7 @@ def load_settings(config_dir: Path) -> Settings:
         reasons=reasons,
         monitor=_optional(folder / FILES["monitor"], MonitorConfig),
         drivers=_optional(folder / FILES["drivers"], DriverMap),
+        products=_optional(folder / FILES["products"], ProductFamilyConfig),
     )
     check_settings(settings)
     return _pages_currency(settings)

@@ -27,6 +27,7 @@ from tierwise.features import (
     month_date,
     month_index,
     month_label,
+    task_product,
 )
 from tierwise.governance import (
     Promotion,
@@ -120,8 +121,17 @@ def snapshot_months(monthly: pd.DataFrame, feature_config: Any, n_snapshots: int
 
 
 def synthetic_frames(data_dir: Path, tasks: Sequence[str], feature_config: FeatureConfig, *, n_snapshots: int,
-                     progress: Progress | None = None) -> dict[str, ModelFrame]:
-    from tierwise.features import build_training_table, read_events, task_frame
+                     progress: Progress | None = None,
+                     untrainable: dict[str, str] | None = None) -> dict[str, ModelFrame]:
+    """The model frame of each task from one training table. With `untrainable` (a dict to
+    fill), a task with no eligible row -- a product family whose column the extract leaves
+    empty, or that nobody adopts -- is left out with its one-line reason there."""
+    from tierwise.features import (
+        build_training_table,
+        product_families_present,
+        read_events,
+        task_frame,
+    )
 
     clients, monthly = read_raw_tables(Path(data_dir))
     events = read_events(Path(data_dir))  # the bank's recorded defaults and closures, when it has them
@@ -129,7 +139,20 @@ def synthetic_frames(data_dir: Path, tasks: Sequence[str], feature_config: Featu
     logger.info("training table: %d snapshots %s to %s%s", len(months), months[0], months[-1],
                 "" if events is None else f"; labels from {len(events):,} recorded event(s) where they apply")
     table = build_training_table(clients, monthly, months, feature_config, progress=progress, events=events)
-    return {task: task_frame(table, task, feature_config) for task in tasks}
+    absent = product_families_present(monthly) if any(task_product(t) for t in tasks) else {}
+    frames = {}
+    for task in tasks:
+        reason = absent.get(task_product(task) or "")
+        try:
+            if reason is not None:
+                raise DataError(f"{task}: no adoption can be read: {reason}")
+            frames[task] = task_frame(table, task, feature_config)
+        except DataError as exc:
+            if untrainable is None:
+                raise
+            untrainable[task] = str(exc)
+            logger.warning("%s not trained: %s", task, exc)
+    return frames
 
 
 def check_reason_coverage(feature_config: FeatureConfig, catalogues: Mapping[str, ReasonCatalogue]) -> None:
@@ -150,7 +173,7 @@ def read_oracle(data_dir: Path) -> pd.DataFrame | None:
 def add_oracle_metrics(result: TrainResult, task: str, oracle: pd.DataFrame | None) -> None:
     """Oracle AUC on the same test rows (joined by client and snapshot month) and the ratio
     (model AUC - 0.5) / (oracle AUC - 0.5)."""
-    column = ORACLE_COLUMNS.get(task)
+    column = ORACLE_COLUMNS.get(task) or (f"p_{result.model.target_}" if task_product(task) else None)
     if oracle is None or column not in oracle.columns or "snapshot_month" not in result.predictions.columns:
         return
     pred = result.predictions.assign(month=pd.to_datetime(result.predictions["snapshot_month"]))
@@ -320,10 +343,13 @@ def train_tasks(tasks: Sequence[str], *, data_dir: Path, configs: Mapping[str, T
     such task stops the run."""
     check_reason_coverage(feature_config, catalogues)  # fail early, before the slow part
     tracking.connect()
-    frames = synthetic_frames(data_dir, tasks, feature_config, n_snapshots=n_snapshots, progress=progress)
+    frames = synthetic_frames(data_dir, tasks, feature_config, n_snapshots=n_snapshots, progress=progress,
+                              untrainable=untrainable)
     oracle = read_oracle(data_dir)
     out = []
     for task in tasks:
+        if task not in frames:
+            continue  # named in `untrainable`
         try:
             result = train_split(frames[task], configs[task], budget_minutes=budget_minutes, progress=progress)
         except DataError as exc:

@@ -25,18 +25,33 @@ if TYPE_CHECKING:
 
 console = Console()
 
-TASK_HELP = "Synthetic-bank task: churn, default, growth, or all."
+TASK_HELP = ("Synthetic-bank task: churn, default, growth, all (the three), products (every product "
+             "propensity of products.yaml) or adopt_<product> (one).")
 DEFAULT_BANK = Path("outputs/bank")
 
 
-def _tasks(task: str) -> list[str]:
-    from tierwise.features import TASKS
+def _tasks(task: str, settings: Settings | None = None) -> list[str]:
+    from tierwise.features import TASKS, task_product
 
     if task == "all":
         return list(TASKS)
+    if task == "products" or task_product(task) is not None:
+        family = settings.require("products").task_configs() if settings is not None else {}
+        if task == "products":
+            return list(family)
+        if task not in family:
+            raise typer.BadParameter(f"'{task}' is not a product of products.yaml", param_hint="--task")
+        return [task]
     if task not in TASKS:
-        raise typer.BadParameter(f"'{task}' is not a task; one of {', '.join(TASKS)}, all", param_hint="--task")
+        raise typer.BadParameter(f"'{task}' is not a task; one of {', '.join(TASKS)}, all, products, adopt_<product>",
+                                 param_hint="--task")
     return [task]
+
+
+def _task_configs(tasks: list[str], settings: Settings) -> dict:
+    """The task config of each task: its models/<task>.yaml, or the product family's."""
+    family = settings.products.task_configs() if settings.products is not None else {}
+    return {t: family[t] if t in family else settings.task(t) for t in tasks}
 
 
 _SHOWN = ("roc_auc", "pr_auc", "ks", "brier", "ece", "lift_top_decile", "capture_top_decile", "rmse", "spearman",
@@ -93,8 +108,8 @@ def train(
         console.print(str(report).splitlines()[0])
         _summary([(info, result)])
         return
-    tasks = _tasks(task)
-    configs = {t: settings.task(t) for t in tasks}
+    tasks = _tasks(task, settings)
+    configs = _task_configs(tasks, settings)
     feature_config, catalogues = settings.require("features"), settings.require("reasons")
     bank = existing_dir(data or DEFAULT_BANK, option="--data")
     untrainable: dict[str, str] | None = {} if len(tasks) > 1 else None  # --task all: train what the data can

@@ -36,11 +36,14 @@ import pandas as pd
 from tierwise.features import (
     CLIENT_COLUMNS,
     MONTHLY_COLUMNS,
+    PRODUCT_COLUMNS,
     ConfigError,
     add_months,
     column_names,
+    holds,
     month_range,
 )
+from tierwise.synthetic import _products
 from tierwise.synthetic._config import DataConfig, LabelsConfig, ShiftConfig
 from tierwise.synthetic._network import generate_network
 
@@ -88,9 +91,15 @@ class _Static:
     employed: np.ndarray
     industry: np.ndarray  # industry index (-1 none)
     onboard: np.ndarray  # month index of onboarding (<=0: before the window)
+    pot_shares: np.ndarray | None = None  # product adoption on (_products): balance split over all products
+    pot_card: np.ndarray | None = None  # product adoption on: the card limit a card holder has
 
     def take(self, idx: np.ndarray) -> _Static:
-        return _Static(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+        return _Static(**{f.name: _take(getattr(self, f.name), idx) for f in fields(self)})
+
+
+def _take(arr: np.ndarray | None, idx: np.ndarray) -> np.ndarray | None:
+    return None if arr is None else arr[idx].copy()
 
 
 @dataclass
@@ -111,9 +120,10 @@ class _State:
     leave_driver: np.ndarray  # index into CHURN_DRIVERS, -1 none
     age: np.ndarray
     cyc: np.ndarray  # the client's industry cycle value this month
+    held: np.ndarray | None = None  # product adoption on: (n, len(PRODUCTS)) families held
 
     def take(self, idx: np.ndarray) -> _State:
-        return _State(**{f.name: getattr(self, f.name)[idx].copy() for f in fields(self)})
+        return _State(**{f.name: _take(getattr(self, f.name), idx) for f in fields(self)})
 
 
 @dataclass(frozen=True)
@@ -184,17 +194,22 @@ def _festival(date: dt.date) -> bool:
 
 def _step(st: _State, cl: _Static, t: int, date: dt.date, cyc: np.ndarray,
           rng: np.random.Generator, coef: _Coef,
-          drain: np.ndarray | None = None) -> tuple[_State, dict[str, np.ndarray], np.ndarray]:
+          drain: np.ndarray | None = None,
+          prng: np.random.Generator | None = None) -> tuple[_State, dict[str, np.ndarray], np.ndarray]:
     """Advance one month. Returns the new state, the observed columns, and the mask of rows
     that exist this month (onboarded and not closed before this month).
 
     `drain` (the injected shift, see `_shift_drain`): per client, the log of the share of
     assets kept this month (0 = untouched); the money that leaves shows as outgoing mobile
-    transfers. None (no shift) leaves every number as it was."""
+    transfers. None (no shift) leaves every number as it was. With product adoption on
+    (`st.held` set), `prng` draws the adoptions (`_products.adopt`) and the month shows them."""
     n = st.e.shape[0]
     onboarded = cl.onboard <= t
     present = onboarded & (st.phase != CLOSED)
     active = present & (st.phase == ACTIVE) & (st.bucket < 3)
+    held = None
+    if st.held is not None:
+        cl, held = _products.adopt(st, cl, active, prng)
 
     # -- events decided by the state at the end of last month --------------------------
     u = rng.random(n)
@@ -331,6 +346,9 @@ def _step(st: _State, cl: _Static, t: int, date: dt.date, cyc: np.ndarray,
         "rm_contacts": rm_contacts.astype(np.int64), "fee_income": np.round(fee, 2),
         "days_past_due": dpd.astype(np.int64), "relationship_closed": closed_now & present,
     }
+    if held is not None:
+        _products.observe(obs, held, quiet)
+        new_st = replace(new_st, held=_products.after_step(held, loan))
     return new_st, obs, present
 
 
@@ -532,6 +550,10 @@ def generate_bank(cfg: DataConfig, *, clients: int | None = None, months: int | 
 
     cl, st, extra = _draw_clients(n, m, cfg, rng_static)
     coef = _calibrate(cl, st, cfg)
+    rng_products = rng_products_oracle = None
+    if cfg.products is not None:  # their own streams: spawned after the five above, which stay as they were
+        rng_products, rng_products_oracle = (np.random.default_rng(s) for s in ss.spawn(2))
+        cl, st = _products.init_products(cl, st, rng_products)
     n_ind = len(cfg.population.industries)
     cycles = np.zeros((m + 1, max(n_ind, 1)))
     cycles[0] = _CYC_SD / np.sqrt(1 - _CYC_RHO**2) * rng_cycle.standard_normal(max(n_ind, 1))
@@ -548,6 +570,7 @@ def generate_bank(cfg: DataConfig, *, clients: int | None = None, months: int | 
     snaps = _snapshot_months(m, cfg)
     per_snap = cfg.oracle.pairs // len(snaps) if snaps else 0
     saved: dict[int, tuple[np.ndarray, _State, np.ndarray]] = {}
+    owned: dict[int, dict[str, np.ndarray]] = {}  # product adoption on: families held at each snapshot
     # label-relevant history of every client (months x clients)
     assets_hist = np.zeros((m, n))
     txn_hist = np.zeros((m, n), np.int64)
@@ -559,7 +582,7 @@ def generate_bank(cfg: DataConfig, *, clients: int | None = None, months: int | 
     parts: list[tuple[np.ndarray, int, dict[str, np.ndarray]]] = []
     for t, date in enumerate(dates):
         cyc = np.where(cl.industry < 0, 0.0, cycles[t + 1][ind_idx])
-        st, obs, present = _step(st, cl, t, date, cyc, rng_dyn, coef, shift.drain(cl, t))
+        st, obs, present = _step(st, cl, t, date, cyc, rng_dyn, coef, shift.drain(cl, t), rng_products)
         rows = np.flatnonzero(present)
         parts.append((rows, t, {k: v[rows] for k, v in obs.items()}))
         assets_hist[t] = _assets_total(obs)
@@ -573,13 +596,16 @@ def generate_bank(cfg: DataConfig, *, clients: int | None = None, months: int | 
             k = min(per_snap, eligible.size)
             pick = np.sort(rng_sample.choice(eligible, size=k, replace=False)) if k else eligible[:0]
             saved[t] = (pick, st.take(pick), cycles[t + 1].copy())
+            if cfg.products is not None:
+                owned[t] = {p: holds(obs[c][pick]) for p, c in PRODUCT_COLUMNS.items()}
         if progress is not None:
             progress(1)
 
     clients_df = _clients_frame(cl, extra, cfg, start, dates, rng_static)
     monthly_df = _monthly_frame(parts, dates, n)
     oracle_df = _oracle_frame(saved, cl, coef, cfg, dates, horizon, rng_oracle, assets_hist,
-                              txn_hist, dpd_hist, closed_hist, present_hist, exposure_hist, shift)
+                              txn_hist, dpd_hist, closed_hist, present_hist, exposure_hist, shift,
+                              owned, rng_products_oracle)
     if not cfg.network.enabled:
         return SyntheticBank(clients_df, monthly_df, oracle_df)
     network = generate_network(clients_df, dates, cfg.network, seed)  # its own random stream
@@ -647,7 +673,9 @@ def _monthly_frame(parts: list, dates: list[dt.date], n: int) -> pd.DataFrame:
 
 def _oracle_frame(saved: dict, cl: _Static, coef: _Coef, cfg: DataConfig, dates: list[dt.date],
                   horizon: int, rng: np.random.Generator, assets_hist, txn_hist, dpd_hist,
-                  closed_hist, present_hist, exposure_hist, shift: _Shift) -> pd.DataFrame:
+                  closed_hist, present_hist, exposure_hist, shift: _Shift,
+                  owned: dict[int, dict[str, np.ndarray]] | None = None,
+                  prng: np.random.Generator | None = None) -> pd.DataFrame:
     lab = cfg.labels
     k = cfg.oracle.futures
     ids = client_ids(cl.is_sme.shape[0])
@@ -672,10 +700,14 @@ def _oracle_frame(saved: dict, cl: _Static, coef: _Coef, cfg: DataConfig, dates:
         pa_, tx, dp = np.zeros(shape), np.zeros(shape, np.int64), np.zeros(shape, np.int64)
         cl_, pr = np.zeros(shape, bool), np.zeros(shape, bool)
         cyc = fst.cyc.copy()
+        adopted = _adoption_paths(owned, t, rep, cfg)
         for h in range(horizon):
             cyc = np.where(fcl.industry < 0, 0.0, _CYC_RHO * cyc + _CYC_SD * rng.standard_normal(rep.size))
             date = add_months(dates[t], h + 1)
-            fst, obs, present = _step(fst, fcl, t + 1 + h, date, cyc, rng, coef, shift.drain(fcl, t + 1 + h))
+            fst, obs, present = _step(fst, fcl, t + 1 + h, date, cyc, rng, coef, shift.drain(fcl, t + 1 + h), prng)
+            if adopted is not None and h < cfg.products.horizon_months:
+                for product, column in PRODUCT_COLUMNS.items():
+                    adopted[product] |= holds(obs[column])
             pa_[:, h], tx[:, h], dp[:, h] = _assets_total(obs), _txn_total(obs), obs["days_past_due"]
             cl_[:, h], pr[:, h] = obs["relationship_closed"], present
         sim = _label_values(assets_t[rep], _Paths(pa_, tx, dp, cl_, pr), lab)
@@ -710,13 +742,40 @@ def _oracle_frame(saved: dict, cl: _Static, coef: _Coef, cfg: DataConfig, dates:
             "growth_12m": realised["growth"],
             "churn_driver": churn_driver,
             "default_driver": default_driver,
+            **_adoption_columns(adopted, owned, t, st, cl_p, k, cfg),
         }))
     if not frames:
         return _empty_oracle()
     df = pd.concat(frames, ignore_index=True)
-    for col in ("client_id", "segment", "churn_driver", "default_driver"):
+    for col in ("client_id", "segment", "churn_driver", "default_driver",
+                *(c for c in df.columns if c.startswith("adopt_") and c.endswith("_driver"))):
         df[col] = df[col].astype("str")
     return df
+
+
+def _adoption_paths(owned: dict | None, t: int, rep: np.ndarray, cfg: DataConfig) -> dict[str, np.ndarray] | None:
+    """Per family, whether each re-simulated future has adopted it yet (None: adoption off)."""
+    if cfg.products is None or not owned:
+        return None
+    return {product: np.zeros(rep.size, bool) for product in PRODUCT_COLUMNS}
+
+
+def _adoption_columns(adopted: dict | None, owned: dict | None, t: int, st: _State, cl: _Static, k: int,
+                      cfg: DataConfig) -> dict[str, np.ndarray]:
+    """The oracle's adoption columns: `p_adopt_<p>_<h>m`, the true probability to hold family p
+    within h months among clients who do not hold it at the snapshot (NaN for holders), and
+    `adopt_<p>_driver`, the dominant driver of that probability (None for holders)."""
+    if adopted is None:
+        return {}
+    h = cfg.products.horizon_months
+    drivers = _products.adoption_drivers(st, cl)
+    out: dict[str, np.ndarray] = {}
+    for product in PRODUCT_COLUMNS:
+        held = owned[t][product]
+        p = adopted[product].reshape(-1, k).mean(axis=1)
+        out[f"p_adopt_{product}_{h}m"] = np.where(held, np.nan, p)
+        out[f"adopt_{product}_driver"] = np.where(held, None, drivers[product])
+    return out
 
 
 def _empty_oracle() -> pd.DataFrame:

@@ -144,6 +144,16 @@ WAREHOUSE_EMPTY_COLUMNS: tuple[str, ...] = (
 _FILLABLE = tuple(c.name for c in MONTHLY_COLUMNS if c.kind in ("int", "float") and c.name != "days_past_due")
 
 
+class ProductsConfig(FrozenConfig):
+    """Product adoption (`synthetic._products`): every month each active client may open the
+    product families they do not hold, with probabilities driven by the latent state, life
+    stage and what they already hold; the oracle records the true adoption probability per
+    family within `horizon_months` (the features config's `labels.products.horizon_months`)
+    and the driver of each. Absent (null) = off: the bank is unchanged."""
+
+    horizon_months: int = Field(3, ge=1, le=12, description="adoption horizon of the oracle (as labels.products)")
+
+
 class WarehouseConfig(FrozenConfig):
     """`tierwise generate --profile warehouse`: a bank that looks like a real retail bank's
     warehouse extract mapped onto `clients` and `monthly`, not like the demo bank.
@@ -205,6 +215,7 @@ class DataConfig(FrozenConfig):
     oracle: OracleConfig = OracleConfig()
     dirty: DirtyConfig = DirtyConfig()
     network: NetworkConfig = Field(NetworkConfig(), description="relations among SME clients (relations.parquet)")
+    products: ProductsConfig | None = None
     shift: ShiftConfig | None = Field(
         None, description="an injected shift for testing the monitor (one industry moves money out); "
                           "absent = none, the bank is unchanged")

@@ -30,6 +30,8 @@ def bank_fingerprint(cfg: DataConfig, *, clients: int, months: int, seed: int, s
     config = cfg.model_dump(mode="json")
     if config.get("shift") is None:
         config.pop("shift", None)  # no shift: the same fingerprint as before the switch existed
+    if config.get("products") is None:
+        config.pop("products", None)  # no product adoption: likewise
     run = {"clients": clients, "months": months, "seed": seed, "start": start, "dirty": dirty}
     if profile == "default":
         config.pop("warehouse", None)  # the default bank: the same fingerprint as before profiles existed
