@@ -14,9 +14,14 @@ output would be readable by its owner only. The temporary file is therefore give
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import errno
+import fcntl
+import json
 import os
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -139,3 +144,74 @@ def write_arrow_atomic(table: pa.Table | pd.DataFrame, path: str | Path) -> Path
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
     return path
+
+
+# Output locks ------------------------------------------------------------------------------
+#
+# One run at a time per output: `output_lock(target)` takes an OS advisory lock (`fcntl.flock`)
+# on `.<name>.lock` beside the target. The OS releases it when the holder ends, even under
+# kill -9, so a lock file left behind never blocks: only a live holder does. The file records
+# the holder (pid, host, start time) for the message a second run gets. Locks are re-entrant
+# within a process (run-month holds the archive month while its scoring step takes it again).
+
+_HELD: dict[Path, int] = {}
+
+
+def lock_path(target: str | Path) -> Path:
+    """The lock file of an output: `.<name>.lock` beside it."""
+    target = Path(target)
+    return target.with_name(f".{target.name}.lock")
+
+
+@contextlib.contextmanager
+def output_lock(target: str | Path, *, wait: float = 0.0, what: str | None = None) -> Iterator[Path]:
+    """Hold the lock of `target` for the block; another holder means `OutputError` naming it
+    (after waiting up to `wait` seconds for it to end). `what` names the output in the
+    message (default: the target path)."""
+    lock = lock_path(target).absolute()
+    if lock in _HELD:
+        _HELD[lock] += 1
+        try:
+            yield lock
+        finally:
+            _HELD[lock] -= 1
+        return
+    make_folder(lock.parent)
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, file_mode())
+    except OSError as exc:
+        raise OutputError(write_failure(lock, exc)) from None
+    try:
+        _acquire(fd, lock, wait=wait, what=what or str(target))
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")}).encode())
+        _HELD[lock] = 1
+        try:
+            yield lock
+        finally:
+            del _HELD[lock]
+    finally:
+        os.close(fd)  # releases the lock; the file stays (removing it would race a waiting run)
+
+
+def _acquire(fd: int, lock: Path, *, wait: float, what: str) -> None:
+    deadline = time.monotonic() + max(wait, 0.0)
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise OutputError(f"{what} is being written by another tierwise run ({lock_holder(lock)}): "
+                                  f"wait for it to end and rerun; nothing was written") from None
+            time.sleep(0.1)
+
+
+def lock_holder(lock: Path) -> str:
+    """`pid 123 on host, started 2026-01-01 10:00:00 UTC`, as the holder wrote it."""
+    try:
+        info = json.loads(Path(lock).read_text(encoding="utf-8"))
+        return f"pid {info['pid']} on {info['host']}, started {info['started']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"holder not recorded in {lock}"

@@ -19,7 +19,11 @@ Row rules, in order:
    they differ, every copy is rejected (there is no way to tell which one is right);
 4. monthly rows whose client is not in `clients`, or whose client row was rejected;
 5. monthly rows dated before the client's onboarding month, or after the month in which the
-   relationship closed.
+   relationship closed;
+6. time sanity: monthly rows dated after the extract's end month (`ContractRules.end_month`,
+   the declared end of the extract; by default this month), and clients onboarded after the
+   latest month of the extract (the last month of a monthly row not rejected by rules 1-2 or
+   the end month; `ContractRules.latest_month` gives it when the rows are validated in chunks).
 
 A row is identified by `_row`, its 0-based position in the file as read.
 """
@@ -73,6 +77,19 @@ class ContractRules:
     regions: frozenset[str] | None = None
     industries: frozenset[str] | None = None
     birth_year_range: tuple[int, int] = (1900, dt.date.today().year)
+    end_month: dt.date | None = None  # the extract's declared end month; None: this month
+    latest_month: dt.date | None = None  # the extract's latest month; None: from the rows validated
+
+    def last_month(self) -> dt.date:
+        """The extract's end month: `end_month`, or this month when none is declared."""
+        return (self.end_month or dt.date.today()).replace(day=1)
+
+
+def months_within_end(months: pd.Series, rules: ContractRules | None = None) -> pd.Series:
+    """The months of a column (any date-like values; unparseable ones dropped) not after the
+    extract's end month: the months the extract covers."""
+    values = to_month_dtype(months).dropna()
+    return values[values <= pd.Timestamp((rules or ContractRules()).last_month())]
 
 
 REFERENCE_TABLES: dict[str, tuple[str, ...]] = {"branches": ("branch", "region"), "industries": ("industry",)}
@@ -312,6 +329,13 @@ def validate_tables(clients: pd.DataFrame, monthly: pd.DataFrame, *, rules: Cont
     c_fail = [c_type_fail, _not_already(schema_failures(c_typed, build_schema(CLIENT_COLUMNS, rules, name="clients")), c_type_fail)]
     m_fail = [m_type_fail, _not_already(schema_failures(m_typed, build_schema(MONTHLY_COLUMNS, rules, name="monthly")), m_type_fail)]
 
+    m_fail.append(_not_already(_after_end(m_typed, rules.last_month()), pd.concat(m_fail, ignore_index=True)))
+    latest = rules.latest_month or _latest_month(m_typed[~m_typed[ROW_ID].isin(_rows(m_fail))])
+    if latest is not None:
+        late = c_typed["onboarding_month"] > pd.Timestamp(latest)
+        c_fail.append(_failure_rows(c_typed, "onboarding_month",
+                                    f"onboarded after the latest month of the extract ({latest:%Y-%m})", late))
+
     c_names = [c.name for c in CLIENT_COLUMNS]
     m_names = [c.name for c in MONTHLY_COLUMNS]
     c_bad = _rows(c_fail)
@@ -370,6 +394,17 @@ def _not_already(failures: pd.DataFrame, earlier: pd.DataFrame) -> pd.DataFrame:
     seen = pd.MultiIndex.from_frame(earlier[[ROW_ID, "column"]])
     here = pd.MultiIndex.from_frame(failures[[ROW_ID, "column"]])
     return failures[~here.isin(seen)].reset_index(drop=True)
+
+
+def _after_end(monthly: pd.DataFrame, end: dt.date) -> pd.DataFrame:
+    """Monthly rows dated after the extract's end month."""
+    return _failure_rows(monthly, MONTH_KEY, f"after the extract's end month ({end:%Y-%m})",
+                         monthly[MONTH_KEY] > pd.Timestamp(end))
+
+
+def _latest_month(monthly: pd.DataFrame) -> dt.date | None:
+    months = monthly[MONTH_KEY].dropna()
+    return None if months.empty else months.max().date().replace(day=1)
 
 
 def _timeline_failures(monthly: pd.DataFrame, clients: pd.DataFrame) -> pd.DataFrame:

@@ -36,7 +36,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tierwise.features import CLIENT_KEY, MONTH_KEY, DataError, add_months, atomic_path, month_label
+from tierwise.features import (
+    CLIENT_KEY,
+    MONTH_KEY,
+    DataError,
+    add_months,
+    atomic_path,
+    month_label,
+    output_lock,
+)
 from tierwise.models import PRIOR_COLUMNS, RECOMMENDATION_COLUMNS, REVIEW_COLUMNS
 
 logger = logging.getLogger(__name__)
@@ -134,6 +142,15 @@ def to_partition(recs: pd.DataFrame) -> pa.Table:
         else:
             arrays.append(pa.array(values.to_numpy(), from_pandas=True).cast(field.type))
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def month_lock(archive: Path, month: dt.date):  # noqa: ANN201 - a context manager yielding the lock file
+    """The lock of one archive month, held by whatever writes it (scoring, run-month):
+    `.<archive>-YYYY-MM.lock` beside the archive folder, so readers of the archive never see it.
+    A second run on the same month refuses in one line naming the holder (`output_lock`)."""
+    archive = Path(archive)
+    return output_lock(archive.parent / f"{archive.name}-{month_label(month)}",
+                       what=f"archive {archive} month {month_label(month)}")
 
 
 def write_month(archive: Path, month: dt.date, recs: pd.DataFrame) -> Path:

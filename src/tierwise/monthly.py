@@ -112,7 +112,9 @@ def months_between(first: dt.date, last: dt.date) -> list[dt.date]:
 def run_months(job: MonthlyJob, months: list[dt.date], *, progress: StepProgress) -> Iterator[MonthSummary]:
     """Each month in order (see the module docstring), one summary per month as it finishes."""
     for month in months:
-        yield run_month(job, month, progress=progress)
+        with client_archive.month_lock(job.archive, month):  # the whole month: score, pages, monitor
+            summary = run_month(job, month, progress=progress)
+        yield summary
 
 
 def run_month(job: MonthlyJob, month: dt.date, *, progress: StepProgress) -> MonthSummary:

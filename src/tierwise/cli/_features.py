@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,7 +16,18 @@ from tierwise.cli._common import (
     parse_month,
     progress_bar,
 )
-from tierwise.features import ROW_ID, month_range, read_raw_tables, reference_rules, write_table
+from tierwise.features import (
+    ROW_ID,
+    ContractRules,
+    month_range,
+    output_lock,
+    read_raw_tables,
+    reference_rules,
+    write_table,
+)
+
+if TYPE_CHECKING:
+    from tierwise.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -25,15 +36,17 @@ QuarantineOpt = Annotated[bool, typer.Option(
     "--quarantine", help="Validate first: set bad rows aside in DATA/_rejected/ (with reasons) and use the rest.")]
 
 
-def _read(data: Path, quarantine: bool):
+def _read(data: Path, quarantine: bool, settings: Settings):
     """The raw tables; with `quarantine`, only the rows that pass `tierwise validate`'s contract
     rules (rejects written to DATA/_rejected/), with the reference lists the bank supplies in
-    DATA (`reference_rules`): any branch code when it supplies none."""
+    DATA (`reference_rules`): any branch code when it supplies none; rows after data.yaml's
+    `end_month` (default: this month) are set aside."""
     if not quarantine:
         return read_raw_tables(data)
+    from tierwise.cli._generate import data_config
     from tierwise.cli._validate import REJECTED_DIR, summary_line, validate_folder
 
-    report = validate_folder(data, rules=reference_rules(data))
+    report = validate_folder(data, rules=reference_rules(data, ContractRules(end_month=data_config(settings).end_date())))
     if sum(report.rows_rejected.values()):
         logger.warning("quarantined rows: %s; reasons in %s", summary_line(report), data / REJECTED_DIR)
     return report.clients.drop(columns=[ROW_ID], errors="ignore"), report.monthly.drop(columns=[ROW_ID], errors="ignore")
@@ -54,13 +67,15 @@ def features_command(
 
     t = parse_month(month, option="--month")
     existing_dir(data, option="--data")
-    config = load_settings(config_dir_opt).require("features")
+    settings = load_settings(config_dir_opt)
+    config = settings.require("features")
     with progress_bar("features", 3) as advance:
-        clients, monthly = _read(data, quarantine)
+        clients, monthly = _read(data, quarantine, settings)
         advance(1)
         table = snapshot_features(clients, monthly, t, config)
         advance(1)
-        write_table(table, out)
+        with output_lock(out):
+            write_table(table, out)
         advance(1)
     typer.echo(f"wrote {out}: {len(table):,} clients x {table.shape[1] - 2} columns at {t:%Y-%m}")
 
@@ -81,12 +96,14 @@ def trainset_command(
     if t1 < t0:
         raise typer.BadParameter(f"{last} is before --from {first}", param_hint="--to")
     existing_dir(data, option="--data")
-    config = load_settings(config_dir_opt).require("features")
+    settings = load_settings(config_dir_opt)
+    config = settings.require("features")
     months = month_range(t0, t1)
-    clients, monthly = _read(data, quarantine)
+    clients, monthly = _read(data, quarantine, settings)
     with progress_bar("snapshots", len(months)) as advance:
         table = build_training_table(clients, monthly, months, config, progress=advance)
-    write_table(table, out)
+    with output_lock(out):
+        write_table(table, out)
     counts = table["split"].value_counts()
     shown = ", ".join(f"{s} {counts.get(s, 0):,}" for s in ("train", "valid", "test", "unused"))
     typer.echo(f"wrote {out}: {len(table):,} rows from {table['snapshot_month'].nunique()} snapshots ({shown})")

@@ -79,7 +79,7 @@ def report_rm(
     config_path: Path | None = ConfigDirOption,
 ) -> None:
     """Self-contained HTML pages of RMs' clients: tiers, scores, reasons, flags, actions, a year of history."""
-    from tierwise.features import write_text_atomic
+    from tierwise.features import output_lock, write_text_atomic
     from tierwise.reports import (
         read_bank,
         read_recommendations,
@@ -96,11 +96,13 @@ def report_rm(
     data_dir = _data_dir(data, explicit=data != DATA_DEFAULT)
     _, monthly = read_bank(data_dir)
     if all_rms:
-        written = write_rm_pages(recs, monthly, when, out, cfg.report, lang)
+        with output_lock(out):  # a folder of pages: one run at a time
+            written = write_rm_pages(recs, monthly, when, out, cfg.report, lang)
         typer.echo(f"wrote {len(written) - 1} RM page(s) and {written[-1]}")
         return
     html = render_rm_report(recs, monthly, rm_id, when, lang, cfg.report)
-    write_text_atomic(out, html)
+    with output_lock(out):
+        write_text_atomic(out, html)
     typer.echo(f"wrote {out}")
 
 
@@ -128,7 +130,7 @@ def monitor(
     performance."""
     from tierwise import registry, tracking
     from tierwise.archive import archived_months, check_archive
-    from tierwise.features import read_events
+    from tierwise.features import output_lock, read_events
     from tierwise.reports import (
         build_monitor,
         log_monitor_run,
@@ -163,8 +165,9 @@ def monitor(
     events = None if data_dir is None else read_events(data_dir)
     result = build_monitor(recs, pd.Timestamp(months.month), pd.Timestamp(months.baseline), cfg, clients=clients,
                            monthly=monthly, features=features, events=events)
-    files = write_monitor(result, out)
-    run_id = log_monitor_run(result, files, cfg.experiment)
+    with output_lock(out):  # monitor.json and monitor.html together: one run at a time
+        files = write_monitor(result, out)
+        run_id = log_monitor_run(result, files, cfg.experiment)
     alerts = result["alerts"]
     typer.echo(f"wrote {files[0]} and {files[1]} ({result['month']} against {result['baseline']}); "
                f"MLflow run {run_id}; {len(alerts)} alert(s)")

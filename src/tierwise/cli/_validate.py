@@ -59,8 +59,9 @@ def validation_rules(data: Path, settings: Settings, *, check_branches: bool | N
     in DATA, see `reference_rules`); for a synthetic bank written with `tierwise generate
     --dirty` (its defects include branch codes the population does not have), data.yaml's
     branch list. `check_branches` False drops the branch check, True asks for it (data.yaml's
-    list when DATA has none)."""
-    rules = reference_rules(data)
+    list when DATA has none). Rows after data.yaml's `end_month` (default: this month) are
+    quarantined."""
+    rules = reference_rules(data, ContractRules(end_month=data_config(settings).end_date()))
     if check_branches is False:
         return replace(rules, branches=None)
     if rules.branches is None and (check_branches or read_manifest(data).get("dirty") is True):

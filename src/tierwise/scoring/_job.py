@@ -4,8 +4,10 @@ batch step (relationship-manager capacity), the atomic final write and the MLflo
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from tierwise.features import (
     ROW_ID,
     ContractRules,
     DataError,
+    output_lock,
     table_path,
     validate_tables,
     write_arrow_atomic,
@@ -110,6 +113,19 @@ def job_paths(month: dt.date, *, out: Path | None, archive: Path | None) -> JobP
     return JobPaths(out=None, archive=archive,
                     rejects=archive.parent / f"{archive.name}-rejects" / f"{month:%Y-%m}.parquet",
                     parts=archive.parent / f".{archive.name}-{month:%Y-%m}.parts")
+
+
+@contextlib.contextmanager
+def job_lock(paths: JobPaths, month: dt.date) -> Iterator[None]:
+    """Hold the locks of what a job writes (the --out file, the archive month) for the whole
+    job: a second job on the same output refuses in one line naming the holder, before it
+    touches the parts, the rejects or the output."""
+    with contextlib.ExitStack() as stack:
+        if paths.out is not None:
+            stack.enter_context(output_lock(paths.out))
+        if paths.archive is not None:
+            stack.enter_context(client_archive.month_lock(paths.archive, month))
+        yield
 
 
 def memory_fingerprint(archive: Path | None, month: dt.date, *, trend_months: int) -> str:

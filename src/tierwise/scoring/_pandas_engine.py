@@ -24,6 +24,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,10 +39,12 @@ from tierwise.features import (
     MONTH_KEY,
     MONTHLY_COLUMNS,
     ROW_ID,
+    ContractRules,
     DataError,
     FeatureConfig,
     check_month_in_range,
     make_folder,
+    months_within_end,
     read_table,
     reference_rules,
     snapshot_features,
@@ -56,6 +59,7 @@ from tierwise.scoring._job import (
     check_something_scored,
     finish,
     input_files,
+    job_lock,
     job_paths,
     log_run,
     memory_fingerprint,
@@ -100,9 +104,10 @@ def _chunk_of(ids: pa.Array, lowers: list[str]) -> np.ndarray:
     return np.maximum(np.searchsorted(np.array(lowers, dtype=object), values, side="right") - 1, 0)
 
 
-def _split_monthly(path: Path, lowers: list[str], folder: Path) -> tuple[int, pd.Timestamp, pd.Timestamp]:
+def _split_monthly(path: Path, lowers: list[str], folder: Path,
+                   rules: ContractRules) -> tuple[int, pd.Timestamp, pd.Timestamp]:
     """Write the monthly rows of each chunk to `folder/chunk-<i>.parquet`; returns the row count
-    and the first and last month."""
+    and the first and last month the extract covers (rows after its end month left out)."""
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -112,7 +117,7 @@ def _split_monthly(path: Path, lowers: list[str], folder: Path) -> tuple[int, pd
     try:
         for batch in _monthly_batches(path):
             table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
-            months = _month_values(table.column(MONTH_KEY).to_pandas())
+            months = months_within_end(_month_values(table.column(MONTH_KEY).to_pandas()), rules)
             if months.notna().any():
                 lo = months.min() if pd.isna(lo) else min(lo, months.min())
                 hi = months.max() if pd.isna(hi) else max(hi, months.max())
@@ -167,7 +172,21 @@ def score_pandas(data_dir: Path, month: dt.date, out: Path | None = None, *, rec
     """Score every client alive at `month` into the `archive` partition and/or the `out` file;
     tier memory comes from the archive's months before `month`; with a `relations` table, the
     month's connected groups (`groups` settings, default `GroupsConfig()`) carry default and
-    exit review to related firms. See the module docstring."""
+    exit review to related firms. See the module docstring. One job at a time per output: the
+    --out file and the archive month are locked for the whole job (`job_lock`).
+    """
+    with job_lock(job_paths(month, out=out, archive=archive), month):
+        return _score_pandas(data_dir, month, out, recommender=recommender, feature_config=feature_config,
+                             model_uri=model_uri, model_version=model_version, archive=archive,
+                             chunk_clients=chunk_clients, on_start=on_start, progress=progress,
+                             keep_parts=keep_parts, groups=groups)
+
+
+def _score_pandas(data_dir: Path, month: dt.date, out: Path | None = None, *, recommender: Recommender,
+                  feature_config: FeatureConfig, model_uri: str, model_version: str,
+                  archive: Path | None = None, chunk_clients: int = 50_000,
+                  on_start: Callable[[int], None] | None = None, progress: Progress | None = None,
+                  keep_parts: bool = False, groups: GroupsConfig | None = None) -> ScoreResult:
     began = time.perf_counter()
     data_dir = Path(data_dir)
     paths = job_paths(month, out=out, archive=archive)
@@ -186,8 +205,11 @@ def score_pandas(data_dir: Path, month: dt.date, out: Path | None = None, *, rec
                                     "model_uri": model_uri, "chunk_clients": chunk_clients,
                                     "engine": "pandas", "memory": memory})
     split_folder = store.folder / "input"
-    monthly_rows, lo, hi = _split_monthly(files[1], lowers, split_folder)
+    rules = reference_rules(data_dir)
+    monthly_rows, lo, hi = _split_monthly(files[1], lowers, split_folder, rules)
     check_month_in_range(month, (lo, hi), source=str(files[1]), what="--month")
+    if not pd.isna(hi):  # the extract's latest month for every chunk, as validating it whole gives
+        rules = replace(rules, latest_month=hi.date())
     client_chunk = _chunk_of(pa.array(ids.astype("str").to_numpy(dtype=object, na_value=None), pa.string()),
                              lowers)
     if on_start:
@@ -195,7 +217,6 @@ def score_pandas(data_dir: Path, month: dt.date, out: Path | None = None, *, rec
     tick = progress or (lambda n=1: None)
     resumed = 0
     sources = (str(files[0]), str(files[1]))
-    rules = reference_rules(data_dir)
     for index, lower in enumerate(lowers):
         bounds = (lower, lowers[index + 1] if index + 1 < len(lowers) else "")
         if store.is_done(index, bounds):

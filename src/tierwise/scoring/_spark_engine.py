@@ -35,6 +35,7 @@ from tierwise.features import (
     FeatureConfig,
     check_month_in_range,
     make_folder,
+    months_within_end,
     read_raw_tables,
     reference_rules,
     snapshot_features,
@@ -49,6 +50,7 @@ from tierwise.scoring._job import (
     check_something_scored,
     finish,
     input_files,
+    job_lock,
     job_paths,
     log_run,
     prepare_month,
@@ -169,11 +171,11 @@ def _prepare(data_dir: Path, month: dt.date, paths: JobPaths) -> tuple[RunInputs
     files = input_files(data_dir)
     fingerprint = file_fingerprint(files, month.isoformat())
     clients, monthly = read_raw_tables(data_dir)
-    check_month_in_range(month, monthly[MONTH_KEY], source=str(files[1]), what="--month")
+    rules = reference_rules(data_dir)
+    check_month_in_range(month, months_within_end(monthly[MONTH_KEY], rules), source=str(files[1]), what="--month")
     clients[ROW_ID] = np.arange(len(clients), dtype=np.int64)
     monthly[ROW_ID] = np.arange(len(monthly), dtype=np.int64)
-    prepared = prepare_month(clients, monthly, month, sources=(str(files[0]), str(files[1])),
-                             rules=reference_rules(data_dir))
+    prepared = prepare_month(clients, monthly, month, sources=(str(files[0]), str(files[1])), rules=rules)
     write_rejects(prepared.rejects, paths)
     check_something_scored(prepared.clients, prepared.rejects, month, files[1], paths)
     logger.info("%d clients with a row at %s (of %d read)", len(prepared.clients), f"{month:%Y-%m}", len(clients))
@@ -186,7 +188,16 @@ def score_spark(data_dir: Path, month: dt.date, out: Path | None = None, *, mode
                 archive: Path | None = None, master: str = "local[2]", partitions: int = 8,
                 spark: Any = None) -> ScoreResult:
     """Score every client alive at `month` on Spark into the `archive` partition and/or the `out`
-    file, with the archive's tier memory; see the module docstring."""
+    file, with the archive's tier memory; see the module docstring. The --out file and the
+    archive month are locked for the whole job (`job_lock`)."""
+    with job_lock(job_paths(month, out=out, archive=archive), month):
+        return _score_spark(data_dir, month, out, model_uri=model_uri, archive=archive, master=master,
+                            partitions=partitions, spark=spark)
+
+
+def _score_spark(data_dir: Path, month: dt.date, out: Path | None = None, *, model_uri: str,
+                 archive: Path | None = None, master: str = "local[2]", partitions: int = 8,
+                 spark: Any = None) -> ScoreResult:
     require_pyspark()
     import mlflow.pyfunc
     from pyspark.sql import functions as F

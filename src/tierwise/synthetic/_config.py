@@ -222,6 +222,20 @@ class DataConfig(FrozenConfig):
     warehouse: WarehouseConfig = Field(
         WarehouseConfig(), description="`generate --profile warehouse`: a bank that looks like a real "
                                        "warehouse extract (short history, no closures, empty product columns)")
+    end_month: str | None = Field(
+        None, description="the extract's declared end month, YYYY-MM: `validate` and `features --quarantine` "
+                          "quarantine monthly rows dated after it; absent = this month")
+
+    @field_validator("end_month")
+    @classmethod
+    def _end_month(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_month(value)
+        return value
+
+    def end_date(self) -> dt.date | None:
+        """The declared end month of the extract (None: this month)."""
+        return None if self.end_month is None else parse_month(self.end_month)
 
     @model_validator(mode="after")
     def _shift_industry_known(self) -> DataConfig:
