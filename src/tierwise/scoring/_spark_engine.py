@@ -40,7 +40,8 @@ from tierwise.features import (
     reference_rules,
     snapshot_features,
 )
-from tierwise.models import PYFUNC_OUTPUT_COLUMNS, as_str
+from tierwise.groups import month_groups
+from tierwise.models import PYFUNC_OUTPUT_COLUMNS, GroupsConfig, as_str
 from tierwise.scoring._checkpoint import file_fingerprint
 from tierwise.scoring._job import (
     JobPaths,
@@ -164,9 +165,11 @@ def _with_spark_memory(spark: Any, features: Any, prior: pd.DataFrame) -> Any:
     return features.join(spark.createDataFrame(memory, schema=schema), on=CLIENT_KEY, how="left")
 
 
-def _prepare(data_dir: Path, month: dt.date, paths: JobPaths) -> tuple[RunInputs, MonthInputs]:
-    """The raw tables read and prepared on the driver, as the pandas engine prepares each chunk;
-    the rejects are written beside the output. The input fingerprint is the pandas engine's (the
+def _prepare(data_dir: Path, month: dt.date, paths: JobPaths,
+             groups: GroupsConfig) -> tuple[RunInputs, MonthInputs, pd.Series | None]:
+    """The raw tables read and prepared on the driver, as the pandas engine prepares each chunk,
+    with the month's connected groups when the bank has relations; the rejects (relations rows
+    too) are written beside the output. The input fingerprint is the pandas engine's (the
     engine is logged apart): both engines archive the same rows."""
     files = input_files(data_dir)
     fingerprint = file_fingerprint(files, month.isoformat())
@@ -176,28 +179,33 @@ def _prepare(data_dir: Path, month: dt.date, paths: JobPaths) -> tuple[RunInputs
     clients[ROW_ID] = np.arange(len(clients), dtype=np.int64)
     monthly[ROW_ID] = np.arange(len(monthly), dtype=np.int64)
     prepared = prepare_month(clients, monthly, month, sources=(str(files[0]), str(files[1])), rules=rules)
-    write_rejects(prepared.rejects, paths)
-    check_something_scored(prepared.clients, prepared.rejects, month, files[1], paths)
+    related, relation_rejects = month_groups(data_dir, month, clients[CLIENT_KEY], groups)
+    rejects = prepared.rejects
+    if relation_rejects is not None and len(relation_rejects):
+        rejects = pd.concat([rejects, relation_rejects], ignore_index=True)
+    write_rejects(rejects, paths)
+    check_something_scored(prepared.clients, rejects, month, files[1], paths)
     logger.info("%d clients with a row at %s (of %d read)", len(prepared.clients), f"{month:%Y-%m}", len(clients))
     inputs = RunInputs(month=month, fingerprint=fingerprint, rows_in={"clients": len(clients), "monthly": len(monthly)},
-                       rows_rejected=rejected_counts(prepared.rejects))
-    return inputs, prepared
+                       rows_rejected=rejected_counts(rejects))
+    return inputs, prepared, related
 
 
 def score_spark(data_dir: Path, month: dt.date, out: Path | None = None, *, model_uri: str,
                 archive: Path | None = None, master: str = "local[2]", partitions: int = 8,
-                spark: Any = None) -> ScoreResult:
+                spark: Any = None, groups: GroupsConfig | None = None) -> ScoreResult:
     """Score every client alive at `month` on Spark into the `archive` partition and/or the `out`
-    file, with the archive's tier memory; see the module docstring. The --out file and the
-    archive month are locked for the whole job (`job_lock`)."""
+    file, with the archive's tier memory and, as the pandas engine does, contagion within the
+    month's connected groups (`groups` settings, default `GroupsConfig()`); see the module
+    docstring. The --out file and the archive month are locked for the whole job (`job_lock`)."""
     with job_lock(job_paths(month, out=out, archive=archive), month):
         return _score_spark(data_dir, month, out, model_uri=model_uri, archive=archive, master=master,
-                            partitions=partitions, spark=spark)
+                            partitions=partitions, spark=spark, groups=groups or GroupsConfig())
 
 
 def _score_spark(data_dir: Path, month: dt.date, out: Path | None = None, *, model_uri: str,
                  archive: Path | None = None, master: str = "local[2]", partitions: int = 8,
-                 spark: Any = None) -> ScoreResult:
+                 spark: Any = None, groups: GroupsConfig) -> ScoreResult:
     require_pyspark()
     import mlflow.pyfunc
     from pyspark.sql import functions as F
@@ -210,7 +218,7 @@ def _score_spark(data_dir: Path, month: dt.date, out: Path | None = None, *, mod
     loaded = load_recommender(model_uri)
     recommender, version, config = loaded.recommender, loaded.version, loaded.settings.features
     prior = client_archive.prior_state(archive, month, trend_months=recommender.policy.policy.risk.trend_months)
-    inputs, prepared = _prepare(Path(data_dir), month, paths)
+    inputs, prepared, related = _prepare(Path(data_dir), month, paths, groups)
     own = spark is None
     spark = spark or spark_session(master)
     try:
@@ -248,7 +256,7 @@ def _score_spark(data_dir: Path, month: dt.date, out: Path | None = None, *, mod
             values = as_str(recs[name])
             recs[name] = values.mask(values == "nan")
     recs = finish(recs, recommender, paths, month=month, prior=prior, model_version=version,
-                  fingerprint=inputs.fingerprint)
+                  fingerprint=inputs.fingerprint, groups=related)
     seconds = time.perf_counter() - began
     run_id = log_run(recs=recs, inputs=inputs, model_uri=model_uri, model_version=version, engine="spark",
                      out=paths.target, seconds=seconds)
