@@ -9,6 +9,7 @@ from tierwise.models._group_risk import (
     contagion_templates,
     group_table,
 )
+from tierwise.models._leads import LEAD_COLUMNS, LEAD_KINDS, supply_chain_leads
 from tierwise.models._metrics import (
     binary_metrics,
     expected_calibration_error,
@@ -98,6 +99,9 @@ __all__: list[str] = [
     "apply_contagion",
     "contagion_templates",
     "group_table",
+    "LEAD_COLUMNS",
+    "LEAD_KINDS",
+    "supply_chain_leads",
     "DEFAULT_CURRENCY",
     "format_change",
     "format_count",

@@ -45,6 +45,8 @@ class GroupsConfig(FrozenConfig):
                                                              "capital is over the limit")
     exposure_column: str = Field("credit_exposure", description="the recommendations' column summed as exposure")
     top_groups: int = Field(10, ge=1, description="groups listed in the monitor, largest exposure first")
+    leads_shown: int = Field(5, ge=1, description=(
+        "supply-chain leads shown per core client on the RM page, largest flow first (the leads file has all)"))
 
 
 def group_table(recs: pd.DataFrame, groups: pd.Series, cfg: GroupsConfig,
