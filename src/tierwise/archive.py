@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 
 from tierwise.features import (
     CLIENT_KEY,
+    GROUP_KEY,
     MONTH_KEY,
     DataError,
     add_months,
@@ -57,12 +58,17 @@ MEMORY_COLUMNS: tuple[str, ...] = ("tier_prev", "p_default_prev")
 """What the policy read from the archive: the client's tier of the last archived month and the
 lowest PD of the trend window (null: no history)."""
 RUN_COLUMNS: tuple[str, ...] = ("model_version", "input_fingerprint")
+GROUP_COLUMNS: tuple[str, ...] = (GROUP_KEY,)
+"""The client's connected group that month (`tierwise.features.groups_of_month`: the smallest
+member id; a client with no link is its own group), null when the bank has no `relations`
+table. Added after the first archives: a partition written before it reads as null."""
 
 ARCHIVE_COLUMNS: tuple[str, ...] = (
     *[c for c in RECOMMENDATION_COLUMNS if c != MONTH_KEY],
     *MEMORY_COLUMNS,
     *REVIEW_COLUMNS,
     *RUN_COLUMNS,
+    *GROUP_COLUMNS,
 )
 """One archived client-month, in order (the month is the partition key)."""
 
@@ -277,9 +283,12 @@ def prior_state(archive: Path | None, month: dt.date, *, trend_months: int) -> p
     return out.reset_index(drop=True)
 
 
-def archive_rows(recs: pd.DataFrame, prior: pd.DataFrame, *, model_version: str, fingerprint: str) -> pd.DataFrame:
+def archive_rows(recs: pd.DataFrame, prior: pd.DataFrame, *, model_version: str, fingerprint: str,
+                 groups: pd.Series | None = None) -> pd.DataFrame:
     """This month's recommendations (with their review columns) and the memory the policy read
-    (`tier_prev`, `p_default_prev`) and the run's model version and input fingerprint."""
+    (`tier_prev`, `p_default_prev`), the run's model version and input fingerprint, and each
+    client's `group_id` from `groups` (group id by client id; a client not in it is its own
+    group; None: the bank has no relations and the column is null)."""
     memory = prior.loc[:, [CLIENT_KEY, *MEMORY_COLUMNS]].set_index(CLIENT_KEY)
     memory = memory.reindex(pd.Index(recs[CLIENT_KEY].astype("str").to_numpy(), name=CLIENT_KEY))
     out = recs.copy()
@@ -287,5 +296,12 @@ def archive_rows(recs: pd.DataFrame, prior: pd.DataFrame, *, model_version: str,
     out["p_default_prev"] = memory["p_default_prev"].to_numpy(dtype=float)
     out["model_version"] = str(model_version)
     out["input_fingerprint"] = fingerprint
+    ids = out[CLIENT_KEY].astype("str")
+    if groups is None:
+        out[GROUP_KEY] = pd.Series(pd.NA, index=out.index, dtype="str")
+    else:
+        group = groups.reindex(ids.to_numpy()).to_numpy(dtype=object)
+        out[GROUP_KEY] = pd.Series(np.where(pd.isna(group), ids.to_numpy(dtype=object), group),
+                                   index=out.index, dtype="str")
     return out
 

@@ -36,8 +36,10 @@ def score(
     master: str = typer.Option("local[2]", "--master", help="Spark master (--engine spark)."),
     chunk_clients: int = typer.Option(50_000, "--chunk-clients", min=1, help="Clients per chunk (pandas)."),
     partitions: int = typer.Option(8, "--partitions", min=1, help="Client-hash buckets (spark)."),
+    config_path: Path | None = ConfigDirOption,
 ) -> None:
-    """Score every client of a month: features, the task models, reasons, tiers -> Parquet."""
+    """Score every client of a month: features, the task models, reasons, tiers -> Parquet.
+    With a relations table, connected groups use monitor.yaml `groups:` (as run-month does)."""
     from tierwise.registry import load_recommender
 
     existing_dir(data, option="--data")
@@ -53,6 +55,8 @@ def score(
     if not no_archive and archive.exists() and not archive.is_dir():
         raise TierwiseError(f"--archive: {archive} is a file, not an archive folder")
     archive_dir = None if no_archive else archive
+    monitor_cfg = load_settings(config_path).monitor  # groups: as run-month reads them; no monitor.yaml: defaults
+    groups = monitor_cfg.groups if monitor_cfg is not None else None
     if engine == "pandas":
         from tierwise.scoring import score_pandas
 
@@ -62,12 +66,12 @@ def score(
             result = score_pandas(data, when, out, recommender=loaded.recommender, archive=archive_dir,
                                   feature_config=loaded.settings.features,
                                   model_uri=model, model_version=loaded.version, chunk_clients=chunk_clients,
-                                  on_start=total.append, progress=advance)
+                                  on_start=total.append, progress=advance, groups=groups)
     else:
         from tierwise.scoring import score_spark
 
         result = score_spark(data, when, out, archive=archive_dir, model_uri=model, master=master,
-                             partitions=partitions)
+                             partitions=partitions, groups=groups)
     tiers = ", ".join(f"{t} {result.tiers.get(t, 0):,}" for t in TIERS)
     rejected = sum(result.rejected.values())
     where = " and ".join(str(p) for p in (result.archived, result.out) if p is not None)

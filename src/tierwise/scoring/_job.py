@@ -25,6 +25,7 @@ from tierwise.features import (
     ContractRules,
     DataError,
     output_lock,
+    relations_path,
     table_path,
     validate_tables,
     write_arrow_atomic,
@@ -182,6 +183,14 @@ def input_files(data_dir: Path) -> tuple[Path, Path]:
     return table_path(data_dir, "clients"), table_path(data_dir, "monthly")
 
 
+def fingerprinted_files(data_dir: Path) -> tuple[Path, ...]:
+    """What a scoring job's input fingerprint covers: `input_files` and, when the bank has one,
+    its `relations` table (groups and contagion depend on it: a resume after the relations
+    changed recomputes). Without relations the fingerprint is what it always was."""
+    relations = relations_path(data_dir)
+    return (*input_files(data_dir), *([relations] if relations is not None else []))
+
+
 def prepare_month(clients: pd.DataFrame, monthly: pd.DataFrame, month: dt.date, *,
                   sources: tuple[str, str], rules: ContractRules | None = None) -> MonthInputs:
     """The preparation step of both engines (pandas: per chunk of clients; Spark: the whole
@@ -268,7 +277,8 @@ def finish(recs: pd.DataFrame, recommender: Recommender, paths: JobPaths, *, mon
     n_rms = int(recs["rm_id"].dropna().nunique()) if "rm_id" in recs.columns else None
     recs = apply_rm_capacity(recs, recommender.policy, n_rms=n_rms or None)
     recs = recs.sort_values("client_id", kind="stable", ignore_index=True)
-    rows = client_archive.archive_rows(recs, prior, model_version=model_version, fingerprint=fingerprint)
+    rows = client_archive.archive_rows(recs, prior, model_version=model_version, fingerprint=fingerprint,
+                                       groups=groups)
     if paths.archive is not None:
         client_archive.write_month(paths.archive, month, rows)
     if paths.out is not None:

@@ -57,6 +57,7 @@ from tierwise.scoring._job import (
     RunInputs,
     ScoreResult,
     check_something_scored,
+    fingerprinted_files,
     finish,
     input_files,
     job_lock,
@@ -192,7 +193,7 @@ def _score_pandas(data_dir: Path, month: dt.date, out: Path | None = None, *, re
     paths = job_paths(month, out=out, archive=archive)
     make_folder(paths.parts.parent)
     files = input_files(data_dir)
-    fingerprint = file_fingerprint(files, month.isoformat())
+    fingerprint = file_fingerprint(fingerprinted_files(data_dir), month.isoformat())
     prior = client_archive.prior_state(archive, month, trend_months=recommender.policy.policy.risk.trend_months)
     memory = memory_fingerprint(archive, month, trend_months=recommender.policy.policy.risk.trend_months)
     clients = read_table(data_dir, "clients")

@@ -49,6 +49,7 @@ from tierwise.scoring._job import (
     RunInputs,
     ScoreResult,
     check_something_scored,
+    fingerprinted_files,
     finish,
     input_files,
     job_lock,
@@ -172,7 +173,7 @@ def _prepare(data_dir: Path, month: dt.date, paths: JobPaths,
     too) are written beside the output. The input fingerprint is the pandas engine's (the
     engine is logged apart): both engines archive the same rows."""
     files = input_files(data_dir)
-    fingerprint = file_fingerprint(files, month.isoformat())
+    fingerprint = file_fingerprint(fingerprinted_files(data_dir), month.isoformat())
     clients, monthly = read_raw_tables(data_dir)
     rules = reference_rules(data_dir)
     check_month_in_range(month, months_within_end(monthly[MONTH_KEY], rules), source=str(files[1]), what="--month")

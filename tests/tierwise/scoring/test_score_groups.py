@@ -44,10 +44,34 @@ def test_without_relations_contagion_never_runs_and_with_them_it_reaches_every_o
         assert linked.loc[member, "tier_reason_en"] == plain.loc[member, "tier_reason_en"] + "; related firm in default"
         assert linked.loc[member, "tier_reason_zh"].endswith("关联企业已违约")
     rest = linked.index.difference(pd.Index(calm[:2]))
-    pd.testing.assert_frame_equal(linked.loc[rest].drop(columns="input_fingerprint"),
-                                  plain.loc[rest].drop(columns="input_fingerprint"))
+    # the archive rows keep each client's group: null without relations, the smallest member with them
+    assert plain["group_id"].isna().all()
+    group = min(trigger, calm[0], calm[1])
+    assert (linked.loc[[trigger, *calm[:2]], "group_id"] == group).all()
+    alone = rest.difference(pd.Index([trigger]))
+    assert (linked.loc[alone, "group_id"] == alone).all()
+    pd.testing.assert_frame_equal(linked.loc[rest].drop(columns=["input_fingerprint", "group_id"]),
+                                  plain.loc[rest].drop(columns=["input_fingerprint", "group_id"]))
+    assert linked["input_fingerprint"].iat[0] != plain["input_fingerprint"].iat[0]  # relations are an input
     rejects = pd.read_parquet(rejects_path(tmp_path / "linked.parquet"))
     bad = rejects[rejects["table"] == "relations"]
     assert bad["_row"].tolist() == [3] and "linked to itself" in bad["reason"].iat[0]
     clients, _ = read_raw_tables(world["bank"])
     assert set(linked.index) <= set(clients["client_id"])
+
+
+def test_the_input_fingerprint_covers_the_relations_table_only_when_there_is_one(tmp_path):
+    from tierwise.scoring import file_fingerprint
+    from tierwise.scoring._job import fingerprinted_files, input_files
+
+    folder = tmp_path / "bank"
+    folder.mkdir()
+    for name in ("clients", "monthly"):
+        (folder / f"{name}.csv").write_text("client_id\nC1\n")
+    assert fingerprinted_files(folder) == input_files(folder)  # a bank without relations: as before
+    before = file_fingerprint(fingerprinted_files(folder), "2024-01-01")
+    (folder / "relations.csv").write_text("client_id,counterparty_id,kind,share,amount,month\n")
+    with_relations = file_fingerprint(fingerprinted_files(folder), "2024-01-01")
+    (folder / "relations.csv").write_text("client_id,counterparty_id,kind,share,amount,month\nC1,X1,supplier,,5,2024-01-01\n")
+    changed = file_fingerprint(fingerprinted_files(folder), "2024-01-01")
+    assert len({before, with_relations, changed}) == 3  # a resume after relations change recomputes
