@@ -32,6 +32,7 @@ from tierwise.reports._monitor import (
     seasonal_psi,
     tier_counts,
 )
+from tierwise.reports._monitor_groups import groups_block
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +125,8 @@ def build_monitor(recs: pd.DataFrame, month: pd.Timestamp, baseline: pd.Timestam
     fairness = fairness_report(cur, base, clients, labels, cfg.fairness,
                                top_tiers=cfg.concentration.top_tiers)
     alerts.extend(fairness["breaches"])
+    groups, group_alerts = groups_block(base, cur, month, baseline, cfg.groups, cfg.concentration)
+    alerts.extend(group_alerts)
     result = {
         "month": month_label(month),
         "baseline": month_label(baseline),
@@ -156,6 +159,7 @@ def build_monitor(recs: pd.DataFrame, month: pd.Timestamp, baseline: pd.Timestam
             "rows": realised_vs_predicted(base, labels),
         },
         "fairness": fairness,
+        "groups": groups,
         "history": history_block(recs, month, cfg.history, top_tiers=cfg.concentration.top_tiers,
                                  monthly=monthly, features=features, events=events),
         "alerts": alerts,
@@ -233,9 +237,31 @@ def monitor_metrics(result: dict[str, Any]) -> dict[str, float]:
     for row in result["fairness"]["comparisons"]:
         for name in ("selection_rate_ratio", "tpr_difference"):
             metrics[f"fairness.{row['decision']}.{row['attribute']}.{name}"] = row[name]
+    metrics.update(group_metrics(result.get("groups") or {}))
     metrics.update(history_metrics(result["history"]))
     metrics["alerts"] = len(result["alerts"])
     return {_metric_name(k): float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
+
+
+def group_metrics(groups: dict[str, Any]) -> dict[str, float | None]:
+    """The connected groups' figures (none when the month has no groups): HHI by group beside
+    industry and region, the largest groups' shares, groups reported and over the limit."""
+    if not groups.get("available"):
+        return {}
+    conc, limits = groups["concentration"], groups["limits"]
+    metrics: dict[str, float | None] = {
+        "concentration.hhi.group": conc["hhi_value"],
+        "concentration.hhi_exposure.group": conc["hhi_exposure"],
+        "groups.top_share_exposure": conc["top_share_exposure"],
+        "groups.top_share_value": conc["top_share_value"],
+        "groups.count": limits["groups"],
+        "groups.reporting": limits["reporting"],
+        "groups.over_limit": limits["over_limit"],
+    }
+    for kind, change in (groups.get("changes") or {}).items():
+        if isinstance(change, dict) and "count" in change:
+            metrics[f"groups.{kind}"] = change["count"]
+    return metrics
 
 
 def history_metrics(history: dict[str, Any]) -> dict[str, float | None]:
