@@ -3,7 +3,7 @@
 For each **core client** (a client of the month in a top tier, Premier or Excellence) the
 month's supplier and customer flows it reported (`tierwise.features.flows_of`) name its trading
 counterparties. Two kinds of lead come out of them, both owned by the core client's
-relationship manager (`rm_id`):
+relationship manager (`rm_id`; empty for a core client without one, listed last):
 
 - `non_client`: a counterparty that is not a client of the bank (an id the bank keeps for
   firms it does not serve; never a name) -- a firm to win;

@@ -8,8 +8,11 @@ For each month, in order:
 2. **archive** the month (its partition replaced atomically; other months untouched), and
    keep its snapshot features beside the archive (`<archive>-snapshot/month=YYYY-MM-01/
    features.parquet`), from which `tierwise serve` answers `GET /clients/{id}`;
-3. **RM pages**: one page per relationship manager and the index of every RM's book, read
-   from the archive (`<outputs>/rm_pages/YYYY-MM/`);
+3. **supply-chain leads** (a bank with a `relations` table): each core client's non-client
+   counterparties and client counterparties with growth potential, for the marketing team
+   (`<outputs>/leads/YYYY-MM/leads.parquet` and `leads.csv`);
+   **RM pages**: one page per relationship manager (with its core clients' leads) and the index
+   of every RM's book, read from the archive (`<outputs>/rm_pages/YYYY-MM/`);
 4. **monitor** the month against the previous archived month (`<outputs>/monitor/YYYY-MM/`),
    logged to MLflow.
 
@@ -72,6 +75,11 @@ class MonthlyJob:
             self._raw["events"] = read_events(self.data)
         return self._raw["events"]
 
+    def leads_dir(self, month: dt.date) -> Path:
+        from tierwise.groups import leads_dir
+
+        return leads_dir(self.outputs, month)
+
     def pages_dir(self, month: dt.date) -> Path:
         return self.outputs / "rm_pages" / month_label(month)
 
@@ -91,13 +99,16 @@ class MonthSummary:
     rm_pages: int
     alerts: int | None
     seconds: float
+    leads: int | None = None
 
     def line(self) -> str:
         tiers = ", ".join(f"{t} {self.tiers.get(t, 0):,}" for t in TIERS)
         reviews = ", ".join(f"{self.reviews.get(k, 0):,} {k}" for k in ("opened", "closed", "downgraded"))
         monitor = "no monitor (first archived month)" if self.alerts is None else f"monitor: {self.alerts} alert(s)"
+        leads = "" if self.leads is None else f"{self.leads:,} supply-chain leads; "
         return (f"{month_label(self.month)}: {self.clients:,} clients ({tiers}); exit reviews {reviews}; "
-                f"{self.rejected:,} rows quarantined; {self.rm_pages:,} RM pages; {monitor}; {self.seconds:.1f} s")
+                f"{self.rejected:,} rows quarantined; {leads}{self.rm_pages:,} RM pages; {monitor}; "
+                f"{self.seconds:.1f} s")
 
 
 def months_between(first: dt.date, last: dt.date) -> list[dt.date]:
@@ -124,12 +135,13 @@ def run_month(job: MonthlyJob, month: dt.date, *, progress: StepProgress) -> Mon
     history = history_of(job.archive, month, job.monitor_config.history.months)
     current = history[history["month"] == pd.Timestamp(month)]
     reviews = current["exit_review_status"].value_counts().to_dict()
-    pages = pages_step(job, month, history, progress=progress)
+    leads = leads_step(job, month, current)
+    pages = pages_step(job, month, history, progress=progress, leads=leads)
     alerts = monitor_step(job, month, history, progress=progress)
     return MonthSummary(month=month, clients=result.clients, tiers=result.tiers,
                         reviews={str(k): int(v) for k, v in reviews.items()},
                         rejected=sum(result.rejected.values()), rm_pages=pages, alerts=alerts,
-                        seconds=time.perf_counter() - began)
+                        leads=None if leads is None else len(leads), seconds=time.perf_counter() - began)
 
 
 def score_step(job: MonthlyJob, month: dt.date, *, progress: StepProgress) -> Any:
@@ -172,13 +184,29 @@ def history_of(archive: Path, month: dt.date, months: int) -> pd.DataFrame:
                                columns=columns)
 
 
-def pages_step(job: MonthlyJob, month: dt.date, history: pd.DataFrame, *, progress: StepProgress) -> int:
-    """Step 3: every RM's page and the index, from the archive."""
+def leads_step(job: MonthlyJob, month: dt.date, current: pd.DataFrame) -> pd.DataFrame | None:
+    """Step 3a: the month's supply-chain leads file (None, no file: the bank has no relations).
+    Growth potential is the RM pages' "high growth" band or the policy's growth lead."""
+    from tierwise.groups import month_leads, write_leads
+
+    clients = job.raw("clients")
+    ids = clients["client_id"] if clients is not None else current["client_id"]
+    leads = month_leads(job.data, month, current, ids, min_growth=job.monitor_config.report.growth_bands.high)
+    if leads is not None:
+        write_leads(leads, job.leads_dir(month))
+    return leads
+
+
+def pages_step(job: MonthlyJob, month: dt.date, history: pd.DataFrame, *, progress: StepProgress,
+               leads: pd.DataFrame | None = None) -> int:
+    """Step 3b: every RM's page (with the first `groups.leads_shown` leads of each core client)
+    and the index, from the archive."""
     from tierwise.reports import write_rm_pages
 
+    shown = None if leads is None else leads[leads["rank"] <= job.monitor_config.groups.leads_shown]
     with progress(f"{month_label(month)} RM pages", None):
         written = write_rm_pages(history, job.raw("monthly"), pd.Timestamp(month), job.pages_dir(month),
-                                 job.monitor_config.report, job.lang)
+                                 job.monitor_config.report, job.lang, leads=shown)
     return max(len(written) - 1, 0)  # the index is not an RM page
 
 

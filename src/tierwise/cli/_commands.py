@@ -8,6 +8,7 @@ from tierwise.cli import (
     _features,  # noqa: F401
     _generate,  # noqa: F401
     _governance,  # noqa: F401
+    _groups,  # noqa: F401
     _history,  # noqa: F401
     _profile,  # noqa: F401
     _report,  # noqa: F401

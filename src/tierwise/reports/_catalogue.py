@@ -235,3 +235,41 @@ def code_name(kind: str, code: str, lang: str, bank: dict[str, dict[str, str]] |
     catalogue = CODE_CATALOGUES[kind][lang]
     name = (bank or {}).get(kind, {}).get(code) or catalogue.get(code)
     return name if name is not None else OTHER[lang].format(code=code)
+
+
+# The RM page's supply-chain leads section (`reports._rm_leads`).
+LEADS_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Supply-chain leads",
+        "intro": "Firms your core clients (Premier, Excellence) traded with in {month}, largest flow first: "
+                 "firms that are not yet clients, and clients with growth potential. The first leads of each core "
+                 "client are shown; the full list is in the leads file for the marketing team.",
+        "none": "No supply-chain leads this month.",
+        "core_client": "Core client",
+        "counterparty": "Counterparty",
+        "kind": "Lead",
+        "flow": "Flow this month",
+        "share": "Share of the client's flows",
+        "flow_kind": "Trades as",
+        "non_client": "not a client",
+        "client_growth": "client with growth potential",
+        "supplier": "supplier",
+        "customer": "customer",
+    },
+    "zh": {
+        "title": "供应链线索",
+        "intro": "您的核心客户（尊享、卓越）在 {month} 的交易对手，按资金往来从大到小：尚未成为客户的企业，以及有增长潜力的客户。"
+                 "每位核心客户仅列出前几条；完整清单见营销团队的线索文件。",
+        "none": "本月没有供应链线索。",
+        "core_client": "核心客户",
+        "counterparty": "交易对手",
+        "kind": "线索",
+        "flow": "本月往来金额",
+        "share": "占该客户往来的比例",
+        "flow_kind": "交易关系",
+        "non_client": "非本行客户",
+        "client_growth": "有增长潜力的客户",
+        "supplier": "供应商",
+        "customer": "客户",
+    },
+}

@@ -340,9 +340,12 @@ def check_lang(lang: str) -> None:
 
 
 def render_rm_page(rows: pd.DataFrame, history: History, rm_id: str, month: pd.Timestamp, lang: str,
-                   cfg: ReportConfig, *, index_href: str | None = None) -> str:
+                   cfg: ReportConfig, *, index_href: str | None = None, leads: pd.DataFrame | None = None) -> str:
     """The page of one RM from its rows of `month` (as `select_rm_clients` orders them) and the
-    history of its clients; `index_href`: a link back to the index of all RMs."""
+    history of its clients; `index_href`: a link back to the index of all RMs; `leads`: the
+    month's supply-chain leads table (the section is left out without one)."""
+    from tierwise.reports._rm_leads import leads_section
+
     text = TEXT[lang]
     cards = []
     previous = history.previous
@@ -373,4 +376,5 @@ def render_rm_page(rows: pd.DataFrame, history: History, rm_id: str, month: pd.T
         flags=[{"key": f, "name": FLAG_NAMES[lang][f], "count": flag_counts[f]} for f in FLAG_COLUMNS],
         shown_template=text["shown"],
         index_href=index_href,
+        leads=leads_section(leads, rm_id, month, lang, cfg.currency),
     )
