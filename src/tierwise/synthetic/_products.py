@@ -43,14 +43,14 @@ BALANCE_PRODUCTS = ("time_deposit", "wealth", "funds", "insurance")  # shares 1.
 # the monthly logit by several units; life stage, which the models cannot see (age is not an
 # input), is a smaller term and mostly works through what it makes a client hold (a loan).
 _ADOPTION: dict[str, tuple[float, tuple[float, ...], str]] = {
-    "time_deposit": (-7.6, (2.38, 0.00, 0.00, 2.04, -2.04, 2.40, 0.00), "wealth"),
-    "wealth": (-9.0, (6.46, 0.68, 0.00, 0.51, 0.00, 1.80, 0.00), "time_deposit"),
-    "funds": (-8.4, (3.06, 1.02, 0.00, -2.38, 3.74, 1.60, 0.00), "mobile_banking"),
-    "insurance": (-8.4, (1.70, 0.00, 1.02, 0.00, 0.00, 3.40, 0.00), "loan"),
-    "loan": (-8.6, (1.02, 0.68, 1.19, -2.72, 0.00, 2.40, 4.76), "credit_card"),
-    "credit_card": (-7.8, (0.00, 3.74, 0.68, -2.38, 1.36, 2.00, 0.00), "salary_domiciliation"),
-    "mobile_banking": (-7.4, (0.00, 4.08, 0.00, -2.38, 1.70, 2.20, 0.00), "credit_card"),
-    "salary_domiciliation": (-8.0, (0.00, 1.70, 0.68, -1.36, 0.00, 2.60, 0.00), "mobile_banking"),
+    "time_deposit": (-5.8, (1.80, 0.00, 0.00, 1.60, -1.60, 2.40, 0.00), "wealth"),
+    "wealth": (-7.2, (3.80, 0.50, 0.00, 0.40, 0.00, 1.80, 0.00), "time_deposit"),
+    "funds": (-7.8, (2.20, 0.80, 0.00, -1.80, 2.80, 1.60, 0.00), "mobile_banking"),
+    "insurance": (-7.2, (1.20, 0.00, 0.80, 0.00, 0.00, 3.40, 0.00), "loan"),
+    "loan": (-7.2, (0.80, 0.50, 0.90, -2.00, 0.00, 2.40, 2.80), "credit_card"),
+    "credit_card": (-7.4, (0.00, 2.80, 0.50, -1.80, 1.00, 2.00, 0.00), "salary_domiciliation"),
+    "mobile_banking": (-6.7, (0.00, 3.00, 0.00, -1.80, 1.30, 2.20, 0.00), "credit_card"),
+    "salary_domiciliation": (-7.6, (0.00, 1.40, 0.50, -1.00, 0.00, 2.60, 0.00), "mobile_banking"),
 }
 ADOPTED = tuple(p for p in _ADOPTION if p != "loan")  # the families this module adopts (loans: `_bank._step`)
 MODELLED = tuple(_ADOPTION)  # every family with an adoption logit (loans: `loan_probability`)
