@@ -82,6 +82,7 @@ from tierwise.models._recommender import (
     as_str,
     resolve_policy,
 )
+from tierwise.models._recommender_offers import OFFER_PARTS, gate_offers, offer_columns
 from tierwise.models._reviews import PRIOR_COLUMNS, REVIEW_COLUMNS, REVIEW_STATUSES, advance_reviews
 from tierwise.models._task import TaskConfig
 from tierwise.models._train import (
@@ -138,7 +139,10 @@ __all__: list[str] = [
     "ProductFamilyConfig",
     "ProductSpec",
     "average_precision_at_k",
+    "OFFER_PARTS",
     "choose_offers",
+    "gate_offers",
+    "offer_columns",
     "map_at_k",
     "offer_mask",
     "top_k",

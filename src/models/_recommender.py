@@ -14,6 +14,11 @@ exposure; a task without a model has NaN scores and no reasons, and the policy s
 tier reasons what it assumed instead), value figures, tier / channel / flags with their reasons, and for each model m in
 churn, default, growth and rank k in 1..3 `reason_{m}_{k}_family`, `_en`, `_zh`, `_shap`
 (null where a client has fewer than k reasons).
+
+With product propensity models (`products`, any subset of `features.PRODUCTS`, and the
+product family config) the output also has the offers, `models.offer_columns` (the top
+products by propensity x margin behind the policy's gates, each with its reason); without
+them the output is exactly the table above.
 """
 
 from __future__ import annotations
@@ -41,6 +46,13 @@ from tierwise.models._policy_config import PolicyConfig
 from tierwise.models._policy_inputs import OPTIONAL_COLUMNS as POLICY_OPTIONAL
 from tierwise.models._policy_inputs import REQUIRED_COLUMNS as POLICY_REQUIRED
 from tierwise.models._policy_text import STR_DTYPE
+from tierwise.models._product_family import ProductFamilyConfig
+from tierwise.models._recommender_offers import (
+    held_columns,
+    is_number_column,
+    offer_arrays,
+    offer_columns,
+)
 from tierwise.models._train import FEW_ROWS, MatrixColumns, TierwiseModel
 from tierwise.models._treeshap import tree_shap
 
@@ -202,6 +214,8 @@ class Recommender:
     `ResolvedPolicy` resolved for those tasks and a reason writer.
 
     `n_threads` bounds the TreeSHAP threads (None: numba's default, all cores).
+    `products`: the product propensity models the bank has (product family -> model; empty:
+    no offers, the output unchanged), with `family` (`configs/products.yaml`).
     """
 
     churn: TierwiseModel | None = None
@@ -210,8 +224,17 @@ class Recommender:
     policy: ResolvedPolicy
     reasons: ReasonWriter
     n_threads: int | None = None
+    products: Mapping[str, TierwiseModel] = field(default_factory=dict)
+    family: ProductFamilyConfig | None = None
 
     def __post_init__(self) -> None:
+        if self.products:
+            if self.family is None:
+                raise DataError("recommender: product models without the product family config (products.yaml)")
+            unknown = sorted(set(self.products) - set(self.family.products))
+            if unknown:
+                raise DataError(f"recommender: product model(s) {', '.join(unknown)} not in the product family "
+                                f"config ({', '.join(self.family.products)})")
         if not self.models:
             raise DataError(f"recommender: no task model; train at least one of {', '.join(TASKS)}")
         if set(self.policy.tasks) != set(self.models):
@@ -229,6 +252,32 @@ class Recommender:
         """The tasks it has a model for (the policy assumes the others)."""
         return tuple(self.models)
 
+    @property
+    def offer_columns(self) -> list[str]:
+        """The offer columns of the output (empty without product models)."""
+        return offer_columns(self.family.offers) if self.products and self.family is not None else []
+
+    @property
+    def output_columns(self) -> tuple[str, ...]:
+        """The recommendations table this recommender writes: `RECOMMENDATION_COLUMNS`, then the offers."""
+        return (*RECOMMENDATION_COLUMNS, *self.offer_columns)
+
+    @property
+    def pyfunc_columns(self) -> tuple[str, ...]:
+        """What it answers per served client: `output_columns` without the month."""
+        return tuple(c for c in self.output_columns if c != "month")
+
+    @functools.cached_property
+    def offer_reasons(self) -> ReasonWriter:
+        """The writer of the offers' reasons: the task reasons' families and texts, the one
+        strongest family that raises the product's propensity."""
+        from tierwise.models._reasons import CatalogueReasons
+
+        if isinstance(self.reasons, CatalogueReasons):
+            return CatalogueReasons(self.reasons.families, self.reasons.catalogues, k=1, direction="up")
+        families = getattr(self.reasons, "families", {})
+        return FamilyReasons(families=families, descriptions=getattr(self.reasons, "descriptions", {}), k=1)
+
     def assumptions(self, lang: str = "en") -> list[str]:
         """What the policy assumes for each task without a model, in `lang` (empty: none)."""
         return assumption_notes(self.policy, lang)
@@ -240,13 +289,16 @@ class Recommender:
         for model in self.models.values():
             cols += model.input_columns_
         cols += [c for c in POLICY_REQUIRED if c not in SCORE_COLUMNS.values()]
+        for model in self.products.values():
+            cols += model.input_columns_
+        cols += held_columns(list(self.products))
         return tuple(dict.fromkeys(cols))
 
     @functools.cached_property
     def text_inputs(self) -> frozenset[str]:
         """Required inputs that are text: the ids, the segment and the models' categories."""
         text = {"client_id", "segment"}
-        for model in self.models.values():
+        for model in (*self.models.values(), *self.products.values()):
             text |= set(model.categories_)
         return frozenset(text)
 
@@ -260,7 +312,8 @@ class Recommender:
         if missing:
             raise DataError(f"recommender input: missing column(s) {first_names(missing)}")
 
-    def scores(self, features: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+    def scores(self, features: pd.DataFrame, prepared: dict | None = None
+               ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
         """Per model: the score and the reason columns (as numpy arrays, see `_reason_columns`).
         Models with the same inputs share one input matrix. Whatever the batch size, the numbers
         are the same (each row is computed alone); a small batch (a served request) runs on one
@@ -268,7 +321,7 @@ class Recommender:
         threads = 1 if len(features) < SMALL_BATCH else None
         scores: dict[str, np.ndarray] = {}
         reasons: dict[str, dict[str, np.ndarray]] = {}
-        prepared: dict[tuple, tuple[np.ndarray, pd.DataFrame]] = {}
+        prepared = {} if prepared is None else prepared  # input key -> (matrix, its columns)
         for key, model in self.models.items():
             if model.booster_ is None:
                 logger.warning("%s: the model has no LightGBM booster; no reasons", key)
@@ -287,13 +340,15 @@ class Recommender:
             reasons[key] = _reason_columns(self.reasons, key, contrib, X)
         return scores, reasons
 
-    def recommend(self, features: pd.DataFrame, columns: Sequence[str] = RECOMMENDATION_COLUMNS) -> pd.DataFrame:
+    def recommend(self, features: pd.DataFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """One recommendation row per input row (same order); see the module docstring.
-        `columns`: the output columns, in order (default: the whole contract)."""
+        `columns`: the output columns, in order (default: `output_columns`, the whole contract)."""
         self.check_inputs(features)
         features = renumbered(features)
         n = len(features)
-        scores, reasons = self.scores(features)
+        columns = self.output_columns if columns is None else columns
+        matrices: dict[tuple, tuple[np.ndarray, MatrixColumns]] = {}
+        scores, reasons = self.scores(features, prepared=matrices)
         policy_in = policy_inputs(features, scores)
         decided = recommendation_columns(policy_in, self.policy)
         no_credit = ~(policy_in["credit_exposure"].to_numpy() > 0)
@@ -330,8 +385,31 @@ class Recommender:
                     texts[col] = _blanked(values, blank, None)
                 else:
                     cols[col] = _blanked(np.asarray(values, dtype=np.float64), blank, np.nan)
+        if self.products and any(c in self.offer_columns for c in columns):
+            texts.update(self._offers(features, decided, cols, matrices))
         cols.update(str_columns(texts, n))
         return frame_of_columns({c: cols[c] for c in columns}, features.index)
+
+
+    def _offers(self, features: pd.DataFrame, decided: Mapping[str, np.ndarray], cols: dict[str, object],
+                matrices: dict[tuple, tuple[np.ndarray, MatrixColumns]]) -> dict[str, np.ndarray]:
+        """The offer columns: numbers into `cols`, texts returned (object arrays)."""
+        threads = 1 if len(features) < SMALL_BATCH else None
+        shared = {key: matrix for key, (matrix, _) in matrices.items()}
+        arrays = offer_arrays(self.products, self.family, features,
+                              functools.partial(_reason_columns, self.offer_reasons),
+                              risk_watch=np.asarray(decided["flag_risk_watch"], bool),
+                              exit_review=np.asarray(decided["flag_exit_review"], bool),
+                              in_default=np.asarray(decided["flag_in_default"], bool),
+                              threads=threads, shap_threads=threads or self.n_threads,
+                              matrices=shared, key_of=_input_key)
+        texts = {}
+        for col, values in arrays.items():
+            if is_number_column(col):
+                cols[col] = values
+            else:
+                texts[col] = values
+        return texts
 
 
 def renumbered(frame: pd.DataFrame) -> pd.DataFrame:

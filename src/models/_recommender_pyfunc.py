@@ -34,9 +34,10 @@ from tierwise.features import (
 )
 from tierwise.models._fast_frame import Recommendations, plain_records
 from tierwise.models._policy import ResolvedPolicy
+from tierwise.models._product_family import ProductFamilyConfig
 from tierwise.models._reason_catalogue import ReasonCatalogue
 from tierwise.models._reasons import CatalogueReasons
-from tierwise.models._recommender import (
+from tierwise.models._recommender import (  # noqa: F401 - PYFUNC_OUTPUT_COLUMNS re-exported by models.pyfunc
     PYFUNC_OUTPUT_COLUMNS,
     FamilyReasons,
     Recommender,
@@ -46,6 +47,8 @@ from tierwise.models._recommender import (
 logger = logging.getLogger(__name__)
 
 POLICY_ARTIFACT = "policy"
+PRODUCTS_ARTIFACT = "products"  # the product menu (JSON) when product propensity models are bundled
+PRODUCT_PREFIX = "product_"  # artifact key of a bundled propensity model: product_<family>
 REASONS_ARTIFACT = "reasons"
 SETTINGS_ARTIFACT_KEY = "settings"  # the settings it was built with (JSON), read by tierwise.registry
 
@@ -79,6 +82,14 @@ def write_artifacts(folder: Path, recommender: Recommender, descriptions: dict[s
         path = folder / f"{key}.pkl"
         path.write_bytes(pickle.dumps(model, protocol=5))
         out[key] = str(path)
+    for product, model in recommender.products.items():
+        path = folder / f"{PRODUCT_PREFIX}{product}.pkl"
+        path.write_bytes(pickle.dumps(model, protocol=5))
+        out[f"{PRODUCT_PREFIX}{product}"] = str(path)
+    if recommender.products and recommender.family is not None:
+        path = folder / "products.json"
+        path.write_text(recommender.family.model_dump_json(indent=1), encoding="utf-8")
+        out[PRODUCTS_ARTIFACT] = str(path)
     path = folder / "policy.json"
     path.write_text(recommender.policy.model_dump_json(indent=1), encoding="utf-8")
     out[POLICY_ARTIFACT] = str(path)
@@ -106,7 +117,11 @@ def load_recommender(artifacts: dict[str, str], n_threads: int | None = None) ->
     else:
         reasons = FamilyReasons(families=spec["families"],
                                 descriptions={k: tuple(v) for k, v in spec["descriptions"].items()})
-    return Recommender(**models, policy=policy, reasons=reasons, n_threads=n_threads)
+    products = {k.removeprefix(PRODUCT_PREFIX): pickle.loads(Path(v).read_bytes()) for k, v in artifacts.items()
+                if k.startswith(PRODUCT_PREFIX)}
+    family = (ProductFamilyConfig.model_validate_json(Path(artifacts[PRODUCTS_ARTIFACT]).read_text(encoding="utf-8"))
+              if products else None)
+    return Recommender(**models, policy=policy, reasons=reasons, n_threads=n_threads, products=products, family=family)
 
 
 class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
@@ -128,7 +143,7 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
             self.load_context(context)
         frame = check_request(model_input, self.recommender)
         try:
-            answer = self.recommender.recommend(frame, columns=PYFUNC_OUTPUT_COLUMNS)
+            answer = self.recommender.recommend(frame, columns=self.recommender.pyfunc_columns)
             return Recommendations(answer, copy=False)
         except TierwiseError as exc:
             raise _bad_request(str(exc)) from None
@@ -136,11 +151,11 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
 
 def answer_records(model_input: Any, recommender: Recommender) -> list[dict[str, Any]]:
     """What the pyfunc answers for `model_input`, as records (one dict per client, the
-    `PYFUNC_OUTPUT_COLUMNS` in order; missing values NaN or None): the lean server's path,
+    recommender's `pyfunc_columns` in order; missing values NaN or None): the lean server's path,
     without MLflow's parsing and schema enforcement. Bad requests raise as `predict` does."""
     frame = check_request(model_input, recommender)
     try:
-        answer = recommender.recommend(frame, columns=PYFUNC_OUTPUT_COLUMNS)
+        answer = recommender.recommend(frame, columns=recommender.pyfunc_columns)
     except TierwiseError as exc:
         raise _bad_request(str(exc)) from None
     records = plain_records(answer)

@@ -10,7 +10,9 @@ Each partition holds one row per client scored that month, sorted by `client_id`
 columns of `ARCHIVE_COLUMNS` (the recommendations table without `month`, which is the
 partition key, plus the tier memory the policy read, the exit-review state and the run's model
 version and input fingerprint), in the fixed Arrow types of `archive_schema()`: both scoring
-engines write the same bytes for the same month.
+engines write the same bytes for the same month. A month scored by a recommender with product
+models also holds its offers (`models.offer_columns`, after the run columns); a month without
+them has none of those columns, and reads as it always did.
 
 Writing a month replaces its one file atomically (`os.replace` of a hidden temporary file in
 the partition folder, which no reader lists); other months are never touched. Rerunning a
@@ -46,7 +48,8 @@ from tierwise.features import (
     month_label,
     output_lock,
 )
-from tierwise.models import PRIOR_COLUMNS, RECOMMENDATION_COLUMNS, REVIEW_COLUMNS
+from tierwise.models import PRIOR_COLUMNS, RECOMMENDATION_COLUMNS, REVIEW_COLUMNS, offer_columns
+from tierwise.models._recommender_offers import is_number_column
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +88,19 @@ _FLOAT = frozenset({
 })
 
 
+MAX_OFFERS = 8  # offers per client at most (one per product family)
+OFFER_COLUMNS: frozenset[str] = frozenset(offer_columns(MAX_OFFERS))
+
+
+def offers_in(columns: Iterable[str]) -> int:
+    """How many offers a table with `columns` holds (`offer_<i>` present for i = 1..n)."""
+    names = set(columns)
+    return next((i - 1 for i in range(1, MAX_OFFERS + 2) if f"offer_{i}" not in names), MAX_OFFERS)
+
+
 def _arrow_type(column: str) -> pa.DataType:
+    if column in OFFER_COLUMNS:
+        return pa.float64() if is_number_column(column) else pa.string()
     if column.startswith("flag_"):
         return pa.bool_()
     if column in _FLOAT or column.endswith("_shap"):
@@ -97,9 +112,10 @@ def _arrow_type(column: str) -> pa.DataType:
     return pa.string()
 
 
-def archive_schema() -> pa.Schema:
-    """The Arrow schema of a partition file (no pandas metadata: both engines, same bytes)."""
-    return pa.schema([pa.field(c, _arrow_type(c)) for c in ARCHIVE_COLUMNS])
+def archive_schema(offers: int = 0) -> pa.Schema:
+    """The Arrow schema of a partition file (no pandas metadata: both engines, same bytes),
+    with `offers` offers per client (0: a recommender without product models)."""
+    return pa.schema([pa.field(c, _arrow_type(c)) for c in (*ARCHIVE_COLUMNS, *offer_columns(offers))])
 
 
 def partition_dir(archive: Path, month: dt.date) -> Path:
@@ -132,7 +148,7 @@ def to_partition(recs: pd.DataFrame) -> pa.Table:
     """A month's rows as the partition table: `ARCHIVE_COLUMNS` in their types, by client_id.
     Columns the frame lacks (e.g. the memory columns of a first month) are null."""
     recs = recs.sort_values(CLIENT_KEY, kind="stable", ignore_index=True)
-    schema = archive_schema()
+    schema = archive_schema(offers_in(recs.columns))
     arrays = []
     for field in schema:
         if field.name not in recs.columns:
@@ -215,7 +231,7 @@ def read_archive(archive: Path, *, months: Iterable[dt.date] | None = None,
         shown = ", ".join(month_label(m) for m in present[-6:]) or "none"
         raise DataError(f"{archive}: month {month_label(missing[0])} is not archived; archived months: {shown}")
     names = None if columns is None else list(dict.fromkeys([CLIENT_KEY, *[c for c in columns if c != MONTH_KEY]]))
-    unknown = [] if names is None else [c for c in names if c not in ARCHIVE_COLUMNS]
+    unknown = [] if names is None else [c for c in names if c not in ARCHIVE_COLUMNS and c not in OFFER_COLUMNS]
     if unknown:
         raise DataError(f"{archive}: no archive column '{unknown[0]}'")
     ids = None if clients is None else pa.array(sorted({str(c) for c in clients}), pa.string())
@@ -223,7 +239,9 @@ def read_archive(archive: Path, *, months: Iterable[dt.date] | None = None,
     for month in wanted:
         path = partition_dir(archive, month) / PART_FILE
         try:
-            table = pq.read_table(path, columns=names, schema=archive_schema())
+            held = offers_in(pq.read_schema(path).names)
+            asked = max((int(c.split("_")[1]) for c in names or () if c in OFFER_COLUMNS), default=0)
+            table = pq.read_table(path, columns=names, schema=archive_schema(max(held, asked)))
         except (OSError, pa.ArrowException) as exc:
             raise DataError(f"{path}: cannot be read as an archive partition ({str(exc).splitlines()[0]})") from None
         if ids is not None:

@@ -38,6 +38,7 @@ from tierwise.models import (
     CatalogueReasons,
     FamilyReasons,
     PolicyConfig,
+    ProductFamilyConfig,
     Recommender,
     TierwiseModel,
     resolve_policy,
@@ -90,12 +91,15 @@ def feature_families(config: FeatureConfig) -> tuple[dict[str, str], dict[str, t
 
 def build_recommender(models: Mapping[str, TierwiseModel], policy: PolicyConfig, reference: pd.DataFrame,
                       feature_config: FeatureConfig, *, n_threads: int | None = None,
-                      catalogues: Mapping[str, Any] | None = None
+                      catalogues: Mapping[str, Any] | None = None,
+                      products: Mapping[str, TierwiseModel] | None = None,
+                      family: ProductFamilyConfig | None = None,
                       ) -> tuple[Recommender, dict[str, tuple[str, str]]]:
     """A `Recommender` with the policy resolved on `reference` (snapshot features). Reasons come
     from the reason catalogues (`configs/reasons/<lang>.yaml`) when given, else from the
     generic family writer (feature descriptions). `models`: any non-empty subset of the tasks;
-    the policy assumes the others."""
+    the policy assumes the others. `products` (product family -> propensity model, any subset)
+    with `family` (products.yaml) add the offers; without them the output is unchanged."""
     unknown = [t for t in models if t not in TASKS]
     if unknown:
         raise DataError(f"recommender: unknown task(s) {', '.join(unknown)} (tasks: {', '.join(TASKS)})")
@@ -106,7 +110,8 @@ def build_recommender(models: Mapping[str, TierwiseModel], policy: PolicyConfig,
     families, descriptions = feature_families(feature_config)
     reasons: Any = (CatalogueReasons(families, catalogues) if catalogues
                     else FamilyReasons(families=families, descriptions=descriptions))
-    rec = Recommender(**models, policy=resolved, reasons=reasons, n_threads=n_threads)
+    rec = Recommender(**models, policy=resolved, reasons=reasons, n_threads=n_threads,
+                      products=dict(products or {}), family=family if products else None)
     for note in rec.assumptions("en"):
         logger.warning("recommender: %s", note)
     return rec, descriptions
@@ -155,7 +160,6 @@ def log_recommender(recommender: Recommender, descriptions: dict[str, tuple[str,
     import mlflow
 
     from tierwise.models.pyfunc import (
-        PYFUNC_OUTPUT_COLUMNS,
         SETTINGS_ARTIFACT_KEY,
         RecommenderPyfunc,
         write_artifacts,
@@ -164,7 +168,7 @@ def log_recommender(recommender: Recommender, descriptions: dict[str, tuple[str,
     client = tracking.connect()
     exp_id = tracking.experiment_id(client, EXPERIMENT)
     example = request_frame(reference.head(3), recommender)
-    output = recommender.recommend(example).loc[:, list(PYFUNC_OUTPUT_COLUMNS)]
+    output = recommender.recommend(example).loc[:, list(recommender.pyfunc_columns)]
     signature = signature_for(recommender, example, output)
     with tempfile.TemporaryDirectory() as tmp, mlflow.start_run(experiment_id=exp_id, run_name=name) as run:
         mlflow.log_params({f"{k}_version": v for k, v in source_versions.items()})
@@ -172,6 +176,7 @@ def log_recommender(recommender: Recommender, descriptions: dict[str, tuple[str,
         mlflow.log_param("reference_clients", recommender.policy.reference_size)
         mlflow.log_param(registry.RISK_LIMIT_PARAM, f"{recommender.policy.risk_limit:.6g}")
         mlflow.log_param("tasks_assessed", ",".join(recommender.tasks))
+        mlflow.log_param("products_offered", ",".join(recommender.products) or "none")
         assumed = recommender.assumptions("en")
         if assumed:
             mlflow.set_tag("assumptions", "; ".join(assumed))
@@ -235,10 +240,37 @@ def build_and_register(data_dir: Path, settings: RecommenderSettings, *, month: 
                            "assumes it)", registry.registered_name(task), alias)
     models: dict[str, TierwiseModel] = {task: registry.load_model(registry.version_uri(registry.registered_name(task), v))
                                         for task, v in versions.items()}
+    products, product_versions = _product_models(client, settings, alias)
     reference = reference_features(Path(data_dir), settings.features, month)
     recommender, descriptions = build_recommender(models, settings.policy, reference, settings.features,
-                                                  catalogues=settings.reasons or None)
-    return log_recommender(recommender, descriptions, reference, settings=settings, source_versions=versions)
+                                                  catalogues=settings.reasons or None, products=products,
+                                                  family=settings.products)
+    if not products:  # no offers: the settings it carries are what they were without a product menu
+        settings = settings.model_copy(update={"products": None})
+    return log_recommender(recommender, descriptions, reference, settings=settings,
+                           source_versions={**versions, **product_versions})
+
+
+def _product_models(client: Any, settings: RecommenderSettings, alias: str
+                    ) -> tuple[dict[str, TierwiseModel], dict[str, str]]:
+    """The `alias` propensity models of the products in the settings' product menu that have
+    one (product -> model, and `adopt_<product>` -> version); none without a menu. A bank with
+    no product model gets no offers, one with some gets offers among those."""
+    from tierwise.features import product_task
+
+    if settings.products is None:
+        return {}, {}
+    found = {p: v for p, v in registry.product_versions(client, alias).items() if p in settings.products.products}
+    if not found:
+        logger.info("no product propensity model has the alias '%s'; the recommender makes no offers", alias)
+        return {}, {}
+    missing = [p for p in settings.products.products if p not in found]
+    if missing:
+        logger.warning("no '%s' propensity model for %s; offers are made among %s", alias, ", ".join(missing),
+                       ", ".join(found))
+    models = {p: registry.load_model(registry.version_uri(registry.registered_name(product_task(p)), v))
+              for p, v in found.items()}
+    return models, {product_task(p): v for p, v in found.items()}
 
 
 __all__ = ["NAME", "RecommenderInfo", "build_and_register", "build_recommender",

@@ -62,6 +62,15 @@ def alias_versions(client: Any, alias: str = CHAMPION) -> dict[str, str]:
     return {task: version for task, version in found.items() if version is not None}
 
 
+def product_versions(client: Any, alias: str = CHAMPION) -> dict[str, str]:
+    """Product family -> the version of `tierwise-adopt_<product>` that `alias` points to, for
+    the families that have one (in `PRODUCTS` order; empty when none has)."""
+    from tierwise.features import PRODUCTS, product_task
+
+    found = {p: alias_version(client, registered_name(product_task(p)), alias) for p in PRODUCTS}
+    return {p: version for p, version in found.items() if version is not None}
+
+
 def task_models(client: Any) -> list[str]:
     """The tasks with at least one registered version, in `TASKS` order."""
     from tierwise.features import TASKS
@@ -338,7 +347,7 @@ def recommender_risk_limit(client: Any, name: str = RECOMMENDER, *, alias: str |
 __all__ = [
     "CHALLENGER", "CHAMPION", "RECOMMENDER", "SETTINGS_ARTIFACT", "LoadedRecommender", "RunFiles",
     "RISK_LIMIT_PARAM", "alias_version", "alias_versions", "all_versions", "champion_or_latest", "find_version", "load_model", "load_recommender",
-    "load_task_model", "mark_new_version", "model_uri", "model_version", "quiet_downloads", "recommender_settings",
+    "load_task_model", "mark_new_version", "model_uri", "product_versions", "model_version", "quiet_downloads", "recommender_settings",
     "registered_name", "registered_version", "require_model", "set_alias", "set_version_tags", "task_models",
     "version_of",
     "version_tags", "version_uri",

@@ -67,6 +67,7 @@ class RecommenderSettings(BaseModel):
     features: FeatureConfig
     policy: PolicyConfig
     reasons: dict[str, ReasonCatalogue] = {}  # empty: the generic family reason writer
+    products: ProductFamilyConfig | None = None  # the product menu of the bundled propensity models (offers)
 
 
 class Settings(BaseModel):
@@ -114,7 +115,7 @@ class Settings(BaseModel):
         """Features and policy (required), and the reason catalogues when there are any."""
         reasons = self.require("reasons") if self.reasons else {}
         return RecommenderSettings(features=self.require("features"), policy=self.require("policy"),
-                                   reasons=reasons)
+                                   reasons=reasons, products=self.products)
 
     @property
     def monitor_or_default(self) -> MonitorConfig:

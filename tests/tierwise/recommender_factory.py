@@ -93,3 +93,49 @@ def register_tiny_recommender(folder: Path, tasks: tuple[str, ...] = ("churn", "
                                           catalogues=settings.reasons)
     log_recommender(rec, descriptions, features, settings=settings, source_versions={t: "t" for t in models})
     return "models:/tierwise-recommender@champion"
+
+
+def product_family():
+    from tierwise.models import ProductFamilyConfig
+
+    return load_config(CONFIG_DIR / "products.yaml", ProductFamilyConfig)
+
+
+def make_product_bank(folder: Path, *, clients: int = 300, months: int = 16, seed: int = 5) -> Path:
+    """A tiny bank with product adoption on (data.yaml `products:`)."""
+    from tierwise.synthetic import ProductsConfig
+
+    bank = generate_bank(DataConfig(products=ProductsConfig()), clients=clients, months=months, seed=seed,
+                         start=dt.date(2023, 1, 1))
+    write_bank(bank, folder, seed=seed)
+    return folder
+
+
+def tiny_product_models(features: pd.DataFrame, products: tuple[str, ...], seed: int = 0) -> dict[str, TierwiseModel]:
+    """Tiny propensity models (product -> model) on `FEATURES`, labels made up with seeded noise."""
+    from tierwise.features import product_task
+
+    rng = np.random.default_rng(seed)
+    X = features.loc[:, FEATURES].reset_index(drop=True)
+    assets = np.log1p(X["assets_total"].fillna(0).to_numpy())
+    out = {}
+    for j, product in enumerate(products):
+        y = ((assets > np.quantile(assets, 0.3 + 0.05 * j)) ^ (rng.random(len(X)) < 0.2)).astype(float)
+        out[product] = _fit(product_task(product), "binary", X, y, seed + j)
+    return out
+
+
+def register_tiny_recommender_with_offers(folder: Path, products: tuple[str, ...]) -> str:
+    """`register_tiny_recommender` with tiny propensity models of `products` bundled (the
+    product family config of this repository)."""
+    from tierwise.recommender import build_recommender, log_recommender
+    from tierwise.settings import load_settings
+
+    settings = load_settings(CONFIG_DIR).for_recommender()
+    features = bank_features(folder)
+    rec, descriptions = build_recommender(tiny_models(features), policy_config(), features, feature_config(),
+                                          n_threads=1, catalogues=settings.reasons,
+                                          products=tiny_product_models(features, products),
+                                          family=product_family())
+    log_recommender(rec, descriptions, features, settings=settings, source_versions={t: "t" for t in rec.models})
+    return "models:/tierwise-recommender@champion"

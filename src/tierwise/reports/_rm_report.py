@@ -339,6 +339,26 @@ def check_lang(lang: str) -> None:
         raise DataError(f"language {lang!r} is not supported; use one of {', '.join(LANGS)}")
 
 
+def client_offers(row: pd.Series | dict[str, Any], lang: str, currency: str) -> list[dict[str, Any]]:
+    """The client's offers (`offer_<i>` columns of the archive, in rank order; none when the
+    month was scored without product models): product name, likelihood, expected value and
+    the reason, in `lang`."""
+    out = []
+    for i in range(1, 9):
+        product = _text(row.get(f"offer_{i}"))
+        if product is None:
+            break
+        likelihood = row.get(f"offer_{i}_propensity")
+        out.append({
+            "product": product,
+            "name": _text(row.get(f"offer_{i}_{lang}")) or product,
+            "likelihood": "" if _missing(likelihood) else score_percent(float(likelihood)),
+            "value": _money(row.get(f"offer_{i}_value"), lang, currency),
+            "reason": _text(row.get(f"offer_{i}_reason_{lang}")) or "",
+        })
+    return out
+
+
 def render_rm_page(rows: pd.DataFrame, history: History, rm_id: str, month: pd.Timestamp, lang: str,
                    cfg: ReportConfig, *, index_href: str | None = None, leads: pd.DataFrame | None = None) -> str:
     """The page of one RM from its rows of `month` (as `select_rm_clients` orders them) and the
@@ -362,6 +382,9 @@ def render_rm_page(rows: pd.DataFrame, history: History, rm_id: str, month: pd.T
         card["spark_balance"] = sparkline(history.balances.get(cid, []), color="#2e7d4f",
                                           title=f"{text['balance_trend'].format(n=cfg.balance_months)}: {cid}")
         cards.append(card)
+    offers = [{"client_id": c["client_id"], "tier_label": c["tier_label"], "lines": items}
+              for c, row in zip(cards, rows.to_dict("records"), strict=True)
+              if (items := client_offers(row, lang, cfg.currency))]
     flag_counts = {f: sum(1 for c in cards if any(x["key"] == f for x in c["flags"])) for f in FLAG_COLUMNS}
     template = template_env().get_template("rm_report.html.j2")
     return template.render(
@@ -377,4 +400,5 @@ def render_rm_page(rows: pd.DataFrame, history: History, rm_id: str, month: pd.T
         shown_template=text["shown"],
         index_href=index_href,
         leads=leads_section(leads, rm_id, month, lang, cfg.currency),
+        offers=offers,
     )

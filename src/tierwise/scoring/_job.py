@@ -31,11 +31,11 @@ from tierwise.features import (
     write_arrow_atomic,
 )
 from tierwise.models import (
-    RECOMMENDATION_COLUMNS,
     Recommender,
     advance_reviews,
     apply_contagion,
     apply_rm_capacity,
+    gate_offers,
     summarise_tiers,
 )
 
@@ -271,9 +271,11 @@ def finish(recs: pd.DataFrame, recommender: Recommender, paths: JobPaths, *, mon
     within the connected `groups` when the bank has relations, then relationship-manager
     capacity), the archive row layout, and the atomic writes: the month's
     archive partition and/or the single-month file (the same rows, with `month`)."""
-    recs = recs.loc[:, list(RECOMMENDATION_COLUMNS)].reset_index(drop=True)
+    recs = recs.loc[:, list(recommender.output_columns)].reset_index(drop=True)
     recs = advance_reviews(recs, prior, recommender.policy, month)
     recs = apply_contagion(recs, groups, recommender.policy.policy)
+    if recommender.family is not None:  # a review opened or a group flag raised above: the offers' gates again
+        recs = gate_offers(recs, recommender.family)
     n_rms = int(recs["rm_id"].dropna().nunique()) if "rm_id" in recs.columns else None
     recs = apply_rm_capacity(recs, recommender.policy, n_rms=n_rms or None)
     recs = recs.sort_values("client_id", kind="stable", ignore_index=True)

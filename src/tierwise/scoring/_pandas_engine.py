@@ -233,7 +233,7 @@ def _score_pandas(data_dir: Path, month: dt.date, out: Path | None = None, *, re
         tick(1)
     if resumed:
         logger.info("resumed: %d of %d chunk(s) were already done", resumed, len(lowers))
-    recs, rejects = _gather(store)
+    recs, rejects = _gather(store, recommender.output_columns)
     related, relation_rejects = month_groups(data_dir, month, ids, groups or GroupsConfig())
     if relation_rejects is not None and len(relation_rejects):
         rejects = pd.concat([rejects, relation_rejects], ignore_index=True)
@@ -270,7 +270,7 @@ def _chunk_part(recs: pd.DataFrame | None, rejects: pd.DataFrame) -> pa.Table:
     return pa.concat_tables(parts, promote_options="permissive")
 
 
-def _gather(store: PartStore) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _gather(store: PartStore, columns: tuple[str, ...] = RECOMMENDATION_COLUMNS) -> tuple[pd.DataFrame, pd.DataFrame]:
     recs, rejects = [], []
     for path in store.files():
         table = pq.read_table(path)
@@ -280,7 +280,7 @@ def _gather(store: PartStore) -> tuple[pd.DataFrame, pd.DataFrame]:
         for name, bucket in (("recs", recs), ("rejects", rejects)):
             part = table.filter(pc.equal(kind, name))
             if part.num_rows:
-                bucket.append(part.select(list(_COLUMNS[name])))
+                bucket.append(part.select(list(columns if name == "recs" else REJECT_COLUMNS)))
     rec_frame = pa.concat_tables(recs, promote_options="permissive").to_pandas() if recs else pd.DataFrame()
     rej_frame = (pa.concat_tables(rejects, promote_options="permissive").to_pandas() if rejects
                  else rejects_frame(None))
@@ -289,4 +289,3 @@ def _gather(store: PartStore) -> tuple[pd.DataFrame, pd.DataFrame]:
     return rec_frame, rej_frame
 
 
-_COLUMNS = {"recs": RECOMMENDATION_COLUMNS, "rejects": REJECT_COLUMNS}

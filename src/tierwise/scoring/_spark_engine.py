@@ -41,7 +41,7 @@ from tierwise.features import (
     snapshot_features,
 )
 from tierwise.groups import month_groups
-from tierwise.models import PYFUNC_OUTPUT_COLUMNS, GroupsConfig, as_str
+from tierwise.models import GroupsConfig, as_str
 from tierwise.scoring._checkpoint import file_fingerprint
 from tierwise.scoring._job import (
     JobPaths,
@@ -240,7 +240,7 @@ def _score_spark(data_dir: Path, month: dt.date, out: Path | None = None, *, mod
         numeric = {f.name for f in features.schema.fields if f.dataType.typeName() in ("double", "long")}
         text = set(wanted) - numeric
         cast = [F.col(c).cast("string").alias(c) if c in text else F.col(c).cast("double").alias(c) for c in wanted]
-        output = recommender.recommend(sample.head(1)).loc[:, list(PYFUNC_OUTPUT_COLUMNS)]
+        output = recommender.recommend(sample.head(1)).loc[:, list(recommender.pyfunc_columns)]
         result_type = _spark_schema(output)
         udf = mlflow.pyfunc.spark_udf(spark, model_uri, result_type=result_type, env_manager="local")
         scored = features.select(*cast).select(udf(F.struct(*[F.col(c) for c in wanted])).alias("r")).select("r.*")

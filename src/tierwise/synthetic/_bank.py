@@ -252,6 +252,8 @@ def _step(st: _State, cl: _Static, t: int, date: dt.date, cyc: np.ndarray,
     # loans: origination around family formation and for SME, amortisation when current
     age = st.age + 1.0 / 12.0
     p_loan = np.where(cl.is_sme, 0.010, np.where((age > 26) & (age < 42), 0.006, 0.0015))
+    if st.held is not None:  # product adoption on: loans are taken as the other families are opened
+        p_loan = _products.loan_probability(st, cl)
     new_loan = (rng.random(n) < p_loan) & (st.loan <= 0) & active
     loan_size = np.exp(cl.log_income) * 12.0 * rng.uniform(1.0, 4.0, n)
     loan = np.where(bucket == 0, st.loan * 0.988, st.loan)

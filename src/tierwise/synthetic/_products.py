@@ -31,22 +31,29 @@ from tierwise.features import PRODUCTS
 # that this module does not import the bank that calls it.
 _State = _Static = Any
 
-ADOPTION_DRIVERS = ("wealth", "engagement", "family_stage", "senior_stage", "digital_affinity", "cross_sell")
-LOAN_DRIVERS = ("family_stage", "business_need")
+ADOPTION_DRIVERS = ("wealth", "engagement", "family_stage", "senior_stage", "digital_affinity", "cross_sell",
+                    "business_need")
+LOAN_DRIVERS = ("family_stage", "business_need")  # the bank's own loan origination (products off)
 _P = {p: i for i, p in enumerate(PRODUCTS)}
 BALANCE_PRODUCTS = ("time_deposit", "wealth", "funds", "insurance")  # shares 1..4 of the balance split
 
-# product: (base logit, coefficients over ADOPTION_DRIVERS, the related product of cross_sell)
+# product: (base logit, coefficients over ADOPTION_DRIVERS, the related product of cross_sell).
+# Adoption is personal: what the client holds (cross-sell) and the latent drivers the data
+# shows (wealth in balances, engagement and digital affinity in logins and channel mix) move
+# the monthly logit by several units; life stage, which the models cannot see (age is not an
+# input), is a smaller term and mostly works through what it makes a client hold (a loan).
 _ADOPTION: dict[str, tuple[float, tuple[float, ...], str]] = {
-    "time_deposit": (-5.6, (0.42, 0.00, 0.00, 3.08, -0.84, 0.70), "salary_domiciliation"),
-    "wealth": (-6.6, (3.08, 0.28, 0.00, 0.42, 0.00, 0.84), "time_deposit"),
-    "funds": (-6.2, (1.40, 0.56, 0.00, -1.12, 1.40, 0.84), "mobile_banking"),
-    "insurance": (-6.0, (0.28, 0.00, 3.08, 0.00, 0.00, 0.84), "loan"),
-    "credit_card": (-5.8, (0.00, 1.68, 1.12, -1.40, 0.56, 0.84), "salary_domiciliation"),
-    "mobile_banking": (-5.2, (0.00, 1.40, 0.00, -1.68, 2.52, 0.42), "credit_card"),
-    "salary_domiciliation": (-5.8, (0.00, 0.84, 0.84, -0.70, 0.00, 1.12), "mobile_banking"),
+    "time_deposit": (-5.8, (1.80, 0.00, 0.00, 1.60, -1.60, 2.40, 0.00), "wealth"),
+    "wealth": (-7.2, (3.80, 0.50, 0.00, 0.40, 0.00, 1.80, 0.00), "time_deposit"),
+    "funds": (-7.8, (2.20, 0.80, 0.00, -1.80, 2.80, 1.60, 0.00), "mobile_banking"),
+    "insurance": (-7.2, (1.20, 0.00, 0.80, 0.00, 0.00, 3.40, 0.00), "loan"),
+    "loan": (-7.2, (0.80, 0.50, 0.90, -2.00, 0.00, 2.40, 2.80), "credit_card"),
+    "credit_card": (-7.4, (0.00, 2.80, 0.50, -1.80, 1.00, 2.00, 0.00), "salary_domiciliation"),
+    "mobile_banking": (-6.7, (0.00, 3.00, 0.00, -1.80, 1.30, 2.20, 0.00), "credit_card"),
+    "salary_domiciliation": (-7.6, (0.00, 1.40, 0.50, -1.00, 0.00, 2.60, 0.00), "mobile_banking"),
 }
-ADOPTED = tuple(_ADOPTION)  # the families this module adopts (loans: the bank's own mechanism)
+ADOPTED = tuple(p for p in _ADOPTION if p != "loan")  # the families this module adopts (loans: `_bank._step`)
+MODELLED = tuple(_ADOPTION)  # every family with an adoption logit (loans: `loan_probability`)
 _POT_SHARE = np.array([0.30, 0.20, 0.10, 0.05])  # typical share of assets of a newly opened balance product
 
 
@@ -68,7 +75,7 @@ def init_products(cl: _Static, st: _State, rng: np.random.Generator) -> tuple[_S
 
 
 def driver_terms(st: _State, cl: _Static) -> np.ndarray:
-    """(n, len(ADOPTED), len(ADOPTION_DRIVERS)) terms of each family's adoption logit."""
+    """(n, len(MODELLED), len(ADOPTION_DRIVERS)) terms of each family's adoption logit."""
     x = np.stack([
         np.clip((st.log_assets - 10.0) / 1.5, -2.0, 3.0),
         st.e,
@@ -76,9 +83,10 @@ def driver_terms(st: _State, cl: _Static) -> np.ndarray:
         (st.age >= 55).astype(float),
         (cl.digital - 0.5) * 4.0,
         np.zeros_like(st.e),
+        cl.is_sme.astype(float),
     ], axis=1)
-    out = np.empty((x.shape[0], len(ADOPTED), x.shape[1]))
-    for k, product in enumerate(ADOPTED):
+    out = np.empty((x.shape[0], len(MODELLED), x.shape[1]))
+    for k, product in enumerate(MODELLED):
         _, coef, related = _ADOPTION[product]
         xp = x.copy()
         xp[:, 5] = st.held[:, _P[related]]
@@ -86,10 +94,21 @@ def driver_terms(st: _State, cl: _Static) -> np.ndarray:
     return out
 
 
-def adoption_probability(st: _State, cl: _Static) -> np.ndarray:
-    """(n, len(ADOPTED)) monthly probability to open each family, given not held."""
-    base = np.array([_ADOPTION[p][0] for p in ADOPTED])
+def _probability(st: _State, cl: _Static) -> np.ndarray:
+    """(n, len(MODELLED)) monthly probability to open each family, given not held."""
+    base = np.array([_ADOPTION[p][0] for p in MODELLED])
     return 1.0 / (1.0 + np.exp(-(base + driver_terms(st, cl).sum(axis=2))))
+
+
+def adoption_probability(st: _State, cl: _Static) -> np.ndarray:
+    """(n, len(ADOPTED)) monthly probability to open each family this module adopts, given not held."""
+    return _probability(st, cl)[:, [MODELLED.index(p) for p in ADOPTED]]
+
+
+def loan_probability(st: _State, cl: _Static) -> np.ndarray:
+    """(n,) monthly probability to take a loan, given none: the bank's loan origination when
+    adoption is on (drawn from the bank's own stream by `_bank._step`)."""
+    return _probability(st, cl)[:, MODELLED.index("loan")]
 
 
 def adopt(st: _State, cl: _Static, active: np.ndarray, rng: np.random.Generator) -> tuple[_Static, np.ndarray]:
@@ -128,15 +147,15 @@ def after_step(held: np.ndarray, loan: np.ndarray) -> np.ndarray:
 
 def adoption_drivers(st: _State, cl: _Static) -> dict[str, np.ndarray]:
     """Per family, the dominant true driver of an adoption from the state at a snapshot (None
-    where no term is strong): the largest positive term of the logit; loans: family formation
-    (retail, age 26-42) or business need (SME)."""
+    where no term is strong): the largest positive term of the family's logit (loans too); a
+    cross-sell is named by what the client holds (`holds_<related product>`), since each
+    holding shows in its own columns."""
     terms = driver_terms(st, cl)
-    names = np.asarray(ADOPTION_DRIVERS, dtype=object)
     out: dict[str, np.ndarray] = {}
-    for k, product in enumerate(ADOPTED):
+    for k, product in enumerate(MODELLED):
+        names = np.asarray([f"holds_{_ADOPTION[product][2]}" if d == "cross_sell" else d
+                            for d in ADOPTION_DRIVERS], dtype=object)
         best = np.argmax(terms[:, k], axis=1)
         strong = terms[np.arange(terms.shape[0]), k, best] > 0.3
         out[product] = np.where(strong, names[best], None)
-    out["loan"] = np.where(cl.is_sme, "business_need",
-                           np.where((st.age > 26) & (st.age < 42), "family_stage", None))
     return out
