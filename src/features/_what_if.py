@@ -1,22 +1,25 @@
-"""What-if snapshot features: a client's features after one monthly column changes at month t.
+"""What-if snapshot features: a client's features after one monthly column changes.
 
 The next-tier search (`models.next_tier`) asks "what if this client held X more in time
-deposits this month?". The answer must follow the snapshot's own definitions
-(`_snapshot.features_from_dense`), so it lives here, beside them: a change `d` of a raw
-monthly column `c` at the snapshot month t moves
+deposits over the last h months?" (h = 1: the snapshot month alone). The answer must follow the
+snapshot's own definitions (`_snapshot.features_from_dense`), so it lives here, beside them: a
+change `d` of a raw monthly column `c` in months t-h+1 .. t moves
 
 - the level feature `c` and the sums it is part of (`deposit_total`, `investment_total`,
   `assets_total`), and `investment_share`;
 - the changes of those balance series (log ratios `<series>_chg_<w>m`: the new level against
-  the unchanged level w months ago) and of the counts (`mobile_logins_chg_<w>m`: differences);
-- the slopes of the sums over the trend windows (a least-squares slope whose last point moves
-  by d moves by 6d / (w (w + 1)) over a full window);
-- the averages over the trend windows that include t (`mobile_logins_avg_<w>m`,
-  `salary_inflow_avg_<w>m`: d / w), and the recency of logins and salary (0 once positive);
+  the level w months ago, itself raised when w < h) and of the counts (`mobile_logins_chg_<w>m`:
+  differences, moved only when w >= h);
+- the slopes of the sums over the trend windows (the last min(h, w) points of a full window
+  rise by d: the slope moves by 6 d k (w - k) / (w (w^2 - 1)), k = min(h, w));
+- the averages over the trend windows (`mobile_logins_avg_<w>m`, `salary_inflow_avg_<w>m`:
+  d min(h, w) / w), and the recency of logins and salary (0 once positive);
 - `products_held` (and its changes) when the column shows a product family
-  (`PRODUCT_COLUMNS`) that goes from not held to held;
+  (`PRODUCT_COLUMNS`) that goes from not held to held (not held at t is taken as not held in
+  the months changed);
 - contribution and cost to serve (`value.margins_annual`, `value.cost_per_unit`, averaged
-  over `value.average_months`: month t is one of them) and the net contribution.
+  over `value.average_months`, min(h, average_months) of which are changed) and the net
+  contribution.
 
 Not moved (a stated limit): volatilities (they need the whole window) and everything the
 column does not enter. Each function is pure; numbers only, the frame's other columns are
@@ -83,40 +86,60 @@ def _log_level(x: np.ndarray) -> np.ndarray:
     return np.log(np.maximum(x, 0.0) + 100.0)
 
 
-def with_change(frame: pd.DataFrame, column: str, delta: np.ndarray, config: FeatureConfig) -> pd.DataFrame:
+def _slope_shift(w: int, k: int) -> float:
+    """How much a least-squares slope over a full window of w months moves when its last k
+    points rise by 1: sum of (i - mean) over them / Sxx = 6 k (w - k) / (w (w^2 - 1))."""
+    return 6.0 * k * (w - k) / (w * (w * w - 1)) if w > 1 else 0.0
+
+
+def with_change(frame: pd.DataFrame, column: str, delta: np.ndarray, config: FeatureConfig,
+                months: int = 1) -> pd.DataFrame:
     """`frame` (snapshot rows holding at least `column`) after `delta` (one number per row) is
-    added to `column` at the snapshot month; features absent from the frame are skipped."""
+    added to `column` in each of the last `months` months up to the snapshot month (1: the
+    snapshot month alone; 3: the change held for three months); features absent from the frame
+    are skipped. Averages, slopes and contribution assume the client has every month of their
+    windows (a gap month would count differently)."""
     if column not in frame.columns:
         raise ValueError(f"what-if: the rows have no column {column!r}")
+    if months < 1:
+        raise ValueError(f"what-if: months must be at least 1, got {months}")
     delta = np.asarray(delta, dtype=np.float64)
-    out = frame.copy()
+    out = frame.copy(deep=False)
     cols = out.columns
-    moved = moved_features(column, config)
+    h = months
 
     def num(name: str) -> np.ndarray:
         return out[name].to_numpy(dtype=np.float64, na_value=np.nan)
 
     before_level = num(column)
-    levels_before = {s: num(s) for s in series_of(column) if s in cols}
-    for series, old in levels_before.items():
+    for series in series_of(column):
+        if series not in cols:
+            continue
+        old = num(series)
         new = old + delta
         out[series] = new
         if series in BALANCE_SERIES:
             for w in config.windows:
                 name = f"{series}_chg_{w}m"
-                if name in cols:
-                    out[name] = num(name) + _log_level(new) - _log_level(old)
+                if name not in cols:
+                    continue
+                chg = num(name)
+                if w >= h:  # the month w ago is unchanged
+                    out[name] = chg + _log_level(new) - _log_level(old)
+                else:  # both ends raised
+                    ago = np.exp(_log_level(old) - chg) - 100.0
+                    out[name] = _log_level(new) - _log_level(ago + delta)
         if series in COUNT_SERIES:
             for w in config.windows:
                 name = f"{series}_chg_{w}m"
-                if name in cols:
+                if name in cols and w >= h:
                     out[name] = num(name) + delta
         if series in SLOPE_SERIES:
             for w in config.trend_windows:
                 name = f"{series}_slope_{w}m"
                 if name in cols:
-                    out[name] = num(name) + delta * 6.0 / (w * (w + 1))
-    if "investment_share" in moved and {"investment_share", "investment_total", "assets_total"} <= set(cols):
+                    out[name] = num(name) + delta * _slope_shift(w, min(h, w))
+    if column in SUMS["assets_total"] and {"investment_share", "investment_total", "assets_total"} <= set(cols):
         assets, invest = num("assets_total"), num("investment_total")
         with np.errstate(invalid="ignore", divide="ignore"):
             out["investment_share"] = np.where(assets > 0, invest / assets, np.nan)
@@ -124,19 +147,20 @@ def with_change(frame: pd.DataFrame, column: str, delta: np.ndarray, config: Fea
         for w in config.trend_windows:
             name = f"{column}_avg_{w}m"
             if name in cols:
-                out[name] = num(name) + delta / w
+                out[name] = num(name) + delta * min(h, w) / w
     after_level = before_level + delta
     for feature, source in RECENCY.items():
         if source == column and feature in cols:
             out[feature] = np.where(after_level > 0, 0.0, num(feature))
-    if column in PRODUCT_COLUMNS.values():
+    if column in PRODUCT_COLUMNS.values():  # not held at t: taken as not held in the months changed
         opened = ((np.nan_to_num(before_level) <= 0) & (after_level > 0)).astype(np.float64)
-        for name in ("products_held", *(f"products_held_chg_{w}m" for w in config.windows)):
-            if name in cols:
+        if "products_held" in cols:
+            out["products_held"] = num("products_held") + opened
+        for w in config.windows:
+            name = f"products_held_chg_{w}m"
+            if name in cols and w >= h:
                 out[name] = num(name) + opened
-    value = config.value
-    earn = value.margins_annual.get(column, 0.0) / 12.0 / value.average_months
-    cost = value.cost_per_unit.get(column, 0.0) / value.average_months
+    earn, cost = _value_rates(column, config, h)
     if earn and "contribution_monthly" in cols:
         out["contribution_monthly"] = num("contribution_monthly") + delta * earn
     if cost and "cost_to_serve_monthly" in cols:
@@ -146,23 +170,30 @@ def with_change(frame: pd.DataFrame, column: str, delta: np.ndarray, config: Fea
     return out
 
 
-def linear_effects(column: str, config: FeatureConfig) -> dict[str, float]:
-    """Features that move by a fixed multiple of the change (feature -> multiple): levels and
-    sums 1, count changes 1, slopes 6 / (w (w + 1)), averages 1 / w, contribution and cost by
-    their margin and unit cost. The next-tier search turns the models' split thresholds on
-    these features into candidate amounts; the other moved features follow `with_change`."""
+def _value_rates(column: str, config: FeatureConfig, months: int) -> tuple[float, float]:
+    """Monthly contribution and cost to serve per unit of `column` held `months` months."""
+    value = config.value
+    share = min(months, value.average_months) / value.average_months
+    return (value.margins_annual.get(column, 0.0) / 12.0 * share, value.cost_per_unit.get(column, 0.0) * share)
+
+
+def linear_effects(column: str, config: FeatureConfig, months: int = 1) -> dict[str, float]:
+    """Features that move by a fixed multiple of the change held `months` months (feature ->
+    multiple): levels and sums 1, count changes 1, slopes, averages, contribution and cost by
+    their definitions. The next-tier search turns the models' split thresholds on these
+    features into candidate amounts; the other moved features follow `with_change`."""
+    h = months
     out: dict[str, float] = {}
     for series in series_of(column):
         out[series] = 1.0
         if series in COUNT_SERIES:
-            out |= {f"{series}_chg_{w}m": 1.0 for w in config.windows}
+            out |= {f"{series}_chg_{w}m": 1.0 for w in config.windows if w >= h}
         if series in SLOPE_SERIES:
-            out |= {f"{series}_slope_{w}m": 6.0 / (w * (w + 1)) for w in config.trend_windows}
+            out |= {f"{series}_slope_{w}m": _slope_shift(w, min(h, w)) for w in config.trend_windows
+                    if _slope_shift(w, min(h, w))}
     if column in AVERAGED:
-        out |= {f"{column}_avg_{w}m": 1.0 / w for w in config.trend_windows}
-    value = config.value
-    earn = value.margins_annual.get(column, 0.0) / 12.0 / value.average_months
-    cost = value.cost_per_unit.get(column, 0.0) / value.average_months
+        out |= {f"{column}_avg_{w}m": min(h, w) / w for w in config.trend_windows}
+    earn, cost = _value_rates(column, config, h)
     if earn:
         out["contribution_monthly"] = earn
     if cost:

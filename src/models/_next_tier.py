@@ -87,14 +87,16 @@ class NextTier:
     status: Status
     expected_value: float
     alternatives: tuple[Alternative, ...] = ()
+    months: int = 1  # the changes are held this many months (`NextTierConfig.hold_months`)
 
 
 def plausible_ranges(population: pd.DataFrame, tiers: Sequence[str], config: NextTierConfig
                      ) -> dict[str, dict[str, float]]:
     """Lever -> tier -> the highest value a client moving to that tier may reach: the
-    `range_quantile` of the lever's column among the population's clients of that tier (all
-    clients when the tier has fewer than `min_reference`). Plain data (JSON)."""
-    tiers = np.asarray(tiers, dtype=object)
+    `range_quantile` of the lever's column among the population's clients of that tier (those
+    at or above it when the tier has fewer than `min_reference`; all clients when they are
+    still fewer). Plain data (JSON)."""
+    rank = np.array([TIERS_BY_RANK.index(t) for t in np.asarray(tiers, dtype=object)], dtype=np.int64)
     out: dict[str, dict[str, float]] = {}
     for name, lever in config.levers.items():
         if lever.column not in population.columns:
@@ -102,10 +104,12 @@ def plausible_ranges(population: pd.DataFrame, tiers: Sequence[str], config: Nex
         values = population[lever.column].to_numpy(dtype=np.float64, na_value=np.nan)
         whole = _quantile(values, config.range_quantile)
         out[name] = {}
-        for tier in TIERS_BY_RANK:
-            mine = values[tiers == tier]
-            enough = np.isfinite(mine).sum() >= config.min_reference
-            out[name][tier] = _quantile(mine, config.range_quantile) if enough else whole
+        for r, tier in enumerate(TIERS_BY_RANK):
+            out[name][tier] = whole
+            for reference in (values[rank == r], values[rank >= r]):
+                if np.isfinite(reference).sum() >= config.min_reference:
+                    out[name][tier] = _quantile(reference, config.range_quantile)
+                    break
     return out
 
 
@@ -190,7 +194,8 @@ class NextTierSearch:
 
     @functools.cached_property
     def effects(self) -> dict[str, dict[str, float]]:
-        return {name: linear_effects(lever.column, self.features) for name, lever in self.config.levers.items()}
+        return {name: linear_effects(lever.column, self.features, self.config.hold_months)
+                for name, lever in self.config.levers.items()}
 
     def search(self, rows: pd.DataFrame, goal: Goal = "tier") -> list[NextTier]:
         """One `NextTier` per row of `rows` (snapshot features with the recommender's inputs;
@@ -227,7 +232,8 @@ class NextTierSearch:
             out.append(NextTier(client_id=str(ids[i]), tier=TIERS_BY_RANK[int(base.tier[i])],
                                 target=None if st in ("top_tier", "in_default", "exit_review", "not_on_watch")
                                 else TIERS_BY_RANK[int(target[i])],
-                                goal=goal, status=st, expected_value=float(base.ev[i]), alternatives=tuple(alts)))
+                                goal=goal, status=st, expected_value=float(base.ev[i]), alternatives=tuple(alts),
+                                months=self.config.hold_months))
         return out
 
     # ----------------------------------------------------------------------- candidates
@@ -332,7 +338,7 @@ class NextTierSearch:
         out = rows.take(who).reset_index(drop=True)
         for k, lever in enumerate(self.config.levers.values()):
             if lever.column in out.columns and delta[:, k].any():
-                out = with_change(out, lever.column, delta[:, k], self.features)
+                out = with_change(out, lever.column, delta[:, k], self.features, self.config.hold_months)
         return out
 
     # ----------------------------------------------------------------------- verification

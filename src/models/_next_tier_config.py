@@ -42,18 +42,21 @@ class LeverConfig(FrozenConfig):
 class NextTierConfig(FrozenConfig):
     """The next-tier search: levers, their plausible range and the fixed features.
 
-    A lever's value may rise at most to the `range_quantile` of that column among the clients
-    of the target tier in the scored month (all clients of the month when the tier has fewer
-    than `min_reference`); `max_changes` levers at most per alternative, `alternatives`
+    A change is taken as held over the last `hold_months` months (the client keeps the money:
+    the contribution's average sees it in each of them; 1: the snapshot month alone). A lever's
+    value may rise at most to the `range_quantile` of that column among the clients of the
+    target tier in the scored month (the clients at or above it when the tier has fewer than
+    `min_reference`, all clients when those are still fewer); `max_changes` levers at most per alternative, `alternatives`
     alternatives per client, `candidates` candidate amounts per lever for one change (fewer
     for two and three: `candidates_pair`, `candidates_triple`). `fixed`: features no
     alternative may move (checked against every lever at load time).
     """
 
+    hold_months: int = Field(3, ge=1, le=12)
     max_changes: int = Field(3, ge=1, le=3)
     alternatives: int = Field(3, ge=1, le=10)
     range_quantile: float = Field(0.75, gt=0.0, le=1.0)
-    min_reference: int = Field(30, ge=1)
+    min_reference: int = Field(20, ge=1)
     candidates: int = Field(8, ge=1, le=32)
     candidates_pair: int = Field(4, ge=1, le=16)
     candidates_triple: int = Field(3, ge=1, le=8)

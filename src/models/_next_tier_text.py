@@ -47,7 +47,8 @@ def next_tier_texts(answer: NextTier, catalogue: ReasonCatalogue) -> tuple[str, 
     lang = catalogue.language
     if answer.status != "found":
         return texts.status[answer.status].format(tier=_tier(answer.tier, lang), target=_tier(answer.target, lang)), []
-    return (texts.heading.format(target=_tier(answer.target, lang), tier=_tier(answer.tier, lang)),
+    return (texts.heading.format(target=_tier(answer.target, lang), tier=_tier(answer.tier, lang),
+                                 months=format_count(answer.months, lang)),
             [alternative_text(a, catalogue) for a in answer.alternatives])
 
 

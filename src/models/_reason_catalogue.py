@@ -124,7 +124,7 @@ class NextTierTexts(FrozenConfig):
     product); `alternative`: one alternative, `{steps}` joined by `joiner`, `{tier}` and `{ev}`
     (the expected value it leads to); `status[code]`: why a client has no alternative
     (`top_tier`, `in_default`, `exit_review`, `not_found`, `not_on_watch`; `{tier}`, `{target}`);
-    `heading`: the section's title, `{target}`.
+    `heading`: the section's title, `{target}`, `{tier}`, `{months}` (how long the changes are held).
     """
 
     heading: str

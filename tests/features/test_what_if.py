@@ -30,8 +30,9 @@ def tables():
     return report.clients, report.monthly, pd.Timestamp(report.monthly["month"].max()).date()
 
 
+@pytest.mark.parametrize("months", [1, 3])
 @pytest.mark.parametrize("column", WHAT_IF_COLUMNS)
-def test_with_change_equals_the_snapshot_of_the_changed_month(tables, column):
+def test_with_change_equals_the_snapshot_of_the_changed_months(tables, column, months):
     clients, monthly, month = tables
     config = FeatureConfig()
     before = snapshot_features(clients, monthly, month, config)
@@ -39,16 +40,19 @@ def test_with_change_equals_the_snapshot_of_the_changed_month(tables, column):
     amount = {"mobile_logins": 7.0, "salary_inflow": 4_500.0}.get(column, 25_000.0)
     delta = np.where(rng.random(len(before)) < 0.5, amount, 0.0)
     raised = monthly.copy()
-    at_t = pd.to_datetime(raised["month"]).dt.date == month
+    when = pd.to_datetime(raised["month"])
+    at_t = (when.dt.date == month).to_numpy()
+    changed = (when > pd.Timestamp(month) - pd.DateOffset(months=months)).to_numpy()
     by_client = pd.Series(delta, index=before["client_id"].astype(str))
-    extra = raised.loc[at_t, "client_id"].astype(str).map(by_client).fillna(0.0).to_numpy()
-    old = raised.loc[at_t, column].to_numpy(dtype=float)
-    raised.loc[at_t, column] = old + extra
+    ids = raised["client_id"].astype(str)
+    extra = ids[changed].map(by_client).fillna(0.0).to_numpy()
+    raised.loc[changed, column] = raised.loc[changed, column].to_numpy(dtype=float) + extra
     if column in PRODUCT_COLUMNS.values():  # a product opened is one more product line held
-        opened = (np.nan_to_num(old) <= 0) & (extra > 0)
-        raised.loc[at_t, "products_held"] = raised.loc[at_t, "products_held"].to_numpy() + opened
+        held_at_t = pd.Series(monthly.loc[at_t, column].to_numpy(dtype=float) > 0, index=ids[at_t])
+        opened = ~ids[changed].map(held_at_t).fillna(True).to_numpy(dtype=bool) & (extra > 0)
+        raised.loc[changed, "products_held"] = raised.loc[changed, "products_held"].to_numpy() + opened
     expected = snapshot_features(clients, raised, month, config)
-    got = with_change(before, column, delta, config)
+    got = with_change(before, column, delta, config, months=months)
     # averages and slopes assume a full window (a stated limit): compare clients with every month
     months = pd.to_datetime(monthly["month"])
     recent = monthly[months > pd.Timestamp(month) - pd.DateOffset(months=12)]

@@ -67,9 +67,10 @@ def _search(world, tasks=("churn", "default", "growth")) -> NextTierSearch:
     return NextTierSearch.for_population(recs[tasks], settings.next_tier, settings.features, feats)
 
 
-def _apply(row: pd.DataFrame, alternative, config) -> pd.DataFrame:
+def _apply(row: pd.DataFrame, alternative, settings) -> pd.DataFrame:
     for change in alternative.changes:
-        row = with_change(row, change.column, np.array([change.amount]), config)
+        row = with_change(row, change.column, np.array([change.amount]), settings.features,
+                          settings.next_tier.hold_months)
     return row
 
 
@@ -83,7 +84,7 @@ def test_every_alternative_reaches_the_target_when_re_run(world):
     for answer in found:
         assert answer.alternatives
         for alt in answer.alternatives:
-            changed = _apply(rows.loc[[answer.client_id]].reset_index(drop=True), alt, settings.features)
+            changed = _apply(rows.loc[[answer.client_id]].reset_index(drop=True), alt, settings)
             tier = recs[("churn", "default", "growth")].recommend(changed)["tier"].iat[0]
             assert TIERS_BY_RANK.index(tier) >= TIERS_BY_RANK.index(answer.target) == TIERS_BY_RANK.index(answer.tier) + 1
             assert tier == alt.tier
@@ -108,7 +109,7 @@ def test_changes_are_few_upward_within_range_and_fixed_features_never_move(world
                 assert change.amount % lever.step == 0
                 if lever.only_from_zero:
                     assert change.before == 0
-            changed = _apply(row, alt, settings.features)
+            changed = _apply(row, alt, settings)
             pd.testing.assert_frame_equal(changed[fixed], row[fixed])
     assert n_alternatives > 0
 
@@ -169,6 +170,32 @@ def test_risk_watch_goal_clears_the_flag_or_says_not_on_watch(world):
         if not on_watch:
             assert a.status in ("not_on_watch", "in_default", "exit_review")
         for alt in a.alternatives:
-            changed = _apply(rows.loc[[a.client_id]].reset_index(drop=True), alt, settings.features)
+            changed = _apply(rows.loc[[a.client_id]].reset_index(drop=True), alt, settings)
             again = rec.recommend(changed)
             assert not again["flag_risk_watch"].iat[0]
+
+
+def test_ranges_take_the_target_tier_then_the_tiers_above_then_everyone(world):
+    from tierwise.models import plausible_ranges
+
+    settings, _, _ = world
+    config = settings.next_tier.model_copy(update={"min_reference": 3, "range_quantile": 1.0})
+    population = pd.DataFrame({"deposit_time": [1.0, 2.0, 3.0, 10.0, 20.0, 30.0, 500.0, 600.0]})
+    tiers = ["General", "General", "General", "Potential", "Potential", "Potential", "Premier", "Premier"]
+    got = plausible_ranges(population, tiers, config)["time_deposits"]
+    assert got["General"] == 3.0 and got["Potential"] == 30.0
+    assert got["Excellence"] == 600.0  # no Excellence client: those at or above it
+    assert got["Premier"] == 600.0  # two Premier clients: fewer than 3, and none above: everyone
+
+
+def test_candidate_amounts_come_from_the_boosters_split_thresholds(world):
+    from tierwise.models._next_tier import split_thresholds
+
+    _, _, recs = world
+    rec = recs[("churn", "default", "growth")]
+    got = split_thresholds(rec)
+    frames = [m.booster_.trees_to_dataframe() for m in rec.models.values()]
+    splits = pd.concat(frames)
+    splits = splits[splits["decision_type"] == "<="]
+    expected = np.unique(splits.loc[splits["split_feature"] == "assets_total", "threshold"].to_numpy(dtype=float))
+    np.testing.assert_array_equal(got["assets_total"], expected)
