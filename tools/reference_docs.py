@@ -86,6 +86,11 @@ CONFIG_FILES: tuple[ConfigFile, ...] = (
                "The full-product menu: product families, the value of one adoption, credit and "
                "risk-reducing flags, offers per client, and the one model template of every product "
                "propensity task (`adopt_<product>`). Read by `tierwise train --task products`."),
+    ConfigFile("next_tier.yaml", "tierwise.models:NextTierConfig",
+               "What would move a client up a tier: the levers a client or relationship manager can "
+               "change (monthly columns raised at the snapshot month), their plausible range, and the "
+               "fixed features. Read by `tierwise explain --next-tier`, the served `next_tier` field "
+               "and the RM page."),
 )
 
 

@@ -125,6 +125,7 @@ from tierwise.features._validation import (
     validate_tables,
     write_rejects,
 )
+from tierwise.features._what_if import WHAT_IF_COLUMNS, linear_effects, moved_features, with_change
 
 __all__ = [
     "BALANCE_COLUMNS",
@@ -142,6 +143,7 @@ __all__ = [
     "SPLITS",
     "TASKS",
     "PRODUCT_COLUMNS",
+    "WHAT_IF_COLUMNS",
     "PRODUCTS",
     "Task",
     "OutputError",
@@ -191,6 +193,9 @@ __all__ = [
     "age_band",
     "build_labels",
     "holds",
+    "linear_effects",
+    "moved_features",
+    "with_change",
     "is_task",
     "product_families_present",
     "product_task",

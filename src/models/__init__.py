@@ -17,6 +17,15 @@ from tierwise.models._metrics import (
     primary_score,
     regression_metrics,
 )
+from tierwise.models._next_tier import (
+    Alternative,
+    Change,
+    NextTier,
+    NextTierSearch,
+    plausible_ranges,
+)
+from tierwise.models._next_tier_config import LeverConfig, NextTierConfig
+from tierwise.models._next_tier_text import alternative_text, next_tier_texts, step_text
 from tierwise.models._numbers import (
     DEFAULT_CURRENCY,
     format_change,
@@ -67,6 +76,7 @@ from tierwise.models._policy_inputs import validate_policy_inputs
 from tierwise.models._product_family import ProductFamilyConfig, ProductSpec
 from tierwise.models._reason_catalogue import (
     LANGUAGES,
+    NextTierTexts,
     ReasonCatalogue,
     Template,
     check_catalogue_coverage,
@@ -96,6 +106,17 @@ from tierwise.models._treeshap import tree_shap
 from tierwise.models._truthfulness import DriverMap, measure_truthfulness
 
 __all__: list[str] = [
+    "Alternative",
+    "Change",
+    "LeverConfig",
+    "NextTier",
+    "NextTierConfig",
+    "NextTierSearch",
+    "plausible_ranges",
+    "next_tier_texts",
+    "alternative_text",
+    "step_text",
+    "NextTierTexts",
     "GroupsConfig",
     "apply_contagion",
     "contagion_templates",

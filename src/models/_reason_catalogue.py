@@ -116,6 +116,25 @@ class Template(FrozenConfig):
         return self.text is None
 
 
+class NextTierTexts(FrozenConfig):
+    """The next-tier texts of one language (`next_tier:` in a reason catalogue).
+
+    `steps[column]`: a change of that monthly column, `{amount}` (money, `format_money`) or
+    `{count}`; `open_steps[column]`: the same when the client starts from zero (opens the
+    product); `alternative`: one alternative, `{steps}` joined by `joiner`, `{tier}` and `{ev}`
+    (the expected value it leads to); `status[code]`: why a client has no alternative
+    (`top_tier`, `in_default`, `exit_review`, `not_found`, `not_on_watch`; `{tier}`, `{target}`);
+    `heading`: the section's title, `{target}`, `{tier}`, `{months}` (how long the changes are held).
+    """
+
+    heading: str
+    steps: dict[str, str]
+    open_steps: dict[str, str] = Field(default_factory=dict)
+    joiner: str
+    alternative: str
+    status: dict[Literal["top_tier", "in_default", "exit_review", "not_found", "not_on_watch"], str]
+
+
 class ReasonCatalogue(FrozenConfig):
     """One language's reason texts: `families[family][feature] -> Template`."""
 
@@ -137,6 +156,7 @@ class ReasonCatalogue(FrozenConfig):
     protected: tuple[str, ...] = DEFAULT_PROTECTED
     merge: dict[str, list[str]] = Field(default_factory=dict)  # reason family -> feature families read as one
     families: dict[str, dict[str, Template]]
+    next_tier: NextTierTexts | None = None  # the next-tier steps (models.next_tier_texts)
 
     @model_validator(mode="after")
     def _reason_format(self) -> ReasonCatalogue:

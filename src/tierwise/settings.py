@@ -32,11 +32,20 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from tierwise.config import load_config
-from tierwise.features import TASKS, ConfigError, FeatureConfig, feature_catalog, window_neutral
+from tierwise.features import (
+    TASKS,
+    ConfigError,
+    FeatureConfig,
+    feature_catalog,
+    moved_features,
+    resolve_feature_names,
+    window_neutral,
+)
 from tierwise.models import (
     DEFAULT_CURRENCY,
     LANGUAGES,
     DriverMap,
+    NextTierConfig,
     PolicyConfig,
     ProductFamilyConfig,
     ReasonCatalogue,
@@ -55,6 +64,7 @@ FILES = {
     "monitor": "monitor.yaml",
     "drivers": "drivers.yaml",
     "products": "products.yaml",
+    "next_tier": "next_tier.yaml",
 }
 
 
@@ -85,6 +95,7 @@ class Settings(BaseModel):
     monitor: MonitorConfig | None = None
     drivers: DriverMap | None = None
     products: ProductFamilyConfig | None = None  # `products.yaml`: the product propensity family
+    next_tier: NextTierConfig | None = None  # `next_tier.yaml`: levers and fixed features of the next-tier search
 
     def path(self, part: str) -> Path:
         """The file a part is read from (`reasons`: the English catalogue)."""
@@ -178,6 +189,7 @@ def load_settings(config_dir: Path) -> Settings:
         monitor=_optional(folder / FILES["monitor"], MonitorConfig),
         drivers=_optional(folder / FILES["drivers"], DriverMap),
         products=_optional(folder / FILES["products"], ProductFamilyConfig),
+        next_tier=_optional(folder / FILES["next_tier"], NextTierConfig),
     )
     check_settings(settings)
     return _pages_currency(settings)
@@ -261,6 +273,8 @@ def check_settings(settings: Settings) -> None:
             raise ConfigError(f"{settings.path('policy')}: risk.in_default_dpd is {policy.risk.in_default_dpd} but the "
                               f"default label in {features_file} counts a default at dpd_threshold "
                               f"{labels.default.dpd_threshold} days past due; set both to the bank's definition")
+    if settings.next_tier is not None:
+        check_next_tier(settings, features)
     symbols = currency_sources(settings)
     if len(set(symbols.values())) > 1:
         (first, one), (where, other) = next(iter(symbols.items())), next((k, v) for k, v in symbols.items()
@@ -278,4 +292,34 @@ def check_settings(settings: Settings) -> None:
                                   f"({_time_note(features)}); remove it from {settings.path('data').name} to follow the label")
 
 
-__all__ = ["RecommenderSettings", "Settings", "check_settings", "load_settings"]
+def check_next_tier(settings: Settings, features: FeatureConfig) -> None:
+    """next_tier.yaml against features.yaml and the reason catalogues: every lever's column is
+    a feature the features config builds, every fixed name too (after its `{w}` windows), no
+    lever moves a fixed feature, and each catalogue has a step text for every lever."""
+    config, file, features_file = settings.next_tier, settings.path("next_tier"), settings.path("features")
+    assert config is not None
+    built = set(feature_catalog(features))
+    for name, lever in config.levers.items():
+        if lever.column not in built:
+            raise ConfigError(f"{file}: levers.{name}.column '{lever.column}' is not a feature built by "
+                              f"{features_file} ({_time_note(features)})")
+    fixed = resolve_feature_names(list(config.fixed), features)
+    unknown = [n for n in fixed if n not in built]
+    if unknown:
+        raise ConfigError(_unknown_feature(file, unknown[0], len(unknown) - 1, features, features_file)
+                          .replace(f"{file}: feature", f"{file}: fixed feature", 1))
+    for name, lever in config.levers.items():
+        moved = sorted(moved_features(lever.column, features) & set(fixed))
+        if moved:
+            raise ConfigError(f"{file}: levers.{name} ({lever.column}) moves fixed feature '{moved[0]}'; "
+                              "remove the lever or the fixed name")
+    for lang, catalogue in settings.reasons.items():
+        where = settings.source / "reasons" / f"{lang}.yaml"
+        if catalogue.next_tier is None:
+            raise ConfigError(f"{where}: no next_tier texts ({file} is there); add the next_tier section")
+        lacking = [lv.column for lv in config.levers.values() if lv.column not in catalogue.next_tier.steps]
+        if lacking:
+            raise ConfigError(f"{where}: next_tier.steps has no text for '{lacking[0]}' (a lever of {file})")
+
+
+__all__ = ["RecommenderSettings", "check_next_tier", "Settings", "check_settings", "load_settings"]
