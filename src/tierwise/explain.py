@@ -216,3 +216,32 @@ def card_lines(card: ClientCard) -> list[tuple[str, str, list[str]]]:
         texts = [r.text for r in line.reasons] or ([line.note] if line.note and line.value is not None else [])
         out.append((headline, words[f"{line.task}_meaning"].format(h=card.horizons.get(line.task, "?")), texts))
     return out
+
+
+def next_tier_lines(client_id: str, month: dt.date, *, data_dir: Path, config: Any, lang: str = "en",
+                    model_uri: str = "models:/tierwise-recommender@champion") -> tuple[str, list[str]]:
+    """`tierwise explain --next-tier`: (heading or why there is none, one line per verified
+    alternative) for the client at `month`, from the champion recommender (its features config,
+    policy and reason catalogues), the plausible ranges taken from the month's whole snapshot.
+    The tier memory of the archive is not read: the tier is the one a client without history
+    gets (a stated limit)."""
+    from tierwise.features import read_raw_tables, validate_tables
+    from tierwise.models import NextTierSearch, next_tier_texts
+
+    if lang not in LANGUAGES:
+        raise DataError(f"--lang must be one of {', '.join(LANGUAGES)}, got '{lang}'")
+    loaded = registry.load_recommender(model_uri)
+    built = loaded.settings
+    catalogue = built.reasons.get(lang)
+    if catalogue is None or catalogue.next_tier is None:
+        raise DataError(f"{model_uri} was built without next_tier texts in its {lang} reason catalogue; "
+                        "rebuild it with `tierwise recommend`")
+    client_snapshot(client_id, month, Path(data_dir), built.features)  # one-line errors for an unknown client
+    clients, monthly = read_raw_tables(Path(data_dir))
+    report = validate_tables(clients, monthly)
+    population = snapshot_features(report.clients, report.monthly, month, built.features)
+    row = population[population[CLIENT_KEY].astype(str) == client_id]
+    if row.empty:
+        raise DataError(f"client '{client_id}' was quarantined by validation in {month:%Y-%m} (`tierwise validate`)")
+    search = NextTierSearch.for_population(loaded.recommender, config, built.features, population)
+    return next_tier_texts(search.search(row)[0], catalogue)

@@ -25,6 +25,9 @@ def explain(
     task: Annotated[str, typer.Option("--task", help="churn, default, growth or all (all: every task, those "
                                       "without a model shown as not assessed).")] = "all",
     data: Annotated[Path, typer.Option("--data", help="Bank folder with clients and monthly tables.")] = DEFAULT_BANK,
+    next_tier: Annotated[bool, typer.Option("--next-tier", help="Instead of the scores: what would move the client "
+                                            "up a tier, verified changes of at most three steps (configs/next_tier.yaml) "
+                                            "on the champion recommender.")] = False,
     config_dir_opt: Path | None = ConfigDirOption,
 ) -> None:
     """Print a client's churn, default and growth scores with the top reasons for each (a task
@@ -36,6 +39,16 @@ def explain(
     when = parse_month(month)
     folder = existing_dir(data, option="--data")
     settings = load_settings(config_dir_opt)
+    if next_tier:
+        from tierwise.explain import next_tier_lines
+
+        heading, lines = next_tier_lines(client.strip(), when, data_dir=folder, config=settings.require("next_tier"),
+                                         lang=lang)
+        text = Text(heading, style="bold")
+        for line in lines:
+            text.append(f"\n  • {line}")
+        console.print(Panel(text, title=f"{client.strip()} · {when:%Y-%m}", expand=False))
+        return
     card = explain_client(client.strip(), when, data_dir=folder, feature_config=settings.require("features"),
                           catalogues=settings.require("reasons"), bands=score_bands(settings.monitor), lang=lang,
                           tasks=None if task == "all" else (task.strip(),))
