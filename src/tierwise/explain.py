@@ -3,7 +3,10 @@
 Wiring only: read the bank's raw tables, compute the client's snapshot features at the month,
 load the registered `tierwise-churn` / `-default` / `-growth` models that exist (alias
 `champion`, else the latest version; a task without a model is shown as not assessed), score, explain with the project's TreeSHAP kernel and phrase the top reasons
-with the reason catalogues (`configs/reasons/<lang>.yaml`).
+with the reason catalogues (`configs/reasons/<lang>.yaml`). When the champion recommender
+bundles product propensity models, the card also lists the client's next products: the
+offers that recommender makes for the snapshot (behind its policy's gates; without the
+archive's tier memory, so an exit review carried from earlier months is not seen here).
 """
 
 from __future__ import annotations
@@ -49,14 +52,16 @@ WORDS = {
            "growth_meaning": "expected change in assets over {h} months",
            "no_reasons": "no single factor stands out", "no_booster": "reasons need a LightGBM model",
            "no_model": "not assessed (no model trained)",
-           "in_default": "in default ({days} days past due): no PD applies"},
+           "in_default": "in default ({days} days past due): no PD applies",
+           "next_products": "Next products", "offer": "{name}: likelihood {p} in {h} months, expected value {v}"},
     "zh": {"churn": "流失可能性", "default": "违约风险", "growth": "增长潜力",
            "low": "低", "medium": "中", "high": "高", "no_exposure": "无信贷敞口",
            "churn_meaning": "{h}个月内流失的概率", "default_meaning": "{h}个月内逾期90天以上的概率",
            "growth_meaning": "预计{h}个月资产变化",
            "no_reasons": "无突出因素", "no_booster": "原因解释需要 LightGBM 模型",
            "no_model": "未评估（无已训练模型）",
-           "in_default": "已违约（逾期{days}天）：不计违约概率"},
+           "in_default": "已违约（逾期{days}天）：不计违约概率",
+           "next_products": "下一步产品", "offer": "{name}：{h}个月内可能性{p}，预期价值{v}"},
 }
 
 
@@ -81,6 +86,17 @@ class ScoreLine:
 
 
 @dataclass(frozen=True)
+class Offer:
+    """One next product: the family, its name, the likelihood, the expected value and the reason."""
+
+    product: str
+    name: str
+    propensity: float
+    value: float
+    reason: str
+
+
+@dataclass(frozen=True)
 class ClientCard:
     client_id: str
     month: dt.date
@@ -88,6 +104,7 @@ class ClientCard:
     segment: str
     scores: list[ScoreLine]
     horizons: dict[str, int] = field(default_factory=lambda: {"churn": 6, "default": 12, "growth": 12})  # label months
+    offers: list[Offer] = field(default_factory=list)  # none without bundled product models
 
 
 def score_bands(monitor: Any | None) -> dict[str, tuple[float, float]]:
@@ -149,7 +166,45 @@ def explain_client(client_id: str, month: dt.date, *, data_dir: Path, feature_co
         lines.append(_score_line(task, model, version, snap, families, catalogues, lang, k, bands[task]))
     segment = str(snap["segment"].iloc[0]) if "segment" in snap.columns else ""
     horizons = {task: getattr(feature_config.labels, task).horizon_months for task in TASKS}
-    return ClientCard(client_id=client_id, month=month, lang=lang, segment=segment, scores=lines, horizons=horizons)
+    horizons["products"] = feature_config.labels.products.horizon_months
+    return ClientCard(client_id=client_id, month=month, lang=lang, segment=segment, scores=lines, horizons=horizons,
+                      offers=client_offers(snap, lang))
+
+
+def client_offers(snap: pd.DataFrame, lang: str) -> list[Offer]:
+    """The offers the champion recommender makes for the client's snapshot row (empty when
+    there is no champion recommender or it bundles no product model)."""
+    if registry.alias_version(tracking.connect(), registry.RECOMMENDER, registry.CHAMPION) is None:
+        return []
+    loaded = registry.load_recommender(registry.model_uri(registry.RECOMMENDER, registry.CHAMPION))
+    rec = loaded.recommender
+    if not getattr(rec, "offer_columns", None):
+        return []
+    missing = [c for c in rec.required_inputs if c not in snap.columns]
+    if missing:
+        logger.warning("explain: the recommender needs %s, which the snapshot lacks: no offers shown", missing[0])
+        return []
+    row = rec.recommend(snap.reset_index(drop=True), columns=rec.offer_columns).iloc[0]
+    out = []
+    for i in range(1, rec.family.offers + 1):
+        product = row[f"offer_{i}"]
+        if pd.isna(product):
+            break
+        reason = row[f"offer_{i}_reason_{lang}"]
+        out.append(Offer(str(product), str(row[f"offer_{i}_{lang}"]), float(row[f"offer_{i}_propensity"]),
+                         float(row[f"offer_{i}_value"]), "" if pd.isna(reason) else str(reason)))
+    return out
+
+
+def offer_lines(card: ClientCard, currency: str | None = None) -> list[tuple[str, str]]:
+    """(offer sentence, reason) per next product, in the card's language."""
+    from tierwise.models import DEFAULT_CURRENCY, format_money
+
+    currency = currency or DEFAULT_CURRENCY
+    words = WORDS[card.lang]
+    return [(words["offer"].format(name=o.name, p=format_probability(o.propensity, card.lang),
+                                   h=card.horizons.get("products", "?"),
+                                   v=format_money(o.value, card.lang, currency)), o.reason) for o in card.offers]
 
 
 def available_tasks(tasks: tuple[str, ...] | None = None) -> list[str]:

@@ -189,3 +189,24 @@ def test_archive_round_trip_with_and_without_offers(world, tmp_path):
     assert both.loc[both["month"] == pd.Timestamp(old), "offer_1"].isna().all()
     picked = archive.read_archive(tmp_path, months=[old], columns=["tier", "offer_1"])  # asked of an old month: null
     assert picked["offer_1"].isna().all()
+
+
+def test_explain_lists_the_offers_the_champion_recommender_makes(in_store):
+    from tierwise import tracking
+    from tierwise.explain import ClientCard, client_offers, offer_lines
+    from tierwise.registry import load_recommender
+
+    tracking.connect()
+    rec = load_recommender(in_store["uri"]).recommender
+    feats = in_store["features"].reset_index(drop=True)
+    out = rec.recommend(feats)
+    i = int(np.flatnonzero(out["offer_2"].notna().to_numpy())[0])
+    for lang in ("en", "zh"):
+        offers = client_offers(feats.iloc[[i]], lang)
+        assert [o.product for o in offers] == out.loc[i, ["offer_1", "offer_2", "offer_3"]].dropna().tolist()
+        assert offers[0].reason == (out.loc[i, f"offer_1_reason_{lang}"] if pd.notna(out.loc[i, f"offer_1_reason_{lang}"])
+                                    else "")
+        card = ClientCard(client_id="x", month=None, lang=lang, segment="", scores=[], offers=offers,  # type: ignore[arg-type]
+                          horizons={"products": 3})
+        first = offer_lines(card)[0][0]
+        assert first.startswith(out.loc[i, f"offer_1_{lang}"]) and ("3 months" in first or "3个月" in first)

@@ -32,7 +32,7 @@ def explain(
 ) -> None:
     """Print a client's churn, default and growth scores with the top reasons for each (a task
     without a trained model is shown as not assessed)."""
-    from tierwise.explain import card_lines, explain_client, score_bands
+    from tierwise.explain import WORDS, card_lines, explain_client, offer_lines, score_bands
 
     if lang not in ("en", "zh"):
         raise typer.BadParameter(f"'{lang}' is not a language; one of en, zh", param_hint="--lang")
@@ -60,6 +60,13 @@ def explain(
         body.append(f"  ({meaning})\n", style="dim")
         for reason in reasons:
             body.append(f"  • {reason}\n")
+    offers = offer_lines(card)
+    if offers:
+        body.append("\n" + WORDS[lang]["next_products"] + "\n", style="bold")
+        for sentence, reason in offers:
+            body.append(f"  • {sentence}\n")
+            if reason:
+                body.append(f"    {reason}\n", style="dim")
     body.rstrip()
     title = f"{card.client_id} · {card.month:%Y-%m}" + (f" · {card.segment}" if card.segment else "")
     console.print(Panel(body, title=title, expand=False))
