@@ -1,6 +1,6 @@
 """What would move a client up a tier (issue 22): `python bench/run.py --only next_tier`.
 
-Set-up (not measured): a demo bank (5,000 clients x 36 months; small scale 2,500 x 24), the
+Set-up (not measured): a demo bank (5,000 clients x 36 months; small scale 2,500 x 36), the
 three task models trained through the CLI (`tierwise train --task all --budget-minutes 0`)
 and the recommender built and registered (`tierwise recommend`), as a bank would.
 
@@ -89,7 +89,7 @@ def bench_next_tier(ctx):  # noqa: ANN001, ANN201 - the harness's BenchContext -
 
     from bench_harness import Figure
 
-    bank_clients, months, searched = ("2500", "24", 500) if ctx.small else ("5000", "36", 1000)
+    bank_clients, months, searched = ("2500", "36", 500) if ctx.small else ("5000", "36", 1000)
     bank = ctx.workdir / "bank"
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{ctx.workdir / 'mlflow.db'}",
            "MLFLOW_ARTIFACTS_DESTINATION": str(ctx.workdir / "mlartifacts"),

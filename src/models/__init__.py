@@ -92,7 +92,12 @@ from tierwise.models._recommender import (
     as_str,
     resolve_policy,
 )
-from tierwise.models._recommender_offers import OFFER_PARTS, gate_offers, offer_columns
+from tierwise.models._recommender_offers import (
+    OFFER_PARTS,
+    gate_offers,
+    is_number_column,
+    offer_columns,
+)
 from tierwise.models._reviews import PRIOR_COLUMNS, REVIEW_COLUMNS, REVIEW_STATUSES, advance_reviews
 from tierwise.models._task import TaskConfig
 from tierwise.models._train import (
@@ -164,6 +169,7 @@ __all__: list[str] = [
     "choose_offers",
     "gate_offers",
     "offer_columns",
+    "is_number_column",
     "map_at_k",
     "offer_mask",
     "top_k",

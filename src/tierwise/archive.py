@@ -48,8 +48,13 @@ from tierwise.features import (
     month_label,
     output_lock,
 )
-from tierwise.models import PRIOR_COLUMNS, RECOMMENDATION_COLUMNS, REVIEW_COLUMNS, offer_columns
-from tierwise.models._recommender_offers import is_number_column
+from tierwise.models import (
+    PRIOR_COLUMNS,
+    RECOMMENDATION_COLUMNS,
+    REVIEW_COLUMNS,
+    is_number_column,
+    offer_columns,
+)
 
 logger = logging.getLogger(__name__)
 

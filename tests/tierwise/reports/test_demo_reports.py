@@ -204,9 +204,10 @@ def test_rm_report_shows_the_parquet_values_for_a_sample_of_clients(demo):
     page = parse_html(demo.rm_page)
     per_model = demo.config.report.reasons_per_model
     checked = _sample(mine.reset_index())
+    clients_table = page.find("table", id="clients")  # offers and leads rows carry data-client too
     for cid in checked:
         row = mine.loc[cid]
-        tr = page.find("tr", data_client=cid)
+        tr = clients_table.find("tr", data_client=cid)
         where = f"client {cid}"
         # tier and channel, in the recommendations' own Chinese words
         assert tr.find(data_field="tier").text() == row["tier_zh"] == TIER_ZH[row["tier"]], where
