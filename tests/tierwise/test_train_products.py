@@ -45,7 +45,7 @@ def world(tmp_path_factory) -> tuple[Path, Path]:
     """(bank folder, config folder): 2,000 clients x 24 months with product adoption; the
     insurance column emptied (a bank that does not extract it); three products configured."""
     root = tmp_path_factory.mktemp("products")
-    cfg = DataConfig(oracle=OracleConfig(pairs=2000, snapshots=2),
+    cfg = DataConfig(oracle=OracleConfig(pairs=4000, snapshots=4),
                      labels=LabelsConfig(churn_horizon_months=6, default_horizon_months=6, growth_horizon_months=6),
                      products=ProductsConfig())
     bank = root / "bank"
