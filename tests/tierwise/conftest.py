@@ -5,7 +5,6 @@ module in their own MLflow store (scoring, the monthly job)."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import pytest
@@ -31,17 +30,8 @@ def scoring_world(tmp_path_factory):
     bank = generate_bank(DataConfig(), clients=300, months=16, seed=5, start=dt.date(2023, 1, 1))
     write_bank(bank, root / "bank", dirty=DataConfig(), seed=5)
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_ARTIFACTS_DESTINATION")}
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    os.environ["MLFLOW_ARTIFACTS_DESTINATION"] = str(root / "mlartifacts")
-    try:
+    with factory.in_store(uri, str(root / "mlartifacts")):
         model = factory.register_tiny_recommender(root / "bank")
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     month = factory.latest_month(root / "bank")
     return {"bank": root / "bank", "month": month, "tracking": uri,
             "artifacts": str(root / "mlartifacts"), "model": model}

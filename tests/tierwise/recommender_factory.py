@@ -5,12 +5,15 @@ recommender built from them with the real classes."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+import pytest
 
 from tierwise.config import load_config
 from tierwise.features import FeatureConfig, read_raw_tables, snapshot_features, validate_tables
@@ -24,6 +27,17 @@ CONFIG_DIR = REPO / "configs"
 FEATURES = ["assets_total", "deposit_total_chg_3m", "credit_exposure", "days_past_due_max_6m",
             "mobile_logins_avg_3m", "tenure_months", "contribution_monthly", "segment", "region",
             "card_utilisation", "salary_inflow_avg_3m", "complaints_sum_6m"]
+
+
+@contextlib.contextmanager
+def in_store(tracking: str, artifacts: str) -> Iterator[pytest.MonkeyPatch]:
+    """MLflow (tracking, registry, artifacts) pointed at a test store for the block, restored after:
+    for module fixtures, where pytest's `monkeypatch` lives only as long as one test."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", tracking)
+        mp.setenv("MLFLOW_REGISTRY_URI", tracking)
+        mp.setenv("MLFLOW_ARTIFACTS_DESTINATION", artifacts)
+        yield mp
 
 
 def feature_config() -> FeatureConfig:

@@ -10,6 +10,7 @@ import shutil
 
 import pandas as pd
 import pytest
+import recommender_factory as factory
 
 from tierwise.archive import read_archive
 from tierwise.features import flows_of, month_label, read_raw_tables, read_relations
@@ -22,16 +23,13 @@ from tierwise.scoring import score_pandas
 @pytest.fixture(scope="module")
 def archived(scoring_world, tmp_path_factory):
     """The scoring bank's last month in an archive."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MLFLOW_TRACKING_URI", scoring_world["tracking"])
-    mp.setenv("MLFLOW_ARTIFACTS_DESTINATION", scoring_world["artifacts"])
-    root = tmp_path_factory.mktemp("leads")
-    rec, version, configs = load_recommender(scoring_world["model"])
-    score_pandas(scoring_world["bank"], scoring_world["month"], archive=root / "archive", recommender=rec,
-                 feature_config=configs.features, model_uri=scoring_world["model"], model_version=version,
-                 chunk_clients=150)
-    yield {"archive": root / "archive", "bank": scoring_world["bank"], "month": scoring_world["month"]}
-    mp.undo()
+    with factory.in_store(scoring_world["tracking"], scoring_world["artifacts"]):
+        root = tmp_path_factory.mktemp("leads")
+        rec, version, configs = load_recommender(scoring_world["model"])
+        score_pandas(scoring_world["bank"], scoring_world["month"], archive=root / "archive", recommender=rec,
+                     feature_config=configs.features, model_uri=scoring_world["model"], model_version=version,
+                     chunk_clients=150)
+        yield {"archive": root / "archive", "bank": scoring_world["bank"], "month": scoring_world["month"]}
 
 
 def _leads(run_cli, archived, data, out):

@@ -8,6 +8,7 @@ import json
 
 import pandas as pd
 import pytest
+import recommender_factory as factory
 from typer.testing import CliRunner
 
 from tierwise.archive import archived_months, read_archive
@@ -32,18 +33,15 @@ def _partitions(archive) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def cycle(scoring_world, tmp_path_factory):
     """Twelve months run with `run-month --from --to` into one archive."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MLFLOW_TRACKING_URI", scoring_world["tracking"])
-    mp.setenv("MLFLOW_ARTIFACTS_DESTINATION", scoring_world["artifacts"])
-    root = tmp_path_factory.mktemp("cycle")
-    last = scoring_world["month"]
-    first = add_months(last, -(MONTHS - 1))
-    common = ["--data", str(scoring_world["bank"]), "--model", scoring_world["model"], "--archive",
-              str(root / "archive"), "--outputs", str(root / "outputs"), "--chunk-clients", "120"]
-    result = _run(["run-month", "--from", month_label(first), "--to", month_label(last), *common])
-    yield {"root": root, "archive": root / "archive", "outputs": root / "outputs", "first": first, "last": last,
-           "common": common, "output": result.output}
-    mp.undo()
+    with factory.in_store(scoring_world["tracking"], scoring_world["artifacts"]):
+        root = tmp_path_factory.mktemp("cycle")
+        last = scoring_world["month"]
+        first = add_months(last, -(MONTHS - 1))
+        common = ["--data", str(scoring_world["bank"]), "--model", scoring_world["model"], "--archive",
+                  str(root / "archive"), "--outputs", str(root / "outputs"), "--chunk-clients", "120"]
+        result = _run(["run-month", "--from", month_label(first), "--to", month_label(last), *common])
+        yield {"root": root, "archive": root / "archive", "outputs": root / "outputs", "first": first, "last": last,
+               "common": common, "output": result.output}
 
 
 def test_twelve_months_write_twelve_partitions_with_memory(cycle):

@@ -9,6 +9,7 @@ import shutil
 
 import pandas as pd
 import pytest
+import recommender_factory as factory
 from typer.testing import CliRunner
 
 from tierwise.archive import read_archive
@@ -36,13 +37,10 @@ def _run_months(world, tmp_path, *, relations: bool):
 
 @pytest.fixture(scope="module")
 def with_relations(scoring_world, tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MLFLOW_TRACKING_URI", scoring_world["tracking"])
-    mp.setenv("MLFLOW_ARTIFACTS_DESTINATION", scoring_world["artifacts"])
-    root = tmp_path_factory.mktemp("monthly-leads")
-    out, output = _run_months(scoring_world, root, relations=True)
-    yield {"root": root, "out": out, "output": output, "month": scoring_world["month"]}
-    mp.undo()
+    with factory.in_store(scoring_world["tracking"], scoring_world["artifacts"]):
+        root = tmp_path_factory.mktemp("monthly-leads")
+        out, output = _run_months(scoring_world, root, relations=True)
+        yield {"root": root, "out": out, "output": output, "month": scoring_world["month"]}
 
 
 def test_run_month_writes_the_leads_file_and_each_rms_section(with_relations):

@@ -33,17 +33,9 @@ def world(tmp_path_factory):
     bank = factory.make_product_bank(root / "bank")
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}", "MLFLOW_REGISTRY_URI": f"sqlite:///{root / 'mlflow.db'}",
            "MLFLOW_ARTIFACTS_DESTINATION": str(root / "mlartifacts")}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with factory.in_store(env["MLFLOW_TRACKING_URI"], env["MLFLOW_ARTIFACTS_DESTINATION"]):
         uri = factory.register_tiny_recommender_with_offers(bank, PRODUCTS)
         yield {"bank": bank, "uri": uri, "env": env, "root": root, "features": factory.bank_features(bank)}
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @pytest.fixture

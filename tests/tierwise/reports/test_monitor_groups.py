@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import recommender_factory as factory
 
 from tierwise.archive import read_archive
 from tierwise.features import add_months, month_label
@@ -25,18 +26,15 @@ CONFIG_DIR = Path(__file__).resolve().parents[3] / "configs"
 @pytest.fixture(scope="module")
 def scored(scoring_world, tmp_path_factory):
     """Two consecutive months of the scoring bank (with its relations) in one archive."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MLFLOW_TRACKING_URI", scoring_world["tracking"])
-    mp.setenv("MLFLOW_ARTIFACTS_DESTINATION", scoring_world["artifacts"])
-    root = tmp_path_factory.mktemp("monitor-groups")
-    rec, version, configs = load_recommender(scoring_world["model"])
-    month = scoring_world["month"]
-    for m in (add_months(month, -1), month):
-        score_pandas(scoring_world["bank"], m, archive=root / "archive", recommender=rec,
-                     feature_config=configs.features, model_uri=scoring_world["model"], model_version=version,
-                     chunk_clients=150)
-    yield {"root": root, "archive": root / "archive", "month": month, "bank": scoring_world["bank"]}
-    mp.undo()
+    with factory.in_store(scoring_world["tracking"], scoring_world["artifacts"]):
+        root = tmp_path_factory.mktemp("monitor-groups")
+        rec, version, configs = load_recommender(scoring_world["model"])
+        month = scoring_world["month"]
+        for m in (add_months(month, -1), month):
+            score_pandas(scoring_world["bank"], m, archive=root / "archive", recommender=rec,
+                         feature_config=configs.features, model_uri=scoring_world["model"], model_version=version,
+                         chunk_clients=150)
+        yield {"root": root, "archive": root / "archive", "month": month, "bank": scoring_world["bank"]}
 
 
 def _config_dir(tmp_path, capital: float | None):
