@@ -162,12 +162,17 @@ def score_step(job: MonthlyJob, month: dt.date, *, progress: StepProgress) -> An
 
 
 def snapshot_step(job: MonthlyJob, month: dt.date) -> Path:
-    """Step 2b: the month's snapshot features beside the archive, for `GET /clients/{id}`."""
+    """Step 2b: the month's snapshot features beside the archive, for `GET /clients/{id}`, with
+    the same tier memory (`tier_prev`, `p_default_prev`) scoring the month read, so that a served
+    answer starts from the tier the archive remembers."""
     from tierwise.features import snapshot_features
     from tierwise.recommender import request_frame
+    from tierwise.scoring import with_memory
 
+    recommender = job.loaded.recommender
     features = snapshot_features(job.raw("clients"), job.raw("monthly"), month, job.loaded.settings.features)
-    return client_archive.write_snapshot(job.archive, month, request_frame(features, job.loaded.recommender))
+    prior = client_archive.prior_state(job.archive, month, trend_months=recommender.policy.policy.risk.trend_months)
+    return client_archive.write_snapshot(job.archive, month, request_frame(with_memory(features, prior), recommender))
 
 
 def history_of(archive: Path, month: dt.date, months: int) -> pd.DataFrame:

@@ -11,7 +11,7 @@ import pytest
 import recommender_factory as factory
 from typer.testing import CliRunner
 
-from tierwise.archive import archived_months, read_archive
+from tierwise.archive import archived_months, latest_snapshot, prior_state, read_archive
 from tierwise.cli import app
 from tierwise.features import add_months, month_label
 from tierwise.monthly import months_between
@@ -120,3 +120,19 @@ def test_bad_arguments_are_one_line(tmp_path, args, message):
     result = runner.invoke(app, ["run-month", "--data", str(tmp_path), *args])
     assert result.exit_code != 0
     assert message in " ".join(result.output.replace("│", " ").split())  # typer's error panel wraps lines
+
+
+def test_the_served_snapshot_carries_the_tier_memory_the_month_was_scored_with(cycle):
+    """`GET /clients/{id}` answers from the snapshot: it must start from the tier the archive
+    remembers, as the month's scoring did, or an RM's application would show another tier."""
+    path = latest_snapshot(cycle["archive"])
+    assert path is not None and f"month={cycle['last'].isoformat()}" in str(path)
+    snapshot = pd.read_parquet(path).set_index("client_id")
+    before = read_archive(cycle["archive"], months=[add_months(cycle["last"], -1)]).set_index("client_id")
+    now = read_archive(cycle["archive"], months=[cycle["last"]]).set_index("client_id")
+    both = snapshot.index.intersection(before.index)
+    assert len(both) > 100
+    assert (snapshot.loc[both, "tier_prev"] == before.loc[both, "tier"]).all()
+    assert (snapshot.loc[both, "tier_prev"] == now.loc[both, "tier_prev"]).all()
+    prior = prior_state(cycle["archive"], cycle["last"], trend_months=factory.policy_config().risk.trend_months).set_index("client_id")
+    pd.testing.assert_series_equal(snapshot.loc[both, "p_default_prev"], prior.loc[both, "p_default_prev"])

@@ -2,7 +2,7 @@
 (pandas, in resumable chunks) or on Spark (`applyInPandas` features, `spark_udf` scoring)."""
 
 from tierwise.scoring._checkpoint import PartStore, file_fingerprint
-from tierwise.scoring._job import parts_path, rejects_path
+from tierwise.scoring._job import parts_path, rejects_path, with_memory
 from tierwise.scoring._pandas_engine import ScoreResult, score_pandas
 from tierwise.scoring._spark_engine import score_spark
 
@@ -14,4 +14,5 @@ __all__ = [
     "rejects_path",
     "score_pandas",
     "score_spark",
+    "with_memory",
 ]
