@@ -50,6 +50,7 @@ class BenchContext:
     workdir: Path
     python: str = sys.executable
     notes: list[str] = field(default_factory=list)
+    last_cpu_seconds: float = 0.0  # user + system CPU of the last `run_measured` process
 
     @property
     def small(self) -> bool:
@@ -70,6 +71,7 @@ class BenchContext:
                 log.seek(0)
                 tail = log.read().decode(errors="replace")[-4000:]
                 raise RuntimeError(f"{' '.join(map(str, args))} failed ({proc.returncode}):\n{tail}")
+        self.last_cpu_seconds = usage.ru_utime + usage.ru_stime
         return seconds, usage.ru_maxrss / 1024 / 1024
 
     def tierwise(self, *args: str) -> list[str]:
