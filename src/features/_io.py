@@ -77,9 +77,13 @@ def to_month_dtype(values: pd.Series) -> pd.Series:
     number is not a date (pandas would read it as nanoseconds after 1970)."""
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return pd.Series(pd.NaT, index=values.index, dtype=MONTH_DTYPE)
-    if values.dtype == object:  # a mix of dates, text and numbers (pandas would give NaT for a
-        # second time zone): one value at a time
-        values = pd.Series([_to_timestamp(v) for v in values], index=values.index, dtype=MONTH_DTYPE)
+    if values.dtype == object:
+        dates = _plain_dates(values)
+        if dates is not None:  # dates (Parquet date32 reads as Python dates) or naive datetimes only
+            values = dates
+        else:  # a mix of dates, text and numbers (pandas would give NaT for a second time zone):
+            # one value at a time
+            values = pd.Series([_to_timestamp(v) for v in values], index=values.index, dtype=MONTH_DTYPE)
     elif not pd.api.types.is_datetime64_any_dtype(values):
         try:
             values = pd.to_datetime(values, errors="coerce", format="mixed")
@@ -89,6 +93,25 @@ def to_month_dtype(values: pd.Series) -> pd.Series:
         values = values.dt.tz_localize(None)
     in_range = values.isna() | ((values >= pd.Timestamp.min) & (values <= pd.Timestamp.max))
     return values.where(in_range).astype(MONTH_DTYPE)
+
+
+def _plain_dates(values: pd.Series) -> pd.Series | None:
+    """`values` as datetime64 when every non-null value is a date or a naive datetime (what
+    Arrow reads them as, at once); None for anything else (text, numbers, time zones), and for a
+    date datetime64[ns] cannot hold, which the one-at-a-time path turns into NaT."""
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("date", "datetime", "datetime64"):
+        return None  # Arrow would read a bare number among datetimes as nanoseconds
+    try:
+        array = pa.array(values.to_numpy(dtype=object), from_pandas=True)
+    except (pa.ArrowException, OverflowError, TypeError, ValueError):
+        return None
+    if not (pa.types.is_date(array.type) or (pa.types.is_timestamp(array.type) and array.type.tz is None)):
+        return None
+    try:
+        stamps = array.cast(pa.timestamp("ns"))  # safe cast: out-of-range values raise
+    except (pa.ArrowException, OverflowError):
+        return None
+    return pd.Series(stamps.to_numpy(zero_copy_only=False), index=values.index).astype(MONTH_DTYPE)
 
 
 def _to_timestamp(value: object) -> pd.Timestamp:

@@ -66,3 +66,27 @@ def test_unreadable_file(tmp_path):
     (tmp_path / "clients.parquet").write_text("not parquet")
     with pytest.raises(DataError, match="clients.parquet: cannot be read"):
         read_table(tmp_path, "clients")
+
+
+MONTH_COLUMNS = [
+    [dt.date(2024, 1, 1), None, dt.date(2025, 3, 31)],           # Parquet date32, as pandas reads it
+    [dt.datetime(2024, 1, 1, 12, 30), float("nan"), dt.date(2024, 2, 1)],
+    [dt.date(2024, 1, 1), "2024-02", 5],                         # a mix: one value at a time
+    [pd.Timestamp("2023-01-01"), 20230201],                      # a bare number is not a date
+    [dt.date(9999, 12, 31), dt.date(2024, 1, 1)],                # beyond datetime64[ns]: NaT
+    [pd.Timestamp("2024-01-01 08:00", tz="Asia/Shanghai"), pd.Timestamp("2024-01-01", tz="UTC")],
+    [None, None],
+    [pd.NaT, dt.date(2020, 5, 5)],
+]
+
+
+@pytest.mark.parametrize("values", MONTH_COLUMNS)
+def test_a_column_of_dates_reads_at_once_as_one_value_at_a_time_would(values):
+    from tierwise.features._io import MONTH_DTYPE, _to_timestamp, to_month_dtype
+
+    column = pd.Series(values, dtype=object)
+    one_by_one = pd.Series([_to_timestamp(v) if pd.notna(v) else pd.NaT for v in values], dtype=MONTH_DTYPE)
+    one_by_one = one_by_one.where(one_by_one.isna() | (one_by_one <= pd.Timestamp.max))
+    got = to_month_dtype(column)
+    assert str(got.dtype) == MONTH_DTYPE
+    pd.testing.assert_series_equal(got, one_by_one.astype(MONTH_DTYPE))
