@@ -217,7 +217,13 @@ def pages_step(job: MonthlyJob, month: dt.date, history: pd.DataFrame, *, progre
 
 def monitor_step(job: MonthlyJob, month: dt.date, history: pd.DataFrame, *, progress: StepProgress) -> int | None:
     """Step 4: the monitor against the previous archived month (none for the first month)."""
-    from tierwise.reports import build_monitor, log_monitor_run, write_monitor
+    from tierwise.reports import (
+        build_monitor,
+        log_monitor_run,
+        read_archive_months,
+        take_up_month,
+        write_monitor,
+    )
 
     earlier = [m for m in client_archive.archived_months(job.archive) if m < month]
     if not earlier:
@@ -226,9 +232,12 @@ def monitor_step(job: MonthlyJob, month: dt.date, history: pd.DataFrame, *, prog
     baseline = earlier[-1]  # read in full by `history_of`
     settings = job.loaded.settings
     cfg = job.monitor_config.with_policy(settings.policy, job.loaded.recommender.policy.risk_limit)
+    then = take_up_month(month, settings.features).date()  # the offers whose take-up is measured
+    offered = read_archive_months(job.archive, [then], []) if then in earlier else None
     with progress(f"{month_label(month)} monitor", None):
         result = build_monitor(history, pd.Timestamp(month), pd.Timestamp(baseline), cfg, clients=job.raw("clients"),
-                               monthly=job.raw("monthly"), features=settings.features, events=job.events())
+                               monthly=job.raw("monthly"), features=settings.features, events=job.events(),
+                               offered=offered)
         files = write_monitor(result, job.monitor_dir(month))
         log_monitor_run(result, files, cfg.experiment)
     return len(result["alerts"])

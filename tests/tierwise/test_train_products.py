@@ -59,7 +59,7 @@ def world(tmp_path_factory) -> tuple[Path, Path]:
     features["history_months"] = MONTHS
     (configs / "features.yaml").write_text(yaml.safe_dump(features), encoding="utf-8")
     family = yaml.safe_load((configs / "products.yaml").read_text(encoding="utf-8"))
-    family["products"] = {p: family["products"][p] for p in ("wealth", "mobile_banking", "insurance")}
+    family["products"] = {p: family["products"][p] for p in ("credit_card", "mobile_banking", "insurance")}
     family["model"]["n_estimators"] = 40  # small: seconds per model
     (configs / "products.yaml").write_text(yaml.safe_dump(family, allow_unicode=True), encoding="utf-8")
     return bank, configs
@@ -75,9 +75,9 @@ def test_train_products_registers_each_and_names_the_empty_one(world, monkeypatc
     assert "not trained: adopt_insurance: no adoption can be read: column insurance_balance is empty" in text
     client = MlflowClient(tracking_uri=tracking.tracking_uri(), registry_uri=tracking.tracking_uri())
     names = {m.name for m in client.search_registered_models()}
-    assert {"tierwise-adopt_wealth", "tierwise-adopt_mobile_banking"} <= names
+    assert {"tierwise-adopt_credit_card", "tierwise-adopt_mobile_banking"} <= names
     assert "tierwise-adopt_insurance" not in names
-    for product in ("wealth", "mobile_banking"):
+    for product in ("credit_card", "mobile_banking"):
         version = client.get_model_version_by_alias(f"tierwise-adopt_{product}", "challenger")
         metrics = client.get_run(version.run_id).data.metrics
         assert metrics["roc_auc"] > 0.6, product  # learns who adopts, out of time and on unseen clients

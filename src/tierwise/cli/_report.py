@@ -138,6 +138,7 @@ def monitor(
         read_bank,
         read_recommendations,
         resolve_months,
+        take_up_month,
         write_monitor,
     )
 
@@ -163,8 +164,12 @@ def monitor(
     data_dir = _data_dir(data, explicit=data != DATA_DEFAULT)
     clients, monthly = read_bank(data_dir)
     events = None if data_dir is None else read_events(data_dir)
+    offered = None  # the archived offers whose take-up the monitor measures (a recommendations file: its own)
+    if recommendations is None:
+        then = take_up_month(months.month, features).date()
+        offered = read_archive_months(archive, [then], []) if then in archived_months(archive) else None
     result = build_monitor(recs, pd.Timestamp(months.month), pd.Timestamp(months.baseline), cfg, clients=clients,
-                           monthly=monthly, features=features, events=events)
+                           monthly=monthly, features=features, events=events, offered=offered)
     with output_lock(out):  # monitor.json and monitor.html together: one run at a time
         files = write_monitor(result, out)
         run_id = log_monitor_run(result, files, cfg.experiment)

@@ -46,6 +46,7 @@ from tierwise.reports._monitor import (
     top_n_share,
 )
 from tierwise.reports._monitor_build import build_monitor, monitor_metrics
+from tierwise.reports._monitor_offers import take_up_month
 from tierwise.reports._monitor_page import log_monitor_run, render_monitor_html, write_monitor
 from tierwise.reports._rm_pages import archive_window, rm_index, write_rm_pages
 from tierwise.reports._rm_report import (
@@ -73,6 +74,7 @@ __all__ = [
     "age_groups",
     "archive_window",
     "build_monitor",
+    "take_up_month",
     "check_recommendations",
     "client_trail",
     "compare_groups",

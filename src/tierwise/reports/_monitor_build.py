@@ -33,6 +33,7 @@ from tierwise.reports._monitor import (
     tier_counts,
 )
 from tierwise.reports._monitor_groups import groups_block
+from tierwise.reports._monitor_offers import offer_metrics, offers_block
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,8 @@ def year_ago_frame(recs: pd.DataFrame, monthly: pd.DataFrame | None, year_ago: p
 def build_monitor(recs: pd.DataFrame, month: pd.Timestamp, baseline: pd.Timestamp, cfg: MonitorConfig,
                   *, clients: pd.DataFrame | None = None, monthly: pd.DataFrame | None = None,
                   features: FeatureConfig | None = None,
-                  events: pd.DataFrame | None = None) -> dict[str, Any]:
+                  events: pd.DataFrame | None = None,
+                  offered: pd.DataFrame | None = None) -> dict[str, Any]:
     """Every monitor figure for `month` against `baseline`, as a JSON-ready dict.
 
     `recs` holds both months and may hold others: the months of it among the
@@ -86,7 +88,8 @@ def build_monitor(recs: pd.DataFrame, month: pd.Timestamp, baseline: pd.Timestam
     month, top-tier fund movements, exit reviews, expected and realised performance).
     `features` is the feature configuration the models were trained with (default: the
     defaults of `FeatureConfig`); realised outcomes use its labels, from the bank's recorded
-    `events` (`read_events`) where present, as training does.
+    `events` (`read_events`) where present, as training does. `offered`: the archived rows of
+    the month whose offers' take-up is measured (`take_up_month`; default: those in `recs`).
     """
     features = FeatureConfig() if features is None else features
     month, baseline = pd.Timestamp(month), pd.Timestamp(baseline)
@@ -160,6 +163,7 @@ def build_monitor(recs: pd.DataFrame, month: pd.Timestamp, baseline: pd.Timestam
         },
         "fairness": fairness,
         "groups": groups,
+        "offers": offers_block(recs, month, monthly, features, events, offered),
         "history": history_block(recs, month, cfg.history, top_tiers=cfg.concentration.top_tiers,
                                  monthly=monthly, features=features, events=events),
         "alerts": alerts,
@@ -238,6 +242,7 @@ def monitor_metrics(result: dict[str, Any]) -> dict[str, float]:
         for name in ("selection_rate_ratio", "tpr_difference"):
             metrics[f"fairness.{row['decision']}.{row['attribute']}.{name}"] = row[name]
     metrics.update(group_metrics(result.get("groups") or {}))
+    metrics.update(offer_metrics(result.get("offers") or {}))
     metrics.update(history_metrics(result["history"]))
     metrics["alerts"] = len(result["alerts"])
     return {_metric_name(k): float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}

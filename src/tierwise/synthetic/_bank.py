@@ -93,6 +93,7 @@ class _Static:
     onboard: np.ndarray  # month index of onboarding (<=0: before the window)
     pot_shares: np.ndarray | None = None  # product adoption on (_products): balance split over all products
     pot_card: np.ndarray | None = None  # product adoption on: the card limit a card holder has
+    adopt_base: np.ndarray | None = None  # product adoption on: (n, families) base logit of each family's adoption
 
     def take(self, idx: np.ndarray) -> _Static:
         return _Static(**{f.name: _take(getattr(self, f.name), idx) for f in fields(self)})
@@ -702,14 +703,18 @@ def _oracle_frame(saved: dict, cl: _Static, coef: _Coef, cfg: DataConfig, dates:
         pa_, tx, dp = np.zeros(shape), np.zeros(shape, np.int64), np.zeros(shape, np.int64)
         cl_, pr = np.zeros(shape, bool), np.zeros(shape, bool)
         cyc = fst.cyc.copy()
-        adopted = _adoption_paths(owned, t, rep, cfg)
+        adopted = _adoption_paths(owned, t, fst, cfg)
         for h in range(horizon):
             cyc = np.where(fcl.industry < 0, 0.0, _CYC_RHO * cyc + _CYC_SD * rng.standard_normal(rep.size))
             date = add_months(dates[t], h + 1)
+            if adopted is not None and h < cfg.products.horizon_months:
+                active = (fcl.onboard <= t + 1 + h) & (fst.phase == ACTIVE) & (fst.bucket < 3)
+                for product, q in _products.opening_probability(fst, fcl, active).items():
+                    adopted.stay[product] *= 1.0 - q
             fst, obs, present = _step(fst, fcl, t + 1 + h, date, cyc, rng, coef, shift.drain(fcl, t + 1 + h), prng)
             if adopted is not None and h < cfg.products.horizon_months:
                 for product, column in PRODUCT_COLUMNS.items():
-                    adopted[product] |= holds(obs[column])
+                    adopted.shown[product] |= holds(obs[column])
             pa_[:, h], tx[:, h], dp[:, h] = _assets_total(obs), _txn_total(obs), obs["days_past_due"]
             cl_[:, h], pr[:, h] = obs["relationship_closed"], present
         sim = _label_values(assets_t[rep], _Paths(pa_, tx, dp, cl_, pr), lab)
@@ -755,14 +760,36 @@ def _oracle_frame(saved: dict, cl: _Static, coef: _Coef, cfg: DataConfig, dates:
     return df
 
 
-def _adoption_paths(owned: dict | None, t: int, rep: np.ndarray, cfg: DataConfig) -> dict[str, np.ndarray] | None:
-    """Per family, whether each re-simulated future has adopted it yet (None: adoption off)."""
+@dataclass
+class _AdoptionPaths:
+    """The oracle's futures of one snapshot, per family: `stay`, the probability that the
+    future has not opened it yet given the path of its latent state (the product of one minus
+    each month's opening probability: exact given the path, so the oracle's probability is not
+    rounded to 1/futures); `shown`, whether the family's column has shown it held in a future
+    month; `held`, held in the latent state at the snapshot (a holding the snapshot's columns
+    did not show, as an app not used that month: such a client's label is whether it shows)."""
+
+    stay: dict[str, np.ndarray]
+    shown: dict[str, np.ndarray]
+    held: dict[str, np.ndarray]
+
+    def probability(self, product: str, k: int) -> np.ndarray:
+        """Per pair, the probability to show family `product` held within the horizon."""
+        value = np.where(self.held[product], self.shown[product], 1.0 - self.stay[product])
+        return value.reshape(-1, k).mean(axis=1)
+
+
+def _adoption_paths(owned: dict | None, t: int, fst: _State, cfg: DataConfig) -> _AdoptionPaths | None:
+    """The futures' adoption paths before the first future month (None: adoption off)."""
     if cfg.products is None or not owned:
         return None
-    return {product: np.zeros(rep.size, bool) for product in PRODUCT_COLUMNS}
+    n = fst.e.shape[0]
+    return _AdoptionPaths({product: np.ones(n) for product in PRODUCT_COLUMNS},
+                          {product: np.zeros(n, bool) for product in PRODUCT_COLUMNS},
+                          {product: fst.held[:, j].copy() for j, product in enumerate(PRODUCT_COLUMNS)})
 
 
-def _adoption_columns(adopted: dict | None, owned: dict | None, t: int, st: _State, cl: _Static, k: int,
+def _adoption_columns(adopted: _AdoptionPaths | None, owned: dict | None, t: int, st: _State, cl: _Static, k: int,
                       cfg: DataConfig) -> dict[str, np.ndarray]:
     """The oracle's adoption columns: `p_adopt_<p>_<h>m`, the true probability to hold family p
     within h months among clients who do not hold it at the snapshot (NaN for holders), and
@@ -770,12 +797,12 @@ def _adoption_columns(adopted: dict | None, owned: dict | None, t: int, st: _Sta
     if adopted is None:
         return {}
     h = cfg.products.horizon_months
-    drivers = _products.adoption_drivers(st, cl)
+    p = {product: adopted.probability(product, k) for product in PRODUCT_COLUMNS}
+    drivers = _products.adoption_drivers(st, cl, owned[t], p, elevated_ratio=cfg.oracle.elevated_ratio)
     out: dict[str, np.ndarray] = {}
     for product in PRODUCT_COLUMNS:
         held = owned[t][product]
-        p = adopted[product].reshape(-1, k).mean(axis=1)
-        out[f"p_adopt_{product}_{h}m"] = np.where(held, np.nan, p)
+        out[f"p_adopt_{product}_{h}m"] = np.where(held, np.nan, p[product])
         out[f"adopt_{product}_driver"] = np.where(held, None, drivers[product])
     return out
 
