@@ -28,6 +28,7 @@ ranking whatever the model uses (see `models._reason_catalogue`).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -224,12 +225,19 @@ def _conditions(candidates: Mapping[tuple[str, str], tuple[tuple[str, ...], list
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _unknown_set(labels: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(label.strip().lower() for label in labels)
+
+
 def _unknown(values: object, labels: Sequence[str]) -> np.ndarray:
     values = np.asarray(values)
     if values.dtype.kind in "biuf":
         return ~np.isfinite(values.astype(np.float64))
+    unknown = _unknown_set(tuple(labels))
+    if len(values) <= 8:  # a served request: no factorize for a few labels
+        return np.array([pd.isna(v) or str(v).strip().lower() in unknown for v in values.tolist()], dtype=bool)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)  # each distinct label checked once
-    unknown = {label.strip().lower() for label in labels}
     bad = np.array([str(u).strip().lower() in unknown for u in uniques] + [True], dtype=bool)
     return bad[np.where(codes < 0, len(uniques), codes)]
 

@@ -154,19 +154,22 @@ def _split_of(split: Any) -> dict[str, Any]:
 
 
 def answer_rows(recommender: Any, rows: list[dict[str, Any]] | dict[str, Any]) -> list[dict[str, Any]]:
-    """The pyfunc's answer for `rows` (`models.pyfunc.answer_records`) as dicts; missing values
-    NaN or None, both written as JSON null by orjson."""
+    """The pyfunc's answer for `rows` (`models.pyfunc.answer_records`: checked feature objects
+    without pandas, anything else through a frame) as dicts; missing values NaN or None, both
+    written as JSON null by orjson."""
     import pandas as pd
     from mlflow.exceptions import MlflowException
 
     from tierwise.models.pyfunc import answer_records
 
     if isinstance(rows, dict):
-        frame = pd.DataFrame(rows["data"], columns=rows["columns"])
-    else:
-        frame = pd.DataFrame.from_records(rows)
+        columns = rows["columns"]
+        if len(set(columns)) == len(columns):  # the row objects the fast path reads
+            rows = [dict(zip(columns, values, strict=True)) for values in rows["data"]]
+        else:
+            rows = pd.DataFrame(rows["data"], columns=columns)
     try:
-        return answer_records(frame, recommender)
+        return answer_records(rows, recommender)
     except MlflowException as exc:
         raise BadRequest(exc.message) from None
     except TierwiseError as exc:
