@@ -151,3 +151,21 @@ def test_rows_it_does_not_take_go_through_the_frame(served_rows, change, words):
         return
     with pytest.raises(MlflowException, match=words):
         answer_records([row], recommender)
+
+
+def test_platt_calibration_without_sklearns_checks_is_bit_for_bit_predict_proba(served_rows):
+    from tierwise.models._calibration import platt_probability
+
+    recommender = served_rows[0]
+    platt = [m.calibrator_.model_ for m in recommender.models.values()
+             if m.calibrator_ is not None and m.calibrator_.method_ == "platt"]
+    if not platt:
+        from sklearn.linear_model import LogisticRegression
+
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=500)
+        platt = [LogisticRegression(C=1e6).fit(x.reshape(-1, 1), (x + rng.normal(size=500) > 0).astype(int))]
+    x = np.concatenate([np.random.default_rng(1).normal(0, 4, 5000), [0.0, -30.0, 30.0, 1e-300]])
+    for model in platt:
+        assert np.array_equal(platt_probability(model, x), model.predict_proba(x.reshape(-1, 1))[:, 1])
+        assert np.array_equal(platt_probability(model, x[:1]), model.predict_proba(x[:1].reshape(-1, 1))[:, 1])
