@@ -169,3 +169,45 @@ def test_platt_calibration_without_sklearns_checks_is_bit_for_bit_predict_proba(
     for model in platt:
         assert np.array_equal(platt_probability(model, x), model.predict_proba(x.reshape(-1, 1))[:, 1])
         assert np.array_equal(platt_probability(model, x[:1]), model.predict_proba(x[:1].reshape(-1, 1))[:, 1])
+
+
+def test_queued_requests_are_answered_together_with_the_same_answers(served_rows, monkeypatch):
+    import asyncio
+
+    from tierwise._server import BadRequest, Batcher, answer_rows
+    from tierwise.models import _recommender_rows
+
+    recommender, rows = served_rows
+    rows = _perturbed(rows)
+    requests = [rows[0:1], rows[1:4], [{**rows[4], "segment": "corporate"}], rows[5:6],
+                [{**rows[6], "tier_prev": "Premier"}], rows[7:8], rows[8:70], rows[70:71]]
+    alone = []
+    for request in requests:
+        try:
+            alone.append(answer_rows(recommender, request))
+        except BadRequest as exc:
+            alone.append(exc)
+    joined_sizes = []
+    real = _recommender_rows.recommend_rows
+
+    def counted(rec, batch):
+        joined_sizes.append(len(batch))
+        return real(rec, batch)
+
+    monkeypatch.setattr(_recommender_rows, "recommend_rows", counted)
+
+    async def all_at_once():
+        batcher = Batcher(recommender, max_rows=64)
+        return await asyncio.gather(*(batcher.answer(r) for r in requests), return_exceptions=True)
+
+    got = asyncio.run(all_at_once())
+    # the plain requests with the same fields went through together, in parts of at most 64 rows
+    assert joined_sizes and max(joined_sizes) <= 64 and sum(s > 1 for s in joined_sizes) >= 1
+    assert sum(joined_sizes) >= len(rows[:4]) + 1 + 62
+    for g, a in zip(got, alone, strict=True):
+        if isinstance(a, BadRequest):
+            assert isinstance(g, BadRequest) and str(g) == str(a)  # only that request is refused
+            continue
+        assert len(g) == len(a)
+        for x, y in zip(g, a, strict=True):
+            _same(x, y)
