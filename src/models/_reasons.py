@@ -407,9 +407,9 @@ def render(template: Template, values: np.ndarray, lang: str, *, effect: str = "
     n = len(values)
     out = np.empty(n, dtype=object)
     if template.format == "category":
-        if n == 1:  # a served client: no Series for one label
-            missing = np.array([pd.isna(values[0])])
-            shown = np.array([None if missing[0] else str(values[0])], dtype=object)
+        if n <= _FEW:  # a served request: no Series for a few labels
+            missing = np.array([pd.isna(v) for v in values], dtype=bool)
+            shown = np.array([None if m else str(v) for v, m in zip(values, missing, strict=True)], dtype=object)
         else:
             keys = pd.Series(values, dtype=object)
             missing = keys.isna().to_numpy()
@@ -432,14 +432,19 @@ def render(template: Template, values: np.ndarray, lang: str, *, effect: str = "
             out[rows] = phrase.format(value=missing_value, effect=effect)
             continue
         phrase = _signed(getattr(template, _KINDS[kind]), reason_format)
-        if rows.size == 1:  # a served client: no distinct-value pass
-            out[rows] = phrase.format(value=format_value(template, shown[rows[0]], lang, currency), effect=effect)
+        if rows.size <= _FEW:  # a served request: no distinct-value pass
+            for i in rows.tolist():
+                out[i] = phrase.format(value=format_value(template, shown[i], lang, currency), effect=effect)
             continue
         uniques, inverse = np.unique(shown[rows], return_inverse=True)
         words = np.array([phrase.format(value=format_value(template, u, lang, currency), effect=effect)
                           for u in uniques], dtype=object)
         out[rows] = words[inverse]
     return out
+
+
+_FEW = 8
+"""Up to this many values (a served request) are phrased one by one (the same words)."""
 
 
 def _signed(phrase: str, reason_format: str) -> str:
