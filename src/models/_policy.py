@@ -85,7 +85,7 @@ from tierwise.models._policy_config import (
     PolicyConfig,
     ReasonTemplates,
 )
-from tierwise.models._policy_inputs import validate_policy_inputs
+from tierwise.models._policy_inputs import PolicyRows, Table, numbers_of, validate_policy_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ def assumption_notes(resolved: ResolvedPolicy, lang: str) -> list[str]:
     return notes
 
 
-def with_assumptions(frame: pd.DataFrame, resolved: ResolvedPolicy) -> pd.DataFrame:
+def with_assumptions(frame: Table, resolved: ResolvedPolicy) -> Table:
     """`frame` with the scores of the tasks without a model set to `policy.assumptions` (no PD
     for clients without credit exposure, 0 for the others when default is not assessed);
     `frame` itself when every task has a model."""
@@ -188,7 +188,8 @@ def with_assumptions(frame: pd.DataFrame, resolved: ResolvedPolicy) -> pd.DataFr
     if "growth" in missing:
         out["growth"] = np.full(n, assumptions.growth)
     if "default" in missing and "credit_exposure" in out.columns:
-        exposure = pd.to_numeric(out["credit_exposure"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        exposure = (numbers_of(out, "credit_exposure") if isinstance(out, PolicyRows) else
+                    pd.to_numeric(out["credit_exposure"], errors="coerce").to_numpy(dtype=float, na_value=np.nan))
         assumed = 0.0 if assumptions.p_default is None else assumptions.p_default
         out["p_default"] = np.where(exposure > 0, assumed, np.nan)
     return out
@@ -197,12 +198,12 @@ def with_assumptions(frame: pd.DataFrame, resolved: ResolvedPolicy) -> pd.DataFr
 # --------------------------------------------------------------------------- value
 
 
-def _value_arrays(frame: pd.DataFrame, policy: PolicyConfig) -> dict[str, np.ndarray]:
+def _value_arrays(frame: Table, policy: PolicyConfig) -> dict[str, np.ndarray]:
     """Element-wise value arithmetic (see the module docstring)."""
     horizon = float(policy.horizon_months)
 
     def col(name: str) -> np.ndarray:
-        return frame[name].to_numpy(dtype=float, na_value=np.nan)
+        return numbers_of(frame, name)
 
     contribution = col("contribution_monthly")
     cost = col("cost_to_serve_monthly")
@@ -344,14 +345,14 @@ def resolve_shares(resolved: ResolvedPolicy, population: pd.DataFrame) -> Resolv
 # --------------------------------------------------------------------------- decisions
 
 
-def _tier_codes(frame: pd.DataFrame) -> np.ndarray:
+def _tier_codes(frame: Table) -> np.ndarray:
     """`tier_prev` as ranks; -1 where unknown or absent."""
     if "tier_prev" not in frame.columns:
         return np.full(len(frame), -1, dtype=np.int8)
     return text.codes_of(frame["tier_prev"], TIERS_BY_RANK)
 
 
-def _decide(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dict[str, np.ndarray]:
+def _decide(frame: Table, resolved: ResolvedPolicy) -> dict[str, np.ndarray]:
     policy = resolved.policy
     v = _value_arrays(frame, policy)
     ev = v["ev"]
@@ -361,7 +362,7 @@ def _decide(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dict[str, np.ndarr
         + (ev >= cuts["Excellence"])
         + (ev >= cuts["Premier"])
     ).astype(np.int8)
-    assets = frame["assets_total"].to_numpy(dtype=float)
+    assets = numbers_of(frame, "assets_total")
     floor_reach = np.where(
         assets >= policy.asset_floor.premier,
         PREMIER,
@@ -380,7 +381,7 @@ def _decide(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dict[str, np.ndarr
     risk = policy.risk
     pd_now = v["pd"]
     if "p_default_prev" in frame.columns:
-        pd_prev = frame["p_default_prev"].to_numpy(dtype=float, na_value=np.nan)
+        pd_prev = numbers_of(frame, "p_default_prev")
     else:
         pd_prev = np.full(len(frame), np.nan)
     rising = (
@@ -401,7 +402,7 @@ def _decide(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dict[str, np.ndarr
 
     rm_rank = np.array([policy.channels[t] == "relationship_manager" for t in TIERS_BY_RANK])  # type: ignore[index]
     exit_review = gated & known & rm_rank[np.maximum(previous, 0)] & rm_rank[tier]
-    p_churn = frame["p_churn"].to_numpy(dtype=float)
+    p_churn = numbers_of(frame, "p_churn")
     if resolved.retention_cut is None:
         worth_keeping = v["retained_adjusted"] >= cuts[policy.retention.min_value_tier]
     else:
@@ -425,7 +426,7 @@ def _decide(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dict[str, np.ndarr
     else:
         growth_lead = (("growth" in has) & (tier <= POTENTIAL) & ~gated & (v["growth_gain"] > 0)
                        & (v["growth_gain"] >= resolved.growth_cut))
-    exposure = frame["credit_exposure"].to_numpy(dtype=float)
+    exposure = numbers_of(frame, "credit_exposure")
     no_credit = (exposure == 0) & (np.isnan(v["pd_raw"]) | (v["pd_raw"] == 0))
     return {
         **v,
@@ -591,6 +592,15 @@ def recommend(frame: pd.DataFrame, resolved: ResolvedPolicy) -> pd.DataFrame:
 def recommendation_columns(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dict[str, object]:
     """`recommend`'s columns (`OUTPUT_COLUMNS`, in order) as arrays, without the frame: text
     as `str` arrays, amounts as float64, flags as bool (what a served client needs)."""
+    decided = decision_arrays(frame, resolved)
+    return {"client_id": frame["client_id"].array,
+            **{c: text.to_array(v) if isinstance(v, pa.Array) else v for c, v in decided.items()}}
+
+
+def decision_arrays(frame: Table, resolved: ResolvedPolicy) -> dict[str, np.ndarray | pa.Array]:
+    """`OUTPUT_COLUMNS` but `client_id`, in order, for a frame or `PolicyRows`: text as Arrow
+    string arrays, amounts as float64, flags as bool. The one decision of the batch and the
+    served rows (`recommendation_columns` wraps it for frames)."""
     filled = with_assumptions(frame, resolved)
     validate_policy_inputs(filled)
     d = _decide(filled, resolved)
@@ -601,16 +611,11 @@ def recommendation_columns(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dic
     codes = _reason_codes(d)
     en = _reasons(d, codes, resolved, "en")
     zh = _reasons(d, codes, resolved, "zh")
-
-    def labels(values: list[str] | tuple[str, ...], codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
-        return text.to_array(text.take_labels(values, codes))
-
     return {
-        "client_id": frame["client_id"].array,
-        "tier": labels(TIERS_BY_RANK, tier_rank),
-        "tier_zh": labels([TIER_ZH[t] for t in TIERS_BY_RANK], tier_rank),
-        "channel": labels(CHANNELS, channel_rank),
-        "channel_zh": labels([CHANNEL_ZH[c] for c in CHANNELS], channel_rank),
+        "tier": text.take_labels(TIERS_BY_RANK, tier_rank),
+        "tier_zh": text.take_labels([TIER_ZH[t] for t in TIERS_BY_RANK], tier_rank),
+        "channel": text.take_labels(CHANNELS, channel_rank),
+        "channel_zh": text.take_labels([CHANNEL_ZH[c] for c in CHANNELS], channel_rank),
         "expected_value_12m": d["ev"],
         "value_if_retained_12m": d["retained"],
         "expected_credit_loss_12m": d["loss"],
@@ -621,10 +626,10 @@ def recommendation_columns(frame: pd.DataFrame, resolved: ResolvedPolicy) -> dic
         "flag_cost_review": d["cost_review"],
         "flag_growth_lead": d["growth_lead"],
         "flag_rm_overflow": np.zeros(len(frame), dtype=bool),
-        "cost_review_reason": text.to_array(en["cost"]),
-        "cost_review_reason_zh": text.to_array(zh["cost"]),
-        "tier_reason_en": text.to_array(en["tier"]),
-        "tier_reason_zh": text.to_array(zh["tier"]),
+        "cost_review_reason": en["cost"],
+        "cost_review_reason_zh": zh["cost"],
+        "tier_reason_en": en["tier"],
+        "tier_reason_zh": zh["tier"],
     }
 
 

@@ -109,13 +109,15 @@ def take_labels(labels: Sequence[str], codes: np.ndarray) -> pa.Array:
     return pa.array(list(labels), type=pa.string()).take(pa.array(codes.astype(np.int64)))
 
 
-def codes_of(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
+def codes_of(values: pd.Series | np.ndarray, categories: Sequence[str]) -> np.ndarray:
     """Position of each value in `categories`; -1 for missing values and any other value."""
-    if len(values) == 1:  # a served client: no Arrow round trip for one value
-        value = values.iloc[0]
-        text = None if pd.isna(value) else str(value)
+    if len(values) <= 8:  # a served request: no Arrow round trip for a few values
         names = list(categories)
-        return np.array([names.index(text) if text in names else -1], dtype=np.int8)
+        items = values.tolist() if isinstance(values, np.ndarray) else values.to_numpy(dtype=object).tolist()
+        texts = [None if pd.isna(v) else str(v) for v in items]
+        return np.array([names.index(t) if t in names else -1 for t in texts], dtype=np.int8)
+    if isinstance(values, np.ndarray):
+        values = pd.Series(values, dtype=object)
     strings = pa.array(values.astype(STR_DTYPE), type=pa.string(), from_pandas=True)
     found = pc.index_in(strings, value_set=pa.array(list(categories), type=pa.string()))
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int8)

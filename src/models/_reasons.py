@@ -28,7 +28,9 @@ ranking whatever the model uses (see `models._reason_catalogue`).
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -182,16 +184,24 @@ def _signs(way: str, contrib: np.ndarray) -> np.ndarray:
     return np.full(n, 1.0 if way == "up" else -1.0)
 
 
-def phrasable(plan: ReasonPlan, X: pd.DataFrame, catalogues: Mapping[str, ReasonCatalogue]
-              ) -> dict[int, np.ndarray]:
+def phrasable(plan: ReasonPlan, X: pd.DataFrame, catalogues: Mapping[str, ReasonCatalogue],
+              only: np.ndarray | None = None) -> dict[int, np.ndarray]:
     """Per feature position with a condition, the rows whose value can be a reason: never an
     unknown value (missing, or a catalogue `unknown_values` label) unless the template has a
     `missing` phrase of its own ("less than 3 months of history"), never a value below the
     template's `min_value` unless it has a `below` phrase. Features without a condition are
-    left out (every row can be phrased)."""
+    left out (every row can be phrased). `only` (booleans per feature position): check only
+    those positions (the others are left out too)."""
     out: dict[int, np.ndarray] = {}
     for col, (feature, unknown, floor) in plan.conditions.items():
+        if only is not None and not only[col]:
+            continue
         values = X[feature]
+        if X.shape[0] == 1 and isinstance(values, np.ndarray) and values.dtype.kind == "f":
+            v = float(values[0])  # a served client's number: the same tests on one float
+            out[col] = _TRUE if not ((unknown is not None and not math.isfinite(v))
+                                     or (floor is not None and v < floor)) else _FALSE
+            continue
         ok = np.ones(X.shape[0], dtype=bool)
         if unknown is not None:
             ok &= ~_unknown(values, unknown)
@@ -200,6 +210,9 @@ def phrasable(plan: ReasonPlan, X: pd.DataFrame, catalogues: Mapping[str, Reason
                 ok &= ~(_as_numbers(values) < floor)
         out[col] = ok
     return out
+
+
+_TRUE, _FALSE = np.ones(1, dtype=bool), np.zeros(1, dtype=bool)
 
 
 def _conditions(candidates: Mapping[tuple[str, str], tuple[tuple[str, ...], list[int]]],
@@ -224,12 +237,19 @@ def _conditions(candidates: Mapping[tuple[str, str], tuple[tuple[str, ...], list
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _unknown_set(labels: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(label.strip().lower() for label in labels)
+
+
 def _unknown(values: object, labels: Sequence[str]) -> np.ndarray:
     values = np.asarray(values)
     if values.dtype.kind in "biuf":
         return ~np.isfinite(values.astype(np.float64))
+    unknown = _unknown_set(tuple(labels))
+    if len(values) <= 8:  # a served request: no factorize for a few labels
+        return np.array([pd.isna(v) or str(v).strip().lower() in unknown for v in values.tolist()], dtype=bool)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)  # each distinct label checked once
-    unknown = {label.strip().lower() for label in labels}
     bad = np.array([str(u).strip().lower() in unknown for u in uniques] + [True], dtype=bool)
     return bad[np.where(codes < 0, len(uniques), codes)]
 
@@ -259,7 +279,8 @@ def reason_arrays(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
     contrib = np.asarray(contrib[:, :len(plan.features)], dtype=np.float64)
     n = X.shape[0]
     floor = min_contribution(catalogues)
-    ok = phrasable(plan, X, catalogues)
+    # a feature contributing nothing to any row is no reason either way: no need to check it
+    ok = phrasable(plan, X, catalogues, only=(contrib != 0.0).any(axis=0))
     shown = contrib
     if ok:
         shown = contrib.copy()
@@ -278,14 +299,7 @@ def reason_arrays(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
         # (lang, family, feature, effect sign) -> [(rank, rows)]: each feature is phrased once for all ranks
         jobs: dict[tuple[str, str, str, bool], list[tuple[int, np.ndarray]]] = {}
         for r in range(min(k, idx.shape[1])):
-            rows_all = np.flatnonzero(val[:, r] >= max(floor, 1e-12))
-            fam = idx[rows_all, r]
-            order = np.argsort(fam, kind="stable")
-            for group in np.split(order, np.flatnonzero(np.diff(fam[order])) + 1):
-                if group.size == 0:
-                    continue
-                family = names[fam[group[0]]]
-                rows = rows_all[group]
+            for family, rows in _family_groups(idx[:, r], val[:, r] >= max(floor, 1e-12), names):
                 families[r][rows] = family
                 shaps[r][rows] = signs[rows] * val[rows, r]
                 chosen: dict[tuple[str, ...], np.ndarray] = {}
@@ -295,11 +309,14 @@ def reason_arrays(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
                         chosen[candidates] = (np.argmax(signs[rows, None] * shown[np.ix_(rows, cols)], axis=1)
                                               if len(cols) > 1 else np.zeros(rows.size, dtype=np.int64))
                     best = chosen[candidates]
-                    for c, feature in enumerate(candidates):
+                    raises = signs[rows] > 0
+                    # only the candidates some row picked (a served row picks one of a family's many)
+                    for c in (best[:1] if rows.size == 1 else np.unique(best)).tolist():
+                        at = best == c
                         for up in (True, False):
-                            pick = rows[(best == c) & ((signs[rows] > 0) == up)]
+                            pick = rows[at & (raises == up)]
                             if pick.size:
-                                jobs.setdefault((lang, family, feature, up), []).append((r, pick))
+                                jobs.setdefault((lang, family, candidates[c], up), []).append((r, pick))
         for (lang, family, feature, up), parts in jobs.items():
             catalogue = catalogues[lang]
             picks = np.concatenate([p for _, p in parts])
@@ -323,6 +340,20 @@ def reason_arrays(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
     order_cols = [f"{PREFIX[w]}_{model}_{r + 1}_{part}" for w in _ways(direction)
                   for r in range(k) for part in ("family", *langs, "shap")]
     return {c: out[c] for c in order_cols}
+
+
+_ONE_ROW = np.zeros(1, dtype=np.int64)
+
+
+def _family_groups(fam: np.ndarray, taken: np.ndarray, names: Sequence[str]) -> list[tuple[str, np.ndarray]]:
+    """(family name, its rows) for the rows `taken`, by family code `fam`, in code order."""
+    if len(fam) == 1:  # a served client: no sort for one row
+        return [(names[int(fam[0])], _ONE_ROW)] if taken[0] else []
+    rows_all = np.flatnonzero(taken)
+    codes = fam[rows_all]
+    order = np.argsort(codes, kind="stable")
+    return [(names[codes[group[0]]], rows_all[group])
+            for group in np.split(order, np.flatnonzero(np.diff(codes[order])) + 1) if group.size]
 
 
 def _drop_repeats(families: list[np.ndarray], shaps: list[np.ndarray],
@@ -376,9 +407,9 @@ def render(template: Template, values: np.ndarray, lang: str, *, effect: str = "
     n = len(values)
     out = np.empty(n, dtype=object)
     if template.format == "category":
-        if n == 1:  # a served client: no Series for one label
-            missing = np.array([pd.isna(values[0])])
-            shown = np.array([None if missing[0] else str(values[0])], dtype=object)
+        if n <= _FEW:  # a served request: no Series for a few labels
+            missing = np.array([pd.isna(v) for v in values], dtype=bool)
+            shown = np.array([None if m else str(v) for v, m in zip(values, missing, strict=True)], dtype=object)
         else:
             keys = pd.Series(values, dtype=object)
             missing = keys.isna().to_numpy()
@@ -401,14 +432,19 @@ def render(template: Template, values: np.ndarray, lang: str, *, effect: str = "
             out[rows] = phrase.format(value=missing_value, effect=effect)
             continue
         phrase = _signed(getattr(template, _KINDS[kind]), reason_format)
-        if rows.size == 1:  # a served client: no distinct-value pass
-            out[rows] = phrase.format(value=format_value(template, shown[rows[0]], lang, currency), effect=effect)
+        if rows.size <= _FEW:  # a served request: no distinct-value pass
+            for i in rows.tolist():
+                out[i] = phrase.format(value=format_value(template, shown[i], lang, currency), effect=effect)
             continue
         uniques, inverse = np.unique(shown[rows], return_inverse=True)
         words = np.array([phrase.format(value=format_value(template, u, lang, currency), effect=effect)
                           for u in uniques], dtype=object)
         out[rows] = words[inverse]
     return out
+
+
+_FEW = 8
+"""Up to this many values (a served request) are phrased one by one (the same words)."""
 
 
 def _signed(phrase: str, reason_format: str) -> str:

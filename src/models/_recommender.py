@@ -317,11 +317,20 @@ class Recommender:
         """Per model: the score and the reason columns (as numpy arrays, see `_reason_columns`).
         Models with the same inputs share one input matrix. Whatever the batch size, the numbers
         are the same (each row is computed alone); a small batch (a served request) runs on one
-        thread."""
-        threads = 1 if len(features) < SMALL_BATCH else None
+        thread. `prepared` (input key -> (matrix, its columns)) may hold matrices already built
+        (the served rows' path builds them from the request without a frame)."""
+        prepared = {} if prepared is None else prepared  # input key -> (matrix, its columns)
+        return self.scores_of(lambda model: model_matrix_of(model, features, prepared), len(features),
+                              features=features)
+
+    def scores_of(self, matrix_of: Callable[[TierwiseModel], tuple[np.ndarray, MatrixColumns]], n: int,
+                  features: pd.DataFrame | None = None
+                  ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+        """`scores` given each model's (input matrix, its columns) from `matrix_of`; `features`
+        only for a model without a LightGBM booster (None: there is none)."""
+        threads = 1 if n < SMALL_BATCH else None
         scores: dict[str, np.ndarray] = {}
         reasons: dict[str, dict[str, np.ndarray]] = {}
-        prepared = {} if prepared is None else prepared  # input key -> (matrix, its columns)
         for key, model in self.models.items():
             if model.booster_ is None:
                 logger.warning("%s: the model has no LightGBM booster; no reasons", key)
@@ -329,12 +338,7 @@ class Recommender:
                 scores[key] = _predict(model, X)
                 reasons[key] = _reason_columns(self.reasons, key, np.zeros((len(X), X.shape[1] + 1)), X)
                 continue
-            same = _input_key(model)
-            if same not in prepared:
-                matrix = model.model_matrix(features)
-                prepared[same] = matrix, MatrixColumns(matrix, model.feature_names_, model.categories_,
-                                                       features.index)
-            matrix, X = prepared[same]
+            matrix, X = matrix_of(model)
             scores[key] = model.predict_matrix(matrix, num_threads=threads)
             contrib = tree_shap(model.booster_, matrix, n_threads=threads or self.n_threads)
             reasons[key] = _reason_columns(self.reasons, key, contrib, X)
@@ -370,21 +374,7 @@ class Recommender:
         for col in OUTPUT_COLUMNS:
             if col not in cols:
                 cols[col] = decided[col]
-        texts: dict[str, np.ndarray] = {}
-        for key in TASKS:
-            if key not in reasons:  # no model: no reasons
-                for col in reason_columns_of(key):
-                    if col.endswith("_shap"):
-                        cols[col] = np.full(n, np.nan)
-                    else:
-                        texts[col] = np.full(n, None, dtype=object)
-                continue
-            blank = no_credit if key == "default" and no_credit.any() else None  # no PD, no default reasons
-            for col, values in reasons[key].items():
-                if values.dtype == object:
-                    texts[col] = _blanked(values, blank, None)
-                else:
-                    cols[col] = _blanked(np.asarray(values, dtype=np.float64), blank, np.nan)
+        texts = reason_outputs(reasons, no_credit, cols)
         if self.products and any(c in self.offer_columns for c in columns):
             texts.update(self._offers(features, decided, cols, matrices))
         cols.update(str_columns(texts, n))
@@ -477,22 +467,66 @@ def policy_inputs(features: pd.DataFrame, scores: Mapping[str, np.ndarray]) -> p
     """The policy's input frame: ids, segment, the three scores and the value features
     (`p_default` NaN without credit exposure; a task missing from `scores` is NaN, for the
     policy to assume)."""
-    exposure = features["credit_exposure"].to_numpy(dtype=float, na_value=np.nan)
-    n = len(features)
+    return pd.DataFrame(policy_data(
+        lambda c: features[c].to_numpy(dtype=float, na_value=np.nan), lambda c: as_str(features[c]).to_numpy(),
+        {c: features[c].to_numpy() for c in POLICY_OPTIONAL if c in features.columns}, len(features), scores))
+
+
+def policy_data(numbers: Callable[[str], np.ndarray], texts: Callable[[str], np.ndarray],
+                optional: Mapping[str, np.ndarray], n: int, scores: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The policy's input columns (see `policy_inputs`) from accessors of the number and text
+    inputs and the optional policy inputs present: one definition for a frame and served rows."""
+    exposure = numbers("credit_exposure")
 
     def score(task: str) -> np.ndarray:
         return scores[task] if task in scores else np.full(n, np.nan)
 
-    return pd.DataFrame({
-        "client_id": as_str(features["client_id"]).to_numpy(),
-        "segment": as_str(features["segment"]).to_numpy(),
+    return {
+        "client_id": texts("client_id"),
+        "segment": texts("segment"),
         "p_churn": score("churn"),
         "p_default": np.where(exposure > 0, score("default"), np.nan),
         "growth": score("growth"),
-        **{c: features[c].to_numpy(dtype=float, na_value=np.nan)
-           for c in ("assets_total", "credit_exposure", "contribution_monthly", "cost_to_serve_monthly")},
-        **{c: features[c].to_numpy() for c in POLICY_OPTIONAL if c in features.columns},
-    })
+        "assets_total": numbers("assets_total"),
+        "credit_exposure": exposure,
+        **{c: numbers(c) for c in ("contribution_monthly", "cost_to_serve_monthly")},
+        **optional,
+    }
+
+
+def reason_outputs(reasons: Mapping[str, Mapping[str, np.ndarray]], no_credit: np.ndarray,
+                   numbers: dict[str, object]) -> dict[str, np.ndarray]:
+    """The `reason_{task}_{k}_*` outputs of every task: SHAP sums into `numbers`, texts returned
+    (object arrays, None where missing); a task without a model has none, and a client without
+    credit exposure has no default reasons (no PD)."""
+    n = len(no_credit)
+    texts: dict[str, np.ndarray] = {}
+    for key in TASKS:
+        if key not in reasons:  # no model: no reasons
+            for col in reason_columns_of(key):
+                if col.endswith("_shap"):
+                    numbers[col] = np.full(n, np.nan)
+                else:
+                    texts[col] = np.full(n, None, dtype=object)
+            continue
+        blank = no_credit if key == "default" and no_credit.any() else None  # no PD, no default reasons
+        for col, values in reasons[key].items():
+            if values.dtype == object:
+                texts[col] = _blanked(values, blank, None)
+            else:
+                numbers[col] = _blanked(np.asarray(values, dtype=np.float64), blank, np.nan)
+    return texts
+
+
+def model_matrix_of(model: TierwiseModel, features: pd.DataFrame, prepared: dict
+                    ) -> tuple[np.ndarray, MatrixColumns]:
+    """(input matrix, its columns) of `model` on `features`, shared through `prepared` by the
+    models with the same inputs."""
+    same = _input_key(model)
+    if same not in prepared:
+        matrix = model.model_matrix(features)
+        prepared[same] = matrix, MatrixColumns(matrix, model.feature_names_, model.categories_, features.index)
+    return prepared[same]
 
 
 def resolve_policy(models: Mapping[str, TierwiseModel], policy: PolicyConfig,

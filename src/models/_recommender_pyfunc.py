@@ -13,8 +13,11 @@ batch engines add it): see `models.RECOMMENDATION_COLUMNS`.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import json
 import logging
+import math
 import pickle
 from pathlib import Path
 from typing import Any
@@ -152,7 +155,20 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
 def answer_records(model_input: Any, recommender: Recommender) -> list[dict[str, Any]]:
     """What the pyfunc answers for `model_input`, as records (one dict per client, the
     recommender's `pyfunc_columns` in order; missing values NaN or None): the lean server's path,
-    without MLflow's parsing and schema enforcement. Bad requests raise as `predict` does."""
+    without MLflow's parsing and schema enforcement. Bad requests raise as `predict` does.
+
+    A list of feature objects (what the lean server parses) that passes `plain_rows` goes
+    through `models._recommender_rows.recommend_rows` (no pandas); anything else, including
+    every request with a problem, through the frame (`check_request`, `Recommender.recommend`),
+    which names the problem. Both give the same answer."""
+    if isinstance(model_input, list) and model_input:
+        from tierwise.models._recommender_rows import NotFast, recommend_rows
+
+        try:
+            return recommend_rows(recommender, plain_rows(model_input, recommender))
+        except (NotFast, TierwiseError):
+            pass  # the frame path answers, or names the problem
+        model_input = pd.DataFrame.from_records(model_input)
     frame = check_request(model_input, recommender)
     try:
         answer = recommender.recommend(frame, columns=recommender.pyfunc_columns)
@@ -160,6 +176,67 @@ def answer_records(model_input: Any, recommender: Recommender) -> list[dict[str,
         raise _bad_request(str(exc)) from None
     records = plain_records(answer)
     return records if records is not None else answer.to_dict(orient="records")
+
+
+_BIG_INT = 2**53  # integers beyond this take the frame path (pandas reads them its own way)
+
+
+@functools.lru_cache(maxsize=8)
+def _text_names(text_inputs: frozenset[str], coded: frozenset[str]) -> frozenset[str]:
+    return text_inputs | coded | {c for c, rule in _CONTRACT.items() if rule.kind == "str"}
+
+
+def plain_rows(rows: list[Any], recommender: Recommender, rules: ContractRules | None = None
+               ) -> list[dict[str, Any]]:
+    """`rows` when each is a feature object the frame path would accept as it is (`check_request`
+    without a frame): the same fields in every row, every required field present, text fields
+    text (or None where the contract allows), codes the batch accepts, number fields int or
+    float (not bool) and finite (None or NaN where allowed), the optional policy numbers numbers,
+    `tier_prev` text or None, `snapshot_month` a date or None. Anything else raises
+    `models._recommender_rows.NotFast` (the frame path then names the problem)."""
+    from tierwise.models._recommender_rows import NotFast
+
+    if not all(isinstance(row, dict) for row in rows):
+        raise NotFast("not feature objects")
+    keys = rows[0].keys()
+    if any(row.keys() != keys for row in rows[1:]):
+        raise NotFast("rows with different fields")
+    required = recommender.required_inputs
+    if any(col not in keys for col in required):
+        raise NotFast("a missing field")
+    codes = allowed_values(rules)
+    text_names = _text_names(recommender.text_inputs, frozenset(codes))
+    required_set = frozenset(required)
+    for col in keys:
+        contract = _CONTRACT.get(col)
+        not_null = contract is not None and not contract.nullable
+        values = [row[col] for row in rows]
+        if col in text_names:
+            allowed = codes.get(col)
+            not_null = not_null or col in ("client_id", "segment")
+            for v in values:
+                if v is None or (type(v) is float and math.isnan(v)):
+                    if not_null:
+                        raise NotFast(col)
+                elif type(v) is not str or (allowed is not None and v not in allowed):
+                    raise NotFast(col)
+        elif col in required_set:
+            for v in values:
+                if v is None:
+                    if not_null:
+                        raise NotFast(col)
+                elif type(v) is float:
+                    if math.isinf(v) or (not_null and math.isnan(v)):
+                        raise NotFast(col)
+                elif type(v) is not int or abs(v) > _BIG_INT:
+                    raise NotFast(col)
+        elif col in ("p_default_prev", "days_past_due"):
+            if not all(type(v) is float or (type(v) is int and abs(v) <= _BIG_INT) for v in values):
+                raise NotFast(col)
+        elif ((col == "tier_prev" and not all(v is None or type(v) is str for v in values))
+              or (col == "snapshot_month" and not all(v is None or isinstance(v, dt.date) for v in values))):
+            raise NotFast(col)
+    return rows
 
 
 def check_request(model_input: Any, recommender: Recommender, rules: ContractRules | None = None

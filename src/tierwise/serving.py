@@ -124,11 +124,31 @@ def check_model(model_uri: str) -> None:
     registry.check_is_recommender(model_uri)
 
 
-def serve(model_uri: str = DEFAULT_MODEL, *, host: str = "127.0.0.1", port: int = 5000, workers: int = 1,
+def default_workers() -> int:
+    """One worker process per core this process may run on: a request is CPU-bound work of about
+    a millisecond, so more workers than cores only queue (2 on a 2-core machine)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _fast_loop() -> dict[str, str]:
+    """uvicorn's C HTTP parser and event loop when installed (they are dependencies), else its
+    pure-Python ones."""
+    import importlib.util
+
+    return {"http": "httptools" if importlib.util.find_spec("httptools") else "h11",
+            "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"}
+
+
+def serve(model_uri: str = DEFAULT_MODEL, *, host: str = "127.0.0.1", port: int = 5000, workers: int | None = None,
           mlflow: bool = False, max_body_bytes: int = 1_048_576, max_batch: int = 100,
           archive: Path = Path("outputs/archive")) -> int:
-    """Run the server in the foreground until it stops (SIGTERM, SIGINT); returns its exit code."""
+    """Run the server in the foreground until it stops (SIGTERM, SIGINT); returns its exit code.
+    `workers`: default one per available core (`default_workers`)."""
     check_model(model_uri)
+    workers = default_workers() if workers is None else workers
     if mlflow:
         return _serve_mlflow(model_uri, host=host, port=port, workers=workers)
     import uvicorn
@@ -142,7 +162,7 @@ def serve(model_uri: str = DEFAULT_MODEL, *, host: str = "127.0.0.1", port: int 
     os.environ[CONFIG_ENV] = config.model_dump_json()
     logger.info("serving %s on http://%s:%d with %d worker(s)", model_uri, host, port, workers)
     uvicorn.run("tierwise._server:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False, timeout_graceful_shutdown=5, lifespan="on",
+                log_level="warning", access_log=False, timeout_graceful_shutdown=5, lifespan="on", **_fast_loop(),
                 # a worker compiling the numba kernels or unpickling the models holds the GIL for
                 # seconds: uvicorn's default 5 s health check would kill and restart it in a loop
                 timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)

@@ -271,3 +271,23 @@ def test_repeated_calls_reuse_the_prepared_model_and_see_further_training():
     np.testing.assert_allclose(tree_shap(booster, X), first, rtol=0, atol=0)
     booster.update()  # one more tree: the cached tables must not be reused
     np.testing.assert_allclose(tree_shap(booster, X), booster.predict(X, pred_contrib=True), atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_few_rows_give_the_batch_numbers_bit_for_bit(seed, monkeypatch):
+    # up to FEW_ROWS rows (a served request) take the one-row kernel: the same arithmetic in the
+    # same order as the block kernel, missing values, zeros and categories (unseen too) included
+    import tierwise.models._treeshap as impl
+
+    booster, X = _random_model(seed)
+    whole = tree_shap(booster, X)  # blocks
+    singles = np.vstack([tree_shap(booster, X.iloc[i:i + 1]) for i in range(len(X))])
+    assert np.array_equal(whole, singles)
+    few = np.vstack([tree_shap(booster, X.iloc[i:i + impl.FEW_ROWS]) for i in range(0, len(X), impl.FEW_ROWS)])
+    assert np.array_equal(whole, few)
+    for mask_bits in (impl.MASK_BITS, 0):  # leaves without tables: quadrature, then the path per row
+        monkeypatch.setattr(impl, "MASK_BITS", mask_bits)
+        whole = tree_shap(booster, X, max_table_depth=2)
+        singles = np.vstack([tree_shap(booster, X.iloc[i:i + 1], max_table_depth=2) for i in range(len(X))])
+        assert np.array_equal(whole, singles)
+    _assert_exact(booster, X.iloc[:3], tree_shap(booster, X.iloc[:3]))

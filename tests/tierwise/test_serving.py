@@ -123,3 +123,13 @@ def test_a_recommender_with_growth_alone_is_served_and_says_what_it_assumed(tmp_
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_default_workers_one_per_available_core_and_the_fast_loop(monkeypatch):
+    from tierwise import serving
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert serving.default_workers() == 2
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(), raising=False)
+    assert serving.default_workers() == 1
+    assert serving._fast_loop() == {"http": "httptools", "loop": "uvloop"}  # both are dependencies
