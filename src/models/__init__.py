@@ -98,6 +98,7 @@ from tierwise.models._recommender_offers import (
     is_number_column,
     offer_columns,
 )
+from tierwise.models._recommender_rows import NotFast, recommend_rows
 from tierwise.models._reviews import PRIOR_COLUMNS, REVIEW_COLUMNS, REVIEW_STATUSES, advance_reviews
 from tierwise.models._task import TaskConfig
 from tierwise.models._train import (
@@ -209,5 +210,7 @@ __all__: list[str] = [
     "FamilyReasons",
     "as_str",
     "Recommender",
+    "NotFast",
+    "recommend_rows",
     "resolve_policy",
 ]

@@ -9,9 +9,10 @@ from tierwise.models._recommender_pyfunc import (
     allowed_values,
     answer_records,
     check_request,
+    plain_rows,
     write_artifacts,
 )
 
 __all__ = ["PYFUNC_OUTPUT_COLUMNS", "SETTINGS_ARTIFACT_KEY", "RecommenderPyfunc", "allowed_values", "answer_records",
            "check_request",
-           "write_artifacts"]
+           "plain_rows", "write_artifacts"]

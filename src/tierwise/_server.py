@@ -193,7 +193,7 @@ class Batcher:
     The work is CPU-bound and runs on the event loop, so requests queue while one is answered.
     `answer(rows)` queues a request's rows; once the loop is free, every queued request whose
     rows are plain feature objects with the same fields (`models.pyfunc.plain_rows`) goes
-    through the recommender in one call (`models._recommender_rows.recommend_rows`, up to
+    through the recommender in one call (`tierwise.models.recommend_rows`, up to
     `MAX_JOINED_ROWS` rows), and each request gets its own rows' answers back. The answer of a
     row depends only on that row (the recommender is row-wise; `tests/tierwise/test_serving_rows.py`
     checks batches of 1, 7 and 50 give the same answers), so joining changes no answer, only the
@@ -229,8 +229,8 @@ class Batcher:
                     future.set_exception(exc)
 
     def _answer_all(self, queued: list[tuple[Any, Any]]) -> None:
-        from tierwise.models._recommender_pyfunc import plain_rows
-        from tierwise.models._recommender_rows import NotFast
+        from tierwise.models import NotFast
+        from tierwise.models.pyfunc import plain_rows
 
         alone, joinable = [], {}
         for rows, future in queued:
@@ -258,7 +258,7 @@ class Batcher:
 
     def _answer_joined(self, part: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
         """Answer `part` in one call; returns the requests to answer alone (all, if it fails)."""
-        from tierwise.models._recommender_rows import NotFast, recommend_rows
+        from tierwise.models import NotFast, recommend_rows
 
         if len(part) == 1:
             return part
