@@ -27,6 +27,7 @@ from tierwise.models._next_tier import (
     with_memory,
 )
 from tierwise.models._next_tier_config import LeverConfig, NextTierConfig
+from tierwise.models._next_tier_record import next_tier_record
 from tierwise.models._next_tier_text import alternative_text, next_tier_texts, step_text, tier_name
 from tierwise.models._numbers import (
     DEFAULT_CURRENCY,
@@ -123,6 +124,7 @@ __all__: list[str] = [
     "with_memory",
     "HELD_COLUMNS",
     "tier_name",
+    "next_tier_record",
     "next_tier_texts",
     "alternative_text",
     "step_text",
