@@ -45,17 +45,20 @@ class _Month:
     held: pd.DataFrame | None  # the month's archived rows (models.HELD_COLUMNS), None: not archived
 
 
-def _month(state: Any, config: Any) -> _Month:
-    """The search of the latest snapshot month (built once per snapshot file)."""
+class NextTierUnavailable(TierwiseError):
+    """The server cannot add `next_tier` (not configured, or a row the search refuses): a 400."""
+
+
+def _month(state: Any, config: Any, snapshot: tuple[str, dict]) -> _Month:
+    """The search of the snapshot month (built once per snapshot file)."""
     from tierwise import archive as client_archive
-    from tierwise._server import BadRequest, snapshot_rows
     from tierwise.features import parse_month
     from tierwise.models import HELD_COLUMNS, NextTierConfig, NextTierSearch
     from tierwise.models.pyfunc import check_request
 
     if config.next_tier is None:
-        raise BadRequest("next_tier is not configured for this server (configs/next_tier.yaml)")
-    month, records = snapshot_rows(state, config.archive)
+        raise NextTierUnavailable("next_tier is not configured for this server (configs/next_tier.yaml)")
+    month, records = snapshot
     cached = getattr(state, "next_tier", None)
     if cached is not None and cached.records is records:
         return cached
@@ -74,20 +77,22 @@ def _month(state: Any, config: Any) -> _Month:
 
 
 def add_next_tier(state: Any, config: Any, rows: list[dict[str, Any]] | dict[str, Any],
-                  predictions: list[dict[str, Any]], *, archived: bool = False) -> list[dict[str, Any]]:
-    """`predictions` (one per row of `rows`, in order) each with its `next_tier` field;
-    `archived`: start from the clients' archived month (`GET /clients/{id}`). `BadRequest` for a
-    server without the config or the snapshot."""
-    from tierwise._server import BadRequest
+                  predictions: list[dict[str, Any]], *, snapshot: tuple[str, dict],
+                  archived: bool = False) -> list[dict[str, Any]]:
+    """`predictions` (one per row of `rows`, in order) each with its `next_tier` field.
+    `state`: the server's (`recommender`, `settings`, and `next_tier`, this module's cache);
+    `config`: its `ServeConfig`; `snapshot`: (month, client id -> row) of the latest snapshot
+    features; `archived`: start from the clients' archived month (`GET /clients/{id}`).
+    `NextTierUnavailable` for a server without the config or a row the search refuses."""
     from tierwise.models import next_tier_record
     from tierwise.models.pyfunc import check_request
 
-    month = _month(state, config)
+    month = _month(state, config, snapshot)
     frame = (pd.DataFrame(rows["data"], columns=rows["columns"]) if isinstance(rows, dict)
              else pd.DataFrame.from_records(rows))
     try:
         answers = month.search.search(check_request(frame, state.recommender), held=month.held if archived else None)
     except TierwiseError as exc:
-        raise BadRequest(str(exc)) from None
+        raise NextTierUnavailable(str(exc)) from None
     catalogues = state.settings.reasons
     return [{**p, "next_tier": next_tier_record(a, catalogues)} for p, a in zip(predictions, answers, strict=True)]

@@ -213,6 +213,18 @@ def snapshot_rows(state: _State, archive: str) -> tuple[str, dict[str, dict[str,
     return path.parent.name.removeprefix("month=")[:7], state.snapshot[1]
 
 
+def _with_next_tier(state: _State, config: ServeConfig, rows: Any, predictions: list[dict[str, Any]], *,
+                    archived: bool = False) -> list[dict[str, Any]]:
+    """`?next_tier=1`: each prediction with its `next_tier` field (`_served_next_tier`)."""
+    from tierwise._served_next_tier import add_next_tier
+
+    snapshot = snapshot_rows(state, config.archive)  # the month's ranges; none: 503
+    try:
+        return add_next_tier(state, config, rows, predictions, snapshot=snapshot, archived=archived)
+    except TierwiseError as exc:
+        raise BadRequest(str(exc)) from None
+
+
 def _load(state: _State, config: ServeConfig) -> None:
     from tierwise import registry
 
@@ -241,7 +253,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 def create_app(config: ServeConfig | None = None, *, load_in_background: bool = True) -> Starlette:
     """The ASGI app serving `config.model_uri` (default: the `ServeConfig` in `CONFIG_ENV`)."""
-    from tierwise._served_next_tier import add_next_tier, wanted
+    from tierwise._served_next_tier import wanted
 
     if config is None:
         config = ServeConfig.model_validate_json(os.environ.get(CONFIG_ENV, "{}"))
@@ -267,7 +279,7 @@ def create_app(config: ServeConfig | None = None, *, load_in_background: bool = 
             # CPU-bound and short: run on the event loop (a thread hop costs more than it saves)
             predictions = answer_rows(state.recommender, rows)
             if request.query_params and wanted(request.query_params):
-                predictions = add_next_tier(state, config, rows, predictions)
+                predictions = _with_next_tier(state, config, rows, predictions)
         except BadRequest as exc:
             return _error(exc.status, str(exc))
         except ClientDisconnect:
@@ -286,7 +298,7 @@ def create_app(config: ServeConfig | None = None, *, load_in_background: bool = 
                 return _error(404, f"client {client_id!r} is not in the {month} snapshot", "RESOURCE_DOES_NOT_EXIST")
             answer = answer_rows(state.recommender, [row])[0]
             if request.query_params and wanted(request.query_params):
-                answer = add_next_tier(state, config, [row], [answer], archived=True)[0]
+                answer = _with_next_tier(state, config, [row], [answer], archived=True)[0]
         except BadRequest as exc:
             return _error(exc.status, str(exc), "NOT_READY" if exc.status == 503 else "INVALID_PARAMETER_VALUE")
         return Response(orjson.dumps({"month": month, **answer}), media_type="application/json")
