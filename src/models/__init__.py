@@ -18,14 +18,17 @@ from tierwise.models._metrics import (
     regression_metrics,
 )
 from tierwise.models._next_tier import (
+    HELD_COLUMNS,
     Alternative,
     Change,
     NextTier,
     NextTierSearch,
     plausible_ranges,
+    with_memory,
 )
 from tierwise.models._next_tier_config import LeverConfig, NextTierConfig
-from tierwise.models._next_tier_text import alternative_text, next_tier_texts, step_text
+from tierwise.models._next_tier_record import next_tier_record
+from tierwise.models._next_tier_text import alternative_text, next_tier_texts, step_text, tier_name
 from tierwise.models._numbers import (
     DEFAULT_CURRENCY,
     format_change,
@@ -119,6 +122,10 @@ __all__: list[str] = [
     "NextTierConfig",
     "NextTierSearch",
     "plausible_ranges",
+    "with_memory",
+    "HELD_COLUMNS",
+    "tier_name",
+    "next_tier_record",
     "next_tier_texts",
     "alternative_text",
     "step_text",

@@ -23,12 +23,20 @@ raised values move the recommended tier up one level (or clear the flag). How it
    changed fixed feature is a bug (`RuntimeError`).
 
 No answer is offered to a client in default or under exit review (the policy does not upgrade
-them), nor above the top tier; `NextTier.status` says why. Deterministic: no randomness, stable
-orderings throughout. Pure: rows in, answers out.
+them), nor above the top tier; `NextTier.status` says why.
+
+Tier memory: a client scored in the monthly job has an archived tier that may differ from what
+its snapshot alone gives (the risk gate keeps a client at most at last month's tier; an exit
+review holds or downgrades it). `held` (the month's archived rows, `HELD_COLUMNS`) makes the
+search start from the archived tier: the target is one above it, the archived review and
+default state stop the search, and `with_memory` gives the rows the memory the policy read
+(`tier_prev`, `p_default_prev`) so every changed client, and its verification, is decided with
+it. Deterministic: no randomness, stable orderings throughout. Pure: rows in, answers out.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import math
@@ -49,6 +57,12 @@ Goal = Literal["tier", "risk_watch"]
 Status = Literal["found", "not_found", "top_tier", "in_default", "exit_review", "not_on_watch"]
 MAX_ROWS = 200_000
 """Changed rows scored per call (larger stages are split)."""
+HELD_COLUMNS: tuple[str, ...] = ("client_id", "tier", "tier_prev", "p_default_prev", "exit_review_status",
+                                 "flag_in_default")
+"""What the search reads of a client's archived month (`held`); `flag_in_default` may be absent."""
+OPEN_REVIEW: tuple[str, ...] = ("opened", "open", "downgraded")
+"""Archived review statuses under which no upgrade is offered (a downgrade is the review's last month)."""
+MEMORY: tuple[str, ...] = ("tier_prev", "p_default_prev")
 
 
 @dataclass(frozen=True)
@@ -88,6 +102,20 @@ class NextTier:
     expected_value: float
     alternatives: tuple[Alternative, ...] = ()
     months: int = 1  # the changes are held this many months (`NextTierConfig.hold_months`)
+    from_archive: bool = False  # the tier (and review state) is the archived month's, with its memory
+
+
+def with_memory(rows: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
+    """`rows` with the tier memory the policy read for each client in `held` (the month's
+    archived rows: `tier_prev`, `p_default_prev`); a client not in `held` gets nulls (no history)."""
+    memory = held.drop_duplicates("client_id").set_index(held["client_id"].drop_duplicates().astype(str))
+    ids = rows["client_id"].astype(str).to_numpy()
+    out = rows.copy()
+    for column in MEMORY:
+        values = memory[column].reindex(ids) if column in memory.columns else pd.Series(np.nan, index=ids)
+        out[column] = values.to_numpy(dtype=float) if column == "p_default_prev" else \
+            values.astype(object).where(values.notna(), None).to_numpy(dtype=object)
+    return out
 
 
 def plausible_ranges(population: pd.DataFrame, tiers: Sequence[str], config: NextTierConfig
@@ -182,9 +210,15 @@ class NextTierSearch:
 
     @classmethod
     def for_population(cls, recommender: Recommender, config: NextTierConfig, features: FeatureConfig,
-                       population: pd.DataFrame) -> NextTierSearch:
-        """A search whose ranges come from `population` (the scored month's snapshot rows)."""
-        tiers = np.asarray(TIERS_BY_RANK, dtype=object)[decide(recommender, population).tier]
+                       population: pd.DataFrame, held: pd.DataFrame | None = None) -> NextTierSearch:
+        """A search whose ranges come from `population` (the scored month's snapshot rows) and
+        their tiers: the archived ones of the clients in `held` (the month's archived rows),
+        decided from the rows for the others."""
+        population = population.reset_index(drop=True)
+        base = decide(recommender, population if held is None else with_memory(population, held))
+        if held is not None:
+            base, _ = _held_state(base, population, held)
+        tiers = np.asarray(TIERS_BY_RANK, dtype=object)[base.tier]
         return cls(recommender=recommender, config=config, features=features,
                    ranges=plausible_ranges(population, tiers, config))
 
@@ -197,12 +231,19 @@ class NextTierSearch:
         return {name: linear_effects(lever.column, self.features, self.config.hold_months)
                 for name, lever in self.config.levers.items()}
 
-    def search(self, rows: pd.DataFrame, goal: Goal = "tier") -> list[NextTier]:
+    def search(self, rows: pd.DataFrame, goal: Goal = "tier", held: pd.DataFrame | None = None) -> list[NextTier]:
         """One `NextTier` per row of `rows` (snapshot features with the recommender's inputs;
-        a lever whose column is absent is not used), in order."""
+        a lever whose column is absent is not used), in order. `held`: the month's archived
+        rows (`HELD_COLUMNS`); a client in it starts from its archived tier and review state,
+        decided with its tier memory (see the module docstring)."""
         self.recommender.check_inputs(rows)
         rows = rows.reset_index(drop=True)
+        if held is not None:
+            rows = with_memory(rows, held)
         base = decide(self.recommender, rows)
+        archived = np.zeros(len(rows), dtype=bool)
+        if held is not None:
+            base, archived = _held_state(base, rows, held)
         ids = rows["client_id"].astype(str).to_numpy()
         n = len(rows)
         top = len(TIERS_BY_RANK) - 1
@@ -233,7 +274,7 @@ class NextTierSearch:
                                 target=None if st in ("top_tier", "in_default", "exit_review", "not_on_watch")
                                 else TIERS_BY_RANK[int(target[i])],
                                 goal=goal, status=st, expected_value=float(base.ev[i]), alternatives=tuple(alts),
-                                months=self.config.hold_months))
+                                months=self.config.hold_months, from_archive=bool(archived[i])))
         return out
 
     # ----------------------------------------------------------------------- candidates
@@ -386,6 +427,25 @@ class NextTierSearch:
             a, b = before[name], after[name]
             if not (a.isna().to_numpy() == b.isna().to_numpy()).all() or not a[a.notna()].equals(b[b.notna()]):
                 raise RuntimeError(f"next tier: feature {name!r} changed but no lever moves it")
+
+
+def _held_state(base: Decisions, rows: pd.DataFrame, held: pd.DataFrame) -> tuple[Decisions, np.ndarray]:
+    """`base` with the archived tier, exit review and default state of the clients in `held`,
+    and which rows were found there."""
+    state = held.drop_duplicates("client_id").set_index(held["client_id"].drop_duplicates().astype(str))
+    state = state.reindex(rows["client_id"].astype(str).to_numpy())
+    archived = state["tier"].notna().to_numpy()
+    tier = base.tier.copy()
+    tier[archived] = [TIERS_BY_RANK.index(t) for t in state["tier"].to_numpy(dtype=object)[archived]]
+    review = base.exit_review.copy()
+    if "exit_review_status" in state.columns:
+        review[archived] = np.isin(state["exit_review_status"].to_numpy(dtype=object)[archived], OPEN_REVIEW)
+    in_default = base.in_default.copy()
+    if "flag_in_default" in state.columns:
+        flag = state["flag_in_default"].to_numpy(dtype=object)[archived]
+        in_default[archived] = np.array([bool(v) if pd.notna(v) else False for v in flag], dtype=bool)
+    return dataclasses.replace(base, tier=tier.astype(base.tier.dtype), exit_review=review,
+                               in_default=in_default), archived
 
 
 def _reached(d: Decisions, target: np.ndarray, tier: np.ndarray, goal: Goal) -> np.ndarray:

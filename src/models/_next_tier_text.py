@@ -17,7 +17,8 @@ COUNT_COLUMNS = frozenset({"mobile_logins"})
 """Monthly columns whose change is a count, not an amount of money."""
 
 
-def _tier(name: str | None, lang: str) -> str:
+def tier_name(name: str | None, lang: str) -> str:
+    """A tier's name in `lang` ("Excellence", "卓越"); "" for None."""
     if name is None:
         return ""
     return TIER_ZH.get(name, name) if lang == "zh" else name
@@ -37,7 +38,7 @@ def alternative_text(alternative: Alternative, catalogue: ReasonCatalogue) -> st
     """The steps of one alternative, with the tier and the expected value it leads to."""
     texts = _texts(catalogue)
     steps = texts.joiner.join(step_text(c, catalogue) for c in alternative.changes)
-    return texts.alternative.format(steps=steps, tier=_tier(alternative.tier, catalogue.language),
+    return texts.alternative.format(steps=steps, tier=tier_name(alternative.tier, catalogue.language),
                                     ev=format_money(alternative.expected_value, catalogue.language, catalogue.currency))
 
 
@@ -46,8 +47,8 @@ def next_tier_texts(answer: NextTier, catalogue: ReasonCatalogue) -> tuple[str, 
     texts = _texts(catalogue)
     lang = catalogue.language
     if answer.status != "found":
-        return texts.status[answer.status].format(tier=_tier(answer.tier, lang), target=_tier(answer.target, lang)), []
-    return (texts.heading.format(target=_tier(answer.target, lang), tier=_tier(answer.tier, lang),
+        return texts.status[answer.status].format(tier=tier_name(answer.tier, lang), target=tier_name(answer.target, lang)), []
+    return (texts.heading.format(target=tier_name(answer.target, lang), tier=tier_name(answer.tier, lang),
                                  months=format_count(answer.months, lang)),
             [alternative_text(a, catalogue) for a in answer.alternatives])
 

@@ -19,6 +19,10 @@ the answer can name their field.
 `GET /clients/{id}` answers one client from the latest month's snapshot features, which the
 monthly job keeps beside the archive (`archive.latest_snapshot`): the same answer as posting
 that row, plus its `month`; an unknown client is 404, no snapshot 503.
+
+`?next_tier=1` on either route adds a `next_tier` field to each answer (`_served_next_tier`:
+what would move the client up a tier, verified on the served recommender); without it the
+answer is unchanged.
 """
 
 from __future__ import annotations
@@ -54,6 +58,9 @@ class ServeConfig(FrozenConfig):
     max_batch: int = 100
     archive: str = "outputs/archive"
     """`GET /clients/{id}` reads the latest month's snapshot features kept beside it."""
+    next_tier: dict[str, Any] | None = None
+    """`?next_tier=1`: `configs/next_tier.yaml` as plain data (a `models.NextTierConfig`, parsed
+    when first asked for: the worker starts without importing the models); None: refused."""
 
 
 class BadRequest(TierwiseError):
@@ -280,6 +287,8 @@ class _State:
     def __init__(self) -> None:
         self.recommender: Any = None
         self.batcher: Batcher | None = None
+        self.settings: Any = None  # settings.RecommenderSettings it was built with
+        self.next_tier: Any = None  # _served_next_tier's search of the latest snapshot
         self.version: str | None = None
         self.error: str | None = None
         self.snapshot: tuple[tuple[str, int], dict[str, dict[str, Any]]] | None = None
@@ -303,6 +312,18 @@ def snapshot_rows(state: _State, archive: str) -> tuple[str, dict[str, dict[str,
     return path.parent.name.removeprefix("month=")[:7], state.snapshot[1]
 
 
+def _with_next_tier(state: _State, config: ServeConfig, rows: Any, predictions: list[dict[str, Any]], *,
+                    archived: bool = False) -> list[dict[str, Any]]:
+    """`?next_tier=1`: each prediction with its `next_tier` field (`_served_next_tier`)."""
+    from tierwise._served_next_tier import add_next_tier
+
+    snapshot = snapshot_rows(state, config.archive)  # the month's ranges; none: 503
+    try:
+        return add_next_tier(state, config, rows, predictions, snapshot=snapshot, archived=archived)
+    except TierwiseError as exc:
+        raise BadRequest(str(exc)) from None
+
+
 def _load(state: _State, config: ServeConfig) -> None:
     from tierwise import registry
 
@@ -313,7 +334,7 @@ def _load(state: _State, config: ServeConfig) -> None:
         logger.error("cannot serve %s: %s", config.model_uri, exc)
         return
     state.batcher = Batcher(loaded.recommender)
-    state.recommender, state.version = loaded.recommender, loaded.version
+    state.recommender, state.version, state.settings = loaded.recommender, loaded.version, loaded.settings
     logger.info("serving %s (version %s)", config.model_uri, loaded.version)
 
 
@@ -332,6 +353,8 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 def create_app(config: ServeConfig | None = None, *, load_in_background: bool = True) -> Starlette:
     """The ASGI app serving `config.model_uri` (default: the `ServeConfig` in `CONFIG_ENV`)."""
+    from tierwise._served_next_tier import wanted
+
     if config is None:
         config = ServeConfig.model_validate_json(os.environ.get(CONFIG_ENV, "{}"))
     state = _State()
@@ -356,6 +379,8 @@ def create_app(config: ServeConfig | None = None, *, load_in_background: bool = 
             # CPU-bound and short: run on the event loop (a thread hop costs more than it saves),
             # together with the requests queued meanwhile
             predictions = await state.batcher.answer(rows)
+            if request.query_params and wanted(request.query_params):
+                predictions = _with_next_tier(state, config, rows, predictions)
         except BadRequest as exc:
             return _error(exc.status, str(exc))
         except ClientDisconnect:
@@ -373,6 +398,8 @@ def create_app(config: ServeConfig | None = None, *, load_in_background: bool = 
             if row is None:
                 return _error(404, f"client {client_id!r} is not in the {month} snapshot", "RESOURCE_DOES_NOT_EXIST")
             answer = answer_rows(state.recommender, [row])[0]
+            if request.query_params and wanted(request.query_params):
+                answer = _with_next_tier(state, config, [row], [answer], archived=True)[0]
         except BadRequest as exc:
             return _error(exc.status, str(exc), "NOT_READY" if exc.status == 503 else "INVALID_PARAMETER_VALUE")
         return Response(orjson.dumps({"month": month, **answer}), media_type="application/json")

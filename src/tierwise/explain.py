@@ -53,7 +53,11 @@ WORDS = {
            "no_reasons": "no single factor stands out", "no_booster": "reasons need a LightGBM model",
            "no_model": "not assessed (no model trained)",
            "in_default": "in default ({days} days past due): no PD applies",
-           "next_products": "Next products", "offer": "{name}: likelihood {p} in {h} months, expected value {v}"},
+           "next_products": "Next products", "offer": "{name}: likelihood {p} in {h} months, expected value {v}",
+           "from_archive": "Tier as the archive holds it for {month}: {tier} (tier memory: last tier {tier_prev})",
+           "no_archive": "No archived {month} in {archive}: the tier is the snapshot's alone, without tier memory",
+           "not_archived": "The client is not in the archive's {month}: the tier is the snapshot's alone",
+           "no_tier_prev": "none"},
     "zh": {"churn": "流失可能性", "default": "违约风险", "growth": "增长潜力",
            "low": "低", "medium": "中", "high": "高", "no_exposure": "无信贷敞口",
            "churn_meaning": "{h}个月内流失的概率", "default_meaning": "{h}个月内逾期90天以上的概率",
@@ -61,7 +65,11 @@ WORDS = {
            "no_reasons": "无突出因素", "no_booster": "原因解释需要 LightGBM 模型",
            "no_model": "未评估（无已训练模型）",
            "in_default": "已违约（逾期{days}天）：不计违约概率",
-           "next_products": "下一步产品", "offer": "{name}：{h}个月内可能性{p}，预期价值{v}"},
+           "next_products": "下一步产品", "offer": "{name}：{h}个月内可能性{p}，预期价值{v}",
+           "from_archive": "档案中{month}的层级：{tier}（含层级记忆：上期层级{tier_prev}）",
+           "no_archive": "{archive}中没有{month}的存档：层级仅按当月快照计算，不含层级记忆",
+           "not_archived": "档案{month}中无该客户：层级仅按当月快照计算",
+           "no_tier_prev": "无"},
 }
 
 
@@ -143,15 +151,23 @@ def client_snapshot(client_id: str, month: dt.date, data_dir: Path, feature_conf
 
 def explain_client(client_id: str, month: dt.date, *, data_dir: Path, feature_config: FeatureConfig,
                    catalogues: dict[str, ReasonCatalogue], bands: dict[str, tuple[float, float]] | None = None,
-                   lang: str = "en", k: int = 3, tasks: tuple[str, ...] | None = None) -> ClientCard:
+                   lang: str = "en", k: int = 3, tasks: tuple[str, ...] | None = None,
+                   models: dict[str, tuple[Any, str]] | None = None) -> ClientCard:
     """`bands`: low/high cut-offs per score (`score_bands`; default `BANDS`). `tasks`: the
     scores to show, each of which needs a registered model (a one-line error naming the
-    models there are); None: every task, those without a model shown as not assessed."""
+    models there are); None: every task, those without a model shown as not assessed.
+    `models`: task -> (model, version) to score with instead of the registered task models
+    (`bundled_models`: those of a recommender)."""
     if lang not in LANGUAGES:
         raise DataError(f"--lang must be one of {', '.join(LANGUAGES)}, got '{lang}'")
     families = {name: info.family for name, info in feature_catalog(feature_config).items()}
     bands = bands if bands is not None else dict(BANDS)
-    models = {task: load_task_model(task) for task in available_tasks(tasks)}  # fail early
+    if models is None:
+        models = {task: load_task_model(task) for task in available_tasks(tasks)}  # fail early
+    else:
+        lacking = [t for t in tasks or () if t not in models]
+        if lacking:
+            raise DataError(f"the recommender bundles no {lacking[0]} model (it has: {', '.join(models) or 'none'})")
     snap = client_snapshot(client_id, month, Path(data_dir), feature_config)
     lines = []
     for task in TASKS if tasks is None else tasks:
@@ -169,6 +185,12 @@ def explain_client(client_id: str, month: dt.date, *, data_dir: Path, feature_co
     horizons["products"] = feature_config.labels.products.horizon_months
     return ClientCard(client_id=client_id, month=month, lang=lang, segment=segment, scores=lines, horizons=horizons,
                       offers=client_offers(snap, lang))
+
+
+def bundled_models(loaded: Any) -> dict[str, tuple[Any, str]]:
+    """task -> (model, version) of a loaded recommender (`registry.LoadedRecommender`): the card
+    of `explain --next-tier` scores with the models its alternatives are verified on."""
+    return {task: (model, f"recommender {loaded.version}") for task, model in loaded.recommender.models.items()}
 
 
 def client_offers(snap: pd.DataFrame, lang: str) -> list[Offer]:
@@ -273,23 +295,36 @@ def card_lines(card: ClientCard) -> list[tuple[str, str, list[str]]]:
     return out
 
 
-def next_tier_lines(client_id: str, month: dt.date, *, data_dir: Path, config: Any, lang: str = "en",
-                    model_uri: str = "models:/tierwise-recommender@champion") -> tuple[str, list[str]]:
-    """`tierwise explain --next-tier`: (heading or why there is none, one line per verified
-    alternative) for the client at `month`, from the champion recommender (its features config,
-    policy and reason catalogues), the plausible ranges taken from the month's whole snapshot.
-    The tier memory of the archive is not read: the tier is the one a client without history
-    gets (a stated limit)."""
-    from tierwise.features import read_raw_tables, validate_tables
-    from tierwise.models import NextTierSearch, next_tier_texts
+@dataclass(frozen=True)
+class NextTierSection:
+    """The next-tier part of a card: where the tier it starts from comes from (`memory`), the
+    heading (or the one sentence why no next tier is offered) and one line per verified
+    alternative, in the card's language."""
+
+    memory: str
+    heading: str
+    lines: list[str]
+
+
+def next_tier_section(client_id: str, month: dt.date, *, data_dir: Path, config: Any, loaded: Any,
+                      lang: str = "en", archive: Path | None = None) -> NextTierSection:
+    """`tierwise explain --next-tier`: what would move the client at `month` up a tier, from the
+    `loaded` recommender (`registry.load_recommender`: its models, features config, policy and
+    reason catalogues), the plausible
+    ranges taken from the month's whole snapshot. When `archive` holds `month`, the search
+    starts from the archived tier, review and default state, decided with the tier memory the
+    policy read (`models.NextTierSearch.search(held=...)`), and the section says so; otherwise
+    the tier is the one a client without history gets, and the section says that."""
+    from tierwise import archive as client_archive
+    from tierwise.features import month_label, read_raw_tables, validate_tables
+    from tierwise.models import HELD_COLUMNS, NextTierSearch, next_tier_texts, tier_name
 
     if lang not in LANGUAGES:
         raise DataError(f"--lang must be one of {', '.join(LANGUAGES)}, got '{lang}'")
-    loaded = registry.load_recommender(model_uri)
     built = loaded.settings
     catalogue = built.reasons.get(lang)
     if catalogue is None or catalogue.next_tier is None:
-        raise DataError(f"{model_uri} was built without next_tier texts in its {lang} reason catalogue; "
+        raise DataError(f"the champion recommender (version {loaded.version}) was built without next_tier texts in its {lang} reason catalogue; "
                         "rebuild it with `tierwise recommend`")
     client_snapshot(client_id, month, Path(data_dir), built.features)  # one-line errors for an unknown client
     clients, monthly = read_raw_tables(Path(data_dir))
@@ -298,5 +333,22 @@ def next_tier_lines(client_id: str, month: dt.date, *, data_dir: Path, config: A
     row = population[population[CLIENT_KEY].astype(str) == client_id]
     if row.empty:
         raise DataError(f"client '{client_id}' was quarantined by validation in {month:%Y-%m} (`tierwise validate`)")
-    search = NextTierSearch.for_population(loaded.recommender, config, built.features, population)
-    return next_tier_texts(search.search(row)[0], catalogue)
+    words = WORDS[lang]
+    held = None
+    if archive is not None and month.replace(day=1) in client_archive.archived_months(Path(archive)):
+        held = client_archive.read_archive(Path(archive), months=[month], columns=HELD_COLUMNS[1:])
+    search = NextTierSearch.for_population(loaded.recommender, config, built.features, population, held=held)
+    answer = search.search(row, held=held)[0]
+    heading, lines = next_tier_texts(answer, catalogue)
+    if answer.from_archive:
+        mine = held[held[CLIENT_KEY].astype(str) == client_id].iloc[0]  # type: ignore[index]
+        memory = words["from_archive"].format(month=month_label(month), tier=tier_name(str(mine["tier"]), lang),
+                                              tier_prev=tier_name(str(mine["tier_prev"]), lang)
+                                              if pd.notna(mine["tier_prev"]) else words["no_tier_prev"])
+    elif held is not None:
+        memory = words["not_archived"].format(month=month_label(month))
+    else:
+        memory = words["no_archive"].format(month=month_label(month), archive=archive or "-")
+    logger.info("next tier for %s at %s: %s (%d alternative(s)%s)", client_id, month_label(month), answer.status,
+                len(answer.alternatives), ", from the archive" if answer.from_archive else "")
+    return NextTierSection(memory=memory, heading=heading, lines=lines)

@@ -24,6 +24,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from tierwise import registry, tracking
 from tierwise.features import TierwiseError
@@ -144,9 +145,11 @@ def _fast_loop() -> dict[str, str]:
 
 def serve(model_uri: str = DEFAULT_MODEL, *, host: str = "127.0.0.1", port: int = 5000, workers: int | None = None,
           mlflow: bool = False, max_body_bytes: int = 1_048_576, max_batch: int = 100,
-          archive: Path = Path("outputs/archive")) -> int:
+          archive: Path = Path("outputs/archive"), next_tier: Any = None) -> int:
     """Run the server in the foreground until it stops (SIGTERM, SIGINT); returns its exit code.
-    `workers`: default one per available core (`default_workers`)."""
+    `workers`: default one per available core (`default_workers`). `next_tier`: the
+    `models.NextTierConfig` of the answers' optional `next_tier` field (None: the field is
+    refused)."""
     check_model(model_uri)
     workers = default_workers() if workers is None else workers
     if mlflow:
@@ -158,7 +161,8 @@ def serve(model_uri: str = DEFAULT_MODEL, *, host: str = "127.0.0.1", port: int 
     for key, value in serve_env().items():  # the workers' environment: tracking store, one SHAP thread
         os.environ.setdefault(key, value)
     config = ServeConfig(model_uri=model_uri, max_body_bytes=max_body_bytes, max_batch=max_batch,
-                         archive=str(Path(archive).resolve()))
+                         archive=str(Path(archive).resolve()),
+                         next_tier=None if next_tier is None else next_tier.model_dump(mode="json"))
     os.environ[CONFIG_ENV] = config.model_dump_json()
     logger.info("serving %s on http://%s:%d with %d worker(s)", model_uri, host, port, workers)
     uvicorn.run("tierwise._server:app_from_env", factory=True, host=host, port=port, workers=workers,

@@ -4,6 +4,7 @@ answer for clients in default, only-some-models recommenders, determinism."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -199,3 +200,66 @@ def test_candidate_amounts_come_from_the_boosters_split_thresholds(world):
     splits = splits[splits["decision_type"] == "<="]
     expected = np.unique(splits.loc[splits["split_feature"] == "assets_total", "threshold"].to_numpy(dtype=float))
     np.testing.assert_array_equal(got["assets_total"], expected)
+
+
+def _held(recs: pd.DataFrame) -> pd.DataFrame:
+    """The month's archived rows as the monthly job leaves them (no memory, no review)."""
+    return pd.DataFrame({"client_id": recs["client_id"].astype(str), "tier": recs["tier"].astype(str),
+                         "tier_prev": None, "p_default_prev": np.nan, "exit_review_status": None,
+                         "flag_in_default": recs["flag_in_default"].to_numpy(dtype=bool)})
+
+
+def test_the_archived_tier_and_review_are_where_the_search_starts(world):
+    _, feats, recs = world
+    rec = recs[("churn", "default", "growth")]
+    search = _search(world)
+    plain = search.search(feats)
+    found = [a for a in plain if a.status == "found"]
+    held = _held(rec.recommend(feats))
+    same = search.search(feats, held=held)
+    assert all(a.from_archive for a in same)
+    assert [dataclasses.replace(a, from_archive=False) for a in same] == plain  # memory equal to none: same answers
+    reviewed = found[0].client_id
+    raised = next(a for a in found[1:] if a.tier != "Excellence").client_id
+    held.loc[held["client_id"] == reviewed, "exit_review_status"] = "open"
+    higher = TIERS_BY_RANK[TIERS_BY_RANK.index(next(a.tier for a in found if a.client_id == raised)) + 1]
+    held.loc[held["client_id"] == raised, "tier"] = higher
+    held = held[held["client_id"] != found[-1].client_id]  # not archived: decided from its snapshot alone
+    got = {a.client_id: a for a in search.search(feats, held=held)}
+    assert got[reviewed].status == "exit_review" and not got[reviewed].alternatives and got[reviewed].target is None
+    assert got[raised].tier == higher
+    assert got[raised].status == "top_tier" if higher == "Premier" else got[raised].target == \
+        TIERS_BY_RANK[TIERS_BY_RANK.index(higher) + 1]
+    for alt in got[raised].alternatives:
+        assert TIERS_BY_RANK.index(alt.tier) > TIERS_BY_RANK.index(higher)
+    last = got[found[-1].client_id]
+    assert not last.from_archive and last == dataclasses.replace(found[-1], from_archive=False)
+
+
+def test_alternatives_found_with_tier_memory_hold_when_re_run_with_it(world):
+    from tierwise.models._next_tier import with_memory
+
+    settings, feats, recs = world
+    rec = recs[("churn", "default", "growth")]
+    scored = rec.recommend(feats)
+    held = _held(scored)
+    held["tier_prev"] = "General"  # last month everyone was General, with a tenth of today's PD: rising fast
+    held["p_default_prev"] = scored["p_default"].to_numpy(dtype=float) / 10
+    prev = dict(zip(held["client_id"], held["p_default_prev"], strict=True))
+    risk = settings.policy.risk
+    answers = _search(world).search(feats, held=held)
+    rows = with_memory(feats, held).set_index("client_id", drop=False)
+    checked = 0
+    for answer in answers:
+        for alt in answer.alternatives:
+            changed = _apply(rows.loc[[answer.client_id]].reset_index(drop=True), alt, settings)
+            again = rec.recommend(changed)
+            assert again["tier"].iat[0] == alt.tier and TIERS_BY_RANK.index(alt.tier) >= TIERS_BY_RANK.index(answer.target)
+            p_now = again["p_default"].iat[0]
+            # still rising fast, the gate would hold the client at last month's General: no answer may
+            assert not np.isfinite(p_now) or p_now < max(risk.rising_min_pd, risk.rising_factor * prev[answer.client_id])
+            checked += 1
+    assert checked > 0
+    plain = {a.client_id: a for a in _search(world).search(feats)}
+    changed_by_memory = [a for a in answers if a.alternatives != plain[a.client_id].alternatives]
+    assert changed_by_memory  # the memory is read: some clients' answers are not the snapshot-alone ones

@@ -174,8 +174,8 @@ def test_platt_calibration_without_sklearns_checks_is_bit_for_bit_predict_proba(
 def test_queued_requests_are_answered_together_with_the_same_answers(served_rows, monkeypatch):
     import asyncio
 
+    import tierwise.models
     from tierwise._server import BadRequest, Batcher, answer_rows
-    from tierwise.models import _recommender_rows
 
     recommender, rows = served_rows
     rows = _perturbed(rows)
@@ -188,13 +188,13 @@ def test_queued_requests_are_answered_together_with_the_same_answers(served_rows
         except BadRequest as exc:
             alone.append(exc)
     joined_sizes = []
-    real = _recommender_rows.recommend_rows
+    real = tierwise.models.recommend_rows
 
     def counted(rec, batch):
         joined_sizes.append(len(batch))
         return real(rec, batch)
 
-    monkeypatch.setattr(_recommender_rows, "recommend_rows", counted)
+    monkeypatch.setattr(tierwise.models, "recommend_rows", counted)  # the name the server calls
 
     async def all_at_once():
         batcher = Batcher(recommender, max_rows=64)

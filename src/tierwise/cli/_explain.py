@@ -15,6 +15,8 @@ from tierwise.cli._common import ConfigDirOption, existing_dir, load_settings, p
 
 console = Console()
 DEFAULT_BANK = Path("outputs/bank")
+DEFAULT_ARCHIVE = Path("outputs/archive")
+RECOMMENDER_URI = "models:/tierwise-recommender@champion"
 
 
 @app.command("explain")
@@ -25,9 +27,12 @@ def explain(
     task: Annotated[str, typer.Option("--task", help="churn, default, growth or all (all: every task, those "
                                       "without a model shown as not assessed).")] = "all",
     data: Annotated[Path, typer.Option("--data", help="Bank folder with clients and monthly tables.")] = DEFAULT_BANK,
-    next_tier: Annotated[bool, typer.Option("--next-tier", help="Instead of the scores: what would move the client "
-                                            "up a tier, verified changes of at most three steps (configs/next_tier.yaml) "
-                                            "on the champion recommender.")] = False,
+    next_tier: Annotated[bool, typer.Option("--next-tier", help="The card scored by the champion recommender's "
+                                            "models, then what would move the client up a tier: verified changes of at "
+                                            "most three steps (configs/next_tier.yaml), from the tier the archive holds "
+                                            "for the month (tier memory) when it is archived.")] = False,
+    archive: Annotated[Path, typer.Option("--archive", help="Client archive whose month gives --next-tier the "
+                                          "client's tier, review and tier memory.")] = DEFAULT_ARCHIVE,
     config_dir_opt: Path | None = ConfigDirOption,
 ) -> None:
     """Print a client's churn, default and growth scores with the top reasons for each (a task
@@ -39,19 +44,21 @@ def explain(
     when = parse_month(month)
     folder = existing_dir(data, option="--data")
     settings = load_settings(config_dir_opt)
-    if next_tier:
-        from tierwise.explain import next_tier_lines
+    tasks = None if task == "all" else (task.strip(),)
+    if next_tier:  # the card scores with the recommender whose models verify the alternatives
+        from tierwise.explain import bundled_models, next_tier_section
+        from tierwise.registry import load_recommender
 
-        heading, lines = next_tier_lines(client.strip(), when, data_dir=folder, config=settings.require("next_tier"),
-                                         lang=lang)
-        text = Text(heading, style="bold")
-        for line in lines:
-            text.append(f"\n  • {line}")
-        console.print(Panel(text, title=f"{client.strip()} · {when:%Y-%m}", expand=False))
-        return
-    card = explain_client(client.strip(), when, data_dir=folder, feature_config=settings.require("features"),
-                          catalogues=settings.require("reasons"), bands=score_bands(settings.monitor), lang=lang,
-                          tasks=None if task == "all" else (task.strip(),))
+        loaded = load_recommender(RECOMMENDER_URI)
+        built = loaded.settings
+        card = explain_client(client.strip(), when, data_dir=folder, feature_config=built.features,
+                              catalogues=built.reasons or settings.require("reasons"),
+                              bands=score_bands(settings.monitor), lang=lang, tasks=tasks,
+                              models=bundled_models(loaded))
+    else:
+        card = explain_client(client.strip(), when, data_dir=folder, feature_config=settings.require("features"),
+                              catalogues=settings.require("reasons"), bands=score_bands(settings.monitor), lang=lang,
+                              tasks=tasks)
     body = Text()
     for i, (headline, meaning, reasons) in enumerate(card_lines(card)):
         if i:
@@ -67,6 +74,13 @@ def explain(
             body.append(f"  • {sentence}\n")
             if reason:
                 body.append(f"    {reason}\n", style="dim")
+    if next_tier:
+        section = next_tier_section(client.strip(), when, data_dir=folder, config=settings.require("next_tier"),
+                                    loaded=loaded, lang=lang, archive=archive)
+        body.append("\n" + section.memory + "\n", style="dim")
+        body.append(section.heading + "\n", style="bold")
+        for line in section.lines:
+            body.append(f"  • {line}\n")
     body.rstrip()
     title = f"{card.client_id} · {card.month:%Y-%m}" + (f" · {card.segment}" if card.segment else "")
     console.print(Panel(body, title=title, expand=False))

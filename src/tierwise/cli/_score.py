@@ -113,9 +113,12 @@ def serve(
     max_batch: int = typer.Option(100, "--max-batch", min=1, help="Most clients per request (lean server; more: 413)."),
     archive: Annotated[Path, typer.Option("--archive", help="Client archive whose latest snapshot features "
                                           "GET /clients/{id} answers from (lean server).")] = DEFAULT_ARCHIVE,
+    config_path: Path | None = ConfigDirOption,
 ) -> None:
-    """Serve the recommender over HTTP (lean Starlette/uvicorn server; --mlflow: mlflow models serve): JSON in, JSON out."""
+    """Serve the recommender over HTTP (lean Starlette/uvicorn server; --mlflow: mlflow models serve): JSON in, JSON out.
+    `?next_tier=1` adds what would move each client up a tier (configs/next_tier.yaml; lean server)."""
     from tierwise.serving import serve as run
 
+    next_tier = None if mlflow else load_settings(config_path).next_tier
     raise typer.Exit(run(model, host=host, port=port, workers=workers, mlflow=mlflow,
-                         max_body_bytes=max_body_bytes, max_batch=max_batch, archive=archive))
+                         max_body_bytes=max_body_bytes, max_batch=max_batch, archive=archive, next_tier=next_tier))
