@@ -85,7 +85,9 @@ CONFIG_FILES: tuple[ConfigFile, ...] = (
     ConfigFile("products.yaml", "tierwise.models:ProductFamilyConfig",
                "The full-product menu: product families, the value of one adoption, credit and "
                "risk-reducing flags, offers per client, and the one model template of every product "
-               "propensity task (`adopt_<product>`). Read by `tierwise train --task products`."),
+               "propensity task (`adopt_<product>`). Read by `tierwise train --task products` and by "
+               "`tierwise recommend`, which bundles the menu with the product models (see "
+               "[products.md](products.md))."),
     ConfigFile("next_tier.yaml", "tierwise.models:NextTierConfig",
                "What would move a client up a tier: the levers a client or relationship manager can "
                "change (monthly columns raised at the snapshot month), their plausible range, and the "

@@ -31,11 +31,14 @@ def offer_mask(products: Sequence[str], family: ProductFamilyConfig, *, risk_wat
 
 def top_k(values: np.ndarray, k: int) -> np.ndarray:
     """(rows x k) column indices of the k largest values per row, best first; -1 where fewer
-    than k values are finite. Ties go to the earlier column (stable)."""
+    than k values are finite (or there are fewer than k columns). Ties go to the earlier
+    column (stable)."""
     filled = np.where(np.isfinite(values), values, -np.inf)
     order = np.argsort(-filled, axis=1, kind="stable")[:, :k]
     finite = np.take_along_axis(np.isfinite(values), order, axis=1)
-    return np.where(finite, order, -1)
+    best = np.where(finite, order, -1)
+    short = k - best.shape[1]  # a menu of fewer products than offers
+    return np.pad(best, ((0, 0), (0, short)), constant_values=-1) if short > 0 else best
 
 
 def choose_offers(propensity: pd.DataFrame, family: ProductFamilyConfig, *, risk_watch: np.ndarray,

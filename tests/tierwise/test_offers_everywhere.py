@@ -113,6 +113,23 @@ def test_no_credit_offer_on_risk_watch_exit_review_or_default_even_when_raised_l
     assert again.loc[~credit].equals(out.loc[~credit])
 
 
+def test_fewer_product_models_than_offers_leave_the_last_offers_empty(world):
+    from tierwise.recommender import build_recommender
+    from tierwise.settings import load_settings
+
+    features = world["features"]
+    two = ("wealth", "loan")  # a bank with two product models and three offers per client
+    rec, _ = build_recommender(factory.tiny_models(features), factory.policy_config(), features,
+                               factory.feature_config(), n_threads=1,
+                               catalogues=load_settings(factory.CONFIG_DIR).for_recommender().reasons,
+                               products=factory.tiny_product_models(features, two), family=factory.product_family())
+    out = rec.recommend(features)
+    assert out["offer_1"].notna().any() and set(out[["offer_1", "offer_2"]].stack().dropna()) <= set(two)
+    assert out["offer_3"].isna().all() and out["offer_3_value"].isna().all() and out["offer_3_reason_en"].isna().all()
+    gated = out["flag_risk_watch"] | out["flag_exit_review"] | out["flag_in_default"]
+    assert not (gated & out[["offer_1", "offer_2"]].eq("loan").any(axis=1)).any()
+
+
 def _post(url: str, rows: list[dict]) -> list[dict]:
     body = json.dumps({"dataframe_records": rows}).encode()
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})

@@ -1,7 +1,7 @@
 """`tierwise train --task products` (issue 20, item 3): every product of products.yaml trained
 through the one trainer, calibrated, registered in a real MLflow registry in tmp_path; a
 product whose column the extract leaves empty is skipped and named; a bad product name is one
-line."""
+line; a product model is promoted one product at a time, like any task."""
 
 from __future__ import annotations
 
@@ -92,3 +92,19 @@ def test_an_unknown_product_task_is_one_line(world, monkeypatch, capsys):
     assert code != 0
     assert "Traceback" not in err
     assert "'adopt_funds' is not a product of products.yaml" in " ".join(err.split())
+
+
+def test_promote_takes_one_product_task_and_refuses_the_family_in_one_line(world, monkeypatch, capsys):
+    bank, configs = world
+    common = ("--data", str(bank), "--config-dir", str(configs), "--snapshots", "6")
+    code, _, err = run(monkeypatch, capsys, "train", "--task", "adopt_credit_card", *common)
+    assert code == 0, err
+    code, out, err = run(monkeypatch, capsys, "promote", "--task", "adopt_credit_card", *common,
+                         "--card-out", str(bank.parent / "governance"))
+    assert code == 0, err
+    assert "tierwise-adopt_credit_card on" in " ".join(out.split())
+    client = MlflowClient(tracking_uri=tracking.tracking_uri(), registry_uri=tracking.tracking_uri())
+    assert str(client.get_model_version_by_alias("tierwise-adopt_credit_card", "champion").version) == "1"
+    code, out, err = run(monkeypatch, capsys, "promote", "--task", "products", *common)
+    assert code != 0 and "Traceback" not in err
+    assert "promote one task at a time" in " ".join(err.split())

@@ -128,7 +128,7 @@ def train(
 
 @app.command("promote")
 def promote(
-    task: str = typer.Option(None, "--task", help="Synthetic-bank task: churn, default or growth."),
+    task: str = typer.Option(None, "--task", help="Synthetic-bank task: churn, default, growth or adopt_<product> (one at a time)."),
     dataset: Annotated[Path | None, typer.Option("--dataset", help="A flat-table dataset YAML.")] = None,
     data: Annotated[Path | None, typer.Option("--data", help="Bank folder (for --task; default outputs/bank) or table file.")] = None,
     snapshots: int = typer.Option(8, "--snapshots", min=3, help="Snapshot months, as in training (--task)."),
@@ -147,9 +147,10 @@ def promote(
     if flat is not None:
         name, frame = training.promotion_data_dataset(flat, data)
     else:
-        (single,) = _tasks(task) if task != "all" else (None,)
-        if single is None:
+        tasks = _tasks(task, settings) if task != "all" else []  # adopt_<product>: a product of products.yaml
+        if len(tasks) != 1:
             raise typer.BadParameter("promote one task at a time", param_hint="--task")
+        (single,) = tasks
         bank = existing_dir(data or DEFAULT_BANK, option="--data")
         name = registry.registered_name(single)
         frame = training.promotion_data_task(single, data_dir=bank, feature_config=settings.require("features"),
