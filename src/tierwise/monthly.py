@@ -11,7 +11,10 @@ For each month, in order:
 3. **supply-chain leads** (a bank with a `relations` table): each core client's non-client
    counterparties and client counterparties with growth potential, for the marketing team
    (`<outputs>/leads/YYYY-MM/leads.parquet` and `leads.csv`);
-   **RM pages**: one page per relationship manager (with its core clients' leads) and the index
+   **next tier** (with `next_tier.yaml`): a bounded number of each RM's clients searched for
+   verified changes that lead to the next tier, from the archived tier (tier memory);
+   **RM pages**: one page per relationship manager (with its core clients' leads and the
+   clients within reach of the next tier) and the index
    of every RM's book, read from the archive (`<outputs>/rm_pages/YYYY-MM/`);
 4. **monitor** the month against the previous archived month (`<outputs>/monitor/YYYY-MM/`),
    logged to MLflow.
@@ -56,6 +59,7 @@ class MonthlyJob:
     engine: str = "pandas"
     chunk_clients: int = 50_000
     lang: str = "en"
+    next_tier: Any = None  # models.NextTierConfig: the RM pages' "within reach of the next tier" (None: no section)
     _raw: dict[str, pd.DataFrame | None] = field(default_factory=dict, compare=False, repr=False)
 
     def raw(self, name: str) -> pd.DataFrame | None:
@@ -131,12 +135,13 @@ def run_months(job: MonthlyJob, months: list[dt.date], *, progress: StepProgress
 def run_month(job: MonthlyJob, month: dt.date, *, progress: StepProgress) -> MonthSummary:
     began = time.perf_counter()
     result = score_step(job, month, progress=progress)
-    snapshot_step(job, month)
+    snapshot = snapshot_step(job, month)
     history = history_of(job.archive, month, job.monitor_config.history.months)
     current = history[history["month"] == pd.Timestamp(month)]
     reviews = current["exit_review_status"].value_counts().to_dict()
     leads = leads_step(job, month, current)
-    pages = pages_step(job, month, history, progress=progress, leads=leads)
+    next_tier = next_tier_step(job, month, snapshot)
+    pages = pages_step(job, month, history, progress=progress, leads=leads, next_tier=next_tier)
     alerts = monitor_step(job, month, history, progress=progress)
     return MonthSummary(month=month, clients=result.clients, tiers=result.tiers,
                         reviews={str(k): int(v) for k, v in reviews.items()},
@@ -202,16 +207,40 @@ def leads_step(job: MonthlyJob, month: dt.date, current: pd.DataFrame) -> pd.Dat
     return leads
 
 
+def next_tier_step(job: MonthlyJob, month: dt.date, snapshot: Path) -> dict[str, Any] | None:
+    """Step 3a': the RM pages' clients within reach of the next tier (`reports.rm_next_tier`),
+    searched for at most `next_tier.searched_per_rm` clients per RM from the month's archived
+    rows (tier memory) and snapshot features; timed and logged. None: not configured."""
+    import pyarrow.parquet as pq
+
+    from tierwise.models.pyfunc import check_request
+    from tierwise.reports import rm_next_tier
+
+    catalogue = job.loaded.settings.reasons.get(job.lang)
+    if job.next_tier is None or catalogue is None or catalogue.next_tier is None:
+        return None
+    began, cpu = time.perf_counter(), time.process_time()
+    current = client_archive.read_archive(job.archive, months=[month])
+    population = check_request(pq.read_table(snapshot).to_pandas(), job.loaded.recommender)
+    found = rm_next_tier(current, population, recommender=job.loaded.recommender, config=job.next_tier,
+                         features=job.loaded.settings.features, catalogue=catalogue)
+    shown = sum(len(v) for v in found["rms"].values())
+    logger.info("%s next tier: %d client(s) shown on %d RM page(s), searched at most %d per RM, "
+                "%.2f s (%.2f s CPU)", month_label(month), shown, len(found["rms"]), job.next_tier.searched_per_rm,
+                time.perf_counter() - began, time.process_time() - cpu)
+    return found
+
+
 def pages_step(job: MonthlyJob, month: dt.date, history: pd.DataFrame, *, progress: StepProgress,
-               leads: pd.DataFrame | None = None) -> int:
-    """Step 3b: every RM's page (with the first `groups.leads_shown` leads of each core client)
-    and the index, from the archive."""
+               leads: pd.DataFrame | None = None, next_tier: dict[str, Any] | None = None) -> int:
+    """Step 3b: every RM's page (with the first `groups.leads_shown` leads of each core client,
+    and the clients within reach of the next tier) and the index, from the archive."""
     from tierwise.reports import write_rm_pages
 
     shown = None if leads is None else leads[leads["rank"] <= job.monitor_config.groups.leads_shown]
     with progress(f"{month_label(month)} RM pages", None):
         written = write_rm_pages(history, job.raw("monthly"), pd.Timestamp(month), job.pages_dir(month),
-                                 job.monitor_config.report, job.lang, leads=shown)
+                                 job.monitor_config.report, job.lang, leads=shown, next_tier=next_tier)
     return max(len(written) - 1, 0)  # the index is not an RM page
 
 

@@ -360,11 +360,15 @@ def client_offers(row: pd.Series | dict[str, Any], lang: str, currency: str) -> 
 
 
 def render_rm_page(rows: pd.DataFrame, history: History, rm_id: str, month: pd.Timestamp, lang: str,
-                   cfg: ReportConfig, *, index_href: str | None = None, leads: pd.DataFrame | None = None) -> str:
+                   cfg: ReportConfig, *, index_href: str | None = None, leads: pd.DataFrame | None = None,
+                   next_tier: dict[str, Any] | None = None) -> str:
     """The page of one RM from its rows of `month` (as `select_rm_clients` orders them) and the
     history of its clients; `index_href`: a link back to the index of all RMs; `leads`: the
-    month's supply-chain leads table (the section is left out without one)."""
+    month's supply-chain leads table (the section is left out without one); `next_tier`: the
+    month's "within reach of the next tier" entries (`reports._rm_next_tier.rm_next_tier`; None:
+    no section)."""
     from tierwise.reports._rm_leads import leads_section
+    from tierwise.reports._rm_next_tier import next_tier_section
 
     text = TEXT[lang]
     cards = []
@@ -400,5 +404,6 @@ def render_rm_page(rows: pd.DataFrame, history: History, rm_id: str, month: pd.T
         shown_template=text["shown"],
         index_href=index_href,
         leads=leads_section(leads, rm_id, month, lang, cfg.currency),
+        next_tier=next_tier_section(next_tier, rm_id, month, lang),
         offers=offers,
     )
