@@ -63,8 +63,9 @@ class NextTierConfig(FrozenConfig):
     shown_per_rm: int = Field(5, ge=0, le=50)
     """RM page: at most this many clients per RM in "within reach of the next tier" (0: no section)."""
     searched_per_rm: int = Field(15, ge=0, le=200)
-    """RM page: the monthly job searches at most this many clients per RM (growth leads first,
-    then the highest expected value below the top tier), so its cost stays bounded."""
+    """RM page: the monthly job searches at most this many clients per RM (below the top tier,
+    not in default or exit review; growth leads first, then the smallest shortfall of expected
+    value to the next tier's cut), so its cost stays bounded."""
     levers: dict[str, LeverConfig]
     fixed: tuple[str, ...] = ()
 

@@ -9,7 +9,7 @@ import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,9 @@ from tierwise.reports._rm_report import (
     render_rm_page,
     template_env,
 )
+
+if TYPE_CHECKING:
+    from tierwise.reports._rm_next_tier import RmNextTier
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +189,7 @@ def render_rm_index(index: pd.DataFrame, month: pd.Timestamp, previous: pd.Times
 
 def write_rm_pages(history: pd.DataFrame, monthly: pd.DataFrame | None, month: pd.Timestamp | dt.date | str,
                    out_dir: Path, cfg: ReportConfig | None = None, lang: str = "en", *,
-                   leads: pd.DataFrame | None = None, next_tier: dict[str, Any] | None = None) -> list[Path]:
+                   leads: pd.DataFrame | None = None, next_tier: RmNextTier | None = None) -> list[Path]:
     """Write `out_dir/rm-<RM id>.html` for every RM with clients in `month` and `out_dir/index.html`
     (each file atomically); returns the pages, the index last. `history`: the archive frame of
     up to 12 months ending at `month` (`read_archive`); `monthly`: the raw monthly table (balance
