@@ -73,9 +73,10 @@ def next_tier_candidates(current: pd.DataFrame, per_rm: int, cuts: Mapping[str, 
     review flag); per RM the growth leads first, then the smallest shortfall of expected value to
     the next tier's cut (`cuts`: the recommender's resolved `policy.cuts`), then client id; at
     most `per_rm` per RM, in that order."""
-    rm = current["rm_id"].astype("str").str.strip()
+    rm = current["rm_id"].astype("str")  # the key of the RM's page, as the pages take it (a blank id: no RM)
     tier = current["tier"].astype("str")
-    keep = current["rm_id"].notna().to_numpy() & (rm != "").to_numpy() & tier.isin(TIERS_BY_RANK[:-1]).to_numpy()
+    keep = (current["rm_id"].notna().to_numpy() & (rm.str.strip() != "").to_numpy()
+            & tier.isin(TIERS_BY_RANK[:-1]).to_numpy())
     for flag in ("flag_in_default", "flag_exit_review"):
         if flag in current.columns:
             keep &= ~current[flag].fillna(False).astype(bool).to_numpy()
@@ -110,7 +111,7 @@ def rm_next_tier(current: pd.DataFrame, population: pd.DataFrame, *, recommender
     search = NextTierSearch.for_population(recommender, config, features, population, held=held)
     answers = {a.client_id: a for a in search.search(rows, held=held)}
     out: dict[str, list[dict[str, Any]]] = {}
-    for client_id, rm_id, lead in zip(wanted, chosen["rm_id"].astype("str").str.strip(),
+    for client_id, rm_id, lead in zip(wanted, chosen["rm_id"].astype("str"),
                                       _leads(chosen), strict=True):
         answer = answers.get(client_id)
         mine = out.setdefault(rm_id, [])

@@ -113,7 +113,7 @@ def test_the_section_lists_qualifying_clients_with_verified_steps_in_both_langua
         assert len(entries) <= config.shown_per_rm
         for (client, tier, target, lines), (_, _, _, lines_zh) in zip(entries, zh, strict=True):
             mine = held.loc[client]
-            assert page.name == page_name(str(mine["rm_id"]).strip())  # the RM's own client
+            assert page.name == page_name(str(mine["rm_id"]))  # the RM's own client
             assert tier == mine["tier"] != TIERS_BY_RANK[-1]  # the archived tier, below the top
             assert not mine["flag_in_default"] and mine["exit_review_status"] not in OPEN_REVIEW
             assert target == TIERS_BY_RANK[TIERS_BY_RANK.index(tier) + 1]
