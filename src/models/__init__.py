@@ -19,6 +19,7 @@ from tierwise.models._metrics import (
 )
 from tierwise.models._next_tier import (
     HELD_COLUMNS,
+    OPEN_REVIEW,
     Alternative,
     Change,
     NextTier,
@@ -124,6 +125,7 @@ __all__: list[str] = [
     "plausible_ranges",
     "with_memory",
     "HELD_COLUMNS",
+    "OPEN_REVIEW",
     "tier_name",
     "next_tier_record",
     "next_tier_texts",

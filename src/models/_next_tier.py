@@ -215,10 +215,13 @@ class NextTierSearch:
         their tiers: the archived ones of the clients in `held` (the month's archived rows),
         decided from the rows for the others."""
         population = population.reset_index(drop=True)
-        base = decide(recommender, population if held is None else with_memory(population, held))
-        if held is not None:
-            base, _ = _held_state(base, population, held)
-        tiers = np.asarray(TIERS_BY_RANK, dtype=object)[base.tier]
+        tiers = np.full(len(population), None, dtype=object)
+        if held is not None:  # the archived tiers as they are; only the clients not archived are decided
+            archived = held.drop_duplicates("client_id").set_index(held["client_id"].drop_duplicates().astype(str))
+            tiers = archived["tier"].reindex(population["client_id"].astype(str).to_numpy()).to_numpy(dtype=object)
+        missing = np.flatnonzero(pd.isna(tiers))
+        if len(missing):
+            tiers[missing] = np.asarray(TIERS_BY_RANK, dtype=object)[decide(recommender, population.take(missing)).tier]
         return cls(recommender=recommender, config=config, features=features,
                    ranges=plausible_ranges(population, tiers, config))
 

@@ -60,6 +60,12 @@ class NextTierConfig(FrozenConfig):
     candidates: int = Field(8, ge=1, le=32)
     candidates_pair: int = Field(4, ge=1, le=16)
     candidates_triple: int = Field(3, ge=1, le=8)
+    shown_per_rm: int = Field(5, ge=0, le=50)
+    """RM page: at most this many clients per RM in "within reach of the next tier" (0: no section)."""
+    searched_per_rm: int = Field(15, ge=0, le=200)
+    """RM page: the monthly job searches at most this many clients per RM (below the top tier,
+    not in default or exit review; growth leads first, then the smallest shortfall of expected
+    value to the next tier's cut), so its cost stays bounded."""
     levers: dict[str, LeverConfig]
     fixed: tuple[str, ...] = ()
 

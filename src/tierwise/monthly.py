@@ -11,7 +11,11 @@ For each month, in order:
 3. **supply-chain leads** (a bank with a `relations` table): each core client's non-client
    counterparties and client counterparties with growth potential, for the marketing team
    (`<outputs>/leads/YYYY-MM/leads.parquet` and `leads.csv`);
-   **RM pages**: one page per relationship manager (with its core clients' leads) and the index
+   **next tier** (with `next_tier.yaml` and a recommender with the three task models): at most
+   `searched_per_rm` of each RM's clients searched for verified changes that lead to the next
+   tier, from the archived tier (tier memory); timed and logged;
+   **RM pages**: one page per relationship manager (with its core clients' leads and the
+   clients within reach of the next tier) and the index
    of every RM's book, read from the archive (`<outputs>/rm_pages/YYYY-MM/`);
 4. **monitor** the month against the previous archived month (`<outputs>/monitor/YYYY-MM/`),
    logged to MLflow.
@@ -56,6 +60,7 @@ class MonthlyJob:
     engine: str = "pandas"
     chunk_clients: int = 50_000
     lang: str = "en"
+    next_tier: Any = None  # models.NextTierConfig (next_tier.yaml): the RM pages' "within reach of the next tier"; None: no section
     _raw: dict[str, pd.DataFrame | None] = field(default_factory=dict, compare=False, repr=False)
 
     def raw(self, name: str) -> pd.DataFrame | None:
@@ -100,14 +105,16 @@ class MonthSummary:
     alerts: int | None
     seconds: float
     leads: int | None = None
+    next_tier: int | None = None  # clients within reach of the next tier on the RM pages (None: no section)
 
     def line(self) -> str:
         tiers = ", ".join(f"{t} {self.tiers.get(t, 0):,}" for t in TIERS)
         reviews = ", ".join(f"{self.reviews.get(k, 0):,} {k}" for k in ("opened", "closed", "downgraded"))
         monitor = "no monitor (first archived month)" if self.alerts is None else f"monitor: {self.alerts} alert(s)"
         leads = "" if self.leads is None else f"{self.leads:,} supply-chain leads; "
+        within = "" if self.next_tier is None else f"{self.next_tier:,} within reach of the next tier; "
         return (f"{month_label(self.month)}: {self.clients:,} clients ({tiers}); exit reviews {reviews}; "
-                f"{self.rejected:,} rows quarantined; {leads}{self.rm_pages:,} RM pages; {monitor}; "
+                f"{self.rejected:,} rows quarantined; {leads}{within}{self.rm_pages:,} RM pages; {monitor}; "
                 f"{self.seconds:.1f} s")
 
 
@@ -131,17 +138,20 @@ def run_months(job: MonthlyJob, months: list[dt.date], *, progress: StepProgress
 def run_month(job: MonthlyJob, month: dt.date, *, progress: StepProgress) -> MonthSummary:
     began = time.perf_counter()
     result = score_step(job, month, progress=progress)
-    snapshot_step(job, month)
+    features = month_features(job, month)
+    snapshot_step(job, month, features)
     history = history_of(job.archive, month, job.monitor_config.history.months)
     current = history[history["month"] == pd.Timestamp(month)]
     reviews = current["exit_review_status"].value_counts().to_dict()
     leads = leads_step(job, month, current)
-    pages = pages_step(job, month, history, progress=progress, leads=leads)
+    next_tier = next_tier_step(job, month, current, features)
+    pages = pages_step(job, month, history, progress=progress, leads=leads, next_tier=next_tier)
     alerts = monitor_step(job, month, history, progress=progress)
     return MonthSummary(month=month, clients=result.clients, tiers=result.tiers,
                         reviews={str(k): int(v) for k, v in reviews.items()},
                         rejected=sum(result.rejected.values()), rm_pages=pages, alerts=alerts,
-                        leads=None if leads is None else len(leads), seconds=time.perf_counter() - began)
+                        leads=None if leads is None else len(leads),
+                        next_tier=None if next_tier is None else next_tier.shown, seconds=time.perf_counter() - began)
 
 
 def score_step(job: MonthlyJob, month: dt.date, *, progress: StepProgress) -> Any:
@@ -161,18 +171,26 @@ def score_step(job: MonthlyJob, month: dt.date, *, progress: StepProgress) -> An
                             groups=job.monitor_config.groups)
 
 
-def snapshot_step(job: MonthlyJob, month: dt.date) -> Path:
-    """Step 2b: the month's snapshot features beside the archive, for `GET /clients/{id}`, with
-    the same tier memory (`tier_prev`, `p_default_prev`) scoring the month read, so that a served
-    answer starts from the tier the archive remembers."""
+def month_features(job: MonthlyJob, month: dt.date) -> pd.DataFrame:
+    """The month's snapshot features (every feature, not only the recommender's inputs) with the
+    tier memory (`tier_prev`, `p_default_prev`) scoring the month read."""
     from tierwise.features import snapshot_features
-    from tierwise.recommender import request_frame
     from tierwise.scoring import with_memory
 
     recommender = job.loaded.recommender
     features = snapshot_features(job.raw("clients"), job.raw("monthly"), month, job.loaded.settings.features)
     prior = client_archive.prior_state(job.archive, month, trend_months=recommender.policy.policy.risk.trend_months)
-    return client_archive.write_snapshot(job.archive, month, request_frame(with_memory(features, prior), recommender))
+    return with_memory(features, prior)
+
+
+def snapshot_step(job: MonthlyJob, month: dt.date, features: pd.DataFrame | None = None) -> Path:
+    """Step 2b: the month's snapshot features (`month_features`, computed when not given) beside
+    the archive, for `GET /clients/{id}`, with the same tier memory scoring the month read, so
+    that a served answer starts from the tier the archive remembers."""
+    from tierwise.recommender import request_frame
+
+    features = month_features(job, month) if features is None else features
+    return client_archive.write_snapshot(job.archive, month, request_frame(features, job.loaded.recommender))
 
 
 def history_of(archive: Path, month: dt.date, months: int) -> pd.DataFrame:
@@ -202,16 +220,39 @@ def leads_step(job: MonthlyJob, month: dt.date, current: pd.DataFrame) -> pd.Dat
     return leads
 
 
+def next_tier_step(job: MonthlyJob, month: dt.date, current: pd.DataFrame, features: pd.DataFrame) -> Any:
+    """Step 3b: the RM pages' clients within reach of the next tier (`reports.rm_next_tier`): at
+    most `next_tier.searched_per_rm` clients per RM searched, from the month's archived rows
+    (`current`: tier, review and tier memory) and snapshot `features`; timed and logged. None
+    (no section, one log line saying why): no next-tier config, a recommender without one of
+    the three task models, or no next-tier texts in the pages' language."""
+    from tierwise.reports import next_tier_unavailable, rm_next_tier
+
+    recommender = job.loaded.recommender
+    catalogue = job.loaded.settings.reasons.get(job.lang)
+    why = next_tier_unavailable(recommender, job.next_tier, catalogue)
+    if why is not None:
+        logger.info("%s: no next-tier section on the RM pages: %s", month_label(month), why)
+        return None
+    began, cpu = time.perf_counter(), time.process_time()
+    found = rm_next_tier(current, features, recommender=recommender, config=job.next_tier,
+                         features=job.loaded.settings.features, catalogue=catalogue)
+    logger.info("%s next tier: %d client(s) within reach on %d RM page(s); %d searched (at most %d per RM) "
+                "in %.2f s (%.2f s CPU)", month_label(month), found.shown, len(found.rms), found.searched,
+                job.next_tier.searched_per_rm, time.perf_counter() - began, time.process_time() - cpu)
+    return found
+
+
 def pages_step(job: MonthlyJob, month: dt.date, history: pd.DataFrame, *, progress: StepProgress,
-               leads: pd.DataFrame | None = None) -> int:
-    """Step 3b: every RM's page (with the first `groups.leads_shown` leads of each core client)
-    and the index, from the archive."""
+               leads: pd.DataFrame | None = None, next_tier: Any = None) -> int:
+    """Step 3c: every RM's page (with the first `groups.leads_shown` leads of each core client,
+    and the clients within reach of the next tier) and the index, from the archive."""
     from tierwise.reports import write_rm_pages
 
     shown = None if leads is None else leads[leads["rank"] <= job.monitor_config.groups.leads_shown]
     with progress(f"{month_label(month)} RM pages", None):
         written = write_rm_pages(history, job.raw("monthly"), pd.Timestamp(month), job.pages_dir(month),
-                                 job.monitor_config.report, job.lang, leads=shown)
+                                 job.monitor_config.report, job.lang, leads=shown, next_tier=next_tier)
     return max(len(written) - 1, 0)  # the index is not an RM page
 
 

@@ -263,3 +263,18 @@ def test_alternatives_found_with_tier_memory_hold_when_re_run_with_it(world):
     plain = {a.client_id: a for a in _search(world).search(feats)}
     changed_by_memory = [a for a in answers if a.alternatives != plain[a.client_id].alternatives]
     assert changed_by_memory  # the memory is read: some clients' answers are not the snapshot-alone ones
+
+
+def test_the_ranges_take_the_archived_tiers_and_decide_only_the_clients_not_archived(world):
+    from tierwise.models import plausible_ranges
+
+    settings, feats, recs = world
+    rec = recs[("churn", "default", "growth")]
+    held = _held(rec.recommend(feats))
+    held["tier"] = np.where(np.arange(len(held)) % 2 == 0, "Premier", "General")  # the archive says otherwise
+    held = held.iloc[10:]  # the first ten are not archived: their tiers come from their rows
+    search = NextTierSearch.for_population(rec, settings.next_tier, settings.features, feats, held=held)
+    tiers = np.concatenate([rec.recommend(feats.iloc[:10])["tier"].to_numpy(dtype=object),
+                            held["tier"].to_numpy(dtype=object)])
+    assert search.ranges == plausible_ranges(feats, tiers, settings.next_tier)
+    assert search.ranges != _search(world).ranges  # the archived tiers were read

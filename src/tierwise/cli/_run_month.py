@@ -50,7 +50,7 @@ def run_month(
     settings = load_settings(config_path)
     job = MonthlyJob(data=data, archive=archive, outputs=outputs, model_uri=model, loaded=load_recommender(model),
                      monitor_config=settings.require("monitor"), engine=engine, chunk_clients=chunk_clients,
-                     lang=lang)
+                     lang=lang, next_tier=settings.next_tier)
     chosen = months_between(*months)
     for summary in run_months(job, chosen, progress=progress_bar):
         typer.echo(summary.line())

@@ -48,6 +48,12 @@ from tierwise.reports._monitor import (
 from tierwise.reports._monitor_build import build_monitor, monitor_metrics
 from tierwise.reports._monitor_offers import take_up_month
 from tierwise.reports._monitor_page import log_monitor_run, render_monitor_html, write_monitor
+from tierwise.reports._rm_next_tier import (
+    RmNextTier,
+    next_tier_candidates,
+    next_tier_unavailable,
+    rm_next_tier,
+)
 from tierwise.reports._rm_pages import archive_window, rm_index, write_rm_pages
 from tierwise.reports._rm_report import (
     HISTORY_MONTHS,
@@ -114,4 +120,8 @@ __all__ = [
     "trail_title",
     "write_monitor",
     "write_rm_pages",
+    "rm_next_tier",
+    "RmNextTier",
+    "next_tier_candidates",
+    "next_tier_unavailable",
 ]

@@ -285,3 +285,28 @@ LEADS_TEXT: dict[str, dict[str, str]] = {
         "customer": "客户",
     },
 }
+
+
+# The RM page's "within reach of the next tier" section (`reports._rm_next_tier`).
+NEXT_TIER_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Within reach of the next tier",
+        "intro": "Clients of yours for whom a few changes would, by the models and the tier policy, lead to the "
+                 "next tier in {month} (each change kept for {months} months). A what-if of the models, not a "
+                 "promise: every alternative was re-run through the three models and the policy and gives the "
+                 "tier shown.",
+        "client": "Client",
+        "tier": "Tier now",
+        "target": "Leads to",
+        "steps": "Steps (each a verified alternative)",
+    },
+    "zh": {
+        "title": "距下一层级一步之遥",
+        "intro": "按模型与分层政策测算，您名下以下客户在 {month} 做少量调整即可升至下一层级（每项调整保持 {months} 个月）。"
+                 "这是模型的假设推演，并非承诺：每条途径均已用三个模型和分层政策重新测算，并达到所示层级。",
+        "client": "客户",
+        "tier": "当前层级",
+        "target": "可升至",
+        "steps": "调整步骤（每条均已验证）",
+    },
+}

@@ -9,7 +9,7 @@ import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,9 @@ from tierwise.reports._rm_report import (
     render_rm_page,
     template_env,
 )
+
+if TYPE_CHECKING:
+    from tierwise.reports._rm_next_tier import RmNextTier
 
 logger = logging.getLogger(__name__)
 
@@ -186,13 +189,14 @@ def render_rm_index(index: pd.DataFrame, month: pd.Timestamp, previous: pd.Times
 
 def write_rm_pages(history: pd.DataFrame, monthly: pd.DataFrame | None, month: pd.Timestamp | dt.date | str,
                    out_dir: Path, cfg: ReportConfig | None = None, lang: str = "en", *,
-                   leads: pd.DataFrame | None = None) -> list[Path]:
+                   leads: pd.DataFrame | None = None, next_tier: RmNextTier | None = None) -> list[Path]:
     """Write `out_dir/rm-<RM id>.html` for every RM with clients in `month` and `out_dir/index.html`
     (each file atomically); returns the pages, the index last. `history`: the archive frame of
     up to 12 months ending at `month` (`read_archive`); `monthly`: the raw monthly table (balance
     trends, new defaults) or None; `leads`: the month's supply-chain leads shown on each RM's
-    page (None: the bank has no relations, no section). Clients without an RM count in the
-    index but get no page."""
+    page (None: the bank has no relations, no section); `next_tier`: the clients within reach of
+    the next tier (`reports._rm_next_tier.rm_next_tier`; None: no section). Clients without an
+    RM count in the index but get no page."""
     check_lang(lang)
     cfg = cfg or ReportConfig()
     month = pd.Timestamp(month).to_period("M").to_timestamp()
@@ -208,7 +212,7 @@ def write_rm_pages(history: pd.DataFrame, monthly: pd.DataFrame | None, month: p
     for rm_id, rows in with_rm.groupby(rm[rm != ""], sort=True):
         name = page_name(str(rm_id))
         html = render_rm_page(order_clients(rows), hist, str(rm_id), month, lang, cfg, index_href=INDEX_PAGE,
-                              leads=leads)
+                              leads=leads, next_tier=next_tier)
         written.append(write_text_atomic(out_dir / name, html))
         pages[str(rm_id)] = name
     index = rm_index(recs, monthly, month)

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import numpy as np
@@ -32,6 +32,9 @@ from tierwise.reports._catalogue import (
 from tierwise.reports._charts import sparkline, step_chart
 from tierwise.reports._config import ReportConfig, ScoreBands
 from tierwise.reports._io import check_scored_month
+
+if TYPE_CHECKING:
+    from tierwise.reports._rm_next_tier import RmNextTier
 
 TEMPLATES = Path(__file__).parent / "templates"
 HISTORY_MONTHS = 12
@@ -360,11 +363,15 @@ def client_offers(row: pd.Series | dict[str, Any], lang: str, currency: str) -> 
 
 
 def render_rm_page(rows: pd.DataFrame, history: History, rm_id: str, month: pd.Timestamp, lang: str,
-                   cfg: ReportConfig, *, index_href: str | None = None, leads: pd.DataFrame | None = None) -> str:
+                   cfg: ReportConfig, *, index_href: str | None = None, leads: pd.DataFrame | None = None,
+                   next_tier: RmNextTier | None = None) -> str:
     """The page of one RM from its rows of `month` (as `select_rm_clients` orders them) and the
     history of its clients; `index_href`: a link back to the index of all RMs; `leads`: the
-    month's supply-chain leads table (the section is left out without one)."""
+    month's supply-chain leads table (the section is left out without one); `next_tier`: the
+    month's "within reach of the next tier" entries (`reports._rm_next_tier.rm_next_tier`; None, or
+    none for this RM: no section)."""
     from tierwise.reports._rm_leads import leads_section
+    from tierwise.reports._rm_next_tier import next_tier_section
 
     text = TEXT[lang]
     cards = []
@@ -400,5 +407,6 @@ def render_rm_page(rows: pd.DataFrame, history: History, rm_id: str, month: pd.T
         shown_template=text["shown"],
         index_href=index_href,
         leads=leads_section(leads, rm_id, month, lang, cfg.currency),
+        next_tier=next_tier_section(next_tier, rm_id, month, lang),
         offers=offers,
     )

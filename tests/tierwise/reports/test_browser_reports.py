@@ -294,3 +294,34 @@ def test_demo_rm_pages_at_desktop_and_phone_width(browser, demo_run, tmp_path):
                 save_doc_screenshot(browser, DOC_SCREENSHOTS[lang, width], width)
     finally:
         set_viewport(browser, 1600, 1000)
+
+
+def test_demo_next_tier_section_renders_at_desktop_and_phone_width(browser, demo_run):
+    # the demo's own RM pages (run-month in Chinese, the trained models): "within reach of the next
+    # tier" renders, fits both widths, and names no raw code or snake_case key
+    recs = read_archive(demo_run.outputs / "archive")
+    month = pd.Timestamp(recs["month"].max())
+    folder = demo_run.outputs / "rm_pages" / f"{month:%Y-%m}"
+    pages = [p for p in sorted(folder.glob("rm-*.html")) if 'id="next-tier"' in p.read_text(encoding="utf-8")]
+    assert pages, "no demo RM page has a next-tier section"
+    assert re.search(r"[\d,]+ within reach of the next tier", demo_run.output)  # the month's line counts them
+    page = pages[0]
+    rm = str(page.stem).removeprefix("rm-")
+    codes = data_codes(recs[(recs["month"] == month) & (recs["rm_id"] == rm)])
+    try:
+        for width in (DESKTOP, PHONE):
+            set_viewport(browser, width)
+            open_page(browser, page)
+            assert console_errors(browser) == [], width
+            section = browser.find_element(By.ID, "next-tier")
+            assert section.is_displayed()
+            assert browser.find_element(By.ID, "next-tier-title").text == "距下一层级一步之遥"
+            rows = section.find_elements(By.CSS_SELECTOR, "tbody tr")
+            assert 1 <= len(rows) <= 5  # next_tier.yaml shown_per_rm
+            for row in rows:
+                steps = row.find_elements(By.CSS_SELECTOR, "[data-field='steps'] li")
+                assert steps and all("预期价值" in s.text for s in steps)
+            check_layout(browser, width, "#next-tier-clients")
+            assert raw_codes_shown(section.text, codes) == [] and SNAKE_CASE.findall(section.text) == []
+    finally:
+        set_viewport(browser, 1600, 1000)
