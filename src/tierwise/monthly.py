@@ -11,7 +11,7 @@ For each month, in order:
 3. **supply-chain leads** (a bank with a `relations` table): each core client's non-client
    counterparties and client counterparties with growth potential, for the marketing team
    (`<outputs>/leads/YYYY-MM/leads.parquet` and `leads.csv`);
-   **next tier** (with `next_tier.yaml` and a recommender with the three task models): at most
+   **next tier** (with `next_tier.yaml`): at most
    `searched_per_rm` of each RM's clients searched for verified changes that lead to the next
    tier, from the archived tier (tier memory); timed and logged;
    **RM pages**: one page per relationship manager (with its core clients' leads and the
@@ -224,8 +224,8 @@ def next_tier_step(job: MonthlyJob, month: dt.date, current: pd.DataFrame, featu
     """Step 3b: the RM pages' clients within reach of the next tier (`reports.rm_next_tier`): at
     most `next_tier.searched_per_rm` clients per RM searched, from the month's archived rows
     (`current`: tier, review and tier memory) and snapshot `features`; timed and logged. None
-    (no section, one log line saying why): no next-tier config, a recommender without one of
-    the three task models, or no next-tier texts in the pages' language."""
+    (no section, one log line saying why): no next-tier config or no next-tier texts in the
+    pages' language."""
     from tierwise.reports import next_tier_unavailable, rm_next_tier
 
     recommender = job.loaded.recommender

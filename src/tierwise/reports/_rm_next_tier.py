@@ -8,8 +8,10 @@ and each RM's page shows at most `shown_per_rm` of those with a verified alterna
 in the page's language (`models.alternative_text`, amounts by the one money formatter) and the
 tier they lead to. Ids, tiers and amounts only: no name or free text reaches the page.
 
-`next_tier_unavailable` says, in one sentence, why a month gets no section (no config, a
-recommender without one of the three task models, no next-tier texts in the page's language).
+`next_tier_unavailable` says, in one sentence, why a month gets no section (no config, no
+next-tier texts in the page's language). A recommender with only some of the three task models
+gets the section, as `explain --next-tier` does: the search and its verification run the models
+and the policy the recommender has, so the tier reached is the one the bank's own scoring would give.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tierwise.features import TASKS, month_label
+from tierwise.features import month_label
 from tierwise.models import (
     HELD_COLUMNS,
     OPEN_REVIEW,
@@ -52,16 +54,12 @@ class RmNextTier:
 
 def next_tier_unavailable(recommender: Any, config: Any, catalogue: Any) -> str | None:
     """Why the RM pages get no next-tier section (one sentence), or None when they can have one.
-    `recommender`: a `models.Recommender`; `config`: `models.NextTierConfig` or None (no
+    `recommender`: a `models.Recommender` (unused: any recommender can be searched); `config`: `models.NextTierConfig` or None (no
     `next_tier.yaml`); `catalogue`: the recommender's reason catalogue in the page's language."""
     if config is None:
         return "no next_tier.yaml in the config folder"
     if config.shown_per_rm == 0 or config.searched_per_rm == 0:
         return "next_tier.yaml shown_per_rm or searched_per_rm is 0"
-    lacking = [t for t in TASKS if t not in recommender.models]
-    if lacking:
-        return (f"the recommender has no {', '.join(lacking)} model, so an alternative could not be verified "
-                "by all three models")
     if catalogue is None or catalogue.next_tier is None:
         return "the recommender's reason catalogue for the page's language has no next_tier texts"
     return None

@@ -3,13 +3,12 @@ monthly job (`tierwise run-month`, the registered tiny recommender of `scoring_w
 MLflow store): each client shown belongs to the RM, qualifies (below the top tier, not in
 default, not under exit review) and has the steps an independent search gives, every step
 re-run on the recommender leads to the tier shown; English and Chinese; at most `shown_per_rm`
-per page; no section when nothing qualifies, without next_tier.yaml, or with a recommender
-lacking a task model (one log line, no crash); the section in a real headless Chromium."""
+per page; no section when nothing qualifies or without next_tier.yaml; a recommender with only
+some task models still gets verified entries; the section in a real headless Chromium."""
 
 from __future__ import annotations
 
 import html
-import logging
 import re
 import shutil
 
@@ -203,7 +202,9 @@ def test_without_next_tier_yaml_run_month_leaves_the_section_out_in_one_log_line
     assert written and not any('id="next-tier"' in p.read_text(encoding="utf-8") for p in written)
 
 
-def test_a_recommender_without_a_task_model_gets_no_section(pages, config_dir, caplog):
+def test_a_recommender_without_a_task_model_still_gets_verified_entries(pages, config_dir):
+    """Only some of the three models trained: the search and its check run the models the
+    recommender has (as `explain --next-tier` does), and every step shown leads to its tier."""
     from tierwise.monthly import MonthlyJob, next_tier_step
     from tierwise.recommender import build_recommender
 
@@ -211,15 +212,28 @@ def test_a_recommender_without_a_task_model_gets_no_section(pages, config_dir, c
     models = {t: m for t, m in factory.tiny_models(pages["features"]).items() if t != "default"}
     partial, _ = build_recommender(models, factory.policy_config(), pages["features"], factory.feature_config(),
                                    n_threads=1, catalogues=loaded.settings.reasons)
+    assert "default" not in partial.models
+    config = load_settings(config_dir).next_tier
     job = MonthlyJob(data=pages["root"], archive=pages["root"] / "archive", outputs=pages["root"], model_uri="-",
-                     loaded=loaded._replace(recommender=partial), monitor_config=None,
-                     next_tier=load_settings(config_dir).next_tier)
-    with caplog.at_level(logging.INFO, logger="tierwise.monthly"):
-        got = next_tier_step(job, pages["month"], pages["current"], pages["features"])
-    assert got is None
-    said = [r.getMessage() for r in caplog.records if "next-tier section" in r.getMessage()]
-    assert said == [f"{month_label(pages['month'])}: no next-tier section on the RM pages: the recommender has no "
-                    "default model, so an alternative could not be verified by all three models"]
+                     loaded=loaded._replace(recommender=partial), monitor_config=None, next_tier=config)
+    got = next_tier_step(job, pages["month"], pages["current"], pages["features"])
+    assert got is not None and got.searched > 0 and got.shown > 0
+    search = NextTierSearch.for_population(partial, config, loaded.settings.features, pages["features"],
+                                           held=pages["current"])
+    rows = with_memory(pages["features"], pages["current"]).set_index("client_id", drop=False)
+    for entries in got.rms.values():
+        assert len(entries) <= config.shown_per_rm
+        for entry in entries:
+            client = entry["client_id"]
+            answer = search.search(pages["features"][pages["features"]["client_id"] == client],
+                                   held=pages["current"])[0]
+            assert answer.status == "found" and answer.target == entry["target_key"]
+            for alt in answer.alternatives:
+                changed = rows.loc[[client]].reset_index(drop=True)
+                for change in alt.changes:
+                    changed = with_change(changed, change.column, np.array([change.amount]),
+                                          loaded.settings.features, config.hold_months)
+                assert partial.recommend(changed)["tier"].iat[0] == alt.tier
 
 
 @pytest.mark.browser
