@@ -27,6 +27,7 @@ from tierwise.features import (
     output_lock,
     relations_path,
     table_path,
+    text_isin,
     validate_tables,
     write_arrow_atomic,
 )
@@ -209,8 +210,8 @@ def prepare_month(clients: pd.DataFrame, monthly: pd.DataFrame, month: dt.date, 
     t = pd.Timestamp(month)
     kept = report.monthly
     alive = pd.Index(kept.loc[kept[MONTH_KEY] == t, CLIENT_KEY].unique())
-    history = kept[(kept[MONTH_KEY] <= t) & kept[CLIENT_KEY].isin(alive)].drop(columns=[ROW_ID])
-    kept_clients = report.clients[report.clients[CLIENT_KEY].isin(alive)].drop(columns=[ROW_ID])
+    history = kept[(kept[MONTH_KEY] <= t) & text_isin(kept[CLIENT_KEY], alive)].drop(columns=[ROW_ID])
+    kept_clients = report.clients[text_isin(report.clients[CLIENT_KEY], alive)].drop(columns=[ROW_ID])
     return MonthInputs(clients=kept_clients.sort_values(CLIENT_KEY, ignore_index=True),
                        monthly=history.sort_values([CLIENT_KEY, MONTH_KEY], ignore_index=True),
                        rejects=rejects_frame(report))
