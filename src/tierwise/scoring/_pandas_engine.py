@@ -56,9 +56,10 @@ from tierwise.scoring._job import (
     REJECT_COLUMNS,
     RunInputs,
     ScoreResult,
+    batch_steps,
     check_something_scored,
+    detail_columns,
     fingerprinted_files,
-    finish,
     input_files,
     job_lock,
     job_paths,
@@ -68,6 +69,7 @@ from tierwise.scoring._job import (
     rejected_counts,
     rejects_frame,
     with_memory,
+    write_outputs,
     write_rejects,
 )
 
@@ -233,7 +235,8 @@ def _score_pandas(data_dir: Path, month: dt.date, out: Path | None = None, *, re
         tick(1)
     if resumed:
         logger.info("resumed: %d of %d chunk(s) were already done", resumed, len(lowers))
-    recs, rejects = _gather(store, recommender.output_columns)
+    details = detail_columns(recommender)
+    recs, rejects = _gather(store, tuple(c for c in recommender.output_columns if c not in details))
     related, relation_rejects = month_groups(data_dir, month, ids, groups or GroupsConfig())
     if relation_rejects is not None and len(relation_rejects):
         rejects = pd.concat([rejects, relation_rejects], ignore_index=True)
@@ -241,8 +244,9 @@ def _score_pandas(data_dir: Path, month: dt.date, out: Path | None = None, *, re
     check_something_scored(recs, rejects, month, files[1], paths)
     inputs = RunInputs(month=month, fingerprint=fingerprint, rows_in={"clients": len(clients), "monthly": monthly_rows},
                        rows_rejected=rejected_counts(rejects))
-    recs = finish(recs, recommender, paths, month=month, prior=prior, model_version=model_version,
-                  fingerprint=fingerprint, groups=related)
+    recs = batch_steps(recs, recommender, month=month, prior=prior, groups=related)
+    write_outputs(_with_details(store, recs, details), paths, month=month, prior=prior,
+                  model_version=model_version, fingerprint=fingerprint, groups=related)
     seconds = time.perf_counter() - began
     run_id = log_run(recs=recs, inputs=inputs, model_uri=model_uri, model_version=model_version,
                      engine="pandas", out=paths.target, seconds=seconds)
@@ -268,6 +272,33 @@ def _chunk_part(recs: pd.DataFrame | None, rejects: pd.DataFrame) -> pa.Table:
     if not parts:
         return pa.table({_PART_KIND: pa.array([], pa.string())})
     return pa.concat_tables(parts, promote_options="permissive")
+
+
+def _part_recs(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """The recommendations of one part file (`columns` of them; None: all)."""
+    table = pq.read_table(path, columns=None if columns is None else [*columns, _PART_KIND])
+    if table.num_rows == 0:
+        return table
+    return table.filter(pc.equal(table.column(_PART_KIND), "recs")).drop_columns([_PART_KIND])
+
+
+def _with_details(store: PartStore, rows: pd.DataFrame, details: list[str]):
+    """The output rows, a chunk at a time: `rows` (every client, the batch steps done, by
+    client_id) with each chunk's model reasons read back from its part. Chunks cover consecutive
+    client id ranges, so chunk after chunk is client_id order."""
+    start = 0
+    for path in store.files():
+        part = _part_recs(path, [CLIENT_KEY, *details])
+        if part.num_rows == 0:
+            continue
+        part = part.sort_by(CLIENT_KEY).to_pandas()
+        piece = rows.iloc[start:start + len(part)].reset_index(drop=True)
+        if not np.array_equal(piece[CLIENT_KEY].to_numpy(dtype=object), part[CLIENT_KEY].to_numpy(dtype=object)):
+            raise RuntimeError(f"{path}: its clients are not the next {len(part)} of the month")  # a bug, not bad data
+        start += len(part)
+        yield pd.concat([piece, part.drop(columns=[CLIENT_KEY])], axis=1)
+    if start != len(rows):
+        raise RuntimeError(f"the parts hold {start} of the {len(rows)} scored clients")
 
 
 def _gather(store: PartStore, columns: tuple[str, ...] = RECOMMENDATION_COLUMNS) -> tuple[pd.DataFrame, pd.DataFrame]:
