@@ -277,7 +277,7 @@ def schema_failures(typed: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataF
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # pyspark.pandas on pandas 3, imported lazily
-            schema.validate(typed, lazy=True)
+            schema.validate(typed, lazy=True, inplace=True)  # it only reads: no copy of the table
     except SchemaErrors as exc:
         cases = exc.failure_cases
         cases = cases[cases["index"].notna()]
