@@ -122,6 +122,7 @@ from tierwise.features._validation import (
     ValidationReport,
     months_within_end,
     reference_rules,
+    text_isin,
     validate_tables,
     write_rejects,
 )
@@ -158,6 +159,7 @@ __all__ = [
     "read_raw_tables",
     "read_table",
     "table_path",
+    "text_isin",
     "validate_tables",
     "write_rejects",
     "atomic_path",

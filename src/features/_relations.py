@@ -46,6 +46,7 @@ from tierwise.features._validation import (
     _failure_rows,
     _rejected,
     coerce_types,
+    text_isin,
 )
 
 RELATIONS = "relations"
@@ -145,7 +146,7 @@ def _row_checks(raw: pd.DataFrame, typed: pd.DataFrame, client_ids: pd.Series | 
     if client_ids is not None:
         known = pd.Index(client_ids.astype("str").unique())
         out.append(_failure_rows(raw, CLIENT_KEY, "client not in clients",
-                                 raw[CLIENT_KEY].notna() & ~typed[CLIENT_KEY].isin(known)))
+                                 raw[CLIENT_KEY].notna() & ~text_isin(typed[CLIENT_KEY], known)))
     return out
 
 

@@ -60,6 +60,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_ARCHIVE = Path("outputs/archive")
 PART_FILE = "part-0.parquet"
+PARTITION_OPTIONS = {"compression": "zstd", "write_statistics": True}
+"""How a partition file is written (`write_month`, and scoring's streamed writer)."""
 _PARTITION = re.compile(r"^month=(\d{4})-(\d{2})-01$")
 
 MEMORY_COLUMNS: tuple[str, ...] = ("tier_prev", "p_default_prev")
@@ -163,12 +165,19 @@ def to_partition(recs: pd.DataFrame) -> pa.Table:
         if field.type == pa.date32():
             stamps = pd.to_datetime(values).astype("datetime64[ns]")
             arrays.append(pa.array(stamps, from_pandas=True).cast(pa.date32()))
+        elif field.type == pa.string() and _is_str(values):  # Arrow-backed text: no Python objects
+            arrays.append(pa.array(values.array).cast(pa.string()))
         elif field.type == pa.string():
             arrays.append(pa.array(values.astype("str").mask(values.isna()).to_numpy(dtype=object, na_value=None),
                                    pa.string()))
         else:
             arrays.append(pa.array(values.to_numpy(), from_pandas=True).cast(field.type))
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _is_str(values: pd.Series) -> bool:
+    """Whether a column is pandas' `str` dtype stored in Arrow (missing values are nulls)."""
+    return isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
 
 
 def month_lock(archive: Path, month: dt.date):  # noqa: ANN201 - a context manager yielding the lock file
@@ -187,7 +196,7 @@ def write_month(archive: Path, month: dt.date, recs: pd.DataFrame) -> Path:
         raise DataError(f"archive {month_label(month)}: client_id is not unique")
     path = partition_dir(archive, month) / PART_FILE
     with atomic_path(path, suffix=".tmp", durable=True) as tmp:
-        pq.write_table(table, tmp, compression="zstd", write_statistics=True)
+        pq.write_table(table, tmp, **PARTITION_OPTIONS)
     logger.info("archived %d client(s) for %s in %s", table.num_rows, month_label(month), path)
     return path
 

@@ -245,3 +245,22 @@ def test_a_column_named_like_the_row_number_is_a_data_error():
     monthly = _monthly().assign(_row="x")
     with pytest.raises(DataError, match=r"^monthly: column '_row' is reserved for row numbers \(rename it in the extract\)$"):
         validate_tables(_clients(), monthly, rules=RULES)
+
+
+@pytest.mark.parametrize("allowed", [
+    {"a", "c", None},
+    ["b", float("nan"), 3, "zz"],
+    pd.Index(["a", "b"], dtype="str"),
+    pd.Series(["c", None], dtype="str"),
+    set(),
+])
+def test_text_isin_answers_as_pandas_isin(allowed):
+    from tierwise.features import text_isin
+
+    values = pd.Series(["a", "b", None, "c", "a", "d"], dtype="str", index=[5, 4, 3, 2, 1, 0])
+    expected = values.isin(allowed)
+    got = text_isin(values, allowed)
+    assert got.dtype == bool and got.index.equals(values.index)
+    assert got.tolist() == expected.tolist()
+    objects = values.astype(object)  # not the str dtype: pandas answers
+    assert text_isin(objects, allowed).tolist() == objects.isin(allowed).tolist()

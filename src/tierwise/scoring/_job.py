@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from tierwise import archive as client_archive
 from tierwise import tracking
@@ -24,9 +25,11 @@ from tierwise.features import (
     ROW_ID,
     ContractRules,
     DataError,
+    atomic_path,
     output_lock,
     relations_path,
     table_path,
+    text_isin,
     validate_tables,
     write_arrow_atomic,
 )
@@ -209,8 +212,8 @@ def prepare_month(clients: pd.DataFrame, monthly: pd.DataFrame, month: dt.date, 
     t = pd.Timestamp(month)
     kept = report.monthly
     alive = pd.Index(kept.loc[kept[MONTH_KEY] == t, CLIENT_KEY].unique())
-    history = kept[(kept[MONTH_KEY] <= t) & kept[CLIENT_KEY].isin(alive)].drop(columns=[ROW_ID])
-    kept_clients = report.clients[report.clients[CLIENT_KEY].isin(alive)].drop(columns=[ROW_ID])
+    history = kept[(kept[MONTH_KEY] <= t) & text_isin(kept[CLIENT_KEY], alive)].drop(columns=[ROW_ID])
+    kept_clients = report.clients[text_isin(report.clients[CLIENT_KEY], alive)].drop(columns=[ROW_ID])
     return MonthInputs(clients=kept_clients.sort_values(CLIENT_KEY, ignore_index=True),
                        monthly=history.sort_values([CLIENT_KEY, MONTH_KEY], ignore_index=True),
                        rejects=rejects_frame(report))
@@ -264,30 +267,122 @@ def rejected_counts(rejects: pd.DataFrame) -> dict[str, int]:
     return {name: int((rejects["table"] == name).sum()) for name in ("clients", "monthly")}
 
 
+ROW_GROUP_ROWS = 100_000
+"""Rows per row group of the output files, whatever the chunks: the bytes of a month's files do
+not depend on how the job cut the clients (chunk size, engine)."""
+
+
 def finish(recs: pd.DataFrame, recommender: Recommender, paths: JobPaths, *, month: dt.date,
            prior: pd.DataFrame, model_version: str, fingerprint: str,
            groups: pd.Series | None = None) -> pd.DataFrame:
-    """The batch steps over every client (exit reviews carried from the archive, contagion
-    within the connected `groups` when the bank has relations, then relationship-manager
-    capacity), the archive row layout, and the atomic writes: the month's
-    archive partition and/or the single-month file (the same rows, with `month`)."""
-    recs = recs.loc[:, list(recommender.output_columns)].reset_index(drop=True)
+    """The batch steps over every client (`batch_steps`) and the atomic writes of the month's
+    archive partition and/or the single-month file (`write_outputs`); returns the rows after the
+    batch steps."""
+    rows = batch_steps(recs, recommender, month=month, prior=prior, groups=groups)
+    pieces = (rows.iloc[i:i + ROW_GROUP_ROWS] for i in range(0, len(rows), ROW_GROUP_ROWS))
+    write_outputs(pieces, paths, month=month, prior=prior, model_version=model_version, fingerprint=fingerprint,
+                  groups=groups)
+    return rows
+
+
+def batch_steps(recs: pd.DataFrame, recommender: Recommender, *, month: dt.date, prior: pd.DataFrame,
+                groups: pd.Series | None = None) -> pd.DataFrame:
+    """The steps over every client: exit reviews carried from the archive, contagion within the
+    connected `groups` when the bank has relations, then relationship-manager capacity; sorted
+    by client_id. They read and write only the policy's columns, never the model reasons
+    (`detail_columns`), so `recs` may leave those out. Client ids must be unique."""
+    recs = recs.loc[:, [c for c in recommender.output_columns if c in recs.columns]].reset_index(drop=True)
     recs = advance_reviews(recs, prior, recommender.policy, month)
     recs = apply_contagion(recs, groups, recommender.policy.policy)
     if recommender.family is not None:  # a review opened or a group flag raised above: the offers' gates again
         recs = gate_offers(recs, recommender.family)
     n_rms = int(recs["rm_id"].dropna().nunique()) if "rm_id" in recs.columns else None
     recs = apply_rm_capacity(recs, recommender.policy, n_rms=n_rms or None)
-    recs = recs.sort_values("client_id", kind="stable", ignore_index=True)
-    rows = client_archive.archive_rows(recs, prior, model_version=model_version, fingerprint=fingerprint,
-                                       groups=groups)
+    if recs[CLIENT_KEY].duplicated().any():
+        raise DataError(f"scoring: client_id is not unique among the {len(recs)} scored rows")
+    return recs.sort_values(CLIENT_KEY, kind="stable", ignore_index=True)
+
+
+def detail_columns(recommender: Recommender) -> list[str]:
+    """The model reason columns (`reason_<task>_<k>_*`): the bulk of an output row, which the
+    batch steps never read, so a job can keep them on disk until it writes the output."""
+    prefixes = tuple(f"reason_{task}_" for task in recommender.tasks)
+    return [c for c in recommender.output_columns if c.startswith(prefixes)]
+
+
+def write_outputs(pieces: Iterable[pd.DataFrame], paths: JobPaths, *, month: dt.date, prior: pd.DataFrame,
+                  model_version: str, fingerprint: str, groups: pd.Series | None = None) -> None:
+    """Write the month's rows as they come (`pieces`: frames of whole output rows, in client_id
+    order, the batch steps done) into the archive partition and/or the single-month file (the
+    same rows, with `month`): each piece is laid out as an archive row (`archive_rows`) and
+    appended, so memory holds a piece, not the month. Both files are written to a temporary
+    file beside them and renamed at the end: whole or not at all."""
+    stamp = np.datetime64(month, "ns")
+    with contextlib.ExitStack() as stack:
+        to_archive = to_out = None
+        if paths.archive is not None:
+            target = client_archive.partition_dir(paths.archive, month) / client_archive.PART_FILE
+            to_archive = stack.enter_context(parquet_stream(target, durable=True, **client_archive.PARTITION_OPTIONS))
+        if paths.out is not None:
+            to_out = stack.enter_context(parquet_stream(paths.out))
+        written = 0
+        for piece in pieces:
+            if len(piece) == 0:
+                continue
+            rows = client_archive.archive_rows(piece.reset_index(drop=True), prior, model_version=model_version,
+                                               fingerprint=fingerprint, groups=groups)
+            table = client_archive.to_partition(rows)
+            written += table.num_rows
+            if to_archive is not None:
+                to_archive(table)
+            if to_out is not None:
+                months = pa.array(np.full(table.num_rows, stamp), pa.timestamp("ns"))
+                to_out(table.add_column(1, "month", months))
     if paths.archive is not None:
-        client_archive.write_month(paths.archive, month, rows)
-    if paths.out is not None:
-        table = client_archive.to_partition(rows)
-        months = pa.array(np.full(table.num_rows, np.datetime64(month, "ns")), pa.timestamp("ns"))
-        write_arrow_atomic(table.add_column(1, "month", months), paths.out)
-    return rows
+        logger.info("archived %d client(s) for %s in %s", written, f"{month:%Y-%m}", paths.archive)
+
+
+@contextlib.contextmanager
+def parquet_stream(path: Path, *, durable: bool = False, rows: int = ROW_GROUP_ROWS,
+                   **options: Any) -> Iterator[Callable[[pa.Table], None]]:
+    """A Parquet file written as it is produced: yields `add(table)`; the tables (one schema, in
+    order) are written in row groups of exactly `rows` rows (the last one shorter), however they
+    were cut, so the same rows give the same bytes. The file is a temporary one beside `path`
+    (`atomic_path`) renamed over it when the block ends without an exception. `options` go to
+    `pyarrow.parquet.ParquetWriter` (compression, statistics)."""
+    with atomic_path(path, durable=durable) as tmp:
+        writer: pq.ParquetWriter | None = None
+        pending: list[pa.Table] = []
+        held = 0
+
+        def flush(final: bool) -> None:
+            nonlocal held, pending
+            if not pending:
+                return
+            buffered = pa.concat_tables(pending)
+            whole = buffered.num_rows if final else buffered.num_rows - buffered.num_rows % rows
+            if whole:
+                writer.write_table(buffered.slice(0, whole), row_group_size=rows)  # type: ignore[union-attr]
+            rest = buffered.slice(whole)
+            pending, held = ([rest], rest.num_rows) if rest.num_rows else ([], 0)
+
+        def add(table: pa.Table) -> None:
+            nonlocal writer, held
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema, **options)
+            pending.append(table)
+            held += table.num_rows
+            if held >= rows:
+                flush(final=False)
+
+        try:
+            yield add
+            if writer is None:
+                raise DataError(f"{path}: nothing to write")
+            flush(final=True)
+        finally:
+            if writer is not None:
+                writer.close()
 
 
 def log_run(*, recs: pd.DataFrame, inputs: RunInputs, model_uri: str, model_version: str, engine: str,

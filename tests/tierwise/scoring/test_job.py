@@ -90,3 +90,47 @@ def test_month_outside_the_data_names_the_file_and_the_range():
     with pytest.raises(DataError, match="has no valid month"):
         check_month_in_range(dt.date(2024, 9, 1), pd.Series(pd.to_datetime([None, None])), source="m.csv",
                              what="--month")
+
+
+# --------------------------------------------------------------------------- the streamed output
+
+
+def _table(n: int, start: int = 0):
+    import numpy as np
+    import pyarrow as pa
+
+    ids = np.arange(start, start + n)
+    return pa.table({"client_id": pa.array([f"C{i:06d}" for i in ids]), "value": pa.array(ids * 0.5)})
+
+
+@pytest.mark.parametrize("cuts", [[250], [1, 99, 100, 50], [7] * 35 + [5]])
+def test_streamed_parquet_has_the_same_bytes_however_the_rows_come(tmp_path, cuts):
+    import pyarrow.parquet as pq
+
+    from tierwise.scoring._job import parquet_stream
+
+    whole = tmp_path / "whole.parquet"
+    with parquet_stream(whole, rows=100) as add:
+        add(_table(250))
+    cut = tmp_path / "cut.parquet"
+    with parquet_stream(cut, rows=100) as add:
+        start = 0
+        for n in cuts:
+            add(_table(n, start))
+            start += n
+    assert cut.read_bytes() == whole.read_bytes()
+    meta = pq.ParquetFile(cut).metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [100, 100, 50]
+    assert pq.read_table(cut).equals(_table(250))
+
+
+def test_streamed_parquet_is_written_whole_or_not_at_all(tmp_path):
+    from tierwise.scoring._job import parquet_stream
+
+    target = tmp_path / "out.parquet"
+    target.write_bytes(b"previous")
+    with pytest.raises(RuntimeError, match="killed"), parquet_stream(target, rows=10) as add:
+        add(_table(25))
+        raise RuntimeError("killed halfway")
+    assert target.read_bytes() == b"previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.parquet"]  # no temporary file left

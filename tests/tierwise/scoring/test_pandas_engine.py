@@ -63,6 +63,7 @@ def test_chunk_size_does_not_change_the_output(world, tmp_path):
     _score(world, tmp_path / "a.parquet", chunk=7)
     _score(world, tmp_path / "b.parquet", chunk=1000)
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a.parquet"), pd.read_parquet(tmp_path / "b.parquet"))
+    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()  # row groups too
 
 
 def test_rejects_and_mlflow_run(world, tmp_path):
