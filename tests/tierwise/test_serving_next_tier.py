@@ -69,11 +69,7 @@ def served(tmp_path_factory):
     from tierwise.registry import load_recommender
 
     root = tmp_path_factory.mktemp("served_next_tier")
-    keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_ARTIFACTS_DESTINATION")
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ["MLFLOW_TRACKING_URI"] = os.environ["MLFLOW_REGISTRY_URI"] = f"sqlite:///{root / 'mlflow.db'}"
-    os.environ["MLFLOW_ARTIFACTS_DESTINATION"] = str(root / "mlartifacts")
-    try:
+    with factory.in_store(f"sqlite:///{root / 'mlflow.db'}", str(root / "mlartifacts")):
         tracking.connect()
         bank = factory.make_bank(root / "bank")
         model = _register(bank)
@@ -91,12 +87,6 @@ def served(tmp_path_factory):
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def test_next_tier_is_added_only_when_asked_and_every_alternative_holds(served):

@@ -21,23 +21,14 @@ import recommender_factory as factory  # noqa: E402
 
 @pytest.fixture(scope="module")
 def served_rows(scoring_world):
-    import os
 
     from tierwise import tracking
     from tierwise.recommender import request_frame
     from tierwise.registry import load_recommender
 
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    os.environ["MLFLOW_TRACKING_URI"] = os.environ["MLFLOW_REGISTRY_URI"] = scoring_world["tracking"]
-    try:
+    with factory.in_store(scoring_world["tracking"], scoring_world["artifacts"]):
         tracking.connect()
         recommender = load_recommender(scoring_world["model"]).recommender
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     frame = request_frame(factory.bank_features(scoring_world["bank"]), recommender)
     return recommender, json.loads(frame.to_json(orient="records", double_precision=15))
 
