@@ -30,17 +30,25 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _config_dir(work: Path, months: int) -> Path:
-    """The repository's configs with product adoption on and the history fitted to `months`."""
+def product_configs(folder: Path) -> Path:
+    """The repository's configs copied to `folder` with product adoption on (data.yaml
+    `products:`); also used by bench_score_offers."""
     import yaml
 
-    folder = work / "configs"
     if folder.exists():
         shutil.rmtree(folder)
     shutil.copytree(REPO / "configs", folder)
     data = yaml.safe_load((folder / "data.yaml").read_text(encoding="utf-8"))
     data["products"] = {"horizon_months": 3}
     (folder / "data.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return folder
+
+
+def _config_dir(work: Path, months: int) -> Path:
+    """The repository's configs with product adoption on and the history fitted to `months`."""
+    import yaml
+
+    folder = product_configs(work / "configs")
     features = yaml.safe_load((folder / "features.yaml").read_text(encoding="utf-8"))
     features["history_months"] = months
     (folder / "features.yaml").write_text(yaml.safe_dump(features, allow_unicode=True), encoding="utf-8")

@@ -28,30 +28,14 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 from bench_harness import BenchContext, Figure
 
-REPO = Path(__file__).resolve().parents[1]
 RECOMMENDER = "tierwise-recommender"
 logger = logging.getLogger("bench")
-
-
-def _product_configs(ctx: BenchContext) -> Path:
-    """The repository's configs with product adoption on (data.yaml `products:`), for `generate`."""
-    import yaml
-
-    folder = ctx.workdir / "configs_products"
-    if folder.exists():
-        shutil.rmtree(folder)
-    shutil.copytree(REPO / "configs", folder)
-    data = yaml.safe_load((folder / "data.yaml").read_text(encoding="utf-8"))
-    data["products"] = {"horizon_months": 3}
-    (folder / "data.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return folder
 
 
 def _champion(env: dict[str, str]) -> str:
@@ -68,8 +52,9 @@ def _offers_recommender(ctx: BenchContext, env: dict[str, str]) -> None:
     """Train the product propensities on a bank with adoption and register the offers recommender."""
     clients = "1500" if ctx.small else "20000"
     bank = ctx.workdir / "product_bank"
+    configs = sys.modules["bench.bench_nbp"].product_configs(ctx.workdir / "configs_products")  # adoption on
     ctx.run_measured(ctx.tierwise("generate", "--clients", clients, "--months", "36", "--seed", "11",
-                                  "--out", str(bank), "--config-dir", str(_product_configs(ctx))), env=env)
+                                  "--out", str(bank), "--config-dir", str(configs)), env=env)
     ctx.run_measured(ctx.tierwise("train", "--task", "products", "--data", str(bank), "--budget-minutes", "0"),
                      env=env)
     ctx.run_measured(ctx.tierwise("recommend", "--data", str(ctx.workdir / "train_bank")), env=env)
