@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,6 +41,17 @@ def in_store(tracking: str, artifacts: str) -> Iterator[pytest.MonkeyPatch]:
         mp.setenv("MLFLOW_REGISTRY_URI", tracking)
         mp.setenv("MLFLOW_ARTIFACTS_DESTINATION", artifacts)
         yield mp
+
+
+def http_json(url: str, body: bytes | None = None) -> tuple[int, dict]:
+    """(status, JSON answer) of a GET (no `body`) or a JSON POST to a test server; an HTTP error
+    is returned as its status and body, not raised."""
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
 
 
 def feature_config() -> FeatureConfig:

@@ -7,8 +7,6 @@ import json
 import os
 import signal
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
@@ -19,15 +17,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # recommender_factory
 import recommender_factory as factory  # noqa: E402
 
 from tierwise.serving import serve_command, serve_env, start_server, wait_until_ready  # noqa: E402
-
-
-def _post(url: str, body: bytes) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"{}")
 
 
 def test_serve_command_is_local_and_loopback():
@@ -60,7 +49,7 @@ def test_served_recommender_answers_and_rejects_bad_requests(tmp_path):
     url = f"http://127.0.0.1:{port}/invocations"
     try:
         wait_until_ready(proc, port)
-        status, body = _post(url, json.dumps({"dataframe_records": rows[:1]}).encode())
+        status, body = factory.http_json(url, json.dumps({"dataframe_records": rows[:1]}).encode())
         assert status == 200, body
         answer = body["predictions"][0]
         assert answer["client_id"] == rows[0]["client_id"]
@@ -78,17 +67,17 @@ def test_served_recommender_answers_and_rejects_bad_requests(tmp_path):
                 assert value == pytest.approx(wanted, rel=1e-9, abs=1e-12), col  # rows sent with 10 digits
 
         missing = {k: v for k, v in rows[0].items() if k != "assets_total"}
-        status, body = _post(url, json.dumps({"dataframe_records": [missing]}).encode())
+        status, body = factory.http_json(url, json.dumps({"dataframe_records": [missing]}).encode())
         assert status == 400 and "assets_total" in body["message"] and "missing" in body["message"]
 
         wrong = {**rows[0], "mobile_logins_avg_3m": "lots"}
-        status, body = _post(url, json.dumps({"dataframe_records": [wrong]}).encode())
+        status, body = factory.http_json(url, json.dumps({"dataframe_records": [wrong]}).encode())
         assert status == 400 and "mobile_logins_avg_3m" in body["message"]
 
-        status, body = _post(url, b"")
+        status, body = factory.http_json(url, b"")
         assert 400 <= status < 500 and "JSON" in body["message"]
 
-        status, body = _post(url, json.dumps({"dataframe_records": rows}).encode())
+        status, body = factory.http_json(url, json.dumps({"dataframe_records": rows}).encode())
         assert status == 200 and len(body["predictions"]) == 2
         assert proc.poll() is None
     finally:
@@ -110,7 +99,7 @@ def test_a_recommender_with_growth_alone_is_served_and_says_what_it_assumed(tmp_
     proc, port = start_server(uri, log_file=tmp_path / "server.log")
     try:
         wait_until_ready(proc, port)
-        status, body = _post(f"http://127.0.0.1:{port}/invocations", json.dumps({"dataframe_records": rows}).encode())
+        status, body = factory.http_json(f"http://127.0.0.1:{port}/invocations", json.dumps({"dataframe_records": rows}).encode())
         assert status == 200, body
         answer = body["predictions"][0]
         for empty in ("p_churn", "p_default", "reason_churn_1_en", "reason_default_1_zh", "reason_churn_1_shap"):

@@ -9,8 +9,6 @@ import json
 import os
 import signal
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -27,15 +25,6 @@ from tierwise.serving import start_server, wait_until_ready  # noqa: E402
 LEVER_FEATURES = [*factory.FEATURES, "deposit_time", "wealth_balance", "salary_inflow", "mobile_logins",
                   "investment_total"]
 """The tiny models use the lever columns too, so the served rows (the recommender's inputs) carry them."""
-
-
-def _request(url: str, body: bytes | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"{}")
 
 
 def _register(bank: Path) -> str:
@@ -96,12 +85,12 @@ def test_next_tier_is_added_only_when_asked_and_every_alternative_holds(served):
 
     url, rows = served["url"], served["rows"][:60]
     body = json.dumps(rows).encode()
-    status, err = _request(url + "/invocations?next_tier=1", body)
+    status, err = factory.http_json(url + "/invocations?next_tier=1", body)
     assert status == 503 and "run-month" in err["message"]  # the ranges need the month's snapshot
     client_archive.write_snapshot(served["archive"], served["month"], served["frame"])
-    status, plain = _request(url + "/invocations", body)
+    status, plain = factory.http_json(url + "/invocations", body)
     assert status == 200 and all("next_tier" not in p for p in plain["predictions"])
-    status, asked = _request(url + "/invocations?next_tier=1", body)
+    status, asked = factory.http_json(url + "/invocations?next_tier=1", body)
     assert status == 200, asked
     config = load_settings(factory.CONFIG_DIR).next_tier
     rec, built = served["loaded"].recommender, served["loaded"].settings
@@ -135,13 +124,13 @@ def test_get_client_next_tier_reads_the_archived_review(served):
 
     url = served["url"]
     client_archive.write_snapshot(served["archive"], served["month"], served["frame"])
-    status, body = _request(url + "/invocations?next_tier=1", json.dumps(served["rows"][:60]).encode())
+    status, body = factory.http_json(url + "/invocations?next_tier=1", json.dumps(served["rows"][:60]).encode())
     assert status == 200
     found = next(r["client_id"] for r, p in zip(served["rows"], body["predictions"], strict=False)
                  if p["next_tier"]["status"] == "found")
-    status, got = _request(url + f"/clients/{found}?next_tier=1")
+    status, got = factory.http_json(url + f"/clients/{found}?next_tier=1")
     assert status == 200 and got["next_tier"]["status"] == "found" and not got["next_tier"]["from_archive"]
-    status, plain = _request(url + f"/clients/{found}")
+    status, plain = factory.http_json(url + f"/clients/{found}")
     assert status == 200 and "next_tier" not in plain
     # the monthly job archived the month with the client under exit review: no next tier, one sentence
     recs = served["loaded"].recommender.recommend(served["features"])
@@ -149,7 +138,7 @@ def test_get_client_next_tier_reads_the_archived_review(served):
                                           dtype="str")
     client_archive.write_month(served["archive"], served["month"], recs)
     client_archive.write_snapshot(served["archive"], served["month"], served["frame"])  # a new file: rebuilt
-    status, got = _request(url + f"/clients/{found}?next_tier=1")
+    status, got = factory.http_json(url + f"/clients/{found}?next_tier=1")
     assert status == 200, got
     field = got["next_tier"]
     assert field["from_archive"] and field["status"] == "exit_review" and not field["alternatives"]
