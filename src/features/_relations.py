@@ -28,19 +28,35 @@ customer row without an amount, a client that is not in `clients`, and duplicate
 same (client, counterparty, kind, month) -- all copies when they differ, the later copies when
 they are identical. A bank without the file works exactly as without relations: no groups, no
 contagion, no supply-chain leads.
+
+A month's job (`read_relations(..., month=t)`: scoring's groups, the supply-chain leads) checks
+only the rows month t can use (`month_rows`): control and guarantee rows dated in or before
+t's calendar month, supplier and customer rows dated in t's calendar month, and every row
+whose kind is not a known kind (empty, unknown) or whose month cannot be read (empty, not a
+date, out of range) -- the job cannot tell which month such a row belongs to, so every
+month's job quarantines it with its reason. A Parquet file is read with pyarrow in record
+batches and filtered before pandas sees it; `_row` stays the row's position in the file. The
+groups and leads of t are the same as from the whole table (a kept row they use is in the
+rows read, and a duplicate key names one month); the rejects list only the rows read. Rows
+of other months are not the month's business: `read_relations` without a month (and
+`check_relations`) checks the whole table.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from tierwise.features._contract import CLIENT_KEY, MONTH_KEY, RawColumn
 from tierwise.features._errors import DataError
-from tierwise.features._io import ROW_ID, read_file
+from tierwise.features._io import ROW_ID, read_file, to_month_dtype
 from tierwise.features._validation import (
     _duplicate_failures,
     _failure_rows,
@@ -86,29 +102,122 @@ def relations_path(folder: str | Path) -> Path | None:
     return None
 
 
-def read_relations(folder: str | Path, client_ids: pd.Series | None = None) -> RelationsReport | None:
-    """The checked `relations` table of `folder` (see `check_relations`), or None when absent."""
+def read_relations(folder: str | Path, client_ids: pd.Series | None = None, *,
+                   month: dt.date | pd.Timestamp | None = None) -> RelationsReport | None:
+    """The checked `relations` table of `folder` (see `check_relations`), or None when absent.
+    With `month`, only the rows that month can use (`month_rows`, see the module docstring)."""
     path = relations_path(folder)
     if path is None:
         return None
-    return check_relations(read_file(path), client_ids=client_ids, source=str(path))
+    if month is None:
+        return check_relations(read_file(path), client_ids=client_ids, source=str(path))
+    rows, positions = month_rows(path, pd.Timestamp(month))
+    return check_relations(rows, client_ids=client_ids, source=str(path), row_ids=positions)
+
+
+_BATCH_ROWS = 1 << 18
+
+
+def month_rows(path: Path, month: pd.Timestamp) -> tuple[pd.DataFrame, np.ndarray]:
+    """(the rows of the relations file `path` that `month` can use, as read, their positions in
+    the file); see the module docstring. Only the contract's columns are read, a Parquet file one
+    row group at a time: `kind` and `month` first, the other columns only of a row group that
+    has a row to keep. A file without `kind` or `month` is read whole (its check names the
+    missing column)."""
+    names = [c.name for c in RELATION_COLUMNS]
+    if path.suffix != ".parquet":
+        frame = read_file(path)
+        if "kind" not in frame.columns or MONTH_KEY not in frame.columns:
+            return frame, np.arange(len(frame), dtype=np.int64)
+        keep = np.flatnonzero(_month_mask(pa.array(frame["kind"].array), pa.array(frame[MONTH_KEY].array), month))
+        present = [n for n in names if n in frame.columns]
+        return frame.iloc[keep].loc[:, present].reset_index(drop=True), keep.astype(np.int64)
+    try:
+        file = pq.ParquetFile(path, read_dictionary=["kind"])
+        present = [n for n in names if n in file.schema_arrow.names]
+        if "kind" not in present or MONTH_KEY not in present:
+            table = pq.read_table(path, columns=present)
+            return table.to_pandas(), np.arange(table.num_rows, dtype=np.int64)
+        plain = pq.ParquetFile(path)
+        parts, positions, start = [], [], 0
+        for group in range(file.num_row_groups):
+            head = file.read_row_group(group, columns=["kind", MONTH_KEY])
+            keep = np.flatnonzero(_month_mask(head.column("kind"), head.column(MONTH_KEY), month))
+            if len(keep):
+                parts.append(plain.read_row_group(group, columns=present).take(pa.array(keep)))
+                positions.append(keep + start)
+            start += head.num_rows
+        table = pa.concat_tables(parts) if parts else plain.schema_arrow.empty_table().select(present)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"{path}: cannot be read: {first}") from None
+    rows = np.concatenate(positions) if positions else np.zeros(0, dtype=np.int64)
+    return table.to_pandas(), rows.astype(np.int64)
+
+
+_UNKNOWN, _LINK, _FLOW = 0, 1, 2
+
+
+def _kind_class(kind: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Per row: `_LINK`, `_FLOW` or `_UNKNOWN` (empty, not a known kind), with the check's
+    normalisation (text, stripped, lower case) applied to the distinct values only."""
+    chunks = kind.chunks if isinstance(kind, pa.ChunkedArray) else [kind]
+    out = [np.zeros(0, dtype=np.int8)]
+    for chunk in chunks:
+        if not pa.types.is_dictionary(chunk.type):
+            chunk = pc.dictionary_encode(chunk)
+        values = chunk.dictionary.to_pandas()
+        text = values.astype("str").str.strip().str.lower()
+        cls = np.where(text.isin(LINK_KINDS), _LINK, np.where(text.isin(FLOW_KINDS), _FLOW, _UNKNOWN))
+        cls = np.append(np.where(values.isna().to_numpy(), _UNKNOWN, cls), _UNKNOWN).astype(np.int8)
+        idx = chunk.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)
+        out.append(cls[idx])  # a missing kind takes the last entry: unknown
+    return np.concatenate(out)
+
+
+_FIRST_DAY = np.datetime64(pd.Timestamp.min.ceil("D").date(), "D")  # the dates datetime64[ns] holds
+_LAST_DAY = np.datetime64(pd.Timestamp.max.floor("D").date(), "D")
+
+
+def _month_mask(kind: pa.Array | pa.ChunkedArray, months: pa.Array | pa.ChunkedArray,
+                month: pd.Timestamp) -> np.ndarray:
+    """Rows `month` can use: links dated before the next month, flows dated in `month`'s
+    calendar month, and rows of an unknown kind or an unreadable month (as `to_month_dtype`
+    reads it: a date column is compared as days, without Python objects)."""
+    start = month.to_period("M").to_timestamp()
+    end = start + pd.offsets.MonthBegin(1)
+    if isinstance(months, pa.ChunkedArray):
+        months = months.combine_chunks()
+    if pa.types.is_date32(months.type):
+        days = months.cast(pa.int32()).to_numpy(zero_copy_only=False).astype("datetime64[D]")  # null: NaT
+        unread = np.isnat(days) | (days < _FIRST_DAY) | (days > _LAST_DAY)
+        values = days.astype("datetime64[ns]")
+    else:
+        values = to_month_dtype(pd.Series(months.to_pandas())).to_numpy(dtype="datetime64[ns]")
+        unread = np.isnat(values)
+    cls = _kind_class(kind)
+    before_end = ~unread & (values < end.to_datetime64())
+    in_month = before_end & (values >= start.to_datetime64())
+    return (cls == _UNKNOWN) | unread | ((cls == _LINK) & before_end) | ((cls == _FLOW) & in_month)
 
 
 def check_relations(relations: pd.DataFrame, *, client_ids: pd.Series | None = None,
-                    source: str = RELATIONS) -> RelationsReport:
+                    source: str = RELATIONS, row_ids: np.ndarray | None = None) -> RelationsReport:
     """Quarantine the bad rows of `relations` (see the module docstring for the rules).
 
     A missing column is a `DataError` naming `source`; every other problem rejects its rows
     with a reason (`column: rule (value)`; several reasons joined by `; `). `client_ids`, when
     given, are the known clients: a row of another client is rejected. Kept rows have text
-    ids, a lower-case `kind`, float `share`/`amount` and a datetime64 `month`.
+    ids, a lower-case `kind`, float `share`/`amount` and a datetime64 `month`. `row_ids` (default:
+    0, 1, ...) are the rows' `_row`: their positions in the file when only some rows were read.
     """
     missing = [c.name for c in RELATION_COLUMNS if c.name not in relations.columns]
     if missing:
         raise DataError(f"{source}: missing column '{missing[0]}' (a relations table has columns "
                         f"{', '.join(c.name for c in RELATION_COLUMNS)})")
     raw = relations.reset_index(drop=True)
-    raw = raw.assign(**{ROW_ID: np.arange(len(raw), dtype=np.int64)})
+    rows = np.arange(len(raw), dtype=np.int64) if row_ids is None else np.asarray(row_ids, dtype=np.int64)
+    raw = raw.assign(**{ROW_ID: rows})
     typed, failures = coerce_types(raw, RELATION_COLUMNS)
     typed["kind"] = typed["kind"].str.strip().str.lower()
     for key in (CLIENT_KEY, COUNTERPARTY_KEY):

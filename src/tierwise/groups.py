@@ -3,8 +3,11 @@ and write the month's supply-chain leads for the marketing team.
 
 The wiring around `tierwise.features.groups_of_month` (pure) and `tierwise.models.apply_contagion`
 (the policy post-step): a bank without `relations.parquet|csv` has no groups, and scoring runs
-exactly as without this module. Rows of the relations table that break its contract are
-quarantined into the scoring job's rejects file (table `relations`) with their reason.
+exactly as without this module. Only the relations rows the month can use are read and checked
+(`read_relations(..., month=)`: links dated up to the month, the month's flows, rows of an
+unknown kind or an unreadable month); those that break the contract are quarantined into the
+scoring job's rejects file (table `relations`) with their reason. Rows of other months are not
+the month's business and are not in its rejects.
 
 Leads (`tierwise.models.supply_chain_leads`, pure) are built from a scored month and the month's
 flows and written as `<outputs>/leads/YYYY-MM/leads.parquet` and `leads.csv`, each atomically;
@@ -37,7 +40,7 @@ logger = logging.getLogger(__name__)
 def month_groups(data_dir: Path, month: dt.date, client_ids: pd.Series,
                  cfg: GroupsConfig) -> tuple[pd.Series | None, pd.DataFrame | None]:
     """(group id by client, the relations rows rejected) for `month`; (None, None) without relations."""
-    report = read_relations(data_dir, client_ids=client_ids)
+    report = read_relations(data_dir, client_ids=client_ids, month=month)
     if report is None:
         return None, None
     rejected = report.rejected
@@ -66,7 +69,7 @@ def month_leads(data_dir: Path, month: dt.date, recs: pd.DataFrame, client_ids: 
                 min_growth: float) -> pd.DataFrame | None:
     """The supply-chain leads of the scored month `recs` (`models.supply_chain_leads`); None (and a
     log line) when the bank has no relations table."""
-    report = read_relations(data_dir, client_ids=client_ids)
+    report = read_relations(data_dir, client_ids=client_ids, month=month)
     if report is None:
         logger.info("no relations table in %s: no supply-chain leads for %s", data_dir, month_label(month))
         return None
