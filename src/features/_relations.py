@@ -133,26 +133,39 @@ def month_rows(path: Path, month: pd.Timestamp) -> tuple[pd.DataFrame, np.ndarra
         present = [n for n in names if n in frame.columns]
         return frame.iloc[keep].loc[:, present].reset_index(drop=True), keep.astype(np.int64)
     try:
-        file = pq.ParquetFile(path, read_dictionary=["kind"])
-        present = [n for n in names if n in file.schema_arrow.names]
+        schema = pq.read_schema(path)
+        present = [n for n in names if n in schema.names]
         if "kind" not in present or MONTH_KEY not in present:
             table = pq.read_table(path, columns=present)
             return table.to_pandas(), np.arange(table.num_rows, dtype=np.int64)
-        plain = pq.ParquetFile(path)
+        # text read as dictionaries (indices into the distinct values: no string copied per row),
+        # decoded to the file's type for the rows kept only
+        text = [n for n in present if pa.types.is_string(schema.field(n).type)
+                or pa.types.is_large_string(schema.field(n).type)]
+        file = pq.ParquetFile(path, read_dictionary=text)
+        rest = [n for n in present if n not in ("kind", MONTH_KEY)]
         parts, positions, start = [], [], 0
         for group in range(file.num_row_groups):
             head = file.read_row_group(group, columns=["kind", MONTH_KEY])
             keep = np.flatnonzero(_month_mask(head.column("kind"), head.column(MONTH_KEY), month))
             if len(keep):
-                parts.append(plain.read_row_group(group, columns=present).take(pa.array(keep)))
+                taken = pa.array(keep)
+                columns = {**dict(zip(rest, file.read_row_group(group, columns=rest).take(taken).columns, strict=True)),
+                           **dict(zip(head.column_names, head.take(taken).columns, strict=True))}
+                parts.append(pa.table({n: _decoded(columns[n], schema.field(n).type) for n in present}))
                 positions.append(keep + start)
             start += head.num_rows
-        table = pa.concat_tables(parts) if parts else plain.schema_arrow.empty_table().select(present)
+        table = pa.concat_tables(parts) if parts else schema.empty_table().select(present)
     except (OSError, ValueError, pa.ArrowException) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(f"{path}: cannot be read: {first}") from None
     rows = np.concatenate(positions) if positions else np.zeros(0, dtype=np.int64)
     return table.to_pandas(), rows.astype(np.int64)
+
+
+def _decoded(column: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray:
+    """A column read as a dictionary, back in the file's type."""
+    return column.cast(kind) if pa.types.is_dictionary(column.type) else column
 
 
 _UNKNOWN, _LINK, _FLOW = 0, 1, 2
@@ -175,8 +188,9 @@ def _kind_class(kind: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.concatenate(out)
 
 
-_FIRST_DAY = np.datetime64(pd.Timestamp.min.ceil("D").date(), "D")  # the dates datetime64[ns] holds
-_LAST_DAY = np.datetime64(pd.Timestamp.max.floor("D").date(), "D")
+# the dates datetime64[ns] holds, in days since 1970 (as Arrow's date32)
+_FIRST_DAY = int(np.datetime64(pd.Timestamp.min.ceil("D").date(), "D").astype(np.int64))
+_LAST_DAY = int(np.datetime64(pd.Timestamp.max.floor("D").date(), "D").astype(np.int64))
 
 
 def _month_mask(kind: pa.Array | pa.ChunkedArray, months: pa.Array | pa.ChunkedArray,
@@ -188,16 +202,17 @@ def _month_mask(kind: pa.Array | pa.ChunkedArray, months: pa.Array | pa.ChunkedA
     end = start + pd.offsets.MonthBegin(1)
     if isinstance(months, pa.ChunkedArray):
         months = months.combine_chunks()
-    if pa.types.is_date32(months.type):
-        days = months.cast(pa.int32()).to_numpy(zero_copy_only=False).astype("datetime64[D]")  # null: NaT
-        unread = np.isnat(days) | (days < _FIRST_DAY) | (days > _LAST_DAY)
-        values = days.astype("datetime64[ns]")
+    if pa.types.is_date32(months.type):  # days since 1970; a missing date is below every bound
+        values = months.cast(pa.int32()).fill_null(np.iinfo(np.int32).min).to_numpy()
+        unread = (values < _FIRST_DAY) | (values > _LAST_DAY)
+        start_at, end_at = (np.datetime64(t.date(), "D").astype(np.int64) for t in (start, end))
     else:
         values = to_month_dtype(pd.Series(months.to_pandas())).to_numpy(dtype="datetime64[ns]")
         unread = np.isnat(values)
+        start_at, end_at = start.to_datetime64(), end.to_datetime64()
     cls = _kind_class(kind)
-    before_end = ~unread & (values < end.to_datetime64())
-    in_month = before_end & (values >= start.to_datetime64())
+    before_end = ~unread & (values < end_at)
+    in_month = before_end & (values >= start_at)
     return (cls == _UNKNOWN) | unread | ((cls == _LINK) & before_end) | ((cls == _FLOW) & in_month)
 
 
@@ -236,8 +251,8 @@ def check_relations(relations: pd.DataFrame, *, client_ids: pd.Series | None = N
 
 def _row_checks(raw: pd.DataFrame, typed: pd.DataFrame, client_ids: pd.Series | None) -> list[pd.DataFrame]:
     out = []
-    for key in (CLIENT_KEY, COUNTERPARTY_KEY, "kind"):
-        empty = raw[key].isna() | raw[key].astype("str").str.strip().eq("")
+    for key in (CLIENT_KEY, COUNTERPARTY_KEY, "kind"):  # typed: the text stripped (and kind lower-cased)
+        empty = raw[key].isna() | typed[key].eq("")
         out.append(_failure_rows(raw, key, "not empty", empty))
     kind = typed["kind"]
     out.append(_failure_rows(raw, "kind", "known kind", ~kind.isin(RELATION_KINDS) & raw["kind"].notna()))
