@@ -12,6 +12,17 @@
   validates it (`check_relations`) and finds the month's groups (`groups_of_month`): its wall
   seconds, CPU seconds and peak memory are the figures, and the same process reports the
   seconds of the group step alone.
+
+`python bench/run.py --only groups_month` runs the third alone:
+
+- `groups_month_job`: the relations step of a month's scoring job (issue 19, item 4) on a
+  history of 14 months (1,000,000 clients: 1,000,000 control / guarantee links of the first
+  month, 1,000,000 supplier / customer flows in every month, 15,000,000 rows; small scale
+  50,000 clients), written to Parquet first (not timed). Side by side in one run, one process
+  each: the whole table checked then the last month's groups (`read_relations` without a month,
+  as the job did before), and the job's step (`tierwise.groups.month_groups`: only the rows the
+  month can use); wall seconds, CPU seconds and peak memory of each, their ratios, and the
+  groups compared (they must be equal).
 """
 
 from __future__ import annotations
@@ -111,4 +122,82 @@ def groups_1m_5m(ctx: BenchContext) -> list[Figure]:
     ]
 
 
-BENCHMARKS = [groups_recovery, groups_1m_5m]
+_MAKE_HISTORY = r"""
+import sys
+import numpy as np, pyarrow as pa, pyarrow.parquet as pq
+n, months, folder = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+rng = np.random.default_rng(np.random.SeedSequence([19, 4]))
+ids = np.char.add("C", np.char.zfill(np.arange(n).astype("str"), 8))
+firms = pa.array(np.concatenate([ids, np.char.add("X", np.char.zfill(np.arange(n).astype("str"), 8))]))
+parts = []
+def block(kind, share, amount, month, a, b):
+    return pa.table({"client_id": pa.array(ids).take(pa.array(a)), "counterparty_id": firms.take(pa.array(b)),
+                     "kind": pa.array(kind), "share": pa.array(share), "amount": pa.array(amount),
+                     "month": pa.array(np.full(len(a), month, dtype="datetime64[D]"), pa.date32())})
+a = rng.integers(0, n, n)
+b = (a + rng.integers(1, n, n)) % n + np.where(rng.random(n) < 0.3, n, 0)
+kind = np.where(rng.random(n) < 0.85, "control", "guarantee")
+share = np.where(kind == "control", np.round(rng.uniform(0.05, 1.0, n), 4), np.nan)
+parts.append(block(kind, share, np.round(rng.lognormal(12, 1, n), 2), np.datetime64("2024-01-01"), a, b))
+a = rng.integers(0, n, n)
+b = (a + rng.integers(1, n, n)) % n + np.where(rng.random(n) < 0.3, n, 0)
+kind = np.where(rng.random(n) < 0.5, "supplier", "customer")
+for m in range(months):
+    amount = np.round(rng.lognormal(10, 1.5, n), 2)
+    parts.append(block(kind, np.full(n, np.nan), amount, (np.datetime64("2024-01", "M") + m).astype("datetime64[D]"),
+                       a, b))
+pq.write_table(pa.concat_tables(parts), folder + "/relations.parquet")
+pq.write_table(pa.table({"client_id": ids}), folder + "/clients.parquet")
+"""
+
+_MONTH_JOB = r"""
+import datetime as dt, json, sys, time
+import pandas as pd
+from tierwise.features import groups_of_month, read_relations
+from tierwise.groups import month_groups
+from tierwise.models import GroupsConfig
+folder, how, month, out = sys.argv[1], sys.argv[2], dt.date.fromisoformat(sys.argv[3]), sys.argv[4]
+ids = pd.read_parquet(folder + "/clients.parquet")["client_id"]
+t0 = time.perf_counter()
+if how == "whole":
+    checked = read_relations(folder, client_ids=ids)
+    groups = groups_of_month(ids, checked.kept, pd.Timestamp(month))
+else:
+    groups, _ = month_groups(folder, month, ids, GroupsConfig())
+json.dump({"seconds": time.perf_counter() - t0, "groups": int((groups.value_counts() > 1).sum())}, open(out, "w"))
+groups.to_frame().to_parquet(out + ".parquet")
+"""
+
+
+def groups_month_job(ctx: BenchContext) -> list[Figure]:
+    import pandas as pd
+
+    n, months = (50_000, 14) if ctx.small else (1_000_000, 14)
+    folder = ctx.workdir / "relations_history"
+    folder.mkdir(exist_ok=True)
+    ctx.run_measured([ctx.python, "-c", _MAKE_HISTORY, str(n), str(months), str(folder)])
+    last = (pd.Timestamp("2024-01-01") + pd.DateOffset(months=months - 1)).date().isoformat()
+    got = {}
+    for how in ("whole", "month"):
+        report = ctx.workdir / f"groups_{how}.json"
+        seconds, peak = ctx.run_measured([ctx.python, "-c", _MONTH_JOB, str(folder), how, last, str(report)])
+        got[how] = {"process_seconds": seconds, "cpu": ctx.last_cpu_seconds, "peak": peak,
+                    **json.loads(report.read_text())}
+    same = pd.read_parquet(f"{ctx.workdir}/groups_whole.json.parquet").equals(
+        pd.read_parquet(f"{ctx.workdir}/groups_month.json.parquet"))
+    if not same:
+        raise RuntimeError("groups_month_job: the month's groups differ from the whole table's")
+    ctx.notes.append(f"groups_month_job: {n} clients x {months} months, groups equal; {got}")
+    whole, month = got["whole"], got["month"]
+    return [
+        Figure("groups_month_job_step_seconds", round(month["seconds"], 2), "s"),
+        Figure("groups_month_job_whole_table_step_seconds", round(whole["seconds"], 2), "s"),
+        Figure("groups_month_job_cpu_seconds", round(month["cpu"], 2), "s"),
+        Figure("groups_month_job_whole_table_cpu_seconds", round(whole["cpu"], 2), "s"),
+        Figure("groups_month_job_peak_gib", round(month["peak"], 3), "GiB"),
+        Figure("groups_month_job_whole_table_peak_gib", round(whole["peak"], 3), "GiB"),
+        Figure("groups_month_job_step_ratio_to_whole_table", round(month["seconds"] / whole["seconds"], 3), "x"),
+    ]
+
+
+BENCHMARKS = [groups_recovery, groups_1m_5m, groups_month_job]
