@@ -34,8 +34,8 @@ only the rows month t can use (`month_rows`): control and guarantee rows dated i
 t's calendar month, supplier and customer rows dated in t's calendar month, and every row
 whose kind is not a known kind (empty, unknown) or whose month cannot be read (empty, not a
 date, out of range) -- the job cannot tell which month such a row belongs to, so every
-month's job quarantines it with its reason. A Parquet file is read with pyarrow in record
-batches and filtered before pandas sees it; `_row` stays the row's position in the file. The
+month's job quarantines it with its reason. A Parquet file is read with pyarrow one row group
+at a time and filtered before pandas sees it; `_row` stays the row's position in the file. The
 groups and leads of t are the same as from the whole table (a kept row they use is in the
 rows read, and a duplicate key names one month); the rejects list only the rows read. Rows
 of other months are not the month's business: `read_relations` without a month (and
@@ -113,9 +113,6 @@ def read_relations(folder: str | Path, client_ids: pd.Series | None = None, *,
         return check_relations(read_file(path), client_ids=client_ids, source=str(path))
     rows, positions = month_rows(path, pd.Timestamp(month))
     return check_relations(rows, client_ids=client_ids, source=str(path), row_ids=positions)
-
-
-_BATCH_ROWS = 1 << 18
 
 
 def month_rows(path: Path, month: pd.Timestamp) -> tuple[pd.DataFrame, np.ndarray]:
@@ -202,6 +199,8 @@ def _month_mask(kind: pa.Array | pa.ChunkedArray, months: pa.Array | pa.ChunkedA
     end = start + pd.offsets.MonthBegin(1)
     if isinstance(months, pa.ChunkedArray):
         months = months.combine_chunks()
+    if pa.types.is_dictionary(months.type):  # text months read as a dictionary
+        months = months.cast(months.type.value_type)
     if pa.types.is_date32(months.type):  # days since 1970; a missing date is below every bound
         values = months.cast(pa.int32()).fill_null(np.iinfo(np.int32).min).to_numpy()
         unread = (values < _FIRST_DAY) | (values > _LAST_DAY)

@@ -11,6 +11,7 @@ import pytest
 
 from tierwise.features import (
     RELATION_COLUMNS,
+    DataError,
     check_relations,
     flows_of,
     groups_of_month,
@@ -143,5 +144,14 @@ def test_a_date_column_of_the_month_and_out_of_range_dates(tmp_path):
 
 def test_a_file_without_a_month_column_is_the_same_error(tmp_path):
     pd.DataFrame(GOOD, columns=NAMES).drop(columns="month").to_parquet(tmp_path / "relations.parquet")
-    with pytest.raises(Exception, match=r"relations.parquet: missing column 'month'"):
+    with pytest.raises(DataError, match=r"relations.parquet: missing column 'month'"):
         read_relations(tmp_path, month=pd.Timestamp("2024-03-01"))
+
+
+def test_empty_kind_and_month_columns_are_every_months_rejects(tmp_path):
+    empty = pa.table({"client_id": ["C001", "C002"], "counterparty_id": ["X1", "X2"], "kind": pa.nulls(2),
+                      "share": pa.nulls(2, pa.float64()), "amount": [1.0, 2.0], "month": pa.nulls(2)})
+    pq.write_table(empty, tmp_path / "relations.parquet")
+    report = read_relations(tmp_path, month=pd.Timestamp("2024-03-01"))
+    assert report.kept.empty and report.rejected["_row"].tolist() == [0, 1]
+    assert all("kind: not empty" in r and "month: not null" in r for r in report.rejected["reason"])
