@@ -48,8 +48,11 @@ def _cut(bank: Path, out: Path, clients: int) -> Path:
     return out
 
 
-def _floor(ctx: BenchContext, bank: Path, month: str, env: dict[str, str]) -> dict[str, float]:
-    args = [ctx.python, str(BENCH / "score_floor.py"), str(bank), month, "models:/tierwise-recommender@champion"]
+def _floor(ctx: BenchContext, bank: Path, month: str, env: dict[str, str], *,
+           model_uri: str = "models:/tierwise-recommender@champion", offers: Path | None = None) -> dict[str, float]:
+    """`bench/score_floor.py`'s figures (with `offers`, a scored file with offers: the offers floor too)."""
+    args = [ctx.python, str(BENCH / "score_floor.py"), str(bank), month, model_uri,
+            *([str(offers)] if offers is not None else [])]
     done = subprocess.run(args, env={**os.environ, **env}, cwd=ctx.workdir, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"score_floor.py failed:\n{done.stderr[-4000:]}")

@@ -8,6 +8,12 @@ without. Prints one JSON object: wall and CPU seconds of
 and their sum, `floor`. Building the feature matrix is not timed: it is work a bank could do
 once in the warehouse. Run by `bench_score_scaling.py` as
 `python bench/score_floor.py BANK_FOLDER YYYY-MM MODEL_URI` with MLflow pointed at the store.
+
+With a fourth argument, the output file of a score with offers (`offer_1..k` columns) by a
+recommender with product models, the floor also counts what offers cannot do without:
+`products_predict`, `Booster.predict` of every product model over the month's clients, and
+`products_treeshap`, the TreeSHAP kernel of each product model over exactly the clients that
+file offers that product to (the rows the job explains); `floor_offers` is `floor` plus both.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 
 
@@ -27,7 +34,22 @@ def _timed(fn):
     return out, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def main(bank: Path, month: str, model_uri: str) -> dict[str, float]:
+def _offered_rows(offers_file: Path, client_ids) -> dict[str, np.ndarray]:  # noqa: ANN001
+    """Product -> positions (in `client_ids` order) of the clients the scored file offers it to."""
+    import pandas as pd
+
+    names = [c for c in pq.ParquetFile(offers_file).schema_arrow.names
+             if c.startswith("offer_") and c.removeprefix("offer_").isdigit()]
+    offered = pq.read_table(offers_file, columns=["client_id", *names]).to_pandas()
+    position = pd.Index(client_ids.astype("str")).get_indexer(offered["client_id"].astype("str"))
+    rows: dict[str, np.ndarray] = {}
+    for name in names:
+        for product, at in offered.groupby(name, sort=True).indices.items():
+            rows[str(product)] = np.union1d(rows.get(str(product), np.array([], dtype=np.int64)), position[at])
+    return {p: r[r >= 0] for p, r in rows.items()}
+
+
+def main(bank: Path, month: str, model_uri: str, offers_file: Path | None = None) -> dict[str, float]:
     from tierwise import tracking
     from tierwise.features import read_raw_tables, snapshot_features
     from tierwise.models import tree_shap
@@ -55,8 +77,41 @@ def main(bank: Path, month: str, model_uri: str) -> dict[str, float]:
         figures["treeshap_cpu"] += cpu
     figures["floor_wall"] = figures["read_wall"] + figures["predict_wall"] + figures["treeshap_wall"]
     figures["floor_cpu"] = figures["read_cpu"] + figures["predict_cpu"] + figures["treeshap_cpu"]
+    if offers_file is not None:
+        figures.update(_products_floor(recommender, features, _offered_rows(offers_file, features["client_id"])))
+        for kind in ("wall", "cpu"):
+            figures[f"floor_offers_{kind}"] = (figures[f"floor_{kind}"] + figures[f"products_predict_{kind}"]
+                                               + figures[f"products_treeshap_{kind}"])
     return figures
 
 
+def _products_floor(recommender, features, offered) -> dict[str, float]:  # noqa: ANN001
+    """Wall and CPU seconds of the product models' predict (every client) and TreeSHAP (the
+    clients offered each product)."""
+    from tierwise.models import tree_shap
+
+    if not recommender.products:
+        raise SystemExit(f"{recommender!r} has no product models: no offers floor to measure")
+    out = {"products_predict_wall": 0.0, "products_predict_cpu": 0.0, "products_treeshap_wall": 0.0,
+           "products_treeshap_cpu": 0.0, "products_explained_rows": 0.0}
+    for product, model in recommender.products.items():
+        if model.booster_ is None:
+            continue
+        matrix = model.model_matrix(features)
+        _, wall, cpu = _timed(lambda m=model, x=matrix: m.booster_.predict(x))
+        out["products_predict_wall"] += wall
+        out["products_predict_cpu"] += cpu
+        rows = offered.get(product)
+        if rows is None or rows.size == 0:
+            continue
+        picked = matrix[rows]
+        _, wall, cpu = _timed(lambda m=model, x=picked: tree_shap(m.booster_, x))
+        out["products_treeshap_wall"] += wall
+        out["products_treeshap_cpu"] += cpu
+        out["products_explained_rows"] += float(rows.size)
+    return out
+
+
 if __name__ == "__main__":
-    print(json.dumps(main(Path(sys.argv[1]), sys.argv[2], sys.argv[3])))
+    print(json.dumps(main(Path(sys.argv[1]), sys.argv[2], sys.argv[3],
+                          Path(sys.argv[4]) if len(sys.argv) > 4 else None)))
