@@ -305,28 +305,6 @@ def schema_failures(typed: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataF
     return _empty_failures()
 
 
-def _key_groups(df: pd.DataFrame, keys: list[str]) -> np.ndarray:
-    """One integer per row, equal for rows with equal `keys` (a missing value equals a missing
-    value, as `DataFrame.duplicated` compares them): each key is factorized once (Arrow
-    strings through pyarrow's hash kernel) and the codes are combined, re-numbered only when
-    they would outgrow int64. Numbers run 0..groups-1 in no particular order."""
-    group = np.zeros(len(df), dtype=np.int64)
-    size = 1  # group < size
-    for key in keys:
-        codes, uniques = pd.factorize(df[key], use_na_sentinel=False)
-        width = max(len(uniques), 1)
-        if size * width >= 2**62:
-            group, size = _renumber(group)
-        group = group * width + codes.astype(np.int64, copy=False)
-        size *= width
-    return group if size <= 2 * len(df) + 1 else _renumber(group)[0]
-
-
-def _renumber(group: np.ndarray) -> tuple[np.ndarray, int]:
-    codes, uniques = pd.factorize(group)
-    return codes.astype(np.int64, copy=False), max(len(uniques), 1)
-
-
 @functools.cache
 def _register_pandera_backends() -> None:
     """Register pandera's pandas backends (pandera does it on a schema's first validation) with
@@ -350,15 +328,39 @@ def _register_pandera_backends() -> None:
             del sys.modules["hypothesis"]
 
 
+def _key_groups(df: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """One int64 per row, equal for rows with equal `keys` (a missing value equals a missing
+    value, as `DataFrame.duplicated` compares them): each key is factorized once (Arrow
+    strings through pyarrow's hash kernel) and the codes are combined, renumbered only when
+    their product would outgrow int64."""
+    group = np.zeros(len(df), dtype=np.int64)
+    size = 1  # group < size
+    for key in keys:
+        codes, uniques = pd.factorize(df[key], use_na_sentinel=False)
+        width = max(len(uniques), 1)
+        if size * width >= 2**62:
+            codes_so_far, kept = pd.factorize(group)
+            group, size = codes_so_far.astype(np.int64, copy=False), max(len(kept), 1)
+        group = group * width + codes.astype(np.int64, copy=False)
+        size *= width
+    return group
+
+
+def _shared(group: np.ndarray) -> np.ndarray:
+    """Whether another row has the same number: a sort (no hash table of every row)."""
+    ordered = np.sort(group)
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    if len(repeated) == 0:
+        return np.zeros(len(group), dtype=bool)
+    return np.isin(group, np.unique(repeated))
+
+
 def _duplicate_failures(df: pd.DataFrame, keys: list[str], columns: list[str]) -> pd.DataFrame:
     """Later identical copies, and every copy of conflicting duplicates.
 
     The rows that share a key are found on integer codes (`_key_groups`); only those rows go
     through the frame-level comparison of their values."""
-    if len(df) == 0:
-        return _empty_failures()
-    group = _key_groups(df, keys)
-    dup_any = np.bincount(group)[group] > 1
+    dup_any = _shared(_key_groups(df, keys))
     if not dup_any.any():
         return _empty_failures()
     sub = df.loc[dup_any, [ROW_ID, *columns]].sort_values(ROW_ID)

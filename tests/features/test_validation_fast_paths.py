@@ -26,6 +26,7 @@ from tierwise.features._io import MONTH_DTYPE, ROW_ID
 from tierwise.features._validation import (
     _duplicate_failures,
     _key_groups,
+    _shared,
     _timeline_failures,
     _to_int64,
 )
@@ -83,8 +84,7 @@ def test_key_groups_are_the_groups_of_equal_keys(df, keys):
     expected = df.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
     # the same partition of the rows: equal numbers exactly where pandas puts rows in one group
     assert (group[:, None] == group[None, :]).tolist() == (expected[:, None] == expected[None, :]).tolist()
-    dup = np.bincount(group, minlength=1)[group] > 1 if len(df) else np.array([], dtype=bool)
-    assert dup.tolist() == df.duplicated(keys, keep=False).tolist()
+    assert _shared(group).tolist() == df.duplicated(keys, keep=False).tolist()
 
 
 @seed(19)
@@ -107,7 +107,7 @@ def test_key_groups_renumber_many_wide_keys():
     df = pd.concat([df, df.iloc[[7, 7, 123]]], ignore_index=True)
     group = _key_groups(df, list(df.columns))
     assert group.min() >= 0 and len(np.unique(group)) == n
-    assert (np.bincount(group)[group] > 1).tolist() == df.duplicated(keep=False).tolist()
+    assert _shared(group).tolist() == df.duplicated(keep=False).tolist()
 
 
 @st.composite
