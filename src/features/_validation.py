@@ -269,12 +269,18 @@ def _to_bool(raw: pd.Series) -> pd.Series:
 
 def _failure_rows(df: pd.DataFrame, column: str, rule: str, mask: pd.Series) -> pd.DataFrame:
     mask = mask.fillna(False).to_numpy(dtype=bool)
+    if not mask.any():  # most rules, most chunks: the empty frame below, without building it
+        return _NO_FAILURE_ROWS.copy(deep=False)
     return pd.DataFrame({
         ROW_ID: df[ROW_ID].to_numpy()[mask],
         "column": column,
         "rule": rule,
         "value": df[column][mask].astype("str").fillna("<missing>").to_numpy(),
     })
+
+
+_NO_FAILURE_ROWS = pd.DataFrame({ROW_ID: np.array([], dtype=np.int64), "column": pd.Series([], dtype="str"),
+                                 "rule": pd.Series([], dtype="str"), "value": np.array([], dtype=object)})
 
 
 def _empty_failures() -> pd.DataFrame:
