@@ -458,11 +458,10 @@ def text_isin(values: pd.Series, allowed: Iterable[object] | pd.Index | pd.Serie
     scalar one by one (seconds for a chunk of 50,000 clients). The same answer as pandas: a
     missing value matches a missing value in `allowed`; values that are not text never match.
     A column that is not of the `str` dtype goes through pandas."""
-    if not (pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype)):
+    if not _is_text(values.dtype):
         return values.isin(allowed)
     array = pyarrow.array(values.array)
-    if isinstance(allowed, (pd.Index, pd.Series)) and pd.api.types.is_string_dtype(allowed.dtype) \
-            and not pd.api.types.is_object_dtype(allowed.dtype):
+    if isinstance(allowed, (pd.Index, pd.Series)) and _is_text(allowed.dtype):
         value_set = pyarrow.array(allowed.array)
     else:
         value_set = pyarrow.array([v if isinstance(v, str) else None for v in allowed
@@ -529,6 +528,7 @@ def _positions(values: pd.Series, keys: pd.Series) -> np.ndarray:
 
 
 def _is_text(dtype: object) -> bool:
+    """The `str` dtype (Arrow-backed text), not `object`."""
     return pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype)
 
 
