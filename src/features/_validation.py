@@ -31,6 +31,8 @@ A row is identified by `_row`, its 0-based position in the file as read.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import sys
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -204,7 +206,7 @@ def coerce_types(df: pd.DataFrame, columns: tuple[RawColumn, ...]) -> tuple[pd.D
     Values that cannot be cast become missing in the typed frame and are listed as failures
     with the raw value (missing values as read are left to the not-null rule).
     """
-    out = df.copy()
+    out = df.copy(deep=False)  # copy-on-write: replacing a column of `out` leaves `df` as read
     failures: list[pd.DataFrame] = []
     for col in columns:
         raw = df[col.name]
@@ -224,8 +226,7 @@ def coerce_types(df: pd.DataFrame, columns: tuple[RawColumn, ...]) -> tuple[pd.D
                 fractional = typed.notna() & ~too_big & (typed != np.floor(typed.fillna(0)))
                 failures.append(_failure_rows(df, col.name, "integer out of range", too_big))
                 failures.append(_failure_rows(df, col.name, "not an integer", fractional))
-                typed = typed.where(~(fractional | too_big))
-                typed = typed.round().astype("Int64")
+                typed = _to_int64(typed.where(~(fractional | too_big)))
             else:
                 typed = typed.astype("float64")
         elif col.kind == "bool":
@@ -237,6 +238,15 @@ def coerce_types(df: pd.DataFrame, columns: tuple[RawColumn, ...]) -> tuple[pd.D
         failures.append(_failure_rows(df, col.name, rule, bad))
         out[col.name] = typed
     return out, pd.concat(failures, ignore_index=True) if failures else _empty_failures()
+
+
+def _to_int64(values: pd.Series) -> pd.Series:
+    """Whole float64 values (NaN: missing) as `Int64`: `values.round().astype("Int64")` without
+    its per-value checks (the values are already whole and within 2**53)."""
+    data = values.to_numpy(dtype=np.float64)
+    missing = np.isnan(data)
+    whole = np.where(missing, 0.0, np.round(data)).astype(np.int64)
+    return pd.Series(pd.arrays.IntegerArray(whole, missing), index=values.index, name=values.name)
 
 
 def _to_number(raw: pd.Series) -> pd.Series:
@@ -259,12 +269,18 @@ def _to_bool(raw: pd.Series) -> pd.Series:
 
 def _failure_rows(df: pd.DataFrame, column: str, rule: str, mask: pd.Series) -> pd.DataFrame:
     mask = mask.fillna(False).to_numpy(dtype=bool)
+    if not mask.any():  # most rules, most chunks: the empty frame below, without building it
+        return _NO_FAILURE_ROWS.copy(deep=False)
     return pd.DataFrame({
         ROW_ID: df[ROW_ID].to_numpy()[mask],
         "column": column,
         "rule": rule,
         "value": df[column][mask].astype("str").fillna("<missing>").to_numpy(),
     })
+
+
+_NO_FAILURE_ROWS = pd.DataFrame({ROW_ID: np.array([], dtype=np.int64), "column": pd.Series([], dtype="str"),
+                                 "rule": pd.Series([], dtype="str"), "value": np.array([], dtype=object)})
 
 
 def _empty_failures() -> pd.DataFrame:
@@ -274,6 +290,7 @@ def _empty_failures() -> pd.DataFrame:
 
 def schema_failures(typed: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
     """Row-level failures of the pandera schema, as (_row, column, rule, value)."""
+    _register_pandera_backends()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # pyspark.pandas on pandas 3, imported lazily
@@ -294,9 +311,62 @@ def schema_failures(typed: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataF
     return _empty_failures()
 
 
+@functools.cache
+def _register_pandera_backends() -> None:
+    """Register pandera's pandas backends (pandera does it on a schema's first validation) with
+    `hypothesis` hidden, unless something already imported it (the test session does).
+
+    The backends import pandera's data-synthesis strategies, and those import hypothesis when
+    it is installed (a dev tool: 0.3-0.9 s of each scoring process). Validating never
+    synthesises data; without hypothesis pandera's strategies are its own placeholders, and a
+    later `import hypothesis` works as usual."""
+    from pandera.backends.pandas.register import register_pandas_backends
+    from pandera.config import CONFIG
+
+    hidden = "hypothesis" not in sys.modules
+    if hidden:
+        sys.modules["hypothesis"] = None  # type: ignore[assignment]  # `import hypothesis` raises ImportError
+    try:
+        register_pandas_backends(f"{pd.DataFrame.__module__}.{pd.DataFrame.__name__}",
+                                 use_narwhals_backend=CONFIG.use_narwhals_backend)
+    finally:
+        if hidden and sys.modules.get("hypothesis", 0) is None:
+            del sys.modules["hypothesis"]
+
+
+def _key_groups(df: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """One int64 per row, equal for rows with equal `keys` (a missing value equals a missing
+    value, as `DataFrame.duplicated` compares them): each key is factorized once (Arrow
+    strings through pyarrow's hash kernel) and the codes are combined, renumbered only when
+    their product would outgrow int64."""
+    group = np.zeros(len(df), dtype=np.int64)
+    size = 1  # group < size
+    for key in keys:
+        codes, uniques = pd.factorize(df[key], use_na_sentinel=False)
+        width = max(len(uniques), 1)
+        if size * width >= 2**62:
+            codes_so_far, kept = pd.factorize(group)
+            group, size = codes_so_far.astype(np.int64, copy=False), max(len(kept), 1)
+        group = group * width + codes.astype(np.int64, copy=False)
+        size *= width
+    return group
+
+
+def _shared(group: np.ndarray) -> np.ndarray:
+    """Whether another row has the same number: a sort (no hash table of every row)."""
+    ordered = np.sort(group)
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    if len(repeated) == 0:
+        return np.zeros(len(group), dtype=bool)
+    return np.isin(group, np.unique(repeated))
+
+
 def _duplicate_failures(df: pd.DataFrame, keys: list[str], columns: list[str]) -> pd.DataFrame:
-    """Later identical copies, and every copy of conflicting duplicates."""
-    dup_any = df.duplicated(keys, keep=False)
+    """Later identical copies, and every copy of conflicting duplicates.
+
+    The rows that share a key are found on integer codes (`_key_groups`); only those rows go
+    through the frame-level comparison of their values."""
+    dup_any = _shared(_key_groups(df, keys))
     if not dup_any.any():
         return _empty_failures()
     sub = df.loc[dup_any, [ROW_ID, *columns]].sort_values(ROW_ID)
@@ -388,11 +458,10 @@ def text_isin(values: pd.Series, allowed: Iterable[object] | pd.Index | pd.Serie
     scalar one by one (seconds for a chunk of 50,000 clients). The same answer as pandas: a
     missing value matches a missing value in `allowed`; values that are not text never match.
     A column that is not of the `str` dtype goes through pandas."""
-    if not (pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype)):
+    if not _is_text(values.dtype):
         return values.isin(allowed)
     array = pyarrow.array(values.array)
-    if isinstance(allowed, (pd.Index, pd.Series)) and pd.api.types.is_string_dtype(allowed.dtype) \
-            and not pd.api.types.is_object_dtype(allowed.dtype):
+    if isinstance(allowed, (pd.Index, pd.Series)) and _is_text(allowed.dtype):
         value_set = pyarrow.array(allowed.array)
     else:
         value_set = pyarrow.array([v if isinstance(v, str) else None for v in allowed
@@ -425,20 +494,42 @@ def _latest_month(monthly: pd.DataFrame) -> dt.date | None:
 
 
 def _timeline_failures(monthly: pd.DataFrame, clients: pd.DataFrame) -> pd.DataFrame:
-    if monthly.empty or clients.empty:  # the map below would give float64, not dates
+    """Monthly rows before their client's onboarding month, or after the first month in which
+    a row of the client says the relationship closed (`clients`: one row per client)."""
+    if monthly.empty or clients.empty:
         return _empty_failures()
-    onboarding = monthly[CLIENT_KEY].map(clients.set_index(CLIENT_KEY)["onboarding_month"]).astype(MONTH_DTYPE)
-    early = monthly[MONTH_KEY] < onboarding
-    closed_rows = monthly[monthly["relationship_closed"].fillna(False).astype(bool)]
-    if closed_rows.empty:
-        late = pd.Series(False, index=monthly.index)
-    else:
-        first_close = closed_rows.groupby(CLIENT_KEY)[MONTH_KEY].min()
-        close_month = monthly[CLIENT_KEY].map(first_close)
-        late = close_month.notna() & (monthly[MONTH_KEY] > close_month)
-    out = [_failure_rows(monthly, MONTH_KEY, "before onboarding_month", early),
-           _failure_rows(monthly, MONTH_KEY, "after the relationship closed", late & ~early)]
+    month = monthly[MONTH_KEY].to_numpy(dtype=MONTH_DTYPE)
+    at = _positions(monthly[CLIENT_KEY], clients[CLIENT_KEY])
+    onboarding = clients["onboarding_month"].to_numpy(dtype=MONTH_DTYPE)[np.maximum(at, 0)]
+    onboarding[at < 0] = np.datetime64("NaT")
+    early = month < onboarding  # NaT on either side: False
+    late = np.zeros(len(monthly), dtype=bool)
+    closed = monthly["relationship_closed"].fillna(False).astype(bool).to_numpy() & ~np.isnat(month)
+    if closed.any():
+        client, _ = pd.factorize(monthly[CLIENT_KEY])  # a missing id: -1, never closed
+        closed &= client >= 0
+        never = np.iinfo(np.int64).max
+        first_close = np.full(client.max() + 1, never, dtype=np.int64)
+        np.minimum.at(first_close, client[closed], month.view(np.int64)[closed])
+        close = np.where(client >= 0, first_close[np.maximum(client, 0)], never)
+        late = (close != never) & (month.view(np.int64) > close)
+    out = [_failure_rows(monthly, MONTH_KEY, "before onboarding_month", pd.Series(early)),
+           _failure_rows(monthly, MONTH_KEY, "after the relationship closed", pd.Series(late & ~early))]
     return pd.concat(out, ignore_index=True)
+
+
+def _positions(values: pd.Series, keys: pd.Series) -> np.ndarray:
+    """For each value, the position of the equal key in `keys` (unique), -1 when there is none;
+    text through pyarrow's hash kernel (`pc.index_in`), as `text_isin`."""
+    if _is_text(values.dtype) and _is_text(keys.dtype):
+        found = pc.index_in(pyarrow.array(values.array), value_set=pyarrow.array(keys.array))
+        return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    return pd.Index(keys).get_indexer(values).astype(np.int64, copy=False)
+
+
+def _is_text(dtype: object) -> bool:
+    """The `str` dtype (Arrow-backed text), not `object`."""
+    return pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype)
 
 
 def _rows(parts: Iterable[pd.DataFrame]) -> np.ndarray:

@@ -13,7 +13,6 @@ import typer
 
 from tierwise import __version__
 from tierwise._logging import configure_logging, stderr_console
-from tierwise.features import TierwiseError
 
 logger = logging.getLogger(__name__)
 
@@ -41,15 +40,26 @@ def _root(
     configure_logging(verbose)
 
 
-# Command modules register themselves on `app` when imported.
+# Command modules register themselves on `app` when imported. Each imports at its top only
+# what its options need (typer, rich, paths); the library a command runs is imported in its
+# body, so `tierwise score` does not load the synthetic bank, training or the reports.
 from tierwise.cli import _commands  # noqa: E402,F401
+
+
+def _is_user_error(exc: BaseException) -> bool:
+    """A `TierwiseError` (the library is imported on this error path only, not for every command)."""
+    from tierwise.features import TierwiseError
+
+    return isinstance(exc, TierwiseError)
 
 
 def main() -> None:
     """Console-script entry point: turns user errors into one line and an exit code."""
     try:
         app()
-    except TierwiseError as exc:
+    except Exception as exc:
+        if not _is_user_error(exc):
+            raise
         stderr_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:

@@ -19,8 +19,6 @@ from rich.progress import (
 )
 
 from tierwise._logging import stderr_console
-from tierwise.config import default_config_dir
-from tierwise.features import parse_month as features_parse_month
 
 if TYPE_CHECKING:
     from tierwise.settings import Settings
@@ -35,6 +33,8 @@ ConfigDirOption = typer.Option(
 
 
 def config_dir(value: Path | None) -> Path:
+    from tierwise.config import default_config_dir
+
     path = value or default_config_dir()
     if not path.is_dir():
         raise typer.BadParameter(f"config folder {path} does not exist", param_hint="--config-dir")
@@ -50,6 +50,8 @@ def load_settings(value: Path | None) -> Settings:
 
 def parse_month(value: str, *, option: str = "--month") -> dt.date:
     """'2024-03' -> date(2024, 3, 1); anything else is a one-line usage error."""
+    from tierwise.features import parse_month as features_parse_month
+
     try:
         return features_parse_month(value or "")
     except ValueError as exc:

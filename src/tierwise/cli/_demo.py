@@ -13,9 +13,8 @@ import datetime as dt
 import logging
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich import box
 from rich.cells import cell_len
@@ -26,19 +25,11 @@ from tierwise.cli import app
 from tierwise.cli._common import ConfigDirOption, load_settings, progress_bar
 from tierwise.cli._generate import data_config
 from tierwise.cli._validate import REJECTED_DIR, summary_line, validate_folder
-from tierwise.features import TASKS, ContractRules, add_months, month_label
-from tierwise.models import summarise_tiers
-from tierwise.synthetic import (
-    DataConfig,
-    bank_fingerprint,
-    clients_by_segment_and_band,
-    generate_bank,
-    label_base_rates,
-    oracle_auc,
-    read_manifest,
-    read_oracle,
-    write_bank,
-)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tierwise.synthetic import DataConfig
 
 logger = logging.getLogger(__name__)
 DEFAULT_OUT = Path("outputs/bank")
@@ -48,6 +39,8 @@ DEMO_MONTHS = 12
 
 def ensure_bank(cfg: DataConfig, out: Path, *, console: Console) -> None:
     """Generate the default bank into `out` unless the same config and seed are already there."""
+    from tierwise.synthetic import bank_fingerprint, generate_bank, read_manifest, write_bank
+
     b = cfg.bank
     fingerprint = bank_fingerprint(cfg, clients=b.clients, months=b.months, seed=b.seed,
                                    start=b.start_date().isoformat(), dirty=False)
@@ -68,6 +61,14 @@ def demo(
     config: Path | None = ConfigDirOption,
 ) -> None:
     """Run the monthly job end to end on the built-in synthetic bank (outputs under outputs/)."""
+    from tierwise.features import ContractRules
+    from tierwise.synthetic import (
+        clients_by_segment_and_band,
+        label_base_rates,
+        oracle_auc,
+        read_oracle,
+    )
+
     console = Console()
     settings = load_settings(config)
     cfg = data_config(settings)
@@ -112,7 +113,10 @@ def _step(console: Console, title: str, args: list[str]) -> None:
 def run_pipeline(bank: Path, config: Path | None, *, console: Console) -> None:
     """Train, register, promote, recommend, then the monthly job over the last months (see the
     module docstring)."""
+    import pandas as pd
+
     from tierwise.archive import read_archive
+    from tierwise.features import TASKS, add_months, month_label
 
     cfg_args = ["--config-dir", str(config)] if config else []
     monthly_months = pd.read_parquet(bank / "monthly.parquet", columns=["month"])["month"]
@@ -159,6 +163,9 @@ SHOWN_FLAGS = {"flag_retention_priority": "retain", "flag_risk_watch": "risk", "
 
 
 def print_tiers(console: Console, recs: pd.DataFrame, month: dt.date) -> None:
+    from tierwise.features import month_label
+    from tierwise.models import summarise_tiers
+
     summary = summarise_tiers(recs)
     rows = [[str(tier), str(row["tier_zh"]), f"{int(row['clients']):,}", f"{row['share']:.1%}",
              *[f"{int(row[f]):,}" if f in row else "" for f in SHOWN_FLAGS]] for tier, row in summary.iterrows()]
@@ -176,6 +183,8 @@ def sample_clients(recs: pd.DataFrame) -> pd.DataFrame:
     """Three clients a relationship manager would look at first: the most valuable Premier
     client, the most valuable client flagged for retention, the riskiest client on risk watch
     (falling back to the next most valuable clients)."""
+    import pandas as pd
+
     ranked = recs.sort_values(["expected_value_12m", "client_id"], ascending=[False, True])
     picks = [ranked[ranked["tier"] == "Premier"].head(1),
              ranked[ranked["flag_retention_priority"]].head(1),
@@ -188,8 +197,10 @@ def sample_clients(recs: pd.DataFrame) -> pd.DataFrame:
 
 
 def client_card(row: pd.Series, lang: str) -> str:
-    # the RM page's rounding; imported here because the reports package is slow to load
-    from tierwise.reports import score_percent
+    import pandas as pd
+
+    from tierwise.features import TASKS
+    from tierwise.reports import score_percent  # the RM page's rounding
 
     zh = lang == "zh"
     tier = row["tier_zh"] if zh else row["tier"]

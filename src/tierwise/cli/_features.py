@@ -16,15 +16,6 @@ from tierwise.cli._common import (
     parse_month,
     progress_bar,
 )
-from tierwise.features import (
-    ROW_ID,
-    ContractRules,
-    month_range,
-    output_lock,
-    read_raw_tables,
-    reference_rules,
-    write_table,
-)
 
 if TYPE_CHECKING:
     from tierwise.settings import Settings
@@ -41,6 +32,8 @@ def _read(data: Path, quarantine: bool, settings: Settings):
     rules (rejects written to DATA/_rejected/), with the reference lists the bank supplies in
     DATA (`reference_rules`): any branch code when it supplies none; rows after data.yaml's
     `end_month` (default: this month) are set aside."""
+    from tierwise.features import ROW_ID, ContractRules, read_raw_tables, reference_rules
+
     if not quarantine:
         return read_raw_tables(data)
     from tierwise.cli._generate import data_config
@@ -63,7 +56,7 @@ def features_command(
     config_dir_opt: Path = ConfigDirOption,
 ) -> None:
     """Point-in-time features of every client alive in one month, from history up to that month."""
-    from tierwise.features import snapshot_features
+    from tierwise.features import output_lock, snapshot_features, write_table
 
     t = parse_month(month, option="--month")
     existing_dir(data, option="--data")
@@ -90,7 +83,7 @@ def trainset_command(
     config_dir_opt: Path = ConfigDirOption,
 ) -> None:
     """Features and labels stacked over monthly snapshots, split out of time and by client (train/valid/test/unused)."""
-    from tierwise.features import build_training_table
+    from tierwise.features import build_training_table, month_range, output_lock, write_table
 
     t0, t1 = parse_month(first, option="--from"), parse_month(last, option="--to")
     if t1 < t0:

@@ -10,29 +10,24 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
 
 from tierwise.cli import app
 from tierwise.cli._common import ConfigDirOption, load_settings, parse_month, progress_bar
-from tierwise.features import TierwiseError
-from tierwise.settings import Settings
-from tierwise.synthetic import (
-    PROFILES,
-    DataConfig,
-    SyntheticBank,
-    bank_fingerprint,
-    generate_profile,
-    write_bank,
-)
+
+if TYPE_CHECKING:
+    from tierwise.settings import Settings
+    from tierwise.synthetic import DataConfig, SyntheticBank
 
 logger = logging.getLogger(__name__)
 
 
 def data_config(settings: Settings) -> DataConfig:
     """`data.yaml` of the settings; the built-in defaults when the folder has none."""
+    from tierwise.synthetic import DataConfig
+
     if settings.data is None:
         logger.info("%s not found: using the built-in synthetic-bank defaults", settings.path("data"))
         return DataConfig()
@@ -40,11 +35,15 @@ def data_config(settings: Settings) -> DataConfig:
 
 
 def check_positive(value: int | None, option: str) -> None:
+    from tierwise.features import TierwiseError
+
     if value is not None and value < 1:
         raise TierwiseError(f"{option} must be a positive whole number, got {value}")
 
 
 def start_month(value: str | None, cfg: DataConfig, profile: str = "default"):
+    from tierwise.features import TierwiseError
+
     if value is None:
         return cfg.warehouse.start_date() if profile == "warehouse" else cfg.bank.start_date()
     try:
@@ -56,6 +55,11 @@ def start_month(value: str | None, cfg: DataConfig, profile: str = "default"):
 def with_shift(cfg: DataConfig, industry: str | None, outflow: float | None, start: str | None) -> DataConfig:
     """`cfg` with the `--shift-*` flags applied: `--shift-industry` sets (or replaces) the
     injected shift; `--shift-outflow` / `--shift-from` override its values."""
+    from pydantic import ValidationError
+
+    from tierwise.features import TierwiseError
+    from tierwise.synthetic import DataConfig
+
     if industry is None and outflow is None and start is None:
         return cfg
     if industry is None and cfg.shift is None:
@@ -90,6 +94,9 @@ def shift_note(cfg: DataConfig, first, months: int) -> str:
 
 
 def check_profile(profile: str, events: bool, dirty: bool) -> None:
+    from tierwise.features import TierwiseError
+    from tierwise.synthetic import PROFILES
+
     if profile not in PROFILES:
         raise TierwiseError(f"--profile: '{profile}' is not a profile; one of {', '.join(PROFILES)}")
     if events and profile != "warehouse":
@@ -134,6 +141,9 @@ def generate(
     config: Path | None = ConfigDirOption,
 ) -> None:
     """Generate the synthetic bank: clients.parquet, monthly.parquet and oracle.parquet."""
+    from tierwise.features import TierwiseError
+    from tierwise.synthetic import bank_fingerprint, generate_profile, write_bank
+
     check_profile(profile, events, dirty)
     check_positive(clients, "--clients")
     check_positive(months, "--months")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
 from tierwise.cli import app
 from tierwise.cli._common import ConfigDirOption, existing_dir, load_settings, parse_month
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +81,8 @@ def report_rm(
     config_path: Path | None = ConfigDirOption,
 ) -> None:
     """Self-contained HTML pages of RMs' clients: tiers, scores, reasons, flags, actions, a year of history."""
+    import pandas as pd
+
     from tierwise.features import output_lock, write_text_atomic
     from tierwise.reports import (
         read_bank,
@@ -128,6 +132,8 @@ def monitor(
     the baseline, and the months of the year up to --month (monitor.yaml `history.months`) for
     the history: migration month by month, top-tier fund movements, exit reviews, expected
     performance."""
+    import pandas as pd
+
     from tierwise import registry, tracking
     from tierwise.archive import archived_months, check_archive
     from tierwise.features import output_lock, read_events

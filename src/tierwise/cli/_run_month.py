@@ -16,7 +16,6 @@ from tierwise.cli._common import (
     progress_bar,
 )
 from tierwise.cli._score import DEFAULT_ARCHIVE, DEFAULT_BANK, DEFAULT_MODEL
-from tierwise.features import TierwiseError, month_label
 
 
 @app.command("run-month")
@@ -36,6 +35,7 @@ def run_month(
     """The monthly job for one month or a range, oldest first: validate and score with the
     archive's tier memory, archive the month, write every RM's page and the index, monitor.
     Rerunning a month gives the same archive partition."""
+    from tierwise.features import TierwiseError, month_label
     from tierwise.monthly import MonthlyJob, months_between, run_months
     from tierwise.registry import load_recommender
 
@@ -59,6 +59,8 @@ def run_month(
 
 
 def _months(month: str | None, first: str | None, last: str | None):  # noqa: ANN202 - (date, date)
+    from tierwise.features import month_label
+
     if month is not None:
         if first is not None or last is not None:
             raise typer.BadParameter("give --month, or --from and --to, not both", param_hint="--month")

@@ -15,8 +15,6 @@ from tierwise.cli._common import (
     parse_month,
     progress_bar,
 )
-from tierwise.features import TierwiseError
-from tierwise.models import TIERS
 
 DEFAULT_MODEL = "models:/tierwise-recommender@champion"
 DEFAULT_BANK = Path("outputs/bank")
@@ -40,6 +38,8 @@ def score(
 ) -> None:
     """Score every client of a month: features, the task models, reasons, tiers -> Parquet.
     With a relations table, connected groups use monitor.yaml `groups:` (as run-month does)."""
+    from tierwise.features import TierwiseError
+    from tierwise.models import TIERS
     from tierwise.registry import load_recommender
 
     existing_dir(data, option="--data")

@@ -17,7 +17,6 @@ from tierwise.cli._common import (
     load_settings,
     progress_bar,
 )
-from tierwise.features import DataError
 
 if TYPE_CHECKING:
     from tierwise.features import DatasetConfig
@@ -97,6 +96,7 @@ def train(
 ) -> None:
     """Train, evaluate, log to MLflow and register a model (alias challenger)."""
     from tierwise import training
+    from tierwise.features import DataError
 
     settings, flat = _checked_target(task, dataset, config_dir_opt)
     if flat is not None:

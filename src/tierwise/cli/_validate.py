@@ -13,18 +13,9 @@ from rich.table import Table
 from tierwise.cli import app
 from tierwise.cli._common import ConfigDirOption, load_settings
 from tierwise.cli._generate import data_config
-from tierwise.features import (
-    ContractRules,
-    ValidationReport,
-    read_raw_tables,
-    reference_rules,
-    table_path,
-    validate_tables,
-    write_rejects,
-)
-from tierwise.synthetic import read_manifest
 
 if TYPE_CHECKING:
+    from tierwise.features import ContractRules, ValidationReport
     from tierwise.settings import Settings
 
 REJECTED_DIR = "_rejected"
@@ -32,6 +23,8 @@ REJECTED_DIR = "_rejected"
 
 def validate_folder(data: Path, *, rules: ContractRules) -> ValidationReport:
     """Read `clients` and `monthly` from `data`, validate, write rejects to `data/_rejected/`."""
+    from tierwise.features import read_raw_tables, table_path, validate_tables, write_rejects
+
     clients, monthly = read_raw_tables(data)
     sources = (str(table_path(data, "clients")), str(table_path(data, "monthly")))
     report = validate_tables(clients, monthly, rules=rules, sources=sources)
@@ -61,6 +54,9 @@ def validation_rules(data: Path, settings: Settings, *, check_branches: bool | N
     branch list. `check_branches` False drops the branch check, True asks for it (data.yaml's
     list when DATA has none). Rows after data.yaml's `end_month` (default: this month) are
     quarantined."""
+    from tierwise.features import ContractRules, reference_rules
+    from tierwise.synthetic import read_manifest
+
     rules = reference_rules(data, ContractRules(end_month=data_config(settings).end_date()))
     if check_branches is False:
         return replace(rules, branches=None)
