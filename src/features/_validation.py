@@ -31,8 +31,6 @@ A row is identified by `_row`, its 0-based position in the file as read.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import sys
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -290,7 +288,6 @@ def _empty_failures() -> pd.DataFrame:
 
 def schema_failures(typed: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
     """Row-level failures of the pandera schema, as (_row, column, rule, value)."""
-    _register_pandera_backends()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # pyspark.pandas on pandas 3, imported lazily
@@ -309,29 +306,6 @@ def schema_failures(typed: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataF
             "value": cases["failure_case"].astype("str").fillna("<missing>").to_numpy(),
         })
     return _empty_failures()
-
-
-@functools.cache
-def _register_pandera_backends() -> None:
-    """Register pandera's pandas backends (pandera does it on a schema's first validation) with
-    `hypothesis` hidden, unless something already imported it (the test session does).
-
-    The backends import pandera's data-synthesis strategies, and those import hypothesis when
-    it is installed (a dev tool: 0.3-0.9 s of each scoring process). Validating never
-    synthesises data; without hypothesis pandera's strategies are its own placeholders, and a
-    later `import hypothesis` works as usual."""
-    from pandera.backends.pandas.register import register_pandas_backends
-    from pandera.config import CONFIG
-
-    hidden = "hypothesis" not in sys.modules
-    if hidden:
-        sys.modules["hypothesis"] = None  # type: ignore[assignment]  # `import hypothesis` raises ImportError
-    try:
-        register_pandas_backends(f"{pd.DataFrame.__module__}.{pd.DataFrame.__name__}",
-                                 use_narwhals_backend=CONFIG.use_narwhals_backend)
-    finally:
-        if hidden and sys.modules.get("hypothesis", 0) is None:
-            del sys.modules["hypothesis"]
 
 
 def _key_groups(df: pd.DataFrame, keys: list[str]) -> np.ndarray:

@@ -1,7 +1,6 @@
 """The fast paths of `validate_tables` give the answers of the plain pandas code they replace:
 duplicate keys through integer codes (`_key_groups`), the timeline through positions and
-codes, whole numbers straight to `Int64`; and pandera's backends register without importing
-hypothesis in a process that has not imported it (a scoring process).
+codes, whole numbers straight to `Int64`.
 
 The references below are the plain pandas forms (`DataFrame.duplicated`, `Series.map`,
 `groupby().min()`, `round().astype("Int64")`); hypothesis draws small frames with repeated
@@ -9,12 +8,6 @@ keys, missing values and closures. Seeded: the same examples every run.
 """
 
 from __future__ import annotations
-
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -153,27 +146,3 @@ def test_timeline_failures_as_map_and_groupby_find_them(tables):
 def test_to_int64_is_round_astype_int64(values):
     series = pd.Series(values, dtype="float64", index=np.arange(len(values)) * 2, name="n")
     pd.testing.assert_series_equal(_to_int64(series), series.round().astype("Int64"))
-
-
-_FRESH = """
-import json, sys
-import pandas as pd
-from tierwise.features import validate_tables
-from feature_bank import make_bank
-clients, monthly = make_bank()
-monthly.loc[0, "deposit_current"] = -1.0
-report = validate_tables(clients, monthly)
-before = "hypothesis" in sys.modules
-import hypothesis  # still importable once validation is done
-print(json.dumps({"hypothesis_before": before, "rules": sorted(set(report.failures["rule"]))}))
-"""
-
-
-def test_a_fresh_process_validates_without_importing_hypothesis():
-    here = Path(__file__).parent
-    done = subprocess.run([sys.executable, "-c", _FRESH], capture_output=True, text=True, timeout=120,
-                          cwd=here, env={**os.environ, "PYTHONPATH": str(here)})
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["hypothesis_before"] is False
-    assert "non-negative" in result["rules"]  # pandera's checks ran
