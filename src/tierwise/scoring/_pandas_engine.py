@@ -105,7 +105,8 @@ def _memory_step(step: str) -> None:
         now = int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize() / 2**20
     except (ImportError, OSError, ValueError, IndexError):
         return
-    logger.debug("memory after %s: %.0f MiB resident, %.0f MiB at the peak so far", step, now, peak)
+    logger.debug("memory after %s: %.0f MiB resident (%.0f MiB allocated by Arrow), %.0f MiB at the peak so far",
+                 step, now, pa.total_allocated_bytes() / 2**20, peak)
 
 
 def _month_values(values: pd.Series) -> pd.Series:
@@ -218,12 +219,16 @@ def _first_at_least(ids: pa.Array, value: str, start: int, stop: int) -> int:
     return start
 
 
-def _streamed_monthly(path: Path, lowers: list[str]) -> Iterator[tuple[int, pa.Table | None]]:
-    """The monthly rows of every chunk in chunk order (None: the chunk has none), read once from a
-    file in client_id order and cut at the chunks' first ids, with their positions in the file as
-    `_row`. Raises `_Unordered` at the first batch whose ids go down (within it or from the
+def _streamed_monthly(path: Path, lowers: list[str]) -> Iterator[tuple[int, list[pa.Table | None]]]:
+    """The monthly rows of every chunk in chunk order, each in a one-item list (None: the chunk
+    has none), read once from a file in client_id order and cut at the chunks' first ids, with
+    their positions in the file as `_row`. Raises `_Unordered` at the first batch whose ids go down (within it or from the
     batch before) or are missing: the chunks yielded so far may then lack rows."""
     current, pending, offset, last = 0, [], 0, None
+
+    def rows_of_current() -> list[pa.Table | None]:  # a box: its taker holds the rows, not this generator
+        return [pa.concat_tables(pending) if pending else None]
+
     for batch in _monthly_batches(path, batch_size=STREAM_BATCH_ROWS):
         ids, rows = batch.column(CLIENT_KEY), batch.num_rows
         if rows == 0:
@@ -239,14 +244,18 @@ def _streamed_monthly(path: Path, lowers: list[str]) -> Iterator[tuple[int, pa.T
         while start < rows:
             chunk = max(bisect.bisect_right(lowers, ids[start].as_py()) - 1, 0)
             while current < chunk:
-                yield current, pa.concat_tables(pending) if pending else None
-                current, pending = current + 1, []
+                box = rows_of_current()
+                pending = []
+                yield current, box
+                current += 1
             stop = rows if current + 1 == len(lowers) else _first_at_least(ids, lowers[current + 1], start, rows)
             pending.append(table.slice(start, stop - start))
             start = stop
     while current < len(lowers):
-        yield current, pa.concat_tables(pending) if pending else None
-        current, pending = current + 1, []
+        box = rows_of_current()
+        pending = []
+        yield current, box
+        current += 1
 
 
 def _split_chunks(path: Path, lowers: list[str], folder: Path) -> Iterator[tuple[int, Callable[[], pd.DataFrame]]]:
@@ -257,8 +266,10 @@ def _split_chunks(path: Path, lowers: list[str], folder: Path) -> Iterator[tuple
 
 
 def _stream_chunks(path: Path, lowers: list[str]) -> Iterator[tuple[int, Callable[[], pd.DataFrame]]]:
-    for index, table in _streamed_monthly(path, lowers):
-        yield index, lambda table=table: _chunk_frame(table)
+    """The monthly rows of every chunk streamed (`_streamed_monthly`); a chunk's Arrow rows are
+    let go as they become its frame, so the chunk's work does not also hold them."""
+    for index, box in _streamed_monthly(path, lowers):
+        yield index, lambda box=box: _chunk_frame(box.pop())
 
 
 def _monthly_batches(path: Path, *, columns: list[str] | None = None, batch_size: int = BATCH_ROWS):
@@ -299,7 +310,8 @@ def _chunk_frame(table: pa.Table | None) -> pd.DataFrame:
     """One chunk's monthly rows as the preparation step reads them (no rows: an empty frame)."""
     if table is None:
         return pd.DataFrame()
-    frame = table.to_pandas()
+    frame = table.to_pandas(split_blocks=True, self_destruct=True)  # each column freed as it is converted
+    del table
     frame[MONTH_KEY] = _month_values(frame[MONTH_KEY])
     return frame
 
@@ -370,6 +382,7 @@ def _score_pandas(data_dir: Path, month: dt.date, out: Path | None = None, *, re
                 recs = (score_chunk(recommender, prepared.clients, prepared.monthly, month, feature_config, prior)
                         if len(prepared.clients) else None)
                 store.write(index, bounds, _chunk_part(recs, prepared.rejects), source=how)
+                del prepared, recs  # not held while the next chunk is read and prepared
                 _memory_step(f"chunk {index}")
             ticks(index)
         return resumed
