@@ -5,9 +5,16 @@ Memory stays bounded by a chunk, not by the bank:
 1. the `clients` table is read whole (one row per client: small) and cut into chunks of
    `chunk_clients` consecutive client ids; the chunk bounds cover every possible id, so each
    monthly row belongs to exactly one chunk;
-2. the `monthly` table is read in record batches and each batch is split by chunk into
-   per-chunk Arrow IPC files in `<out>.parts/input/` (LZ4-compressed: a tenth of the cost of
-   writing Parquet; row ids `_row` are positions in the file);
+2. the `monthly` table is read once, in record batches, and each chunk gets its rows (row ids
+   `_row` are positions in the file). A `monthly.parquet` in client_id order (what a warehouse
+   export ordered by client gives, and what the synthetic bank writes) is streamed: its row
+   groups' client_id statistics decide it, every batch confirms it (ids non-decreasing within
+   and across batches, none missing), and the batches are cut at the chunks' first ids, no
+   rewrite. Any other file (CSV too) is first split by chunk into per-chunk Arrow IPC files in
+   `<out>.parts/input/` (LZ4-compressed: a tenth of the cost of writing Parquet). A file that
+   turns out out of order mid-stream is scored again from the split: the chunks it streamed are
+   recomputed (the manifest records how each part's rows came). The extract's first and last
+   month come first, from one read of the month column;
 3. per chunk: validation of the chunk's clients and monthly rows (every contract rule is
    per client -- types, ranges, duplicate keys, orphan rows, timelines -- so validating the
    chunks equals validating the whole; quarantined rows go to a per-chunk rejects part),
@@ -494,15 +501,16 @@ def _with_details(store: PartStore, rows: pd.DataFrame, details: list[str]):
 
 def _gather(store: PartStore, columns: tuple[str, ...] = RECOMMENDATION_COLUMNS) -> tuple[pd.DataFrame, pd.DataFrame]:
     recs, rejects = [], []
-    for path in store.files():
-        table = pq.read_table(path)
+    wanted = {_PART_KIND, *columns, *REJECT_COLUMNS}
+    for path in store.files():  # only the columns gathered (not the model reasons), then the rows
+        table = pq.read_table(path, columns=[c for c in pq.read_schema(path).names if c in wanted])
         if table.num_rows == 0:
             continue
         kind = table.column(_PART_KIND)
         for name, bucket in (("recs", recs), ("rejects", rejects)):
-            part = table.filter(pc.equal(kind, name))
-            if part.num_rows:
-                bucket.append(part.select(list(columns if name == "recs" else REJECT_COLUMNS)))
+            chosen = pc.equal(kind, name)
+            if pc.any(chosen).as_py():
+                bucket.append(table.select(list(columns if name == "recs" else REJECT_COLUMNS)).filter(chosen))
     rec_frame = pa.concat_tables(recs, promote_options="permissive").to_pandas() if recs else pd.DataFrame()
     rej_frame = (pa.concat_tables(rejects, promote_options="permissive").to_pandas() if rejects
                  else rejects_frame(None))
