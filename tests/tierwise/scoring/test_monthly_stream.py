@@ -134,3 +134,31 @@ def test_the_order_is_first_decided_from_the_row_group_statistics(tmp_path, grou
 def test_a_csv_monthly_table_is_split(tmp_path):
     (tmp_path / "monthly.csv").write_text("client_id,month\nC1,2024-01\n")
     assert not engine._in_order_by_statistics(tmp_path / "monthly.csv")
+
+
+def _monthly_ids_file(path: Path, ids: list[str]) -> Path:
+    months = pa.array(np.full(len(ids), np.datetime64("2024-01-01", "D")))
+    extra = {c.name: pa.nulls(len(ids), pa.float64()) for c in engine.MONTHLY_COLUMNS
+             if c.name not in ("client_id", "month")}
+    pq.write_table(pa.table({"client_id": pa.array(ids, pa.large_string()), "month": months, **extra}), path)
+    return path
+
+
+def test_streamed_chunks_hold_the_rows_the_split_gives_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(engine, "STREAM_BATCH_ROWS", 3)  # clients across batches
+    ids = ["A0", "B1", "B1", "B1", "B1", "B2", "C5", "C5", "C7", "E1", "E1"]  # A0 below the first chunk; no D*
+    lowers = ["B1", "C1", "D1", "E1"]
+    path = _monthly_ids_file(tmp_path / "monthly.parquet", ids)
+    got = {index: None if box[0] is None else box[0].column("_row").to_pylist()
+           for index, box in engine._streamed_monthly(path, lowers)}
+    want_chunk = engine._chunk_of(pa.array(ids), lowers)  # what the split assigns
+    want = {i: [r for r in range(len(ids)) if want_chunk[r] == i] or None for i in range(len(lowers))}
+    assert got == want == {0: [0, 1, 2, 3, 4, 5], 1: [6, 7, 8], 2: None, 3: [9, 10]}
+
+
+def test_ids_going_down_raise_where_the_stream_finds_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(engine, "STREAM_BATCH_ROWS", 3)
+    path = _monthly_ids_file(tmp_path / "monthly.parquet", ["A1", "A2", "A3", "B1", "B2", "A9"])
+    stream = engine._streamed_monthly(path, ["A1", "B1"])
+    with pytest.raises(engine._Unordered, match="rows from 3"):
+        list(stream)
