@@ -34,10 +34,11 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import logging
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -101,19 +102,20 @@ def score_chunk(recommender: Recommender, clients: pd.DataFrame, monthly: pd.Dat
 
 
 def _memory_step(step: str) -> None:
-    """At DEBUG (`tierwise -vv score`): the process's resident memory after `step` and its peak so
-    far, to tell which step of a job holds the peak."""
+    """At DEBUG (`tierwise -vv score`), on Linux: the resident memory at the peak of `step` (since
+    the step before) and after it, to tell which step of a job holds the peak. It resets the
+    kernel's high-water mark of the process (`/proc/self/clear_refs`), so a -vv run's maximum
+    resident size as `time` reports it is the last step's: measure peaks without -vv."""
     if not logger.isEnabledFor(logging.DEBUG):
         return
     try:
-        import resource
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-        now = int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize() / 2**20
-    except (ImportError, OSError, ValueError, IndexError):
+        status = Path("/proc/self/status").read_text()
+        now, peak = (int(re.search(rf"{key}:\s+(\d+)", status).group(1)) / 1024 for key in ("VmRSS", "VmHWM"))
+        Path("/proc/self/clear_refs").write_text("5")  # the next step's peak is its own
+    except (OSError, AttributeError):
         return
-    logger.debug("memory after %s: %.0f MiB resident (%.0f MiB allocated by Arrow), %.0f MiB at the peak so far",
-                 step, now, pa.total_allocated_bytes() / 2**20, peak)
+    logger.debug("memory: %s peaked at %.0f MiB resident, %.0f MiB after it (%.0f MiB allocated by Arrow)",
+                 step, peak, now, pa.total_allocated_bytes() / 2**20)
 
 
 def _month_values(values: pd.Series) -> pd.Series:
@@ -356,7 +358,7 @@ def _score_pandas(data_dir: Path, month: dt.date, out: Path | None = None, *, re
     memory = memory_fingerprint(archive, month, trend_months=recommender.policy.policy.risk.trend_months)
     clients = read_table(data_dir, "clients")
     clients[ROW_ID] = np.arange(len(clients), dtype=np.int64)
-    _memory_step("reading the clients")
+    _memory_step("start-up (imports, the recommender) and reading the clients")
     ids = clients[CLIENT_KEY]
     sorted_ids = np.sort(ids.dropna().astype("str").unique().to_numpy(dtype=object)) if ids.notna().any() \
         else np.array([""], dtype=object)
@@ -367,7 +369,7 @@ def _score_pandas(data_dir: Path, month: dt.date, out: Path | None = None, *, re
     split_folder = store.folder / "input"
     rules = reference_rules(data_dir)
     monthly_rows, lo, hi = _month_span(files[1], rules)
-    _memory_step("the monthly months")
+    _memory_step("the monthly table's months")
     check_month_in_range(month, (lo, hi), source=str(files[1]), what="--month")
     if not pd.isna(hi):  # the extract's latest month for every chunk, as validating it whole gives
         rules = replace(rules, latest_month=hi.date())
@@ -375,42 +377,24 @@ def _score_pandas(data_dir: Path, month: dt.date, out: Path | None = None, *, re
                              lowers)
     if on_start:
         on_start(len(lowers))
-    ticks = _Ticks(progress or (lambda n=1: None))
-
-    def score_all(chunk_inputs: Iterator[tuple[int, Callable[[], pd.DataFrame]]], how: str) -> int:
-        resumed = 0
-        for index, monthly_of in chunk_inputs:
-            bounds = (lower_bound(index), lower_bound(index + 1))
-            if store.is_done(index, bounds):
-                resumed += 1
-            else:
-                prepared = prepare_month(clients[client_chunk == index], monthly_of(), month,
-                                         sources=sources, rules=rules)
-                recs = (score_chunk(recommender, prepared.clients, prepared.monthly, month, feature_config, prior)
-                        if len(prepared.clients) else None)
-                store.write(index, bounds, _chunk_part(recs, prepared.rejects), source=how)
-                del prepared, recs  # not held while the next chunk is read and prepared
-                _memory_step(f"chunk {index}")
-            ticks(index)
-        return resumed
-
-    def lower_bound(index: int) -> str:
-        return lowers[index] if index < len(lowers) else ""
-
-    sources = (str(files[0]), str(files[1]))
+    work = _ChunkWork(recommender=recommender, feature_config=feature_config, month=month, prior=prior, rules=rules,
+                      sources=(str(files[0]), str(files[1])), store=store, lowers=lowers, clients=clients,
+                      client_chunk=client_chunk, ticks=_Ticks(progress or (lambda n=1: None)))
     if _in_order_by_statistics(files[1]):
         logger.info("%s is in client_id order: its rows are streamed into the chunks", files[1])
         try:
-            resumed = score_all(_stream_chunks(files[1], lowers), _STREAMED)
+            resumed = work.score(_stream_chunks(files[1], lowers), _STREAMED)
         except _Unordered as exc:
             logger.info("%s after all; scoring again from its rows split by chunk", exc)
             store.forget([i for i, entry in store.done.items() if entry.get("source") == _STREAMED])
-            resumed = score_all(_split_chunks(files[1], lowers, split_folder), _SPLIT)
+            resumed = work.score(_split_chunks(files[1], lowers, split_folder), _SPLIT)
     else:
         logger.info("%s is not known to be in client_id order: its rows are split by chunk first", files[1])
-        resumed = score_all(_split_chunks(files[1], lowers, split_folder), _SPLIT)
+        resumed = work.score(_split_chunks(files[1], lowers, split_folder), _SPLIT)
     if resumed:
         logger.info("resumed: %d of %d chunk(s) were already done", resumed, len(lowers))
+    n_clients = len(clients)
+    del work, clients  # the whole clients table is not needed past the chunks (the groups read their ids)
     # the month's groups before the rows are gathered: checking the relations table is the
     # job's largest allocation, and it is freed once the groups are known
     related, relation_rejects = month_groups(data_dir, month, ids, groups or GroupsConfig())
@@ -422,9 +406,11 @@ def _score_pandas(data_dir: Path, month: dt.date, out: Path | None = None, *, re
         rejects = pd.concat([rejects, relation_rejects], ignore_index=True)
     write_rejects(rejects, paths)
     check_something_scored(recs, rejects, month, files[1], paths)
-    inputs = RunInputs(month=month, fingerprint=fingerprint, rows_in={"clients": len(clients), "monthly": monthly_rows},
+    inputs = RunInputs(month=month, fingerprint=fingerprint, rows_in={"clients": n_clients, "monthly": monthly_rows},
                        rows_rejected=rejected_counts(rejects))
-    recs = batch_steps(recs, recommender, month=month, prior=prior, groups=related)
+    gathered = [recs]  # handed over, so that the gathered frame is not held through the batch steps
+    del recs
+    recs = batch_steps(gathered.pop(), recommender, month=month, prior=prior, groups=related)
     _memory_step("the batch steps")
     write_outputs(_with_details(store, recs, details), paths, month=month, prior=prior,
                   model_version=model_version, fingerprint=fingerprint, groups=related)
@@ -442,6 +428,47 @@ def _score_pandas(data_dir: Path, month: dt.date, out: Path | None = None, *, re
 
 
 _STREAMED, _SPLIT = "streamed", "split"  # how a part's monthly rows came (the manifest keeps it)
+
+
+@dataclass(frozen=True)
+class _ChunkWork:
+    """What scoring the chunks of one job reads: the recommender and its settings, the month's
+    rules, the part store, the chunks' first ids and every client with its chunk index."""
+
+    recommender: Recommender
+    feature_config: FeatureConfig
+    month: dt.date
+    prior: pd.DataFrame
+    rules: ContractRules
+    sources: tuple[str, str]
+    store: PartStore
+    lowers: list[str]
+    clients: pd.DataFrame
+    client_chunk: np.ndarray
+    ticks: _Ticks
+
+    def score(self, chunk_inputs: Iterator[tuple[int, Callable[[], pd.DataFrame]]], how: str) -> int:
+        """Score and write every chunk not already done, each from its `monthly_of()` rows; `how`:
+        the input path, kept in the manifest. Returns how many chunks were already done."""
+        resumed = 0
+        for index, monthly_of in chunk_inputs:
+            bounds = (self._lower(index), self._lower(index + 1))
+            if self.store.is_done(index, bounds):
+                resumed += 1
+            else:
+                prepared = prepare_month(self.clients[self.client_chunk == index], monthly_of(), self.month,
+                                         sources=self.sources, rules=self.rules)
+                recs = (score_chunk(self.recommender, prepared.clients, prepared.monthly, self.month,
+                                    self.feature_config, self.prior) if len(prepared.clients) else None)
+                self.store.write(index, bounds, _chunk_part(recs, prepared.rejects), source=how)
+                del prepared, recs  # not held while the next chunk is read and prepared
+                _memory_step(f"chunk {index}")
+            self.ticks(index)
+        return resumed
+
+    def _lower(self, index: int) -> str:
+        """The first id of chunk `index` ("" past the last: its upper bound)."""
+        return self.lowers[index] if index < len(self.lowers) else ""
 
 
 class _Ticks:
