@@ -231,8 +231,9 @@ def _first_at_least(ids: pa.Array, value: str, start: int, stop: int) -> int:
 def _streamed_monthly(path: Path, lowers: list[str]) -> Iterator[tuple[int, list[pa.Table | None]]]:
     """The monthly rows of every chunk in chunk order, each in a one-item list (None: the chunk
     has none), read once from a file in client_id order and cut at the chunks' first ids, with
-    their positions in the file as `_row`. Raises `_Unordered` at the first batch whose ids go down (within it or from the
-    batch before) or are missing: the chunks yielded so far may then lack rows."""
+    their positions in the file as `_row`. Raises `_Unordered` at the first batch whose ids go
+    down (within it or from the batch before) or are missing: the chunks yielded so far may then
+    lack rows."""
     current, pending, offset, last = 0, [], 0, None
 
     def rows_of_current() -> list[pa.Table | None]:  # a box: its taker holds the rows, not this generator
