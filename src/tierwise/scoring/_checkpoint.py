@@ -113,12 +113,22 @@ class PartStore:
         entry = self.done.get(index)
         return entry is not None and (entry["first"], entry["last"]) == tuple(bounds)
 
-    def write(self, index: int, bounds: tuple[str, str], frame: pd.DataFrame | pa.Table) -> None:
+    def write(self, index: int, bounds: tuple[str, str], frame: pd.DataFrame | pa.Table, *,
+              source: str | None = None) -> None:
+        """Write chunk `index`'s part and list it as done; `source`: how its input was read
+        (kept in the manifest for `forget`)."""
         name = f"part-{index:06d}.parquet"
         write_arrow_atomic(frame, self.folder / name)
         self.done[index] = {"index": index, "first": bounds[0], "last": bounds[1], "file": name,
                             "rows": int(frame.num_rows if isinstance(frame, pa.Table) else len(frame)),
-                            "sha256": file_fingerprint_bytes(self.folder / name)}
+                            "sha256": file_fingerprint_bytes(self.folder / name),
+                            **({"source": source} if source is not None else {})}
+        self._save()
+
+    def forget(self, indices: Iterable[int]) -> None:
+        """No longer count chunks `indices` as done (their parts are recomputed and overwritten)."""
+        for index in list(indices):
+            self.done.pop(index, None)
         self._save()
 
     def files(self) -> list[Path]:

@@ -119,6 +119,7 @@ def test_sigkill_halfway_then_resume_gives_the_same_output(world, tmp_path):
     rerun = subprocess.run(_score_command(world, out, 5), env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     assert "resumed" in rerun.stdout
+    assert "its rows are streamed into the chunks" in " ".join(rerun.stderr.split())  # the bank is in client order
     pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(reference))
 
 
