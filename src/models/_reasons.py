@@ -357,14 +357,8 @@ def _reason_rows(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
     whose ranking has a tie among the reasons falls back to `top_k` for that row, which breaks
     it as the batch does."""
     n = contrib.shape[0]
-    values: dict[str, list] = {}
-
-    def column(feature: str) -> list:
-        if feature not in values:
-            values[feature] = np.asarray(X[feature]).tolist()
-        return values[feature]
-
-    shown = _phrasable_rows(plan, contrib, column)
+    value = _row_values(X)
+    shown = _phrasable_rows(plan, contrib, value)
     by_family = (shown @ plan.aggregate).tolist()
     shown_rows = shown.tolist()
     totals = contrib.sum(axis=1).tolist()
@@ -378,7 +372,7 @@ def _reason_rows(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
             sign = (1.0 if totals[i] >= 0 else -1.0) if way == "balanced" else (1.0 if way == "up" else -1.0)
             ranked = _ranked(by_family[i], sign, k, threshold)
             card = []
-            for j, value in ranked:
+            for j, strength in ranked:
                 family = names[j]
                 texts: dict[str, str] = {}
                 for lang in langs:
@@ -390,11 +384,11 @@ def _reason_rows(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
                         best = pushes.index(max(pushes))
                     feature = candidates[best]
                     catalogue = catalogues[lang]
-                    texts[lang] = render_one(catalogue.families[family][feature], column(feature)[i], lang,
+                    texts[lang] = render_one(catalogue.families[family][feature], value(i, feature), lang,
                                              effect=effects[(lang, sign > 0)], missing_value=catalogue.missing_value,
                                              reason_format=catalogue.reason_format, currency=catalogue.currency)
                 if not any(texts[lang] == seen[2][lang] for seen in card for lang in langs):
-                    card.append((family, sign * value, texts))
+                    card.append((family, sign * strength, texts))
             cards.append(card)
         for r in range(k):
             prefix = f"{PREFIX[way]}_{model}_{r + 1}"
@@ -406,18 +400,37 @@ def _reason_rows(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
     return out
 
 
-def _phrasable_rows(plan: ReasonPlan, contrib: np.ndarray, column) -> np.ndarray:  # noqa: ANN001
+def _row_values(X: pd.DataFrame):  # noqa: ANN202
+    """`(row, feature) -> value` of `X` as Python values: numbers of a `MatrixColumns` read from
+    its matrix rows (what `X[feature]` holds), anything else decoded once per feature."""
+    columns: dict[str, list] = {}
+    matrix = getattr(X, "matrix", None)
+    if matrix is not None:  # models._train.MatrixColumns
+        rows, position, categories = matrix.tolist(), X._position, X.categories
+    else:
+        rows, position, categories = None, {}, {}
+
+    def value(i: int, feature: str) -> object:
+        if rows is not None and feature not in categories:
+            return rows[i][position[feature]]
+        if feature not in columns:
+            columns[feature] = np.asarray(X[feature]).tolist()
+        return columns[feature][i]
+
+    return value
+
+
+def _phrasable_rows(plan: ReasonPlan, contrib: np.ndarray, value) -> np.ndarray:  # noqa: ANN001
     """`contrib` with the values that cannot be a reason (`phrasable`) set to 0, row by row."""
     shown = contrib
-    nonzero = contrib != 0.0
-    for col in np.flatnonzero(nonzero.any(axis=0)).tolist():
-        condition = plan.conditions.get(col)
-        if condition is None:
-            continue
-        feature, unknown, floor = condition
-        values = column(feature)
-        for i in np.flatnonzero(nonzero[:, col]).tolist():
-            if not _phrasable_one(values[i], unknown, floor):
+    conditions = plan.conditions
+    for i, row in enumerate(contrib):
+        for col in np.flatnonzero(row).tolist():
+            condition = conditions.get(col)
+            if condition is None:
+                continue
+            feature, unknown, floor = condition
+            if not _phrasable_one(value(i, feature), unknown, floor):
                 if shown is contrib:
                     shown = contrib.copy()
                 shown[i, col] = 0.0

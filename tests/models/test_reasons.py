@@ -283,6 +283,7 @@ def test_a_few_rows_read_as_their_rows_in_a_batch(seed, way, size):
     below-threshold values, repeated sentences; SHAP to the last bit or two (the family sums
     are a matrix product, blocked differently for few rows and many)."""
     from tierwise.models._reasons import FEW_ROWS, reason_arrays, reason_plan
+    from tierwise.models._train import MatrixColumns
 
     catalog, families, cats = _full_setup()
     rng = np.random.default_rng(seed)
@@ -298,10 +299,14 @@ def test_a_few_rows_read_as_their_rows_in_a_batch(seed, way, size):
     contrib[6:9] = np.round(contrib[6:9], 1)  # more ties
     plan = reason_plan(list(X.columns), families, cats)
     batch = reason_arrays(plan, contrib, X, cats, model="m", k=3, direction=way)
+    categories = {c: list(X[c].cat.categories) for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)}
+    matrix = np.column_stack([np.where(X[c].cat.codes < 0, np.nan, X[c].cat.codes) if c in categories
+                              else X[c].to_numpy(dtype=float) for c in X.columns])
     for start in range(0, n, size):
         rows = slice(start, min(start + size, n))
-        few = reason_arrays(plan, contrib[rows], X.iloc[rows].reset_index(drop=True), cats, model="m", k=3,
-                            direction=way)
+        served = MatrixColumns(np.ascontiguousarray(matrix[rows]), list(X.columns), categories)  # the served rows
+        few = reason_arrays(plan, contrib[rows], served if (start // size) % 2 else X.iloc[rows].reset_index(drop=True), cats,
+                            model="m", k=3, direction=way)
         assert list(few) == list(batch)
         for col, values in batch.items():
             assert few[col].dtype == values.dtype, col
