@@ -66,7 +66,6 @@ end of every tier reason.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -492,32 +491,38 @@ def _fields(
     cut_values = np.array([resolved.cuts[t] for t in ("Potential", *_CUT_TIERS)])
     floors = np.array([0.0, 0.0, policy.asset_floor.excellence, policy.asset_floor.premier])
 
-    def tier_names(key: str) -> Callable[[np.ndarray], pa.Array]:
-        return lambda rows: text.take_labels(names, d[key][rows])
-
-    def money(values: np.ndarray) -> Callable[[np.ndarray], pa.Array]:
-        return lambda rows: text.format_money(values[rows], words.currency, lang)
+    def money(values: np.ndarray) -> text.Figures:
+        return text.money_field(values, words.currency, lang)
 
     return {
-        "tier": tier_names("tier"),
-        "band": tier_names("band"),
-        "candidate": tier_names("candidate"),
+        "tier": text.Labels(names, d["tier"]),
+        "band": text.Labels(names, d["band"]),
+        "candidate": text.Labels(names, d["candidate"]),
         "ev": money(d["ev"]),
-        "top": lambda rows: text.take_labels(top_by_rank, d["tier"][rows]),
-        "cut": lambda rows: text.format_money(cut_values[d["tier"][rows]], words.currency, lang),
+        "top": text.Labels(top_by_rank, d["tier"]),
+        "cut": money(cut_values[d["tier"]]),
         "assets": money(d["assets"]),
-        "floor": lambda rows: text.format_money(floors[d["band"][rows]], words.currency, lang),
-        "growth": lambda rows: text.format_growth(d["growth"][rows]),
+        "floor": money(floors[d["band"]]),
+        "growth": text.growth_field(d["growth"]),
         "horizon": str(policy.horizon_months),
-        "pd": lambda rows: text.format_percent(d["pd"][rows]),
-        "pd_prev": lambda rows: text.format_percent(d["pd_prev"][rows]),
+        "pd": text.percent_field(d["pd"]),
+        "pd_prev": text.percent_field(d["pd_prev"]),
         "limit": (text.share_label(policy.risk.pd_limit) if resolved.pd_limit is None
-                  else text.format_percent(np.array([resolved.pd_limit]))[0].as_py()),
+                  else text.percent_label(float(text.percent_key(np.array([resolved.pd_limit]))[0]))),
         "watch_share": text.share_label(policy.risk.watch_share) if policy.risk.watch_share else "",
-        "dpd": lambda rows: pa.array([str(int(x)) if x == x else "" for x in d["dpd"][rows]], pa.string()),
+        "dpd": text.Figures(d["dpd"], np.asarray, _days_label),
         "contribution": money(d["contribution"]),
         "cost": money(d["cost"]),
     }
+
+
+def _days_label(days: float) -> str:
+    return str(int(days)) if days == days else ""
+
+
+def _literal(words: str) -> str:
+    """`words` as literal template text (braces escaped)."""
+    return words.replace("{", "{{").replace("}", "}}")
 
 
 def _reason_codes(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -555,18 +560,18 @@ def _reasons(
         _RISK_NOT_ASSESSED: resolved.policy.reason_template(lang, "risk_not_assessed"),
         _IN_DEFAULT: resolved.policy.reason_template(lang, "in_default"),
     }
-    separator = words.separator.replace("{", "{{").replace("}", "}}")
+    separator = _literal(words.separator)
+    notes = [note for task, note in zip(resolved.assumed, assumption_notes(resolved, lang), strict=True)
+             if task != "default" or resolved.policy.assumptions.p_default is not None]
+    # "not assessed" is already the risk clause; the notes on assumed scores close every reason
+    closing = _literal(words.separator + words.separator.join(notes)) if notes else ""
     # one template per (basis, risk) pair: one Arrow pass per pair present, no extra join
     combined = {
-        b * 8 + r: basis_text + separator + risk_text
+        b * 8 + r: basis_text + separator + risk_text + closing
         for b, basis_text in basis.items()
         for r, risk_text in risk.items()
     }
     tier = text.render_by_code(codes["tier"], combined, fields)
-    notes = [note for task, note in zip(resolved.assumed, assumption_notes(resolved, lang), strict=True)
-             if task != "default" or resolved.policy.assumptions.p_default is not None]
-    if notes and len(tier):  # "not assessed" is already the risk clause
-        tier = text.join([tier, text.repeat(words.separator.join(notes), len(tier))], words.separator)
     cost = text.render_by_code(
         codes["cost"],
         {_COST_NONE: words.cost_none, _COST_BELOW: words.cost_below, _COST_NOT: ""},

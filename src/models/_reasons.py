@@ -411,13 +411,24 @@ def _row_values(X: pd.DataFrame):  # noqa: ANN202
         rows, position, categories = None, {}, {}
 
     def value(i: int, feature: str) -> object:
-        if rows is not None and feature not in categories:
-            return rows[i][position[feature]]
+        if rows is not None:
+            v = rows[i][position[feature]]
+            if feature not in categories:
+                return v
+            return v if v != v else _labels(tuple(categories[feature]))[int(v)]  # a code; NaN: missing
         if feature not in columns:
             columns[feature] = np.asarray(X[feature]).tolist()
         return columns[feature][i]
 
     return value
+
+
+@functools.lru_cache(maxsize=256)
+def _labels(categories: tuple) -> list:
+    """A fixed category list's labels as `MatrixColumns` decodes them (its dtype's categories)."""
+    from tierwise.models._train import _category_dtype
+
+    return np.asarray(_category_dtype(categories).categories, dtype=object).tolist()
 
 
 def _phrasable_rows(plan: ReasonPlan, contrib: np.ndarray, value) -> np.ndarray:  # noqa: ANN001
