@@ -90,14 +90,17 @@ class Figures:
     rows are computed once, for all of them, when a row first needs one."""
 
     def __init__(self, values: np.ndarray, key: Callable[[np.ndarray], np.ndarray],
-                 label: Callable[[float], str]) -> None:
-        self.values, self.key, self.label = values, key, label
+                 label: Callable[[float], str], key_one: Callable[[float], float] | None = None) -> None:
+        self.values, self.key, self.label, self.key_one = values, key, label, key_one
         self._keys: list[float] | None = None
 
     def __call__(self, rows: np.ndarray) -> pa.Array:
         return _by_distinct(self.key(self.values[rows]), self.label)
 
     def row(self, i: int) -> str:
+        """Row i's text; `key_one` (the key of one float, the same bits) saves the arrays."""
+        if self.key_one is not None:
+            return self.label(self.key_one(float(self.values[i])))
         if self._keys is None:
             self._keys = np.asarray(self.key(self.values), dtype=np.float64).tolist()
         return self.label(self._keys[i])
@@ -213,7 +216,8 @@ def format_money(values: np.ndarray, currency: str, lang: str = "en") -> pa.Arra
 
 def money_field(values: np.ndarray, currency: str, lang: str = "en") -> Figures:
     """`format_money` of `values` as a template field."""
-    return Figures(values, numbers.money_key, functools.partial(_money_label, currency=currency, lang=lang))
+    return Figures(values, numbers.money_key, functools.partial(_money_label, currency=currency, lang=lang),
+                   numbers.round_significant_one)
 
 
 def _money_label(value: float, *, currency: str, lang: str) -> str:
@@ -238,7 +242,11 @@ def format_percent(values: np.ndarray) -> pa.Array:
 
 def percent_field(values: np.ndarray) -> Figures:
     """`format_percent` of `values` as a template field."""
-    return Figures(values, percent_key, percent_label)
+    return Figures(values, percent_key, percent_label, _percent_key_one)
+
+
+def _percent_key_one(p: float) -> float:
+    return numbers.probability_key_one(p) / 100.0
 
 
 def share_label(share: float) -> str:

@@ -441,7 +441,12 @@ def _phrasable_rows(plan: ReasonPlan, contrib: np.ndarray, value) -> np.ndarray:
             if condition is None:
                 continue
             feature, unknown, floor = condition
-            if not _phrasable_one(value(i, feature), unknown, floor):
+            v = value(i, feature)
+            if type(v) is float:  # a number: the same tests as `phrasable`, inline
+                ok = not ((unknown is not None and not math.isfinite(v)) or (floor is not None and v < floor))
+            else:
+                ok = _phrasable_one(v, unknown, floor)
+            if not ok:
                 if shown is contrib:
                     shown = contrib.copy()
                 shown[i, col] = 0.0
@@ -638,29 +643,21 @@ def _display_keys(fmt: str, numbers: np.ndarray, *, signed: bool) -> np.ndarray:
     return x
 
 
-def _rint(x: float) -> float:
-    """numpy's `round` (half to even, the sign of a zero kept) of one float."""
-    if not math.isfinite(x):
-        return x
-    r = float(round(x))
-    return r if r != 0 else math.copysign(0.0, x)
-
-
 def _display_key_one(fmt: str, v: float, *, signed: bool) -> float:
     """`_display_keys` of one float, by the same IEEE operations (numpy's own `expm1` and
     `log10`, whose last bits may differ from `math`'s)."""
     x = abs(v) if signed else v
     if fmt == "pct_change":
-        x = _rint(float(np.expm1(np.array([v]))[0]) * 100.0)
+        x = num.rint(float(np.expm1(np.array([v]))[0]) * 100.0)
         return abs(x) if signed else x
     if fmt in ("share", "points"):
-        return _rint(x * 100.0)
+        return num.rint(x * 100.0)
     if fmt in ("days", "months"):
-        return _rint(x)
+        return num.rint(x)
     if fmt == "count":
-        return _rint(x * 10.0) / 10.0 if abs(x) < 10 else _rint(x)
+        return num.rint(x * 10.0) / 10.0 if abs(x) < 10 else num.rint(x)
     if fmt == "ratio":
-        return _rint(x * 100.0) / 100.0
+        return num.rint(x * 100.0) / 100.0
     return num.round_significant_one(x, 3)
 
 
@@ -712,9 +709,11 @@ class CatalogueReasons:
 
     def arrays(self, key: str, contrib: np.ndarray, X: pd.DataFrame) -> dict[str, np.ndarray]:
         """The same columns as numpy arrays (`reason_arrays`): the recommender's fast path."""
-        features = tuple(str(c) for c in X.columns)
-        plan = self._plans.get(features)
+        given = tuple(X.columns)
+        plan = self._plans.get(given)
         if plan is None:  # checked and planned once per feature list
-            plan = self._plans[features] = reason_plan(features, self.families, self.catalogues)
+            features = tuple(str(c) for c in given)
+            plan = self._plans[given] = reason_plan(features, self.families, self.catalogues)
+        features = plan.features
         _check_shapes(contrib, X.shape[0], len(features), self.k)
         return reason_arrays(plan, contrib, X, self.catalogues, model=key, k=self.k, direction=self.direction)

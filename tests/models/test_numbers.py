@@ -93,3 +93,21 @@ def test_one_value_rounds_to_the_bits_of_the_vectorised_key():
         got = np.array([round_significant_one(float(v), digits) for v in values])
         np.testing.assert_array_equal(got, expected)
         assert (np.signbit(got) == np.signbit(expected))[~np.isnan(expected)].all()
+
+
+def test_one_probability_rounds_to_the_bits_of_the_vectorised_key():
+    """`probability_key_one` against `probability_key`: below 1%, from 1%, near certainty
+    (where the decimals follow the distance to 100%), the edges and non-finite values."""
+    from tierwise.models._numbers import probability_key_one
+
+    rng = np.random.default_rng(1)
+    near = 1.0 - 10.0 ** -rng.uniform(2, 9, 5_000)
+    values = np.concatenate([rng.random(20_000), rng.random(5_000) * 0.01, near, np.nextafter(near, 1.0),
+                             np.arange(0, 1001) / 1000, np.arange(0, 1001) / 1000 + 0.00005,
+                             [0.0, -0.0, 0.0099999, 0.01, 0.99, 0.990001, 0.999999999, 1.0, 1.5, -0.2,
+                              np.nan, np.inf, -np.inf]])
+    with np.errstate(invalid="ignore"):
+        expected = probability_key(values)
+    got = np.array([probability_key_one(float(v)) for v in values])
+    np.testing.assert_array_equal(got, expected)
+    assert (np.signbit(got) == np.signbit(expected))[~np.isnan(expected)].all()
