@@ -358,7 +358,7 @@ def _reason_rows(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
     it as the batch does."""
     n = contrib.shape[0]
     value = _row_values(X)
-    shown = _phrasable_rows(plan, contrib, value)
+    shown = _phrasable_rows(plan, contrib, X, value)
     by_family = (shown @ plan.aggregate).tolist()
     shown_rows = shown.tolist()
     totals = contrib.sum(axis=1).tolist()
@@ -431,26 +431,57 @@ def _labels(categories: tuple) -> list:
     return np.asarray(_category_dtype(categories).categories, dtype=object).tolist()
 
 
-def _phrasable_rows(plan: ReasonPlan, contrib: np.ndarray, value) -> np.ndarray:  # noqa: ANN001
-    """`contrib` with the values that cannot be a reason (`phrasable`) set to 0, row by row."""
+def _phrasable_rows(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame, value) -> np.ndarray:  # noqa: ANN001
+    """`contrib` with the values that cannot be a reason (`phrasable`) set to 0: the numbers of
+    a `MatrixColumns` tested on its matrix at once (the same tests), anything else value by
+    value."""
     shown = contrib
+    cols, unknown_checked, floors = _condition_arrays(plan)
+    matrix = getattr(X, "matrix", None)
+    rest = cols
+    if matrix is not None and cols.size:
+        numeric = np.array([plan.features[c] not in X.categories for c in cols.tolist()], dtype=bool)
+        at = cols[numeric]
+        values = matrix[:, at]
+        with np.errstate(invalid="ignore"):
+            bad = (contrib[:, at] != 0.0) & ((unknown_checked[numeric] & ~np.isfinite(values)) | (values < floors[numeric]))
+        if bad.any():
+            shown = contrib.copy()
+            shown[:, at] = np.where(bad, 0.0, contrib[:, at])
+        rest = cols[~numeric]
     conditions = plan.conditions
-    for i, row in enumerate(contrib):
-        for col in np.flatnonzero(row).tolist():
-            condition = conditions.get(col)
-            if condition is None:
-                continue
-            feature, unknown, floor = condition
-            v = value(i, feature)
-            if type(v) is float:  # a number: the same tests as `phrasable`, inline
-                ok = not ((unknown is not None and not math.isfinite(v)) or (floor is not None and v < floor))
-            else:
-                ok = _phrasable_one(v, unknown, floor)
-            if not ok:
-                if shown is contrib:
-                    shown = contrib.copy()
-                shown[i, col] = 0.0
+    for i, j in zip(*np.nonzero(contrib[:, rest] != 0.0), strict=True):
+        col = int(rest[j])
+        feature, unknown, floor = conditions[col]
+        v = value(int(i), feature)
+        if type(v) is float:  # a number: the same tests as `phrasable`, inline
+            ok = not ((unknown is not None and not math.isfinite(v)) or (floor is not None and v < floor))
+        else:
+            ok = _phrasable_one(v, unknown, floor)
+        if not ok:
+            if shown is contrib:
+                shown = contrib.copy()
+            shown[i, col] = 0.0
     return shown
+
+
+_CONDITIONS: dict[int, tuple[ReasonPlan, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+
+
+def _condition_arrays(plan: ReasonPlan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`plan.conditions` as arrays (once per plan): the feature positions with a condition,
+    whether an unknown value is no reason there, and the floor (-inf: none)."""
+    held = _CONDITIONS.get(id(plan))
+    if held is None or held[0] is not plan:
+        cols = sorted(plan.conditions)
+        arrays = (np.array(cols, dtype=np.int64),
+                  np.array([plan.conditions[c][1] is not None for c in cols], dtype=bool),
+                  np.array([-np.inf if plan.conditions[c][2] is None else plan.conditions[c][2] for c in cols],
+                           dtype=np.float64))
+        if len(_CONDITIONS) > 64:
+            _CONDITIONS.clear()
+        held = _CONDITIONS[id(plan)] = (plan, arrays)
+    return held[1]
 
 
 def _phrasable_one(value: object, unknown: tuple[str, ...] | None, floor: float | None) -> bool:
