@@ -479,17 +479,7 @@ def _risk_codes(d: dict[str, np.ndarray]) -> np.ndarray:
 def _fields(
     d: dict[str, np.ndarray], resolved: ResolvedPolicy, words: ReasonTemplates, lang: str
 ) -> dict[str, text.Field]:
-    policy = resolved.policy
-    names = TIERS_BY_RANK if lang == "en" else tuple(TIER_ZH[t] for t in TIERS_BY_RANK)
-    quantiles = {
-        "Potential": policy.thresholds.potential,
-        "Excellence": policy.thresholds.excellence,
-        "Premier": policy.thresholds.premier,
-    }
-    # per tier rank: the share above its cut and the cut (General shows Potential's)
-    top_by_rank = [text.share_label(1.0 - quantiles[t]) for t in ("Potential", *_CUT_TIERS)]
-    cut_values = np.array([resolved.cuts[t] for t in ("Potential", *_CUT_TIERS)])
-    floors = np.array([0.0, 0.0, policy.asset_floor.excellence, policy.asset_floor.premier])
+    names, top_by_rank, cut_values, floors, constant = _static_fields(resolved, lang)
 
     def money(values: np.ndarray) -> text.Figures:
         return text.money_field(values, words.currency, lang)
@@ -504,16 +494,47 @@ def _fields(
         "assets": money(d["assets"]),
         "floor": money(floors[d["band"]]),
         "growth": text.growth_field(d["growth"]),
-        "horizon": str(policy.horizon_months),
         "pd": text.percent_field(d["pd"]),
         "pd_prev": text.percent_field(d["pd_prev"]),
-        "limit": (text.share_label(policy.risk.pd_limit) if resolved.pd_limit is None
-                  else text.percent_label(float(text.percent_key(np.array([resolved.pd_limit]))[0]))),
-        "watch_share": text.share_label(policy.risk.watch_share) if policy.risk.watch_share else "",
         "dpd": text.Figures(d["dpd"], np.asarray, _days_label),
         "contribution": money(d["contribution"]),
         "cost": money(d["cost"]),
+        **constant,
     }
+
+
+_STATIC: dict[tuple[int, str], tuple[ResolvedPolicy, tuple]] = {}
+
+
+def _static_fields(resolved: ResolvedPolicy, lang: str) -> tuple:
+    """What the reason fields take from the policy alone, worked out once per policy and
+    language (a served request pays it per call otherwise): tier names, per tier rank the
+    share above its cut, the cuts and the asset floors, and the fields that are one text."""
+    held = _STATIC.get((id(resolved), lang))
+    if held is not None and held[0] is resolved:
+        return held[1]
+    policy = resolved.policy
+    names = TIERS_BY_RANK if lang == "en" else tuple(TIER_ZH[t] for t in TIERS_BY_RANK)
+    quantiles = {
+        "Potential": policy.thresholds.potential,
+        "Excellence": policy.thresholds.excellence,
+        "Premier": policy.thresholds.premier,
+    }
+    # per tier rank: the share above its cut and the cut (General shows Potential's)
+    top_by_rank = [text.share_label(1.0 - quantiles[t]) for t in ("Potential", *_CUT_TIERS)]
+    cut_values = np.array([resolved.cuts[t] for t in ("Potential", *_CUT_TIERS)])
+    floors = np.array([0.0, 0.0, policy.asset_floor.excellence, policy.asset_floor.premier])
+    constant = {
+        "horizon": str(policy.horizon_months),
+        "limit": (text.share_label(policy.risk.pd_limit) if resolved.pd_limit is None
+                  else text.percent_label(float(text.percent_key(np.array([resolved.pd_limit]))[0]))),
+        "watch_share": text.share_label(policy.risk.watch_share) if policy.risk.watch_share else "",
+    }
+    if len(_STATIC) > 64:
+        _STATIC.clear()
+    value = (names, top_by_rank, cut_values, floors, constant)
+    _STATIC[(id(resolved), lang)] = (resolved, value)
+    return value
 
 
 def _days_label(days: float) -> str:
