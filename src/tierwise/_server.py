@@ -434,8 +434,8 @@ def create_app(config: ServeConfig | None = None, *, load_in_background: bool = 
 
     async def served(scope: dict[str, Any], receive: Any, send: Any) -> None:
         """A plain `POST /invocations` straight to `answer`, without Starlette's routing and
-        middleware (the same answer; a tenth of a served client's CPU); everything else,
-        `?next_tier=1` included, through the app."""
+        middleware (the same answer, less work per request); everything else, `?next_tier=1`
+        included, through the app."""
         if (scope["type"] == "http" and scope["path"] == "/invocations" and scope["method"] == "POST"
                 and not scope.get("query_string")):
             response = await answer(scope, receive, None)
