@@ -53,6 +53,32 @@ def round_significant(values: np.ndarray | float, digits: int = 3) -> np.ndarray
     return np.where(np.isnan(values), np.nan, np.where(shown, np.round(safe / step) * step * np.sign(values), 0.0))
 
 
+_TEN_POWERS_FROM = -330
+_TEN_POWERS = 10.0 ** np.arange(float(_TEN_POWERS_FROM), 309.0)
+"""10.0 ** e for whole e, computed by numpy's power as `round_significant` computes its steps."""
+
+
+def rint(x: float) -> float:
+    """numpy's `round` of one float to a whole number (half to even, the sign of a zero kept)."""
+    if not math.isfinite(x):
+        return x
+    r = float(round(x))
+    return r if r != 0 else math.copysign(0.0, x)
+
+
+def round_significant_one(value: float, digits: int = 3) -> float:
+    """`round_significant` of one float without arrays of it (a served client's figures): the
+    same IEEE operations in Python, numpy's own `log10` and powers of ten, so the same bits."""
+    if value != value or value in (math.inf, -math.inf):
+        return math.nan
+    magnitude = abs(value)
+    if not magnitude >= 1e-6:
+        return 0.0
+    exponent = math.floor(float(np.log10(np.array([magnitude]))[0])) - (digits - 1)
+    step = _TEN_POWERS[exponent - _TEN_POWERS_FROM]
+    return float(round(magnitude / step)) * float(step) * (1.0 if value > 0 else -1.0)
+
+
 def money_key(values: np.ndarray | float) -> np.ndarray:
     """Amounts as `format_money` shows them (three significant digits)."""
     return round_significant(values, 3)
@@ -69,6 +95,19 @@ def probability_key(values: np.ndarray | float) -> np.ndarray:
         digits = np.where(near, np.clip(-np.floor(np.log10(np.where(near, rest, 1.0))), 1, 6), 1)
     scale = 10.0 ** digits
     return np.where(small, round_significant(percent, 2), np.round(percent * scale) / scale)
+
+
+def probability_key_one(p: float) -> float:
+    """`probability_key` of one float without arrays of it (the same bits)."""
+    percent = p * 100.0
+    if abs(percent) < 1:
+        return round_significant_one(percent, 2)
+    rest = 100.0 - percent
+    digits = 1
+    if percent > 99.0 and rest > 0:
+        digits = min(max(-math.floor(float(np.log10(np.array([rest]))[0])), 1), 6)
+    scale = float(_TEN_POWERS[digits - _TEN_POWERS_FROM])
+    return rint(percent * scale) / scale
 
 
 _CACHE = 1 << 16

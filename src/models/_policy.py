@@ -66,7 +66,6 @@ end of every tier reason.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -480,6 +479,40 @@ def _risk_codes(d: dict[str, np.ndarray]) -> np.ndarray:
 def _fields(
     d: dict[str, np.ndarray], resolved: ResolvedPolicy, words: ReasonTemplates, lang: str
 ) -> dict[str, text.Field]:
+    names, top_by_rank, cut_values, floors, constant = _static_fields(resolved, lang)
+
+    def money(values: np.ndarray) -> text.Figures:
+        return text.money_field(values, words.currency, lang)
+
+    return {
+        "tier": text.Labels(names, d["tier"]),
+        "band": text.Labels(names, d["band"]),
+        "candidate": text.Labels(names, d["candidate"]),
+        "ev": money(d["ev"]),
+        "top": text.Labels(top_by_rank, d["tier"]),
+        "cut": money(cut_values[d["tier"]]),
+        "assets": money(d["assets"]),
+        "floor": money(floors[d["band"]]),
+        "growth": text.growth_field(d["growth"]),
+        "pd": text.percent_field(d["pd"]),
+        "pd_prev": text.percent_field(d["pd_prev"]),
+        "dpd": text.Figures(d["dpd"], np.asarray, _days_label),
+        "contribution": money(d["contribution"]),
+        "cost": money(d["cost"]),
+        **constant,
+    }
+
+
+_STATIC: dict[tuple[int, str], tuple[ResolvedPolicy, tuple]] = {}
+
+
+def _static_fields(resolved: ResolvedPolicy, lang: str) -> tuple:
+    """What the reason fields take from the policy alone, worked out once per policy and
+    language (a served request pays it per call otherwise): tier names, per tier rank the
+    share above its cut, the cuts and the asset floors, and the fields that are one text."""
+    held = _STATIC.get((id(resolved), lang))
+    if held is not None and held[0] is resolved:
+        return held[1]
     policy = resolved.policy
     names = TIERS_BY_RANK if lang == "en" else tuple(TIER_ZH[t] for t in TIERS_BY_RANK)
     quantiles = {
@@ -491,33 +524,26 @@ def _fields(
     top_by_rank = [text.share_label(1.0 - quantiles[t]) for t in ("Potential", *_CUT_TIERS)]
     cut_values = np.array([resolved.cuts[t] for t in ("Potential", *_CUT_TIERS)])
     floors = np.array([0.0, 0.0, policy.asset_floor.excellence, policy.asset_floor.premier])
-
-    def tier_names(key: str) -> Callable[[np.ndarray], pa.Array]:
-        return lambda rows: text.take_labels(names, d[key][rows])
-
-    def money(values: np.ndarray) -> Callable[[np.ndarray], pa.Array]:
-        return lambda rows: text.format_money(values[rows], words.currency, lang)
-
-    return {
-        "tier": tier_names("tier"),
-        "band": tier_names("band"),
-        "candidate": tier_names("candidate"),
-        "ev": money(d["ev"]),
-        "top": lambda rows: text.take_labels(top_by_rank, d["tier"][rows]),
-        "cut": lambda rows: text.format_money(cut_values[d["tier"][rows]], words.currency, lang),
-        "assets": money(d["assets"]),
-        "floor": lambda rows: text.format_money(floors[d["band"][rows]], words.currency, lang),
-        "growth": lambda rows: text.format_growth(d["growth"][rows]),
+    constant = {
         "horizon": str(policy.horizon_months),
-        "pd": lambda rows: text.format_percent(d["pd"][rows]),
-        "pd_prev": lambda rows: text.format_percent(d["pd_prev"][rows]),
         "limit": (text.share_label(policy.risk.pd_limit) if resolved.pd_limit is None
-                  else text.format_percent(np.array([resolved.pd_limit]))[0].as_py()),
+                  else text.percent_label(float(text.percent_key(np.array([resolved.pd_limit]))[0]))),
         "watch_share": text.share_label(policy.risk.watch_share) if policy.risk.watch_share else "",
-        "dpd": lambda rows: pa.array([str(int(x)) if x == x else "" for x in d["dpd"][rows]], pa.string()),
-        "contribution": money(d["contribution"]),
-        "cost": money(d["cost"]),
     }
+    if len(_STATIC) > 64:
+        _STATIC.clear()
+    value = (names, top_by_rank, cut_values, floors, constant)
+    _STATIC[(id(resolved), lang)] = (resolved, value)
+    return value
+
+
+def _days_label(days: float) -> str:
+    return str(int(days)) if days == days else ""
+
+
+def _literal(words: str) -> str:
+    """`words` as literal template text (braces escaped)."""
+    return words.replace("{", "{{").replace("}", "}}")
 
 
 def _reason_codes(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -555,18 +581,18 @@ def _reasons(
         _RISK_NOT_ASSESSED: resolved.policy.reason_template(lang, "risk_not_assessed"),
         _IN_DEFAULT: resolved.policy.reason_template(lang, "in_default"),
     }
-    separator = words.separator.replace("{", "{{").replace("}", "}}")
+    separator = _literal(words.separator)
+    notes = [note for task, note in zip(resolved.assumed, assumption_notes(resolved, lang), strict=True)
+             if task != "default" or resolved.policy.assumptions.p_default is not None]
+    # "not assessed" is already the risk clause; the notes on assumed scores close every reason
+    closing = _literal(words.separator + words.separator.join(notes)) if notes else ""
     # one template per (basis, risk) pair: one Arrow pass per pair present, no extra join
     combined = {
-        b * 8 + r: basis_text + separator + risk_text
+        b * 8 + r: basis_text + separator + risk_text + closing
         for b, basis_text in basis.items()
         for r, risk_text in risk.items()
     }
     tier = text.render_by_code(codes["tier"], combined, fields)
-    notes = [note for task, note in zip(resolved.assumed, assumption_notes(resolved, lang), strict=True)
-             if task != "default" or resolved.policy.assumptions.p_default is not None]
-    if notes and len(tier):  # "not assessed" is already the risk clause
-        tier = text.join([tier, text.repeat(words.separator.join(notes), len(tier))], words.separator)
     cost = text.render_by_code(
         codes["cost"],
         {_COST_NONE: words.cost_none, _COST_BELOW: words.cost_below, _COST_NOT: ""},

@@ -4,11 +4,14 @@ templates filled by Arrow string concatenation (a million rows in well under a s
 A template is a plain `str.format` string without format specs: `"{tier}: expected value
 {ev}"`. Each field is either one string for every row or a function of the row positions
 that returns an Arrow string array for exactly those rows (so a number is only formatted for
-the rows whose sentence needs it).
+the rows whose sentence needs it). A `Labels` or `Figures` field also gives one row's text
+(`row(i)`): a few rows (a served request, up to `FEW_ROWS`) are filled in Python, one string
+per row, without Arrow arrays per field (`render_by_code`), in the same words.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import string
 from collections.abc import Callable, Mapping, Sequence
@@ -64,13 +67,76 @@ def render(template: str, fields: Mapping[str, Field], rows: np.ndarray) -> pa.A
     return pc.binary_join_element_wise(*merged, "")
 
 
+FEW_ROWS = 32
+"""Up to this many rows, sentences are filled row by row in Python (`render_by_code`)."""
+
+
+class Labels:
+    """A field of codes: row i reads `labels[codes[i]]` (`take_labels`)."""
+
+    def __init__(self, labels: Sequence[str], codes: np.ndarray) -> None:
+        self.labels, self.codes = list(labels), codes
+
+    def __call__(self, rows: np.ndarray) -> pa.Array:
+        return take_labels(self.labels, self.codes[rows])
+
+    def row(self, i: int) -> str:
+        return self.labels[int(self.codes[i])]
+
+
+class Figures:
+    """A field of numbers: row i reads `label(key(values)[i])`, the key being the number as it
+    is shown (so a batch formats each distinct key once, `_by_distinct`); the keys of a few
+    rows are computed once, for all of them, when a row first needs one."""
+
+    def __init__(self, values: np.ndarray, key: Callable[[np.ndarray], np.ndarray],
+                 label: Callable[[float], str], key_one: Callable[[float], float] | None = None) -> None:
+        self.values, self.key, self.label, self.key_one = values, key, label, key_one
+        self._keys: list[float] | None = None
+
+    def __call__(self, rows: np.ndarray) -> pa.Array:
+        return _by_distinct(self.key(self.values[rows]), self.label)
+
+    def row(self, i: int) -> str:
+        """Row i's text; `key_one` (the key of one float, the same bits) saves the arrays."""
+        if self.key_one is not None:
+            return self.label(self.key_one(float(self.values[i])))
+        if self._keys is None:
+            self._keys = np.asarray(self.key(self.values), dtype=np.float64).tolist()
+        return self.label(self._keys[i])
+
+
+@functools.lru_cache(maxsize=1024)
+def _parts(template: str) -> tuple[tuple[str, str | None], ...]:
+    """(literal, field name or None) of `template`, as `render` reads it."""
+    return tuple((literal, name) for literal, name, _spec, _conv in string.Formatter().parse(template))
+
+
+def render_rows(codes: np.ndarray, templates: Mapping[int, str], fields: Mapping[str, Field]) -> list[str]:
+    """`render_by_code` as Python strings, row by row (every field text or a `Labels` /
+    `Figures`): what a few rows cost without an Arrow array per field."""
+    out = []
+    for i, code in enumerate(codes.tolist()):
+        pieces = []
+        for literal, name in _parts(templates[code]):
+            pieces.append(literal)
+            if name is not None:
+                value = fields[name]
+                pieces.append(value if isinstance(value, str) else value.row(i))
+        out.append("".join(pieces))
+    return out
+
+
 def render_by_code(
     codes: np.ndarray, templates: Mapping[int, str], fields: Mapping[str, Field]
 ) -> pa.Array:
-    """Row i gets `templates[codes[i]]` filled for row i; one Arrow pass per distinct code."""
+    """Row i gets `templates[codes[i]]` filled for row i; one Arrow pass per distinct code (a
+    few rows: `render_rows`, one Arrow array in all)."""
     n = len(codes)
     if n == 0:
         return pa.array([], type=pa.string())
+    if n <= FEW_ROWS and all(isinstance(f, str) or hasattr(f, "row") for f in fields.values()):
+        return pa.array(render_rows(codes, templates, fields), type=pa.string())
     first = codes[0]
     if (codes == first).all():  # one template for all (always so for a single client)
         return _as_string(render(templates[int(first)], fields, np.arange(n)))
@@ -104,8 +170,8 @@ def repeat(text: str, n: int) -> pa.Array:
 
 def take_labels(labels: Sequence[str], codes: np.ndarray) -> pa.Array:
     """`labels[codes[i]]` for every i."""
-    if len(codes) == 1:  # a served client
-        return pa.array([labels[int(codes[0])]], type=pa.string())
+    if len(codes) <= FEW_ROWS:  # a served request
+        return pa.array([labels[c] for c in codes.tolist()], type=pa.string())
     return pa.array(list(labels), type=pa.string()).take(pa.array(codes.astype(np.int64)))
 
 
@@ -145,7 +211,17 @@ def money_label(value: float, currency: str, lang: str = "en") -> str:
 
 def format_money(values: np.ndarray, currency: str, lang: str = "en") -> pa.Array:
     """Amounts to three significant digits with the language's large-number words."""
-    return _by_distinct(numbers.money_key(values), lambda v: money_label(v, currency, lang))
+    return money_field(values, currency, lang)(np.arange(len(values)))
+
+
+def money_field(values: np.ndarray, currency: str, lang: str = "en") -> Figures:
+    """`format_money` of `values` as a template field."""
+    return Figures(values, numbers.money_key, functools.partial(_money_label, currency=currency, lang=lang),
+                   numbers.round_significant_one)
+
+
+def _money_label(value: float, *, currency: str, lang: str) -> str:
+    return money_label(value, currency, lang)
 
 
 def percent_label(value: float) -> str:
@@ -154,9 +230,23 @@ def percent_label(value: float) -> str:
     return "n/a" if math.isnan(value) else numbers.format_probability(value)
 
 
+def percent_key(values: np.ndarray) -> np.ndarray:
+    """Probabilities rounded as they are shown (`numbers.probability_key`, as a probability)."""
+    return numbers.probability_key(values) / 100.0
+
+
 def format_percent(values: np.ndarray) -> pa.Array:
     # distinct labels only: the probabilities rounded as they are shown
-    return _by_distinct(numbers.probability_key(values) / 100.0, percent_label)
+    return _by_distinct(percent_key(values), percent_label)
+
+
+def percent_field(values: np.ndarray) -> Figures:
+    """`format_percent` of `values` as a template field."""
+    return Figures(values, percent_key, percent_label, _percent_key_one)
+
+
+def _percent_key_one(p: float) -> float:
+    return numbers.probability_key_one(p) / 100.0
 
 
 def share_label(share: float) -> str:
@@ -164,7 +254,16 @@ def share_label(share: float) -> str:
     return numbers.format_share(share)
 
 
+def growth_key(log_growth: np.ndarray) -> np.ndarray:
+    """Log growth rounded as it is shown (a whole percentage of change)."""
+    return np.log1p(np.round(np.expm1(np.asarray(log_growth, dtype=float)) * 100) / 100)
+
+
 def format_growth(log_growth: np.ndarray) -> pa.Array:
     """Log growth as a signed whole percentage change: 0.3 -> `+35%`."""
-    change = np.log1p(np.round(np.expm1(np.asarray(log_growth, dtype=float)) * 100) / 100)
-    return _by_distinct(change, numbers.format_change)
+    return _by_distinct(growth_key(log_growth), numbers.format_change)
+
+
+def growth_field(log_growth: np.ndarray) -> Figures:
+    """`format_growth` of `log_growth` as a template field."""
+    return Figures(log_growth, growth_key, numbers.format_change)

@@ -279,6 +279,8 @@ def reason_arrays(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
     contrib = np.asarray(contrib[:, :len(plan.features)], dtype=np.float64)
     n = X.shape[0]
     floor = min_contribution(catalogues)
+    if n <= FEW_ROWS and np.isfinite(contrib).all():
+        return _reason_rows(plan, contrib, X, catalogues, model=model, k=k, direction=direction, floor=floor)
     # a feature contributing nothing to any row is no reason either way: no need to check it
     ok = phrasable(plan, X, catalogues, only=(contrib != 0.0).any(axis=0))
     shown = contrib
@@ -342,6 +344,168 @@ def reason_arrays(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
     return {c: out[c] for c in order_cols}
 
 
+FEW_ROWS = 32
+"""Up to this many rows (a served request, the lean server's joined requests) `reason_arrays`
+works row by row in Python (`_reason_rows`): numpy's calls cost more than their work there."""
+
+
+def _reason_rows(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame,
+                 catalogues: Mapping[str, ReasonCatalogue], *, model: str, k: int, direction: Direction,
+                 floor: float) -> dict[str, np.ndarray]:
+    """`reason_arrays` for a few rows of finite contributions, row by row: the same family sums
+    (one matrix product for all rows, as there), ranking, picks and words (`render_one`); a row
+    whose ranking has a tie among the reasons falls back to `top_k` for that row, which breaks
+    it as the batch does."""
+    n = contrib.shape[0]
+    value = _row_values(X)
+    shown = _phrasable_rows(plan, contrib, X, value)
+    by_family = (shown @ plan.aggregate).tolist()
+    shown_rows = shown.tolist()
+    totals = contrib.sum(axis=1).tolist()
+    names, langs, threshold = plan.names, list(catalogues), max(floor, 1e-12)
+    effects = {(lang, up): catalogues[lang].effect(model, "up" if up else "down") for lang in langs for up in (True, False)}
+    out: dict[str, np.ndarray] = {}
+    for way in _ways(direction):
+        # per row: [(family, shap, {lang: text})] by rank, repeats dropped
+        cards: list[list[tuple[str, float, dict[str, str]]]] = []
+        for i in range(n):
+            sign = (1.0 if totals[i] >= 0 else -1.0) if way == "balanced" else (1.0 if way == "up" else -1.0)
+            ranked = _ranked(by_family[i], sign, k, threshold)
+            card = []
+            for j, strength in ranked:
+                family = names[j]
+                texts: dict[str, str] = {}
+                for lang in langs:
+                    candidates, cols = plan.candidates[(lang, family)]
+                    best = 0
+                    if len(cols) > 1:
+                        row = shown_rows[i]
+                        pushes = [sign * row[c] for c in cols]
+                        best = pushes.index(max(pushes))
+                    feature = candidates[best]
+                    catalogue = catalogues[lang]
+                    texts[lang] = render_one(catalogue.families[family][feature], value(i, feature), lang,
+                                             effect=effects[(lang, sign > 0)], missing_value=catalogue.missing_value,
+                                             reason_format=catalogue.reason_format, currency=catalogue.currency)
+                if not any(texts[lang] == seen[2][lang] for seen in card for lang in langs):
+                    card.append((family, sign * strength, texts))
+            cards.append(card)
+        for r in range(k):
+            prefix = f"{PREFIX[way]}_{model}_{r + 1}"
+            at = [card[r] if r < len(card) else None for card in cards]
+            out[f"{prefix}_family"] = _objects([None if a is None else a[0] for a in at])
+            for lang in langs:
+                out[f"{prefix}_{lang}"] = _objects([None if a is None else a[2][lang] for a in at])
+            out[f"{prefix}_shap"] = np.array([math.nan if a is None else a[1] for a in at], dtype=np.float64)
+    return out
+
+
+def _row_values(X: pd.DataFrame):  # noqa: ANN202
+    """`(row, feature) -> value` of `X` as Python values: numbers of a `MatrixColumns` read from
+    its matrix rows (what `X[feature]` holds), anything else decoded once per feature."""
+    columns: dict[str, list] = {}
+    matrix = getattr(X, "matrix", None)
+    if matrix is not None:  # models._train.MatrixColumns
+        rows, position, categories = matrix.tolist(), X._position, X.categories
+    else:
+        rows, position, categories = None, {}, {}
+
+    def value(i: int, feature: str) -> object:
+        if rows is not None:
+            v = rows[i][position[feature]]
+            if feature not in categories:
+                return v
+            return v if v != v else _labels(tuple(categories[feature]))[int(v)]  # a code; NaN: missing
+        if feature not in columns:
+            columns[feature] = np.asarray(X[feature]).tolist()
+        return columns[feature][i]
+
+    return value
+
+
+@functools.lru_cache(maxsize=256)
+def _labels(categories: tuple) -> list:
+    """A fixed category list's labels as `MatrixColumns` decodes them (its dtype's categories)."""
+    from tierwise.models._train import _category_dtype
+
+    return np.asarray(_category_dtype(categories).categories, dtype=object).tolist()
+
+
+def _phrasable_rows(plan: ReasonPlan, contrib: np.ndarray, X: pd.DataFrame, value) -> np.ndarray:  # noqa: ANN001
+    """`contrib` with the values that cannot be a reason (`phrasable`) set to 0: the numbers of
+    a `MatrixColumns` tested on its matrix at once (the same tests), anything else value by
+    value."""
+    shown = contrib
+    cols, unknown_checked, floors = _condition_arrays(plan)
+    matrix = getattr(X, "matrix", None)
+    rest = cols
+    if matrix is not None and cols.size:
+        numeric = np.array([plan.features[c] not in X.categories for c in cols.tolist()], dtype=bool)
+        at = cols[numeric]
+        values = matrix[:, at]
+        with np.errstate(invalid="ignore"):
+            bad = (contrib[:, at] != 0.0) & ((unknown_checked[numeric] & ~np.isfinite(values)) | (values < floors[numeric]))
+        if bad.any():
+            shown = contrib.copy()
+            shown[:, at] = np.where(bad, 0.0, contrib[:, at])
+        rest = cols[~numeric]
+    conditions = plan.conditions
+    for i, j in zip(*np.nonzero(contrib[:, rest] != 0.0), strict=True):
+        col = int(rest[j])
+        feature, unknown, floor = conditions[col]
+        v = value(int(i), feature)
+        if type(v) is float:  # a number: the same tests as `phrasable`, inline
+            ok = not ((unknown is not None and not math.isfinite(v)) or (floor is not None and v < floor))
+        else:
+            ok = _phrasable_one(v, unknown, floor)
+        if not ok:
+            if shown is contrib:
+                shown = contrib.copy()
+            shown[i, col] = 0.0
+    return shown
+
+
+_CONDITIONS: dict[int, tuple[ReasonPlan, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+
+
+def _condition_arrays(plan: ReasonPlan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`plan.conditions` as arrays (once per plan): the feature positions with a condition,
+    whether an unknown value is no reason there, and the floor (-inf: none)."""
+    held = _CONDITIONS.get(id(plan))
+    if held is None or held[0] is not plan:
+        cols = sorted(plan.conditions)
+        arrays = (np.array(cols, dtype=np.int64),
+                  np.array([plan.conditions[c][1] is not None for c in cols], dtype=bool),
+                  np.array([-np.inf if plan.conditions[c][2] is None else plan.conditions[c][2] for c in cols],
+                           dtype=np.float64))
+        if len(_CONDITIONS) > 64:
+            _CONDITIONS.clear()
+        held = _CONDITIONS[id(plan)] = (plan, arrays)
+    return held[1]
+
+
+def _phrasable_one(value: object, unknown: tuple[str, ...] | None, floor: float | None) -> bool:
+    """`phrasable` of one value."""
+    if isinstance(value, (int, float)):
+        v = float(value)
+        return not ((unknown is not None and not math.isfinite(v)) or (floor is not None and v < floor))
+    one = np.array([value], dtype=object)
+    return not ((unknown is not None and bool(_unknown(one, unknown)[0]))
+                or (floor is not None and bool(_as_numbers(one)[0] < floor)))
+
+
+def _ranked(scores: list[float], sign: float, k: int, threshold: float) -> list[tuple[int, float]]:
+    """(family position, signed sum) of the top k families at least `threshold`, strongest
+    first: `top_k` of one row without arrays; a tie among them is broken by `top_k` itself."""
+    signed = [sign * v for v in scores]
+    order = sorted(range(len(signed)), key=signed.__getitem__, reverse=True)[:k + 1]
+    top = [signed[j] for j in order]
+    if any(top[r] == top[r + 1] and top[r] >= threshold for r in range(len(top) - 1)):
+        idx, val = top_k(np.array([signed]), k)
+        order, top = idx[0].tolist(), val[0].tolist()
+    return [(j, v) for j, v in zip(order[:k], top[:k], strict=False) if v >= threshold]
+
+
 _ONE_ROW = np.zeros(1, dtype=np.int64)
 
 
@@ -403,17 +567,17 @@ def render(template: Template, values: np.ndarray, lang: str, *, effect: str = "
            currency: str = num.DEFAULT_CURRENCY) -> np.ndarray:
     """Phrase `template` for each value; each distinct displayed value is formatted once.
     A phrase without `{effect}` is written into `reason_format` ("{effect}: {reason}"), so
-    every reason says which way it moves the score."""
+    every reason says which way it moves the score. A few values (a served request) are
+    phrased one by one (`render_one`: the same words)."""
     n = len(values)
+    if n <= _FEW:
+        return _objects([render_one(template, v, lang, effect=effect, missing_value=missing_value,
+                                    reason_format=reason_format, currency=currency) for v in values.tolist()])
     out = np.empty(n, dtype=object)
     if template.format == "category":
-        if n <= _FEW:  # a served request: no Series for a few labels
-            missing = np.array([pd.isna(v) for v in values], dtype=bool)
-            shown = np.array([None if m else str(v) for v, m in zip(values, missing, strict=True)], dtype=object)
-        else:
-            keys = pd.Series(values, dtype=object)
-            missing = keys.isna().to_numpy()
-            shown = keys.astype(str).to_numpy(dtype=object)
+        keys = pd.Series(values, dtype=object)
+        missing = keys.isna().to_numpy()
+        shown = keys.astype(str).to_numpy(dtype=object)
         kinds = np.where(missing, _MISSING, _TEXT if template.text is not None else _UP)
     else:
         numbers = _as_numbers(values)
@@ -425,21 +589,51 @@ def render(template: Template, values: np.ndarray, lang: str, *, effect: str = "
         if template.zero is not None:
             kinds = np.where(shown == 0, _ZERO, kinds)
         kinds = np.where(~np.isfinite(numbers), _MISSING, kinds)
-    for kind in (np.unique(kinds) if n > 1 else kinds):
-        rows = np.flatnonzero(kinds == kind) if n > 1 else np.zeros(1, dtype=np.int64)
+    for kind in np.unique(kinds):
+        rows = np.flatnonzero(kinds == kind)
         if kind == _MISSING:
             phrase = _signed(template.missing or template.text or template.up, reason_format)
             out[rows] = phrase.format(value=missing_value, effect=effect)
             continue
         phrase = _signed(getattr(template, _KINDS[kind]), reason_format)
-        if rows.size <= _FEW:  # a served request: no distinct-value pass
-            for i in rows.tolist():
-                out[i] = phrase.format(value=format_value(template, shown[i], lang, currency), effect=effect)
-            continue
         uniques, inverse = np.unique(shown[rows], return_inverse=True)
         words = np.array([phrase.format(value=format_value(template, u, lang, currency), effect=effect)
                           for u in uniques], dtype=object)
         out[rows] = words[inverse]
+    return out
+
+
+def render_one(template: Template, value: object, lang: str, *, effect: str = "",
+               missing_value: str = "unknown", reason_format: str = "{reason}",
+               currency: str = num.DEFAULT_CURRENCY) -> str:
+    """`render` of one value, without arrays: the same kinds (`_kind_one`), keys
+    (`_display_key_one`) and words."""
+    if template.format == "category":
+        missing = value is None or pd.isna(value)
+        shown: object = None if missing else str(value)
+        kind = _MISSING if missing else (_TEXT if template.text is not None else _UP)
+    else:
+        if not isinstance(value, (int, float)):  # text where a number belongs: as pandas reads it
+            value = float(_as_numbers(np.array([value], dtype=object))[0])
+        x = float(value)
+        shown = _display_key_one(template.format, x, signed=template.signed)
+        kind = _DOWN if template.signed and x < 0 else (_UP if template.signed else _TEXT)
+        if template.below is not None and template.min_value is not None and x < template.min_value:
+            kind = _BELOW
+        if template.zero is not None and shown == 0:
+            kind = _ZERO
+        if not math.isfinite(x):
+            kind = _MISSING
+    if kind == _MISSING:
+        phrase = _signed(template.missing or template.text or template.up, reason_format)
+        return phrase.format(value=missing_value, effect=effect)
+    phrase = _signed(getattr(template, _KINDS[kind]), reason_format)
+    return phrase.format(value=format_value(template, shown, lang, currency), effect=effect)
+
+
+def _objects(items: list) -> np.ndarray:
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
     return out
 
 
@@ -480,12 +674,30 @@ def _display_keys(fmt: str, numbers: np.ndarray, *, signed: bool) -> np.ndarray:
     return x
 
 
+def _display_key_one(fmt: str, v: float, *, signed: bool) -> float:
+    """`_display_keys` of one float, by the same IEEE operations (numpy's own `expm1` and
+    `log10`, whose last bits may differ from `math`'s)."""
+    x = abs(v) if signed else v
+    if fmt == "pct_change":
+        x = num.rint(float(np.expm1(np.array([v]))[0]) * 100.0)
+        return abs(x) if signed else x
+    if fmt in ("share", "points"):
+        return num.rint(x * 100.0)
+    if fmt in ("days", "months"):
+        return num.rint(x)
+    if fmt == "count":
+        return num.rint(x * 10.0) / 10.0 if abs(x) < 10 else num.rint(x)
+    if fmt == "ratio":
+        return num.rint(x * 100.0) / 100.0
+    return num.round_significant_one(x, 3)
+
+
 def format_value(template: Template, value: object, lang: str, currency: str = num.DEFAULT_CURRENCY) -> str:
     """One displayed value (already rounded by `_display_keys`, or a category)."""
     fmt = template.format
     if fmt == "category":
         return template.labels.get(str(value), str(value))
-    v = float(value)
+    v = float(value) + 0.0  # a negative zero reads as zero ("0%", not "-0%"), whichever a batch keeps
     if fmt in ("pct_change", "share"):
         return f"{v:,.0f}%"
     if fmt == "points":
@@ -528,9 +740,11 @@ class CatalogueReasons:
 
     def arrays(self, key: str, contrib: np.ndarray, X: pd.DataFrame) -> dict[str, np.ndarray]:
         """The same columns as numpy arrays (`reason_arrays`): the recommender's fast path."""
-        features = tuple(str(c) for c in X.columns)
-        plan = self._plans.get(features)
+        given = tuple(X.columns)
+        plan = self._plans.get(given)
         if plan is None:  # checked and planned once per feature list
-            plan = self._plans[features] = reason_plan(features, self.families, self.catalogues)
+            features = tuple(str(c) for c in given)
+            plan = self._plans[given] = reason_plan(features, self.families, self.catalogues)
+        features = plan.features
         _check_shapes(contrib, X.shape[0], len(features), self.k)
         return reason_arrays(plan, contrib, X, self.catalogues, model=key, k=self.k, direction=self.direction)

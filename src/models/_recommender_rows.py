@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import functools
 import math
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from tierwise.models._policy import decision_arrays
@@ -47,10 +47,18 @@ def _codes(categories: tuple) -> dict[Any, float]:
     return {label: float(code) for code, label in enumerate(categories)}
 
 
+_SPECS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _spec(model: TierwiseModel) -> tuple[tuple[str, dict[Any, float] | None], ...]:
-    """Per feature in model order: (name, label -> code of its fixed list; None for a number)."""
-    cats = model.categories_
-    return tuple((name, _codes(tuple(cats[name])) if name in cats else None) for name in model.feature_names_)
+    """Per feature in model order: (name, label -> code of its fixed list; None for a number),
+    worked out once per model."""
+    spec = _SPECS.get(model)
+    if spec is None:
+        cats = model.categories_
+        spec = _SPECS[model] = tuple((name, _codes(tuple(cats[name])) if name in cats else None)
+                                     for name in model.feature_names_)
+    return spec
 
 
 def row_matrix(rows: Sequence[Mapping[str, Any]], spec: Sequence[tuple[str, dict | None]]) -> np.ndarray:
@@ -79,14 +87,13 @@ def recommend_rows(recommender: Recommender, rows: Sequence[Mapping[str, Any]]) 
     if any(m.booster_ is None or m.preprocessor_ is not None for m in models.values()):
         raise NotFast("a model without a booster or with its own preprocessor")
     n = len(rows)
-    index = pd.RangeIndex(n)
     prepared: dict[tuple, tuple[np.ndarray, MatrixColumns]] = {}
 
     def matrix_of(model: TierwiseModel) -> tuple[np.ndarray, MatrixColumns]:
         key = _input_key(model)
         if key not in prepared:
             matrix = row_matrix(rows, _spec(model))
-            prepared[key] = matrix, MatrixColumns(matrix, model.feature_names_, model.categories_, index)
+            prepared[key] = matrix, MatrixColumns(matrix, model.feature_names_, model.categories_)  # index 0..n-1
         return prepared[key]
 
     scores, reasons = recommender.scores_of(matrix_of, n)

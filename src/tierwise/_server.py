@@ -338,20 +338,27 @@ def _load(state: _State, config: ServeConfig) -> None:
     logger.info("serving %s (version %s)", config.model_uri, loaded.version)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BadRequest(f"the body is {int(declared):,} bytes; at most {limit:,}", status=413)
+async def _read_body(scope: dict[str, Any], receive: Any, limit: int) -> bytes:
+    """The request body from the ASGI messages; `BadRequest` 413 over `limit` (declared or
+    read), `ClientDisconnect` when the client goes away first."""
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            raise BadRequest(f"the body is {int(value):,} bytes; at most {limit:,}", status=413)
     chunks, size = [], 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise BadRequest(f"the body is over {limit:,} bytes", status=413)
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
-def create_app(config: ServeConfig | None = None, *, load_in_background: bool = True) -> Starlette:
+def create_app(config: ServeConfig | None = None, *, load_in_background: bool = True) -> Any:
     """The ASGI app serving `config.model_uri` (default: the `ServeConfig` in `CONFIG_ENV`)."""
     from tierwise._served_next_tier import wanted
 
@@ -369,23 +376,26 @@ def create_app(config: ServeConfig | None = None, *, load_in_background: bool = 
         return Response(orjson.dumps({"status": "ready", "model": config.model_uri, "version": state.version}),
                         media_type="application/json")
 
-    async def invocations(request: Request) -> Response:
+    async def answer(scope: dict[str, Any], receive: Any, query: Any) -> Response:
         if state.recommender is None:
             return _error(503, state.error or "the model is still loading; retry when GET /ready is 200",
                           "NOT_READY")
         try:
-            body = await _read_body(request, config.max_body_bytes)
+            body = await _read_body(scope, receive, config.max_body_bytes)
             rows = feature_records(parse_body(body, max_batch=config.max_batch))
             # CPU-bound and short: run on the event loop (a thread hop costs more than it saves),
             # together with the requests queued meanwhile
             predictions = await state.batcher.answer(rows)
-            if request.query_params and wanted(request.query_params):
+            if query and wanted(query):
                 predictions = _with_next_tier(state, config, rows, predictions)
         except BadRequest as exc:
             return _error(exc.status, str(exc))
         except ClientDisconnect:
             return Response(status_code=400)
         return Response(orjson.dumps({"predictions": predictions}), media_type="application/json")
+
+    async def invocations(request: Request) -> Response:
+        return await answer(request.scope, request.receive, request.query_params)
 
     async def client(request: Request) -> Response:
         if state.recommender is None:
@@ -420,9 +430,22 @@ def create_app(config: ServeConfig | None = None, *, load_in_background: bool = 
     routes = [Route("/health", health, methods=["GET"]), Route("/ping", health, methods=["GET"]),
               Route("/ready", ready, methods=["GET"]), Route("/invocations", invocations, methods=["POST"]),
               Route("/clients/{client_id}", client, methods=["GET"])]
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+
+    async def served(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """A plain `POST /invocations` straight to `answer`, without Starlette's routing and
+        middleware (the same answer, less work per request); everything else, `?next_tier=1`
+        included, through the app."""
+        if (scope["type"] == "http" and scope["path"] == "/invocations" and scope["method"] == "POST"
+                and not scope.get("query_string")):
+            response = await answer(scope, receive, None)
+            await response(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    return served
 
 
-def app_from_env() -> Starlette:
+def app_from_env() -> Any:
     """uvicorn's factory for the worker processes (`tierwise serve --workers N`)."""
     return create_app()

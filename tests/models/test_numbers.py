@@ -74,3 +74,40 @@ def test_probability_is_a_function_of_its_rounded_key(p):
 def test_keys_are_vectorised():
     values = np.array([0.0047, 0.0207, np.nan])
     np.testing.assert_allclose(probability_key(values), [0.47, 2.1, np.nan])
+
+
+def test_one_value_rounds_to_the_bits_of_the_vectorised_key():
+    """`round_significant_one` (a served client's figures, no arrays) gives the bits of
+    `round_significant` over an array: every scale, values next to powers of ten (where
+    `log10` decides the step), halves, zeros, the smallest shown amount and non-finite values."""
+    from tierwise.models._numbers import round_significant, round_significant_one
+
+    rng = np.random.default_rng(0)
+    powers = 10.0 ** np.arange(-7, 300)
+    values = np.concatenate([rng.lognormal(0, 8, 20_000) * rng.choice([-1, 1], 20_000), powers,
+                             np.nextafter(powers, 0), np.nextafter(powers, np.inf), np.arange(-2000, 2000) + 0.5,
+                             [0.0, -0.0, 1e-6, 9.99e-7, -1e-6, 5e-324, 1.7e308, np.nan, np.inf, -np.inf]])
+    for digits in (2, 3):
+        with np.errstate(invalid="ignore"):
+            expected = round_significant(values, digits)
+        got = np.array([round_significant_one(float(v), digits) for v in values])
+        np.testing.assert_array_equal(got, expected)
+        assert (np.signbit(got) == np.signbit(expected))[~np.isnan(expected)].all()
+
+
+def test_one_probability_rounds_to_the_bits_of_the_vectorised_key():
+    """`probability_key_one` against `probability_key`: below 1%, from 1%, near certainty
+    (where the decimals follow the distance to 100%), the edges and non-finite values."""
+    from tierwise.models._numbers import probability_key_one
+
+    rng = np.random.default_rng(1)
+    near = 1.0 - 10.0 ** -rng.uniform(2, 9, 5_000)
+    values = np.concatenate([rng.random(20_000), rng.random(5_000) * 0.01, near, np.nextafter(near, 1.0),
+                             np.arange(0, 1001) / 1000, np.arange(0, 1001) / 1000 + 0.00005,
+                             [0.0, -0.0, 0.0099999, 0.01, 0.99, 0.990001, 0.999999999, 1.0, 1.5, -0.2,
+                              np.nan, np.inf, -np.inf]])
+    with np.errstate(invalid="ignore"):
+        expected = probability_key(values)
+    got = np.array([probability_key_one(float(v)) for v in values])
+    np.testing.assert_array_equal(got, expected)
+    assert (np.signbit(got) == np.signbit(expected))[~np.isnan(expected)].all()

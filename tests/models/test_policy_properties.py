@@ -234,3 +234,22 @@ def test_rm_overflow_respects_capacity_and_order(resolved, n, seed, clients_per_
     pd.testing.assert_series_equal(
         again["flag_rm_overflow"].sort_index(), out["flag_rm_overflow"].sort_index()
     )
+
+
+@pytest.mark.parametrize("size", [1, 5, 32])
+def test_a_few_clients_get_the_rows_of_a_batch(resolved, size):
+    """A few rows (a served request: sentences filled row by row in Python, no Arrow array per
+    field) get what their rows get in a batch (Arrow, one pass per distinct template): every
+    column, every tier basis and risk clause the population reaches, missing and previous PDs,
+    previous tiers."""
+    rng = np.random.default_rng(size)
+    frame = _reference(400, seed=11)
+    frame["p_default_prev"] = np.where(rng.random(400) < 0.5, frame["p_default"] * rng.uniform(0.3, 3, 400), np.nan)
+    frame["tier_prev"] = pd.array(np.where(rng.random(400) < 0.6, rng.choice(TIERS, 400), None), dtype="str")
+    frame["days_past_due"] = np.where(rng.random(400) < 0.05, rng.integers(0, 120, 400), np.nan)
+    whole = recommend(frame, resolved)
+    assert whole["tier_reason_en"].nunique() > 50 and whole["cost_review_reason"].nunique() > 2
+    for start in range(0, len(frame), size):
+        part = recommend(frame.iloc[start:start + size].reset_index(drop=True), resolved)
+        expected = whole.iloc[start:start + size].reset_index(drop=True)
+        pd.testing.assert_frame_equal(part, expected, check_exact=True)

@@ -236,6 +236,86 @@ def test_a_single_client_gets_the_reasons_of_its_row_in_a_batch(seed, way):
                 np.testing.assert_array_equal(single[col], values[i:i + 1], err_msg=f"row {i} {col}")
 
 
+def _awkward_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Numbers of every scale and the edges a display key meets: zeros of both signs, halves,
+    whole numbers, thresholds, missing values, infinities."""
+    scale = rng.choice([1e-7, 1e-3, 0.05, 1.0, 9.96, 100.0, 1e4, 2.5e6, 1e9], n)
+    x = rng.normal(size=n) * scale
+    x[::7] = np.round(x[::7] * 2) / 2  # halves: rounding to even
+    edges = np.array([0.0, -0.0, 0.5, -0.5, 2.5, 9.95, 10.0, -0.004, 0.005, 0.2, 999.5, 1e6, 9995.0, 12.0, 30.0,
+                      np.nan, np.inf, -np.inf])
+    whole = np.round(rng.normal(size=n) * 40)
+    return np.concatenate([x, whole, edges])
+
+
+def test_one_value_reads_as_it_reads_in_a_batch():
+    """`render_one` (a served client's words) against `render` over many values (the batch's
+    distinct-value pass): every template of the catalogues, both languages, both effects."""
+    from tierwise.models._reasons import render_one
+
+    _, _, cats = _full_setup()
+    rng = np.random.default_rng(5)
+    numbers = _awkward_numbers(rng, 300)
+    labels = np.array(["a", "b", None, np.nan, "unknown", "construction", "finance"], dtype=object)[
+        rng.integers(0, 7, 60)]
+    checked = 0
+    for lang, cat in cats.items():
+        for family, templates in cat.families.items():
+            for feature, template in templates.items():
+                template = template.for_window(3)  # a '{w}' entry as a feature reads it
+                values = labels if template.format == "category" else numbers
+                for effect in ("raises it", "lowers it"):
+                    kw = {"effect": effect, "missing_value": cat.missing_value, "reason_format": cat.reason_format,
+                          "currency": cat.currency}
+                    batch = render(template, values, lang, **kw)
+                    one = [render_one(template, v, lang, **kw) for v in values.tolist()]
+                    assert batch.tolist() == one, (lang, family, feature)
+                    checked += 1
+    assert checked > 50
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.sampled_from(["balanced", "up", "down", "both"]), st.sampled_from([1, 4, 32]))
+def test_a_few_rows_read_as_their_rows_in_a_batch(seed, way, size):
+    """The row-by-row path of a few rows (`reason_arrays` up to `FEW_ROWS`, what a served request
+    takes) gives what the vectorised path gives those rows in a batch of many: families and
+    texts exactly, ties between families and between a family's features included, missing and
+    below-threshold values, repeated sentences; SHAP to the last bit or two (the family sums
+    are a matrix product, blocked differently for few rows and many)."""
+    from tierwise.models._reasons import FEW_ROWS, reason_arrays, reason_plan
+    from tierwise.models._train import MatrixColumns
+
+    catalog, families, cats = _full_setup()
+    rng = np.random.default_rng(seed)
+    n = 3 * FEW_ROWS + 7
+    pool = _awkward_numbers(rng, 200)
+    pool = pool[np.isfinite(pool) | np.isnan(pool)]
+    X = pd.DataFrame({k: (rng.choice(pool, n) if v.kind == "numeric"
+                          else pd.Categorical(rng.choice(["a", "b", "unknown", None], n)))
+                      for k, v in catalog.items()})
+    contrib = rng.normal(size=(n, len(catalog) + 1)) * (rng.random((n, len(catalog) + 1)) < 0.3)
+    contrib[0] = 0.0  # nothing pushing: no reasons
+    contrib[1:6, :6] = 0.5  # equal pushes: ties within and between families
+    contrib[6:9] = np.round(contrib[6:9] * 8) / 8  # more ties, exact in any order of summation
+    plan = reason_plan(list(X.columns), families, cats)
+    batch = reason_arrays(plan, contrib, X, cats, model="m", k=3, direction=way)
+    categories = {c: list(X[c].cat.categories) for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)}
+    matrix = np.column_stack([np.where(X[c].cat.codes < 0, np.nan, X[c].cat.codes) if c in categories
+                              else X[c].to_numpy(dtype=float) for c in X.columns])
+    for start in range(0, n, size):
+        rows = slice(start, min(start + size, n))
+        served = MatrixColumns(np.ascontiguousarray(matrix[rows]), list(X.columns), categories)  # the served rows
+        few = reason_arrays(plan, contrib[rows], served if (start // size) % 2 else X.iloc[rows].reset_index(drop=True), cats,
+                            model="m", k=3, direction=way)
+        assert list(few) == list(batch)
+        for col, values in batch.items():
+            assert few[col].dtype == values.dtype, col
+            if col.endswith("_shap"):
+                np.testing.assert_allclose(few[col], values[rows], rtol=1e-13, atol=0, err_msg=f"{start} {col}")
+            else:
+                np.testing.assert_array_equal(few[col], values[rows], err_msg=f"rows from {start}: {col}")
+
+
 # -- signed, balanced reasons (issue 17) -------------------------------------------------
 
 
