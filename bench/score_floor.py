@@ -52,7 +52,6 @@ def _offered_rows(offers_file: Path, client_ids) -> dict[str, np.ndarray]:  # no
 def main(bank: Path, month: str, model_uri: str, offers_file: Path | None = None) -> dict[str, float]:
     from tierwise import tracking
     from tierwise.features import read_raw_tables, snapshot_features
-    from tierwise.models import tree_shap
     from tierwise.registry import load_recommender
 
     tracking.connect()
@@ -64,51 +63,43 @@ def main(bank: Path, month: str, model_uri: str, offers_file: Path | None = None
     features = snapshot_features(clients, monthly, when, configs.features)
     del clients, monthly
     figures = {"rows": float(len(features)), "read_wall": read_wall, "read_cpu": read_cpu,
-               "predict_wall": 0.0, "predict_cpu": 0.0, "treeshap_wall": 0.0, "treeshap_cpu": 0.0}
-    for model in recommender.models.values():
-        if model.booster_ is None:
-            continue
-        matrix = model.model_matrix(features)
-        _, wall, cpu = _timed(lambda m=model, x=matrix: m.booster_.predict(x))
-        figures["predict_wall"] += wall
-        figures["predict_cpu"] += cpu
-        _, wall, cpu = _timed(lambda m=model, x=matrix: tree_shap(m.booster_, x))
-        figures["treeshap_wall"] += wall
-        figures["treeshap_cpu"] += cpu
+               **_models_floor(recommender.models, features)}
     figures["floor_wall"] = figures["read_wall"] + figures["predict_wall"] + figures["treeshap_wall"]
     figures["floor_cpu"] = figures["read_cpu"] + figures["predict_cpu"] + figures["treeshap_cpu"]
     if offers_file is not None:
-        figures.update(_products_floor(recommender, features, _offered_rows(offers_file, features["client_id"])))
+        if not recommender.products:
+            raise SystemExit(f"{model_uri} has no product models: no offers floor to measure")
+        offered = _offered_rows(offers_file, features["client_id"])
+        products = _models_floor(recommender.products, features, explained=offered)
+        figures.update({f"products_{name}": value for name, value in products.items()})
         for kind in ("wall", "cpu"):
             figures[f"floor_offers_{kind}"] = (figures[f"floor_{kind}"] + figures[f"products_predict_{kind}"]
                                                + figures[f"products_treeshap_{kind}"])
     return figures
 
 
-def _products_floor(recommender, features, offered) -> dict[str, float]:  # noqa: ANN001
-    """Wall and CPU seconds of the product models' predict (every client) and TreeSHAP (the
-    clients offered each product)."""
+def _models_floor(models, features, explained: dict[str, np.ndarray] | None = None) -> dict[str, float]:  # noqa: ANN001
+    """Wall and CPU seconds of `Booster.predict` of each of `models` (name -> model) over every
+    row of `features` and of its TreeSHAP kernel over every row, or with `explained` (name ->
+    row positions) over those rows only; `explained_rows` counts the rows explained."""
     from tierwise.models import tree_shap
 
-    if not recommender.products:
-        raise SystemExit(f"{recommender!r} has no product models: no offers floor to measure")
-    out = {"products_predict_wall": 0.0, "products_predict_cpu": 0.0, "products_treeshap_wall": 0.0,
-           "products_treeshap_cpu": 0.0, "products_explained_rows": 0.0}
-    for product, model in recommender.products.items():
+    out = dict.fromkeys(("predict_wall", "predict_cpu", "treeshap_wall", "treeshap_cpu", "explained_rows"), 0.0)
+    for name, model in models.items():
         if model.booster_ is None:
             continue
         matrix = model.model_matrix(features)
         _, wall, cpu = _timed(lambda m=model, x=matrix: m.booster_.predict(x))
-        out["products_predict_wall"] += wall
-        out["products_predict_cpu"] += cpu
-        rows = offered.get(product)
-        if rows is None or rows.size == 0:
+        out["predict_wall"] += wall
+        out["predict_cpu"] += cpu
+        rows = None if explained is None else explained.get(name, np.array([], dtype=np.int64))
+        picked = matrix if rows is None else matrix[rows]
+        if len(picked) == 0:
             continue
-        picked = matrix[rows]
         _, wall, cpu = _timed(lambda m=model, x=picked: tree_shap(m.booster_, x))
-        out["products_treeshap_wall"] += wall
-        out["products_treeshap_cpu"] += cpu
-        out["products_explained_rows"] += float(rows.size)
+        out["treeshap_wall"] += wall
+        out["treeshap_cpu"] += cpu
+        out["explained_rows"] += float(len(picked))
     return out
 
 
