@@ -13,19 +13,19 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 
 from bench_harness import BenchContext, Figure
-
-from bench_scoring import _env, _requests, _setup_serve
 
 SIZES = (1, 5, 20)
 
 
 def serve_rows(ctx: BenchContext) -> list[Figure]:
-    bank, month = _setup_serve(ctx)
-    bodies, _ = _requests(ctx, bank, month, 200 if ctx.small else 800)
-    os.environ.update(_env(ctx))
+    scoring = sys.modules["bench.bench_scoring"]  # loaded by bench/run.py, as the other benches use it
+    bank, month = scoring._setup_serve(ctx)
+    bodies, _ = scoring._requests(ctx, bank, month, 200 if ctx.small else 800)
+    os.environ.update(scoring._env(ctx))
     from tierwise.models import recommend_rows
     from tierwise.models.pyfunc import plain_rows
     from tierwise.registry import load_recommender
